@@ -1,0 +1,129 @@
+/** How a target's TLS is set up. */
+export interface SslSettings {
+  /** `disable`: plain TCP; `require`: TLS without verifying the certificate; `verify-full`: TLS with the CA and host name verified. */
+  readonly mode: 'disable' | 'require' | 'verify-full'
+  /** PEM text of the CA bundle, read from `caFile` (only with `verify-full`). */
+  readonly ca?: string
+}
+
+/** Pool sizing and timing for one target. */
+export interface PoolSettings {
+  /** Maximum open connections. Default 10. */
+  readonly size: number
+  /** How long a caller waits for a free connection, and a new connection for its handshake. Default 10 s. */
+  readonly acquireTimeoutMs: number
+  /** Idle connections are closed after this long. Default 30 s. */
+  readonly idleTimeoutMs: number
+  /** Connections older than this are replaced (rounded up to whole seconds). 0 keeps them. Default 30 min. */
+  readonly maxLifetimeMs: number
+}
+
+/** Settings applied to every server session Sluice opens. */
+export interface SessionSettings {
+  /** Server-side statement timeout; 0 disables it. Default 30 s. */
+  readonly statementTimeoutMs: number
+  /** Sessions idle inside a transaction are ended after this long; 0 disables it. Default 60 s. */
+  readonly idleInTransactionTimeoutMs: number
+  /** Shown in `pg_stat_activity.application_name`. Default `sluice`. */
+  readonly applicationName: string
+}
+
+/**
+ * What sits between Sluice and PostgreSQL. `none`: a direct connection. `session` and
+ * `transaction`: PgBouncer in that pool mode. It decides how session settings are applied.
+ */
+export type PoolerMode = 'none' | 'session' | 'transaction'
+
+/**
+ * One PostgreSQL server Sluice connects to, parsed and frozen. The password is a
+ * non-enumerable property: it is not printed by `console.log`, `JSON.stringify` or
+ * `util.inspect`.
+ *
+ * @example
+ * ```ts
+ * const { primary } = parseConfig({ DATABASE_URL: 'postgres://app:secret@db:5432/app' })
+ * primary.address // 'db:5432/app'
+ * JSON.stringify(primary).includes('secret') // false
+ * ```
+ */
+export interface TargetConfig {
+  /** `primary`, `replica-1`, `replica-2`, ...: the label used in errors, events and metrics. */
+  readonly label: string
+  readonly host: string
+  readonly port: number
+  readonly database: string
+  readonly user: string
+  /** Non-enumerable. */
+  readonly password?: string
+  /** `host:port/database`, for messages and logs. */
+  readonly address: string
+  readonly pool: PoolSettings
+  readonly session: SessionSettings
+  readonly ssl: SslSettings
+  readonly poolerMode: PoolerMode
+  /** Queries slower than this are flagged `slow` in instrumentation events. */
+  readonly slowQueryMs: number
+}
+
+/** The parts of a PostgreSQL URL that identify a server. */
+export interface ParsedUrl {
+  readonly host: string
+  readonly port: number
+  readonly database: string
+  readonly user: string
+  readonly password?: string
+}
+
+/**
+ * Parses `postgres://user:password@host:port/database` (also `postgresql://`, and a Unix
+ * socket directory in `?host=`). Returns a reason string when the URL is unusable; the reason
+ * never contains the URL, since it may hold a password.
+ *
+ * @example
+ * ```ts
+ * parsePostgresUrl('postgres://app@localhost/app') // { host: 'localhost', port: 5432, ... }
+ * ```
+ */
+export function parsePostgresUrl(input: string): ParsedUrl | string {
+  let url: URL
+  try {
+    url = new URL(input)
+  } catch {
+    return 'is not a valid URL'
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return 'must start with postgres:// or postgresql://'
+  }
+  const host = url.searchParams.get('host') ?? decodeURIComponent(url.hostname)
+  if (!host) return 'has no host'
+  const port = url.port ? Number(url.port) : 5432
+  const user = decodeURIComponent(url.username)
+  if (!user) return 'has no user name'
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || user
+  const password = url.password ? decodeURIComponent(url.password) : undefined
+  return password === undefined
+    ? { host, port, database, user }
+    : { host, port, database, user, password }
+}
+
+/** Builds a frozen {@link TargetConfig} whose password is not enumerable. */
+export function makeTarget(
+  label: string,
+  url: ParsedUrl,
+  shared: Omit<
+    TargetConfig,
+    'label' | 'host' | 'port' | 'database' | 'user' | 'password' | 'address'
+  >,
+): TargetConfig {
+  const target = {
+    label,
+    host: url.host,
+    port: url.port,
+    database: url.database,
+    user: url.user,
+    address: `${url.host}:${url.port}/${url.database}`,
+    ...shared,
+  }
+  Object.defineProperty(target, 'password', { value: url.password, enumerable: false })
+  return Object.freeze(target)
+}

@@ -1,0 +1,81 @@
+import { Kysely, type KyselyPlugin } from 'kysely'
+import type { SluiceConfig } from './config/parse-config.js'
+import { postgresDialect } from './driver/postgres-dialect.js'
+import { SluiceDriver } from './driver/sluice-driver.js'
+import { checkTarget, type HealthReport, healthReport } from './health.js'
+import { combineInstrumentation } from './instrumentation/combine.js'
+import type { Instrumentation } from './instrumentation/events.js'
+import { createPool } from './pool/create-pool.js'
+
+/** Options of {@link createDatabase}. */
+export interface DatabaseOptions {
+  /** Hooks for query and pool events; none by default (and then no instrumentation work). */
+  readonly instrumentation?: Instrumentation | readonly Instrumentation[]
+  /** Kysely plugins, e.g. `CamelCasePlugin`. */
+  readonly plugins?: readonly KyselyPlugin[]
+}
+
+/** Options of `close()`. */
+export interface CloseOptions {
+  /** How long to wait for running queries and transactions before cutting them off. Default 10 s. */
+  readonly timeoutMs?: number
+}
+
+/**
+ * A Kysely client with its pool, health check and graceful shutdown.
+ *
+ * @example
+ * ```ts
+ * const database: SluiceDatabase<DB> = createDatabase<DB>(parseConfig())
+ * const users = await database.db.selectFrom('users').selectAll().execute()
+ * await database.close()
+ * ```
+ */
+export interface SluiceDatabase<DB> {
+  readonly db: Kysely<DB>
+  /** Reachability, round-trip latency and pool counts. Never throws. */
+  health(): Promise<HealthReport>
+  /**
+   * Stops accepting queries (they fail with `DATABASE_CLOSED`), waits for in-flight ones up to
+   * `timeoutMs`, then ends the pool. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void>
+}
+
+/**
+ * Creates a Kysely client for the configuration's primary only (no routing; see
+ * `@sluice/router` for replicas). Errors are typed: `POOL_TIMEOUT`, `CONNECTION_FAILED`,
+ * `AUTHENTICATION_FAILED`, `STATEMENT_TIMEOUT`, `DATABASE_CLOSED`; SQL errors stay pg's
+ * `DatabaseError`. `.stream()` works through pg-cursor.
+ *
+ * @example
+ * ```ts
+ * interface DB { users: { id: number; name: string } }
+ * const database = createDatabase<DB>(parseConfig(), { instrumentation: { onQueryEnd: console.log } })
+ * for await (const user of database.db.selectFrom('users').selectAll().stream(500)) {
+ *   console.log(user.name)
+ * }
+ * ```
+ */
+export function createDatabase<DB>(
+  config: SluiceConfig,
+  options: DatabaseOptions = {},
+): SluiceDatabase<DB> {
+  const hooks = combineInstrumentation(...[options.instrumentation ?? []].flat())
+  const target = config.primary
+  const pool = createPool(target, hooks)
+  const driver = new SluiceDriver(pool, target, hooks)
+  const db = new Kysely<DB>({
+    dialect: postgresDialect(driver),
+    plugins: [...(options.plugins ?? [])],
+  })
+  let closing: Promise<void> | undefined
+  return {
+    db,
+    health: async () => healthReport([await checkTarget(pool, target, 'primary')]),
+    close: ({ timeoutMs = 10_000 } = {}) => {
+      closing ??= driver.drain(timeoutMs).then(() => db.destroy())
+      return closing
+    },
+  }
+}

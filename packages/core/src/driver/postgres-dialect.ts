@@ -1,0 +1,25 @@
+import {
+  type Dialect,
+  type Driver,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+} from 'kysely'
+
+/**
+ * A Kysely PostgreSQL `Dialect` around any driver: Kysely's own adapter, introspector and
+ * compiler, with Sluice's driver underneath. The router uses it with its routing driver.
+ *
+ * @example
+ * ```ts
+ * const db = new Kysely<DB>({ dialect: postgresDialect(new SluiceDriver(pool, config.primary)) })
+ * ```
+ */
+export function postgresDialect(driver: Driver): Dialect {
+  return {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => driver,
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  }
+}

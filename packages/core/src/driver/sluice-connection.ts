@@ -1,0 +1,103 @@
+import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
+import type pg from 'pg'
+import Cursor from 'pg-cursor'
+import type { TargetConfig } from '../config/target.js'
+import { toSluiceError } from '../errors/pg-errors.js'
+import type { Instrumentation } from '../instrumentation/events.js'
+import { observeQuery } from '../instrumentation/observe-query.js'
+
+const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
+
+/**
+ * One checked-out pg client as a Kysely `DatabaseConnection`: runs queries, streams with
+ * pg-cursor, reports each query to the instrumentation, and maps connection failures to
+ * typed errors (SQL errors pass through as pg's `DatabaseError`).
+ */
+export class SluiceConnection implements DatabaseConnection {
+  readonly #client: pg.PoolClient
+  readonly #target: TargetConfig
+  readonly #hooks: Instrumentation | undefined
+  #broken: unknown
+
+  constructor(client: pg.PoolClient, target: TargetConfig, hooks: Instrumentation | undefined) {
+    this.#client = client
+    this.#target = target
+    this.#hooks = hooks
+  }
+
+  /** The server this connection talks to. */
+  get target(): TargetConfig {
+    return this.#target
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const end = observeQuery(
+      this.#hooks,
+      this.#target.label,
+      this.#target.slowQueryMs,
+      compiledQuery,
+    )
+    try {
+      const { command, rowCount, rows } = await this.#client.query<R & pg.QueryResultRow>(
+        compiledQuery.sql,
+        [...compiledQuery.parameters],
+      )
+      end?.({ rowCount: rowCount ?? rows.length })
+      return {
+        numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount ?? 0) : undefined,
+        rows: rows ?? [],
+      }
+    } catch (error) {
+      end?.({ error })
+      throw this.#fail(error)
+    }
+  }
+
+  async *streamQuery<R>(
+    compiledQuery: CompiledQuery,
+    chunkSize = 1000,
+  ): AsyncIterableIterator<QueryResult<R>> {
+    if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
+      throw new RangeError('chunkSize must be a positive integer')
+    }
+    const end = observeQuery(
+      this.#hooks,
+      this.#target.label,
+      this.#target.slowQueryMs,
+      compiledQuery,
+    )
+    const cursor = this.#client.query(
+      new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]),
+    )
+    let rowCount = 0
+    try {
+      while (true) {
+        const rows = await cursor.read(chunkSize)
+        if (rows.length === 0) break
+        rowCount += rows.length
+        yield { rows }
+      }
+      end?.({ rowCount })
+    } catch (error) {
+      end?.({ rowCount, error })
+      throw this.#fail(error)
+    } finally {
+      await cursor.close().catch(() => undefined)
+    }
+  }
+
+  /**
+   * Returns the client to its pool; a client whose connection failed is destroyed instead.
+   * `destroy` forces that, e.g. when closing with queries still running.
+   */
+  release(destroy = false): void {
+    const reason = destroy ? new Error('connection destroyed by Sluice') : this.#broken
+    this.#client.release(reason instanceof Error ? reason : undefined)
+  }
+
+  #fail(error: unknown): unknown {
+    const mapped = toSluiceError(error, this.#target)
+    if (mapped !== error) this.#broken = mapped
+    return mapped
+  }
+}

@@ -1,0 +1,160 @@
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryCompiler,
+  type TransactionSettings,
+} from 'kysely'
+import type pg from 'pg'
+import type { TargetConfig } from '../config/target.js'
+import { DatabaseClosedError, PoolTimeoutError } from '../errors/errors.js'
+import { toSluiceError } from '../errors/pg-errors.js'
+import type { Instrumentation } from '../instrumentation/events.js'
+import { transactionSetupSql } from '../pool/session-settings.js'
+import { savepointSql } from './savepoint-sql.js'
+import { SluiceConnection } from './sluice-connection.js'
+
+/**
+ * A Kysely `Driver` over one target's pool. Besides what Kysely's `PostgresDriver` does, it
+ * maps pool and connection failures to typed errors, emits pool and query events, applies
+ * transaction-level settings behind PgBouncer, and can drain in-flight work before closing.
+ *
+ * @example
+ * ```ts
+ * const driver = new SluiceDriver(createPool(config.primary), config.primary)
+ * const db = new Kysely<DB>({
+ *   dialect: {
+ *     createAdapter: () => new PostgresAdapter(),
+ *     createDriver: () => driver,
+ *     createIntrospector: (db) => new PostgresIntrospector(db),
+ *     createQueryCompiler: () => new PostgresQueryCompiler(),
+ *   },
+ * })
+ * ```
+ */
+export class SluiceDriver implements Driver {
+  readonly #pool: pg.Pool
+  readonly #target: TargetConfig
+  readonly #hooks: Instrumentation | undefined
+  readonly #checkedOut = new Set<SluiceConnection>()
+  readonly #idleWaiters = new Set<() => void>()
+  #closed = false
+
+  constructor(pool: pg.Pool, target: TargetConfig, hooks?: Instrumentation) {
+    this.#pool = pool
+    this.#target = target
+    this.#hooks = hooks
+  }
+
+  /** The pool this driver draws from, e.g. for its counts. */
+  get pool(): pg.Pool {
+    return this.#pool
+  }
+
+  /** How many connections are checked out right now (queries or transactions in flight). */
+  get inFlight(): number {
+    return this.#checkedOut.size
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<SluiceConnection> {
+    if (this.#closed) throw new DatabaseClosedError()
+    const started = performance.now()
+    const label = this.#target.label
+    let client: pg.PoolClient
+    try {
+      client = await this.#pool.connect()
+    } catch (error) {
+      const mapped = toSluiceError(error, this.#target)
+      if (mapped instanceof PoolTimeoutError) {
+        const waitMs = performance.now() - started
+        this.#hooks?.onPoolEvent?.({ kind: 'acquire-timeout', target: label, waitMs })
+      }
+      throw mapped
+    }
+    this.#hooks?.onPoolEvent?.({
+      kind: 'acquire',
+      target: label,
+      waitMs: performance.now() - started,
+    })
+    const connection = new SluiceConnection(client, this.#target, this.#hooks)
+    this.#checkedOut.add(connection)
+    return connection
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
+    let sql = 'begin'
+    if (settings.isolationLevel) sql += ` isolation level ${settings.isolationLevel}`
+    if (settings.accessMode) sql += ` ${settings.accessMode}`
+    await connection.executeQuery(CompiledQuery.raw(sql + transactionSetupSql(this.#target)))
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'))
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'))
+  }
+
+  async savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ) {
+    await connection.executeQuery(savepointSql('savepoint', name, compile))
+  }
+
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ) {
+    await connection.executeQuery(savepointSql('rollback to', name, compile))
+  }
+
+  async releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ) {
+    await connection.executeQuery(savepointSql('release', name, compile))
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const sluiceConnection = connection as SluiceConnection
+    this.#checkedOut.delete(sluiceConnection)
+    sluiceConnection.release()
+    if (this.#checkedOut.size === 0) for (const wake of this.#idleWaiters) wake()
+  }
+
+  /**
+   * Stops accepting work, waits up to `timeoutMs` for checked-out connections to come back,
+   * then destroys the ones that did not. Idempotent.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#closed = true
+    if (this.#checkedOut.size > 0) {
+      let wake = () => {}
+      const idle = new Promise<void>((resolve) => {
+        wake = resolve
+        this.#idleWaiters.add(resolve)
+      })
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs)
+      })
+      await Promise.race([idle, timeout])
+      clearTimeout(timer)
+      this.#idleWaiters.delete(wake)
+    }
+    for (const connection of this.#checkedOut) connection.release(true)
+    this.#checkedOut.clear()
+  }
+
+  async destroy(): Promise<void> {
+    await this.drain(0)
+    if (!this.#pool.ended && !this.#pool.ending) await this.#pool.end()
+  }
+}

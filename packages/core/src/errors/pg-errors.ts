@@ -1,0 +1,80 @@
+import type { TargetConfig } from '../config/target.js'
+import { ConnectionError, PoolTimeoutError } from './errors.js'
+import { SluiceError } from './sluice-error.js'
+
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+])
+const AUTH_SQLSTATES = new Set(['28000', '28P01'])
+
+/** True for pg's `DatabaseError`: an error the server sent, with a SQLSTATE `code`. */
+export function isDatabaseError(error: unknown): error is Error & { code: string } {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    typeof (error as { severity?: unknown }).severity === 'string'
+  )
+}
+
+/** PostgreSQL answers 28P01/28000; PgBouncer answers 08P01 "SASL authentication failed". */
+function isAuthenticationFailure(error: Error & { code: string }): boolean {
+  return (
+    AUTH_SQLSTATES.has(error.code) ||
+    (error.code === '08P01' && /authentication failed/i.test(error.message))
+  )
+}
+
+/**
+ * Turns what pg or pg-pool threw into a typed {@link SluiceError} when it is a connection or
+ * pool failure. SQL errors (pg's `DatabaseError`) and unknown errors pass through untouched.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await pool.query('select 1')
+ * } catch (error) {
+ *   throw toSluiceError(error, config.primary)
+ * }
+ * ```
+ */
+export function toSluiceError(error: unknown, target: TargetConfig): unknown {
+  if (error instanceof SluiceError || !(error instanceof Error)) return error
+  const where = `${target.label} (${target.address})`
+  const options = { cause: error, context: { target: target.label } }
+  if (isDatabaseError(error)) {
+    if (!isAuthenticationFailure(error)) return error
+    return new ConnectionError(
+      'AUTHENTICATION_FAILED',
+      `Authentication failed for user "${target.user}" at ${where}`,
+      options,
+    )
+  }
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && SOCKET_ERRORS.has(code)) {
+    return new ConnectionError('CONNECTION_FAILED', `Cannot connect to ${where}: ${code}`, options)
+  }
+  if (error.message === 'timeout exceeded when trying to connect') {
+    return new PoolTimeoutError(
+      `No connection to ${where} became free within ${target.pool.acquireTimeoutMs} ms`,
+      options,
+    )
+  }
+  if (error.message.includes('due to connection timeout')) {
+    return new ConnectionError(
+      'CONNECT_TIMEOUT',
+      `Connecting to ${where} took longer than ${target.pool.acquireTimeoutMs} ms`,
+      options,
+    )
+  }
+  if (/Connection terminated|Client has encountered a connection error/.test(error.message)) {
+    return new ConnectionError('CONNECTION_LOST', `Lost the connection to ${where}`, options)
+  }
+  return error
+}

@@ -1,0 +1,49 @@
+export { parseDuration } from './config/duration.js'
+export { parseConfig, type SluiceConfig } from './config/parse-config.js'
+export { CONFIG_FIELDS, type SluiceConfigInput } from './config/schema.js'
+export {
+  type ParsedUrl,
+  type PoolerMode,
+  type PoolSettings,
+  parsePostgresUrl,
+  type SessionSettings,
+  type SslSettings,
+  type TargetConfig,
+} from './config/target.js'
+export {
+  type CloseOptions,
+  createDatabase,
+  type DatabaseOptions,
+  type SluiceDatabase,
+} from './database.js'
+export { postgresDialect } from './driver/postgres-dialect.js'
+export { SluiceConnection } from './driver/sluice-connection.js'
+export { SluiceDriver } from './driver/sluice-driver.js'
+export {
+  ConfigError,
+  type ConfigIssue,
+  ConnectionError,
+  type ConnectionErrorCode,
+  DatabaseClosedError,
+  PoolTimeoutError,
+  StatementTimeoutError,
+} from './errors/errors.js'
+export { isDatabaseError, toSluiceError } from './errors/pg-errors.js'
+export { type ErrorContext, SluiceError, type SluiceErrorOptions } from './errors/sluice-error.js'
+export {
+  checkTarget,
+  type HealthReport,
+  healthReport,
+  type PoolCounts,
+  poolCounts,
+  type TargetHealth,
+} from './health.js'
+export { combineInstrumentation } from './instrumentation/combine.js'
+export type {
+  Instrumentation,
+  PoolEvent,
+  QueryEndEvent,
+  QueryStartEvent,
+} from './instrumentation/events.js'
+export { type QueryInfo, queryInfo } from './instrumentation/query-info.js'
+export { createPool } from './pool/create-pool.js'

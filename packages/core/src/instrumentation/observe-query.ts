@@ -1,0 +1,41 @@
+import type { CompiledQuery } from 'kysely'
+import { isDatabaseError } from '../errors/pg-errors.js'
+import type { Instrumentation, QueryStartEvent } from './events.js'
+import { queryInfo } from './query-info.js'
+
+/** Reports the end of a query started with {@link observeQuery}. */
+export type EndObservation = (outcome: { rowCount?: number; error?: unknown }) => void
+
+/**
+ * Emits `onQueryStart` for a compiled query and returns the function that emits its
+ * `onQueryEnd`. Returns `undefined` when nothing listens, so callers skip all work.
+ */
+export function observeQuery(
+  hooks: Instrumentation | undefined,
+  target: string,
+  slowQueryMs: number,
+  query: CompiledQuery,
+): EndObservation | undefined {
+  if (!hooks?.onQueryStart && !hooks?.onQueryEnd) return undefined
+  const { operation, tables } = queryInfo(query.query, query.sql)
+  const start: QueryStartEvent = {
+    queryId: query.queryId.queryId,
+    target,
+    operation,
+    tables,
+    sql: query.sql,
+  }
+  hooks.onQueryStart?.(start)
+  const started = performance.now()
+  return ({ rowCount, error }) => {
+    const durationMs = performance.now() - started
+    hooks.onQueryEnd?.({
+      ...start,
+      durationMs,
+      slow: durationMs >= slowQueryMs,
+      ...(rowCount !== undefined && { rowCount }),
+      ...(error !== undefined && { error }),
+      ...(isDatabaseError(error) && { sqlState: error.code }),
+    })
+  }
+}

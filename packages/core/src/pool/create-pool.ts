@@ -1,0 +1,68 @@
+import pg from 'pg'
+import type { TargetConfig } from '../config/target.js'
+import type { Instrumentation } from '../instrumentation/events.js'
+import { connectionSetupSql, startupParameters } from './session-settings.js'
+import { clientClassFor } from './sluice-client.js'
+
+/**
+ * Creates a `pg.Pool` for one target. Every connection it opens carries the target's
+ * statement timeout, idle-in-transaction timeout and application name, applied in the way
+ * its pooler mode allows (see `poolerMode`); connections older than the max lifetime are
+ * replaced; a statement cancelled by the timeout rejects with `StatementTimeoutError`.
+ * An error on an idle connection (a server restart, say) is reported to `hooks` and never
+ * crashes the process.
+ *
+ * Prefer `createDatabase`, which also maps connection failures to typed errors; use this
+ * when a library needs a raw pool.
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig()
+ * const pool = createPool(config.primary)
+ * const { rows } = await pool.query('select current_setting($1) as value', ['statement_timeout'])
+ * await pool.end()
+ * ```
+ */
+export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Pool {
+  const setupSql = connectionSetupSql(target)
+  const pool = new pg.Pool({
+    Client: clientClassFor(target),
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    password: target.password,
+    ssl: sslOption(target),
+    max: target.pool.size,
+    connectionTimeoutMillis: target.pool.acquireTimeoutMs,
+    idleTimeoutMillis: target.pool.idleTimeoutMs,
+    maxLifetimeSeconds: Math.ceil(target.pool.maxLifetimeMs / 1000),
+    ...startupParameters(target),
+    ...(setupSql && {
+      onConnect: async (client: pg.PoolClient) => {
+        await client.query(setupSql)
+      },
+    }),
+  } as pg.PoolConfig)
+  const label = target.label
+  const onPoolEvent = hooks?.onPoolEvent?.bind(hooks)
+  pool.on('error', (error) => onPoolEvent?.({ kind: 'connection-error', target: label, error }))
+  if (onPoolEvent) {
+    pool.on('connect', () => onPoolEvent({ kind: 'connection-opened', target: label }))
+    pool.on('remove', () => onPoolEvent({ kind: 'connection-closed', target: label }))
+  }
+  return pool
+}
+
+function sslOption(target: TargetConfig): pg.PoolConfig['ssl'] {
+  switch (target.ssl.mode) {
+    case 'disable':
+      return false
+    case 'require':
+      return { rejectUnauthorized: false }
+    case 'verify-full':
+      return target.ssl.ca === undefined
+        ? { rejectUnauthorized: true }
+        : { rejectUnauthorized: true, ca: target.ssl.ca }
+  }
+}

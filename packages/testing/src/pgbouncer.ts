@@ -1,0 +1,157 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { PostgresServer } from './postgres/server.js'
+import { cacheRoot } from './postgres/template.js'
+import { ChildServer } from './process/child-server.js'
+import { onProcessExit } from './process/cleanup.js'
+import { freePort } from './process/ports.js'
+import { chownTree } from './process/run.js'
+import { waitFor } from './process/wait.js'
+
+/** Options of {@link startPgBouncer}. */
+export interface StartPgBouncerOptions {
+  /** The server PgBouncer forwards to. */
+  readonly upstream: PostgresServer
+  /** Default `transaction`. */
+  readonly poolMode?: 'session' | 'transaction' | 'statement'
+  /** Server connections per database/user pair. Default 20. */
+  readonly poolSize?: number
+}
+
+/**
+ * A PgBouncer in front of one PostgreSQL server, authenticating with SCRAM as the server's
+ * `postgres` user.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startPostgres()
+ * const bouncer = await startPgBouncer({ upstream: cluster.primary, poolMode: 'transaction' })
+ * const config = parseConfig({ DATABASE_URL: bouncer.url('app'), DB_POOLER_MODE: 'transaction' })
+ * ```
+ */
+export class PgBouncer {
+  readonly host = '127.0.0.1'
+  readonly port: number
+  readonly poolMode: string
+  readonly #server: ChildServer
+  readonly #upstream: PostgresServer
+  readonly #release: () => void
+
+  constructor(
+    port: number,
+    poolMode: string,
+    server: ChildServer,
+    upstream: PostgresServer,
+    release: () => void,
+  ) {
+    this.port = port
+    this.poolMode = poolMode
+    this.#server = server
+    this.#upstream = upstream
+    this.#release = release
+  }
+
+  /** URL of a database through PgBouncer, with the upstream's credentials. */
+  url(database = 'postgres'): string {
+    const upstream = new URL(this.#upstream.url(database))
+    upstream.port = String(this.port)
+    return upstream.toString()
+  }
+
+  /** Starts PgBouncer (again) and waits until a query passes through it. */
+  async start(): Promise<void> {
+    await this.#server.start(() =>
+      waitFor(() => this.#upstreamQuery(), { what: `pgbouncer on ${this.port}` }).then(
+        () => undefined,
+      ),
+    )
+  }
+
+  /** SIGKILL. */
+  kill(): Promise<void> {
+    return this.#server.kill()
+  }
+
+  /** Kills it and removes its directory. */
+  async stop(): Promise<void> {
+    await this.kill()
+    this.#release()
+  }
+
+  async #upstreamQuery(): Promise<boolean> {
+    const { default: pg } = await import('pg')
+    const client = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 2_000 })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.query('select 1')
+      return true
+    } finally {
+      await client.end().catch(() => undefined)
+    }
+  }
+}
+
+/**
+ * Starts PgBouncer (from the `pgbouncer` binary on PATH or /usr/sbin) in front of a server.
+ *
+ * @example
+ * ```ts
+ * const bouncer = await startPgBouncer({ upstream: cluster.primary })
+ * afterAll(() => bouncer.stop())
+ * ```
+ */
+export async function startPgBouncer(options: StartPgBouncerOptions): Promise<PgBouncer> {
+  const { upstream } = options
+  const poolMode = options.poolMode ?? 'transaction'
+  const dir = mkdtempSync(join(cacheRoot(), 'pgbouncer-'))
+  const port = await freePort()
+  const password = new URL(upstream.url()).password
+  writeFileSync(join(dir, 'userlist.txt'), `"postgres" "${decodeURIComponent(password)}"\n`)
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `* = host=${upstream.host} port=${upstream.port}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = scram-sha-256',
+      `auth_file = ${join(dir, 'userlist.txt')}`,
+      `pool_mode = ${poolMode}`,
+      'max_client_conn = 2000',
+      `default_pool_size = ${options.poolSize ?? 20}`,
+      'ignore_startup_parameters = extra_float_digits',
+      'server_login_retry = 1',
+      `pidfile = ${join(dir, 'pgbouncer.pid')}`,
+      '',
+    ].join('\n'),
+  )
+  chownTree(dir)
+  const binary =
+    process.env.PGBOUNCER_BIN ??
+    (existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : 'pgbouncer')
+  const server = new ChildServer(
+    binary,
+    [join(dir, 'pgbouncer.ini')],
+    join(dir, 'pgbouncer.log'),
+    true,
+  )
+  const removeDir = () => rmSync(dir, { recursive: true, force: true })
+  const unregister = onProcessExit(() => {
+    server.killSync()
+    removeDir()
+  })
+  const bouncer = new PgBouncer(port, poolMode, server, upstream, () => {
+    unregister()
+    removeDir()
+  })
+  try {
+    await bouncer.start()
+  } catch (error) {
+    await bouncer.stop()
+    throw error
+  }
+  return bouncer
+}

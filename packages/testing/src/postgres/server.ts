@@ -1,0 +1,150 @@
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+import { TestServerError } from '../errors.js'
+import { run, runSync } from '../process/run.js'
+import { waitFor } from '../process/wait.js'
+
+/** What identifies a running server; plain data, so it can cross process boundaries. */
+export interface PostgresServerInfo {
+  readonly name: string
+  readonly port: number
+  readonly dataDir: string
+  readonly binDir: string
+  readonly password: string
+}
+
+/**
+ * One PostgreSQL server (primary or replica) with process controls. Controls work from any
+ * process that has its {@link PostgresServerInfo}, since they go through `pg_ctl` and SQL.
+ *
+ * @example
+ * ```ts
+ * const { primary } = await startPostgres()
+ * await primary.query('select 1')
+ * await primary.kill()
+ * await primary.start()
+ * ```
+ */
+export class PostgresServer {
+  readonly name: string
+  readonly host = '127.0.0.1'
+  readonly port: number
+  readonly dataDir: string
+  readonly #info: PostgresServerInfo
+
+  constructor(info: PostgresServerInfo) {
+    this.#info = info
+    this.name = info.name
+    this.port = info.port
+    this.dataDir = info.dataDir
+  }
+
+  /** Plain data describing this server. */
+  get info(): PostgresServerInfo {
+    return this.#info
+  }
+
+  /** `postgres://postgres:<password>@127.0.0.1:<port>/<database>`. */
+  url(database = 'postgres'): string {
+    return `postgres://postgres:${this.#info.password}@${this.host}:${this.port}/${database}`
+  }
+
+  /** Whether the postmaster is up (from its pid file and a signal probe). */
+  get running(): boolean {
+    const pidFile = join(this.dataDir, 'postmaster.pid')
+    if (!existsSync(pidFile)) return false
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Starts the server and waits until it accepts connections. */
+  async start(): Promise<void> {
+    try {
+      await this.#pgCtl(['start', '-w', '-t', '120', '-l', this.logFile])
+    } catch (error) {
+      throw new TestServerError(
+        'SERVER_START_FAILED',
+        `${this.name} did not start:\n${this.logTail()}`,
+        { cause: error },
+      )
+    }
+  }
+
+  /** Shuts down cleanly (fast mode: running transactions are rolled back). */
+  async stop(): Promise<void> {
+    if (this.running) await this.#pgCtl(['stop', '-w', '-m', 'fast'])
+  }
+
+  /** Stops at once, like a crash (immediate mode); connections drop and it refuses new ones. */
+  async kill(): Promise<void> {
+    if (this.running) await this.#pgCtl(['stop', '-w', '-m', 'immediate'])
+  }
+
+  /** Synchronous immediate stop, for exit handlers. */
+  killSync(): void {
+    runSync(this.#bin('pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w'])
+  }
+
+  /** Runs one statement on a fresh connection and returns its rows. */
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[] = [],
+    database = 'postgres',
+  ): Promise<R[]> {
+    const client = new pg.Client({
+      connectionString: this.url(database),
+      connectionTimeoutMillis: 10_000,
+    })
+    client.on('error', () => {}) // a server killed mid-call must not crash the test process
+    await client.connect()
+    try {
+      return (await client.query<R>(sql, [...params])).rows
+    } finally {
+      await client.end().catch(() => undefined)
+    }
+  }
+
+  /** True while the server is a standby. */
+  async isInRecovery(): Promise<boolean> {
+    const [row] = await this.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery')
+    return row?.recovery === true
+  }
+
+  /** Waits until the server accepts connections (e.g. after a start by another process). */
+  async waitUntilReady(timeoutMs = 60_000): Promise<void> {
+    await waitFor(() => this.query('select 1').then(() => true), {
+      timeoutMs,
+      what: `${this.name} to accept connections`,
+    })
+  }
+
+  /** Appends settings to postgresql.conf (used before the first start). */
+  configure(lines: readonly string[]): void {
+    appendFileSync(join(this.dataDir, 'postgresql.conf'), `${lines.join('\n')}\n`)
+  }
+
+  get logFile(): string {
+    return `${this.dataDir}.log`
+  }
+
+  /** The last lines of the server log, for error messages. */
+  logTail(lines = 30): string {
+    if (!existsSync(this.logFile)) return '(no server log)'
+    return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  }
+
+  #bin(name: string): string {
+    return join(this.#info.binDir, name)
+  }
+
+  #pgCtl(args: readonly string[]): Promise<string> {
+    const [command, ...rest] = args
+    return run(this.#bin('pg_ctl'), [command as string, '-D', this.dataDir, ...rest])
+  }
+}

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { TestServerError } from '../errors.js'
+import { serverAccount } from './run.js'
+
+/**
+ * A server that runs in the foreground as a child process (Redis, PgBouncer), with its
+ * output in a log file. `kill()` is SIGKILL; `start()` runs the same command again.
+ */
+export class ChildServer {
+  readonly #command: string
+  readonly #args: readonly string[]
+  readonly #logFile: string
+  readonly #asServerAccount: boolean
+  #child: ChildProcess | undefined
+
+  constructor(command: string, args: readonly string[], logFile: string, asServerAccount: boolean) {
+    this.#command = command
+    this.#args = args
+    this.#logFile = logFile
+    this.#asServerAccount = asServerAccount
+  }
+
+  get running(): boolean {
+    return (
+      this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null
+    )
+  }
+
+  /** Spawns the server; `ready` must resolve once it accepts clients. */
+  async start(ready: () => Promise<void>): Promise<void> {
+    if (this.running) return
+    const log = openSync(this.#logFile, 'a')
+    const account = this.#asServerAccount ? serverAccount() : undefined
+    const child = spawn(this.#command, this.#args, {
+      stdio: ['ignore', log, log],
+      ...(account && { uid: account.uid, gid: account.gid }),
+    })
+    closeSync(log)
+    this.#child = child
+    const exited = once(child, 'exit').then(() => {
+      throw new TestServerError(
+        'SERVER_START_FAILED',
+        `${this.#command} exited:\n${this.logTail()}`,
+      )
+    })
+    exited.catch(() => undefined)
+    await Promise.race([ready(), exited])
+  }
+
+  /** Kills the process at once and waits for it to be gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.#child
+    if (!child || !this.running) return
+    const exited = once(child, 'exit')
+    child.kill(signal)
+    await exited
+  }
+
+  /** Synchronous kill, for exit handlers. */
+  killSync(): void {
+    if (this.running) this.#child?.kill('SIGKILL')
+  }
+
+  logTail(lines = 20): string {
+    if (!existsSync(this.#logFile)) return '(no log)'
+    return readFileSync(this.#logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  }
+}

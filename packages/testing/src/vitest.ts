@@ -1,0 +1,93 @@
+import { inject } from 'vitest'
+import type { TestProject } from 'vitest/node'
+import type { PostgresEngine } from './postgres/binaries.js'
+import {
+  attachPostgres,
+  type PostgresCluster,
+  type PostgresClusterInfo,
+  type StartPostgresOptions,
+  startPostgres,
+} from './postgres/cluster.js'
+import { type StartRedisOptions, startRedis } from './redis/redis-server.js'
+
+/** What {@link sluiceGlobalSetup} starts once per test run. */
+export interface SluiceSetupOptions {
+  /** A shared PostgreSQL cluster (default: a primary and no replicas); `false` for none. */
+  readonly postgres?: StartPostgresOptions | false
+  /** A shared Redis; off unless given. */
+  readonly redis?: StartRedisOptions
+}
+
+/** What the global setup hands to the tests, as plain data. */
+export interface SluiceProvided {
+  readonly postgres?: PostgresClusterInfo
+  readonly redisUrl?: string
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sluice: SluiceProvided
+  }
+}
+
+/**
+ * Builds a vitest global setup that starts the servers once for the whole run and stops
+ * them after it. Put it in a file named in `test.globalSetup`:
+ *
+ * @example
+ * ```ts
+ * // test/global-setup.ts
+ * import { sluiceGlobalSetup } from '@sluice/testing/vitest'
+ * export default sluiceGlobalSetup({ postgres: { replicas: 2 }, redis: {} })
+ *
+ * // vitest.config.ts
+ * export default defineConfig({ test: { globalSetup: ['test/global-setup.ts'] } })
+ * ```
+ */
+export function sluiceGlobalSetup(options: SluiceSetupOptions = {}) {
+  return async function setup(project: TestProject): Promise<() => Promise<void>> {
+    const pgOptions = options.postgres === false ? undefined : (options.postgres ?? {})
+    const engine = pgOptions?.engine ?? project.config.env?.SLUICE_PG_ENGINE ?? 'auto'
+    const postgres =
+      pgOptions && (await startPostgres({ ...pgOptions, engine: engine as PostgresEngine }))
+    const redis = options.redis ? await startRedis(options.redis) : undefined
+    project.provide('sluice', {
+      ...(postgres && { postgres: postgres.info }),
+      ...(redis && { redisUrl: redis.url }),
+    })
+    return async () => {
+      await Promise.all([postgres?.stop(), redis?.stop()])
+    }
+  }
+}
+
+/**
+ * In a test file: the cluster the global setup started. Give each file its own database with
+ * `createDatabase` so files can run in parallel.
+ *
+ * @example
+ * ```ts
+ * const cluster = sharedPostgres()
+ * const { url } = await cluster.createDatabase(`orders_${process.pid}`)
+ * ```
+ */
+export function sharedPostgres(): PostgresCluster {
+  const info = inject('sluice').postgres
+  if (!info)
+    throw new Error('No shared PostgreSQL: add sluiceGlobalSetup({ postgres: ... }) to globalSetup')
+  return attachPostgres(info)
+}
+
+/**
+ * In a test file: the URL of the Redis the global setup started.
+ *
+ * @example
+ * ```ts
+ * const redis = new Redis(sharedRedisUrl())
+ * ```
+ */
+export function sharedRedisUrl(): string {
+  const url = inject('sluice').redisUrl
+  if (!url) throw new Error('No shared Redis: add sluiceGlobalSetup({ redis: {} }) to globalSetup')
+  return url
+}

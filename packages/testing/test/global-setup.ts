@@ -1,0 +1,3 @@
+import { sluiceGlobalSetup } from '../src/vitest.js'
+
+export default sluiceGlobalSetup({ postgres: { replicas: 0 } })
