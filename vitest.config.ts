@@ -1,4 +1,23 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { defineConfig } from 'vitest/config'
+
+/**
+ * Tests run against the packages' TypeScript sources, not their builds: every
+ * `"sluice:source"` entry of a package's exports map becomes an alias.
+ */
+function sourceAliases() {
+  return readdirSync('packages').flatMap((dir) => {
+    const manifest = JSON.parse(readFileSync(join('packages', dir, 'package.json'), 'utf8'))
+    const exports: Record<string, { 'sluice:source'?: string }> = manifest.exports ?? {}
+    return Object.entries(exports)
+      .filter(([, entry]) => entry['sluice:source'])
+      .map(([subpath, entry]) => ({
+        find: new RegExp(`^${join(manifest.name, subpath)}$`),
+        replacement: resolve('packages', dir, entry['sluice:source'] as string),
+      }))
+  })
+}
 
 /**
  * One vitest project per package and PostgreSQL engine: every PostgreSQL test runs on
@@ -21,8 +40,7 @@ const packageProject = (pkg: string, engine: (typeof engines)[number]) => ({
 })
 
 export default defineConfig({
-  resolve: { conditions: ['sluice:source'] },
-  ssr: { resolve: { conditions: ['sluice:source'] } },
+  resolve: { alias: sourceAliases() },
   test: {
     pool: 'forks',
     maxWorkers: 2,
