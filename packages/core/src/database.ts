@@ -74,7 +74,7 @@ export function createDatabase<DB>(
     db,
     health: async () => healthReport([await checkTarget(pool, target, 'primary')]),
     close: ({ timeoutMs = 10_000 } = {}) => {
-      closing ??= driver.drain(timeoutMs).then(() => db.destroy())
+      closing ??= driver.drain(timeoutMs).then(() => driver.destroy())
       return closing
     },
   }

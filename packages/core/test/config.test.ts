@@ -30,7 +30,11 @@ describe('parseConfig', () => {
       slowQueryMs: 500,
       ssl: { mode: 'disable' },
       pool: { size: 10, acquireTimeoutMs: 10_000, idleTimeoutMs: 30_000, maxLifetimeMs: 1_800_000 },
-      session: { statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000, applicationName: 'sluice' },
+      session: {
+        statementTimeoutMs: 30_000,
+        idleInTransactionTimeoutMs: 60_000,
+        applicationName: 'sluice',
+      },
     })
     expect(config.replicas).toEqual([])
     expect(Object.isFrozen(config) && Object.isFrozen(config.primary)).toBe(true)
@@ -70,7 +74,11 @@ describe('parseConfig', () => {
   })
 
   it('accepts a camelCase object', () => {
-    const config = parseConfig({ primaryUrl: url(), replicaUrls: [url('r1')], statementTimeoutMs: '5s' })
+    const config = parseConfig({
+      primaryUrl: url(),
+      replicaUrls: [url('r1')],
+      statementTimeoutMs: '5s',
+    })
     expect(config.primary.session.statementTimeoutMs).toBe(5000)
     expect(config.replicas).toHaveLength(1)
   })
@@ -120,7 +128,11 @@ describe('parseConfig', () => {
     expect(JSON.stringify(config)).not.toContain(SECRET)
     expect(inspect(config, { depth: 10 })).not.toContain(SECRET)
     expect(Object.keys(config.primary)).not.toContain('password')
-    const error = configError({ DATABASE_URL: url(), DATABASE_REPLICA_URLS: `${url()},x`, DB_POOL_SIZE: SECRET })
+    const error = configError({
+      DATABASE_URL: url(),
+      DATABASE_REPLICA_URLS: `${url()},x`,
+      DB_POOL_SIZE: SECRET,
+    })
     for (const text of [error.message, JSON.stringify(error), inspect(error)]) {
       expect(text).not.toContain(SECRET)
       expect(text).not.toContain(encodeURIComponent(SECRET))
@@ -132,9 +144,17 @@ describe('parseConfig', () => {
       { field: 'DB_SSL_CA_FILE', message: 'a CA file needs SSL mode verify-full' },
     ])
     expect(
-      configError({ DATABASE_URL: url(), DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: '/nope/ca.pem' }).issues,
+      configError({
+        DATABASE_URL: url(),
+        DB_SSL_MODE: 'verify-full',
+        DB_SSL_CA_FILE: '/nope/ca.pem',
+      }).issues,
     ).toEqual([{ field: 'DB_SSL_CA_FILE', message: 'the CA file cannot be read' }])
-    const config = parseConfig({ DATABASE_URL: url(), DB_SSL_MODE: 'verify-full', DB_SSL_CA_FILE: '/etc/hostname' })
+    const config = parseConfig({
+      DATABASE_URL: url(),
+      DB_SSL_MODE: 'verify-full',
+      DB_SSL_CA_FILE: '/etc/hostname',
+    })
     expect(config.primary.ssl.mode).toBe('verify-full')
     expect(config.primary.ssl.ca).toBeTypeOf('string')
   })

@@ -1,12 +1,12 @@
 import { freePort, waitFor } from '@sluice/testing'
 import { sharedPostgres } from '@sluice/testing/vitest'
-import { afterEach, describe, expect, it } from 'vitest'
 import type pg from 'pg'
+import { afterEach, describe, expect, it } from 'vitest'
 import {
   ConnectionError,
   createPool,
-  parseConfig,
   PoolTimeoutError,
+  parseConfig,
   SluiceDriver,
   StatementTimeoutError,
 } from '../src/index.js'
@@ -65,7 +65,8 @@ describe('createPool on a direct connection', () => {
   it('replaces connections older than the max lifetime', async () => {
     const { config } = await freshDatabase({ DB_POOL_SIZE: '1', DB_POOL_MAX_LIFETIME: '1s' })
     const pool = track(createPool(config.primary))
-    const pid = async () => (await pool.query('select pg_backend_pid() as pid')).rows[0].pid as number
+    const pid = async () =>
+      (await pool.query('select pg_backend_pid() as pid')).rows[0].pid as number
     const first = await pid()
     const second = await waitFor(async () => ((await pid()) !== first ? true : undefined), {
       what: 'a recycled connection',
@@ -102,9 +103,13 @@ describe('createPool on a direct connection', () => {
 
 describe('connection failures are typed and never show the password', () => {
   it('unreachable host: CONNECTION_FAILED', async () => {
-    const config = parseConfig({ DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${await freePort()}/app` })
+    const config = parseConfig({
+      DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${await freePort()}/app`,
+    })
     const pool = track(createPool(config.primary))
-    const error = await new SluiceDriver(pool, config.primary).acquireConnection().catch((e: unknown) => e)
+    const error = await new SluiceDriver(pool, config.primary)
+      .acquireConnection()
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConnectionError)
     expect(error).toMatchObject({ code: 'CONNECTION_FAILED', context: { target: 'primary' } })
     expect(String((error as Error).message)).not.toContain('hunter2')
@@ -114,8 +119,12 @@ describe('connection failures are typed and never show the password', () => {
     const { url } = await freshDatabase()
     const config = parseConfig({ DATABASE_URL: withPassword(url, 'hunter2') })
     const pool = track(createPool(config.primary))
-    const error = await new SluiceDriver(pool, config.primary).acquireConnection().catch((e: unknown) => e)
+    const error = await new SluiceDriver(pool, config.primary)
+      .acquireConnection()
+      .catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'AUTHENTICATION_FAILED' })
-    expect(JSON.stringify({ message: (error as Error).message, ...(error as object) })).not.toContain('hunter2')
+    expect(
+      JSON.stringify({ message: (error as Error).message, ...(error as object) }),
+    ).not.toContain('hunter2')
   })
 })

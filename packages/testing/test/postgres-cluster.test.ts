@@ -35,7 +35,9 @@ describe('startPostgres', () => {
   })
 
   it('runs the servers as an unprivileged account when started as root', () => {
-    const pid = Number(readFileSync(join(cluster.primary.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+    const pid = Number(
+      readFileSync(join(cluster.primary.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+    )
     const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
     expect(uid).toBe(statSync(cluster.primary.dataDir).uid)
     if (process.getuid?.() === 0) expect(uid).not.toBe(0)
@@ -44,7 +46,8 @@ describe('startPostgres', () => {
   it('replicates writes, and waitForReplay waits for them', async () => {
     await cluster.primary.query("insert into events (note) values ('replicated')")
     await cluster.waitForReplay()
-    for (const replica of cluster.replicas) expect(await count(replica)).toBe(await count(cluster.primary))
+    for (const replica of cluster.replicas)
+      expect(await count(replica)).toBe(await count(cluster.primary))
   })
 
   it('createDatabase gives an isolated database, from a template, on every server', async () => {
@@ -65,14 +68,21 @@ describe('replica fault controls', () => {
     if (!replica) throw new Error('no replica')
     await replica.pauseReplay()
     const frozen = await replica.replayLsn()
-    await cluster.primary.query("insert into events (note) select 'paused' from generate_series(1, 100)")
+    await cluster.primary.query(
+      "insert into events (note) select 'paused' from generate_series(1, 100)",
+    )
     const [received] = await replica.query<{ ok: boolean }>(
       'select pg_last_wal_receive_lsn() > $1::pg_lsn as ok',
       [frozen],
     )
     await waitFor(
       async () =>
-        (await replica.query<{ ok: boolean }>('select pg_last_wal_receive_lsn() > $1::pg_lsn as ok', [frozen]))[0]?.ok,
+        (
+          await replica.query<{ ok: boolean }>(
+            'select pg_last_wal_receive_lsn() > $1::pg_lsn as ok',
+            [frozen],
+          )
+        )[0]?.ok,
       { what: 'the paused replica to receive WAL' },
     )
     expect(received).toBeDefined()

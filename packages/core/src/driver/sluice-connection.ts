@@ -18,6 +18,7 @@ export class SluiceConnection implements DatabaseConnection {
   readonly #target: TargetConfig
   readonly #hooks: Instrumentation | undefined
   #broken: unknown
+  #released = false
 
   constructor(client: pg.PoolClient, target: TargetConfig, hooks: Instrumentation | undefined) {
     this.#client = client
@@ -88,9 +89,11 @@ export class SluiceConnection implements DatabaseConnection {
 
   /**
    * Returns the client to its pool; a client whose connection failed is destroyed instead.
-   * `destroy` forces that, e.g. when closing with queries still running.
+   * `destroy` forces that, e.g. when closing with queries still running. Idempotent.
    */
   release(destroy = false): void {
+    if (this.#released) return
+    this.#released = true
     const reason = destroy ? new Error('connection destroyed by Sluice') : this.#broken
     this.#client.release(reason instanceof Error ? reason : undefined)
   }

@@ -22,13 +22,13 @@ const cache = new WeakMap<RootOperationNode, QueryInfo>()
 
 /**
  * Reads the operation name and table names from Kysely's operation tree (never from SQL
- * text, except the first keyword of a raw query). CTE names are not tables. Results are
+ * text, except the first keyword of a raw query). CTE names are not tables; tables are sorted. Results are
  * cached per node, so a reused compiled query costs one lookup.
  *
  * @example
  * ```ts
  * const { query } = db.selectFrom('users').innerJoin('posts', 'posts.user_id', 'users.id').selectAll().compile()
- * queryInfo(query, 'select ...') // { operation: 'SELECT', tables: ['users', 'posts'] }
+ * queryInfo(query, 'select ...') // { operation: 'SELECT', tables: ['posts', 'users'] }
  * ```
  */
 export function queryInfo(node: RootOperationNode, sql: string): QueryInfo {
@@ -62,13 +62,13 @@ function tableNames(root: OperationNode): string[] {
       return
     }
     if (node.kind === 'CommonTableExpressionNameNode') {
-      cteNames.add(qualifiedName(node.table))
+      cteNames.add(qualifiedName((node.table as { table: unknown }).table))
       return
     }
     for (const key in node) if (key !== 'kind') visit(node[key])
   }
   visit(root)
-  return [...tables].filter((name) => !cteNames.has(name))
+  return [...tables].filter((name) => !cteNames.has(name)).sort()
 }
 
 function qualifiedName(table: unknown): string {
