@@ -43,6 +43,7 @@ export default defineConfig({
   resolve: { alias: sourceAliases() },
   test: {
     pool: 'forks',
+    execArgv: ['--expose-gc'],
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,

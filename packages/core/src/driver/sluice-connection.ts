@@ -19,11 +19,17 @@ export class SluiceConnection implements DatabaseConnection {
   readonly #hooks: Instrumentation | undefined
   #broken: unknown
   #released = false
+  // pg-pool listens for errors only on idle clients; a checked-out client whose server goes
+  // away (a crash, an idle-in-transaction timeout) would otherwise crash the process.
+  readonly #onError = (error: unknown) => {
+    this.#broken = toSluiceError(error, this.#target)
+  }
 
   constructor(client: pg.PoolClient, target: TargetConfig, hooks: Instrumentation | undefined) {
     this.#client = client
     this.#target = target
     this.#hooks = hooks
+    client.on('error', this.#onError)
   }
 
   /** The server this connection talks to. */
@@ -94,6 +100,7 @@ export class SluiceConnection implements DatabaseConnection {
   release(destroy = false): void {
     if (this.#released) return
     this.#released = true
+    this.#client.removeListener('error', this.#onError)
     const reason = destroy ? new Error('connection destroyed by Sluice') : this.#broken
     this.#client.release(reason instanceof Error ? reason : undefined)
   }

@@ -27,7 +27,10 @@ export function sendCancelRequest(target: CancelTarget): Promise<void> {
       ? connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
       : connect({ host: target.host, port: target.port })
     socket.setTimeout(target.timeoutMs, () => socket.destroy())
-    socket.once('connect', () => socket.end(packet))
+    // Like libpq, wait for the server to close the socket: PgBouncer drops a cancel whose
+    // sender hangs up before it has been forwarded.
+    socket.once('connect', () => socket.write(packet))
+    socket.once('end', () => socket.destroy())
     socket.once('error', () => socket.destroy())
     socket.once('close', () => resolve())
   })
