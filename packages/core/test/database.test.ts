@@ -1,6 +1,6 @@
 import { freePort } from '@sluice/testing'
 import { sharedPostgres } from '@sluice/testing/vitest'
-import { sql } from 'kysely'
+import { type Generated, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createDatabase,
@@ -15,8 +15,8 @@ import {
 import { freshDatabase } from './helpers.js'
 
 interface DB {
-  users: { id: number; name: string }
-  posts: { id: number; user_id: number; title: string }
+  users: { id: Generated<number>; name: string }
+  posts: { id: Generated<number>; user_id: number; title: string }
 }
 
 const starts: QueryStartEvent[] = []
