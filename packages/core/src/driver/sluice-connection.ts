@@ -32,11 +32,6 @@ export class SluiceConnection implements DatabaseConnection {
     client.on('error', this.#onError)
   }
 
-  /** The server this connection talks to. */
-  get target(): TargetConfig {
-    return this.#target
-  }
-
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const end = observeQuery(
       this.#hooks,

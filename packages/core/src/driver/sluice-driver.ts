@@ -46,16 +46,6 @@ export class SluiceDriver implements Driver {
     this.#hooks = hooks
   }
 
-  /** The pool this driver draws from, e.g. for its counts. */
-  get pool(): pg.Pool {
-    return this.#pool
-  }
-
-  /** How many connections are checked out right now (queries or transactions in flight). */
-  get inFlight(): number {
-    return this.#checkedOut.size
-  }
-
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<SluiceConnection> {

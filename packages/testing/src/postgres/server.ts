@@ -3,7 +3,6 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { TestServerError } from '../errors.js'
 import { run, runSync } from '../process/run.js'
-import { waitFor } from '../process/wait.js'
 
 /** What identifies a running server; plain data, so it can cross process boundaries. */
 export interface PostgresServerInfo {
@@ -114,14 +113,6 @@ export class PostgresServer {
   async isInRecovery(): Promise<boolean> {
     const [row] = await this.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery')
     return row?.recovery === true
-  }
-
-  /** Waits until the server accepts connections (e.g. after a start by another process). */
-  async waitUntilReady(timeoutMs = 60_000): Promise<void> {
-    await waitFor(() => this.query('select 1').then(() => true), {
-      timeoutMs,
-      what: `${this.name} to accept connections`,
-    })
   }
 
   /** Appends settings to postgresql.conf (used before the first start). */
