@@ -187,8 +187,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 async function startStandby(replica: ReplicaServer, info: PostgresClusterInfo): Promise<void> {
   const conninfo = `host=127.0.0.1 port=${info.primary.port} user=postgres password=${info.primary.password} application_name=${replica.name}`
   replica.configure([`port = ${replica.port}`, `primary_conninfo = '${conninfo}'`])
-  writeFileSync(join(replica.dataDir, 'standby.signal'), '')
-  chownTree(replica.dataDir)
+  const signal = join(replica.dataDir, 'standby.signal')
+  writeFileSync(signal, '')
+  chownTree(signal)
   await replica.start()
 }
 

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, readdirSync, readFileSync } from 'node:fs'
+import { chownSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { TestServerError } from '../errors.js'
 
@@ -32,11 +32,12 @@ export function serverAccount(): RunAs {
   return cached
 }
 
-/** Gives a directory tree to the server account. */
+/** Gives a file or directory tree to the server account. */
 export function chownTree(path: string): void {
-  const { uid, gid } = serverAccount()
   if (process.getuid?.() !== 0) return
+  const { uid, gid } = serverAccount()
   chownSync(path, uid, gid)
+  if (!statSync(path).isDirectory()) return
   for (const entry of readdirSync(path, { withFileTypes: true })) {
     const child = join(path, entry.name)
     if (entry.isDirectory()) chownTree(child)
