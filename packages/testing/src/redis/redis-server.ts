@@ -160,8 +160,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     removeRoot()
   })
   try {
-    for (let i = 0; i < count; i++)
-      nodes.push(await startNode(join(root, `node-${i + 1}`), options.password, clustered))
+    await Promise.all(nodes.map((node) => node.start()))
     if (clustered) {
       const first = nodes[0] as RedisNode
       await first.cli(
@@ -179,23 +178,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     throw error
   }
   return server
-}
-
-/** A free port can be taken by another process before Redis binds it: retry on a new one. */
-async function startNode(
-  dir: string,
-  password: string | undefined,
-  clustered: boolean,
-): Promise<RedisNode> {
-  for (let attempt = 1; ; attempt++) {
-    const node = new RedisNode(await freePort(), dir, password, clustered)
-    try {
-      await node.start()
-      return node
-    } catch (error) {
-      if (attempt >= 3) throw error
-    }
-  }
 }
 
 async function waitForClusterOk(nodes: readonly RedisNode[]): Promise<void> {
