@@ -1,3 +1,4 @@
 import { sluiceGlobalSetup } from '../src/vitest.js'
 
-export default sluiceGlobalSetup({ postgres: { replicas: 0 } })
+// The fixture tests start (and break) their own servers; this only proves the setup runs.
+export default sluiceGlobalSetup({ postgres: false })
