@@ -9,6 +9,8 @@ export {
   type SessionSettings,
   type SslSettings,
   type TargetConfig,
+  type TargetOverrides,
+  withTargetSettings,
 } from './config/target.js'
 export {
   type CloseOptions,

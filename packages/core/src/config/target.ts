@@ -127,3 +127,41 @@ export function makeTarget(
   Object.defineProperty(target, 'password', { value: url.password, enumerable: false })
   return Object.freeze(target)
 }
+
+/** What {@link withTargetSettings} can change. */
+export interface TargetOverrides {
+  readonly label?: string
+  readonly pool?: Partial<PoolSettings>
+  readonly session?: Partial<SessionSettings>
+}
+
+/**
+ * A copy of a target with some pool or session settings changed (the password is kept, still
+ * non-enumerable). For side pools such as a health monitor's single connection.
+ *
+ * @example
+ * ```ts
+ * const probeTarget = withTargetSettings(config.replicas[0], {
+ *   pool: { size: 1, acquireTimeoutMs: 2000 },
+ *   session: { statementTimeoutMs: 2000 },
+ * })
+ * ```
+ */
+export function withTargetSettings(target: TargetConfig, overrides: TargetOverrides): TargetConfig {
+  const { label, host, port, database, user, password, address, pool, session, ...shared } = target
+  return makeTarget(
+    overrides.label ?? label,
+    {
+      host,
+      port,
+      database,
+      user,
+      ...(password !== undefined && { password }),
+    },
+    {
+      ...shared,
+      pool: Object.freeze({ ...pool, ...overrides.pool }),
+      session: Object.freeze({ ...session, ...overrides.session }),
+    },
+  )
+}

@@ -13,6 +13,11 @@ const SOCKET_ERRORS = new Set([
   'EPIPE',
 ])
 const AUTH_SQLSTATES = new Set(['28000', '28P01'])
+// The server is going away (admin_shutdown, crash_shutdown) or not accepting sessions yet
+// (cannot_connect_now): the connection is lost, not the statement wrong.
+const SHUTDOWN_SQLSTATES = new Set(['57P01', '57P02'])
+const CANNOT_CONNECT_NOW = '57P03'
+const CONNECTION_EXCEPTION_CLASS = '08'
 
 /** True for pg's `DatabaseError`: an error the server sent, with a SQLSTATE `code`. */
 export function isDatabaseError(error: unknown): error is Error & { code: string } {
@@ -49,12 +54,28 @@ export function toSluiceError(error: unknown, target: TargetConfig): unknown {
   const where = `${target.label} (${target.address})`
   const options = { cause: error, context: { target: target.label } }
   if (isDatabaseError(error)) {
-    if (!isAuthenticationFailure(error)) return error
-    return new ConnectionError(
-      'AUTHENTICATION_FAILED',
-      `Authentication failed for user "${target.user}" at ${where}`,
-      options,
-    )
+    if (isAuthenticationFailure(error)) {
+      return new ConnectionError(
+        'AUTHENTICATION_FAILED',
+        `Authentication failed for user "${target.user}" at ${where}`,
+        options,
+      )
+    }
+    if (SHUTDOWN_SQLSTATES.has(error.code)) {
+      return new ConnectionError('CONNECTION_LOST', `${where} is shutting down`, options)
+    }
+    if (error.code.startsWith(CONNECTION_EXCEPTION_CLASS)) {
+      // PgBouncer reports a lost or unreachable server this way ("server conn crashed?").
+      return new ConnectionError('CONNECTION_LOST', `Lost the connection to ${where}`, options)
+    }
+    if (error.code === CANNOT_CONNECT_NOW) {
+      return new ConnectionError(
+        'CONNECTION_FAILED',
+        `${where} is not accepting connections yet`,
+        options,
+      )
+    }
+    return error
   }
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && SOCKET_ERRORS.has(code)) {

@@ -1,30 +1,29 @@
 import type { Instrumentation } from './events.js'
 
-type HookName = keyof Instrumentation
-
 /**
  * Merges several instrumentations into one that calls each in turn, isolating failures: a
- * hook that throws is skipped, never failing the query. Returns `undefined` for none, so the
- * zero-cost path stays zero-cost.
+ * hook that throws is skipped, never failing the query. Every `on*` method is merged, so
+ * extended interfaces (the router's `onRoute`, say) combine too. Returns `undefined` for none,
+ * so the zero-cost path stays zero-cost.
  *
  * @example
  * ```ts
  * const hooks = combineInstrumentation(prometheusHooks, tracingHooks)
  * ```
  */
-export function combineInstrumentation(
-  ...hooks: ReadonlyArray<Instrumentation | undefined>
-): Instrumentation | undefined {
-  const present = hooks.filter((hook): hook is Instrumentation => hook !== undefined)
+export function combineInstrumentation<I extends Instrumentation = Instrumentation>(
+  ...hooks: ReadonlyArray<I | undefined>
+): I | undefined {
+  const present = hooks.filter((hook): hook is I => hook !== undefined)
   if (present.length === 0) return undefined
-  const combined: Instrumentation = {}
-  for (const name of ['onQueryStart', 'onQueryEnd', 'onPoolEvent'] as const satisfies HookName[]) {
+  const combined: Record<string, (event: unknown) => void> = {}
+  const names = new Set(present.flatMap((hook) => hookNames(hook)))
+  for (const name of names) {
     const calls = present.flatMap((hook) => {
-      const method = hook[name]
-      return method ? [method.bind(hook) as (event: unknown) => void] : []
+      const method = (hook as Record<string, unknown>)[name]
+      return typeof method === 'function' ? [method.bind(hook) as (event: unknown) => void] : []
     })
-    if (calls.length === 0) continue
-    combined[name] = (event: never) => {
+    combined[name] = (event) => {
       for (const call of calls) {
         try {
           call(event)
@@ -34,5 +33,20 @@ export function combineInstrumentation(
       }
     }
   }
-  return combined
+  return combined as unknown as I
+}
+
+/** The `on*` methods of an object, own or inherited (class instances keep them on prototypes). */
+function hookNames(hook: object): string[] {
+  const names: string[] = []
+  for (
+    let proto: object | null = hook;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (/^on[A-Z]/.test(name)) names.push(name)
+    }
+  }
+  return names
 }

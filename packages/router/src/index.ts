@@ -1,0 +1,24 @@
+export {
+  asRead,
+  type Classification,
+  classifyQuery,
+  compileWriteFunctions,
+  DEFAULT_WRITE_FUNCTIONS,
+  type WriteFunctions,
+} from './classify.js'
+export {
+  InvalidConsistencyTokenError,
+  InvalidStrategyPickError,
+  NoReplicaAvailableError,
+} from './errors.js'
+export { formatLsn, parseLsn } from './lsn.js'
+export type { ResolvedRouterOptions, RouterOptions } from './options.js'
+export type { ReplicaState, ReplicaStatus } from './replica-state.js'
+export type {
+  ReplicaStatusEvent,
+  RouteEvent,
+  RouteReason,
+  RouterInstrumentation,
+} from './route-events.js'
+export { createRoutedDatabase, type RoutedDatabase } from './routed-database.js'
+export { leastInFlight, type ReplicaStrategy, roundRobin, weighted } from './strategies.js'

@@ -1,0 +1,145 @@
+import { ConfigError, combineInstrumentation, parseDuration } from '@sluice/core'
+import type { KyselyPlugin } from 'kysely'
+import { z } from 'zod'
+import type { RouterInstrumentation } from './route-events.js'
+import { leastInFlight, type ReplicaStrategy, roundRobin } from './strategies.js'
+
+/**
+ * Options of `createRoutedDatabase`. Durations accept milliseconds or a unit (`'2s'`).
+ *
+ * @example
+ * ```ts
+ * createRoutedDatabase<DB>(parseConfig(), {
+ *   maxLagMs: 2000,
+ *   fallback: 'error',
+ *   writeFunctions: ['refresh_feed'],
+ *   instrumentation: { onRoute: (event) => console.log(event.target, event.reason) },
+ * })
+ * ```
+ */
+export interface RouterOptions {
+  /** Hooks for query, pool, routing and replica-state events. */
+  readonly instrumentation?: RouterInstrumentation | readonly RouterInstrumentation[]
+  /** Kysely plugins, e.g. `CamelCasePlugin`. */
+  readonly plugins?: readonly KyselyPlugin[]
+  /** `round-robin` (default), `least-in-flight`, or any strategy such as `weighted({...})`. */
+  readonly strategy?: 'round-robin' | 'least-in-flight' | ReplicaStrategy
+  /** How often each replica's lag and health are checked. Default 1000 ms. */
+  readonly lagCheckIntervalMs?: number | string
+  /** A replica further behind than this gets no reads. Default 5000 ms. */
+  readonly maxLagMs?: number | string
+  /** A replica more WAL bytes behind than this gets no reads. Default 16 MiB. */
+  readonly maxLagBytes?: number
+  /** Reads with no usable replica go to the `primary` (default) or fail with `NO_REPLICA_AVAILABLE` (`error`). */
+  readonly fallback?: 'primary' | 'error'
+  /** Functions that write, on top of nextval, setval, the advisory locks and the like. */
+  readonly writeFunctions?: readonly string[]
+  /** Where `READ ONLY` transactions run: `primary` (default) or a `replica`. */
+  readonly readOnlyTransactions?: 'primary' | 'replica'
+  /** Time allowed for one lag check, connection included. Default 2000 ms. */
+  readonly probeTimeoutMs?: number | string
+  /** First wait before re-checking a replica that is down; doubles up to `maxRetryDelayMs`. Default 500 ms. */
+  readonly retryDelayMs?: number | string
+  /** Default 30 s. */
+  readonly maxRetryDelayMs?: number | string
+}
+
+/** {@link RouterOptions} with every default filled in. */
+export interface ResolvedRouterOptions {
+  readonly hooks: RouterInstrumentation | undefined
+  readonly plugins: readonly KyselyPlugin[]
+  readonly strategy: ReplicaStrategy
+  readonly lagCheckIntervalMs: number
+  readonly maxLagMs: number
+  readonly maxLagBytes: number
+  readonly fallback: 'primary' | 'error'
+  readonly writeFunctions: readonly string[]
+  readonly readOnlyTransactions: 'primary' | 'replica'
+  readonly probeTimeoutMs: number
+  readonly retryDelayMs: number
+  readonly maxRetryDelayMs: number
+}
+
+const duration = (what: string, fallback: number) =>
+  z
+    .union([z.number(), z.string()])
+    .optional()
+    .transform((value, ctx) => {
+      const ms = value === undefined ? fallback : parseDuration(value)
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration` })
+        return z.NEVER
+      }
+      return ms
+    })
+
+const strategy = z.union([
+  z.enum(['round-robin', 'least-in-flight'], {
+    error: "strategy must be 'round-robin', 'least-in-flight' or a ReplicaStrategy",
+  }),
+  z.custom<ReplicaStrategy>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as ReplicaStrategy).pick === 'function',
+    { error: 'a strategy object needs a pick(candidates) function' },
+  ),
+])
+
+const schema = z.object({
+  strategy: strategy.default('round-robin'),
+  lagCheckIntervalMs: duration('lagCheckIntervalMs', 1000),
+  maxLagMs: duration('maxLagMs', 5000),
+  maxLagBytes: z
+    .number()
+    .int()
+    .positive({ error: 'maxLagBytes must be a positive whole number' })
+    .default(16 * 1024 * 1024),
+  fallback: z.enum(['primary', 'error']).default('primary'),
+  writeFunctions: z
+    .array(z.string().regex(/^[A-Za-z_][\w$.]*$/, { error: 'must be a function name' }))
+    .default([]),
+  readOnlyTransactions: z.enum(['primary', 'replica']).default('primary'),
+  probeTimeoutMs: duration('probeTimeoutMs', 2000),
+  retryDelayMs: duration('retryDelayMs', 500),
+  maxRetryDelayMs: duration('maxRetryDelayMs', 30_000),
+})
+
+/**
+ * Validates router options and fills in defaults.
+ *
+ * @throws ConfigError (`CONFIG_INVALID`) naming every bad option.
+ * @example
+ * ```ts
+ * resolveRouterOptions({ maxLagMs: '2s' }, ['replica-1']).maxLagMs // 2000
+ * ```
+ */
+export function resolveRouterOptions(
+  options: RouterOptions,
+  replicaLabels: readonly string[],
+): ResolvedRouterOptions {
+  const { instrumentation, plugins, ...rest } = options
+  const result = schema.safeParse(rest)
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        field: issue.path.join('.') || 'options',
+        message: issue.message,
+      })),
+    )
+  }
+  const parsed = result.data
+  const chosen =
+    parsed.strategy === 'round-robin'
+      ? roundRobin()
+      : parsed.strategy === 'least-in-flight'
+        ? leastInFlight()
+        : parsed.strategy
+  chosen.init?.(replicaLabels)
+  return Object.freeze({
+    ...parsed,
+    strategy: chosen,
+    hooks: combineInstrumentation<RouterInstrumentation>(...[instrumentation ?? []].flat()),
+    plugins: [...(plugins ?? [])],
+  })
+}

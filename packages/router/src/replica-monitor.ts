@@ -1,0 +1,94 @@
+import { toSluiceError } from '@sluice/core'
+import { primaryLsn, probeReplica } from './lag-probe.js'
+import type { ResolvedRouterOptions } from './options.js'
+import type { ReplicaNode, TargetNode } from './target-node.js'
+
+/**
+ * Checks every replica's lag and health every `lagCheckIntervalMs` (rounds never overlap),
+ * on probe pools separate from the application's. A replica that is down is re-checked only
+ * after its backoff delay.
+ */
+export class ReplicaMonitor {
+  readonly #primary: TargetNode
+  readonly #replicas: readonly ReplicaNode[]
+  readonly #intervalMs: number
+  readonly #ready: Promise<void>
+  #markReady = () => {}
+  #isReady = false
+  #timer: NodeJS.Timeout | undefined
+  #round: Promise<void> | undefined
+  #stopped = false
+
+  constructor(
+    primary: TargetNode,
+    replicas: readonly ReplicaNode[],
+    options: ResolvedRouterOptions,
+  ) {
+    this.#primary = primary
+    this.#replicas = replicas
+    this.#intervalMs = options.lagCheckIntervalMs
+    this.#ready = new Promise((resolve) => {
+      this.#markReady = resolve
+    })
+  }
+
+  /** True once every replica has been checked at least once. */
+  get isReady(): boolean {
+    return this.#isReady
+  }
+
+  /** Resolves once every replica has been checked at least once. */
+  get ready(): Promise<void> {
+    return this.#ready
+  }
+
+  start(): void {
+    if (this.#replicas.length === 0) {
+      this.#isReady = true
+      this.#markReady()
+      return
+    }
+    this.#tick()
+  }
+
+  /** Runs one round now (also what the timer does). */
+  async check(): Promise<void> {
+    this.#round ??= this.#checkAll().finally(() => {
+      this.#round = undefined
+    })
+    await this.#round
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#round
+  }
+
+  #tick(): void {
+    this.check().finally(() => {
+      if (this.#stopped) return
+      this.#timer = setTimeout(() => this.#tick(), this.#intervalMs)
+      this.#timer.unref()
+    })
+  }
+
+  async #checkAll(): Promise<void> {
+    const primary = await primaryLsn(this.#primary.probePool).catch(() => undefined)
+    const now = Date.now()
+    await Promise.all(
+      this.#replicas.map(async (replica) => {
+        if (replica.state.status === 'down' && now < replica.nextCheckAt) return
+        try {
+          replica.checked(await probeReplica(replica.probePool, primary))
+        } catch (error) {
+          replica.failed(toSluiceError(error, replica.target))
+        }
+      }),
+    )
+    if (!this.#isReady) {
+      this.#isReady = true
+      this.#markReady()
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { Instrumentation } from '@sluice/core'
+import type { Classification } from './classify.js'
+import type { ReplicaState, ReplicaStatus } from './replica-state.js'
+
+/**
+ * Why a statement went where it went.
+ * - `write`: classified as a write (see `classification`).
+ * - `read`: a read, served by a replica.
+ * - `primary-only`: sent through `database.primary`.
+ * - `sticky-primary`: the connection already wrote (inside `db.connection()`), so it stays on the primary.
+ * - `transaction` / `read-only-transaction`: the whole transaction runs there.
+ * - `fallback`: a read no replica could serve (see `skipped`), sent to the primary.
+ * - `retry`: a read retried on another server after a connection error (see `error`).
+ */
+export type RouteReason =
+  | 'write'
+  | 'read'
+  | 'primary-only'
+  | 'sticky-primary'
+  | 'transaction'
+  | 'read-only-transaction'
+  | 'fallback'
+  | 'retry'
+
+/** One routing decision. */
+export interface RouteEvent {
+  /** `primary`, `replica-1`, ... */
+  readonly target: string
+  readonly role: 'primary' | 'replica'
+  readonly reason: RouteReason
+  /** The classifier's verdict, for statements outside transactions. */
+  readonly classification?: Classification['reason']
+  /** Why each replica was passed over, e.g. `{ 'replica-1': 'lagging' }`. */
+  readonly skipped?: Readonly<Record<string, string>>
+  /** The connection error that caused a `retry`. */
+  readonly error?: unknown
+}
+
+/** A replica changed status. */
+export interface ReplicaStatusEvent {
+  readonly replica: ReplicaState
+  readonly from: ReplicaStatus
+  readonly to: ReplicaStatus
+}
+
+/**
+ * Core's hooks plus the router's: every routing decision and every replica status change.
+ * Hooks must be cheap and must not throw (a throwing hook is ignored).
+ *
+ * @example
+ * ```ts
+ * const logRouting: RouterInstrumentation = {
+ *   onRoute: (event) => event.reason === 'fallback' && console.warn('fallback', event.skipped),
+ *   onReplicaStatus: ({ replica, from, to }) => console.info(`${replica.label}: ${from} -> ${to}`),
+ * }
+ * ```
+ */
+export interface RouterInstrumentation extends Instrumentation {
+  onRoute?(event: RouteEvent): void
+  onReplicaStatus?(event: ReplicaStatusEvent): void
+}

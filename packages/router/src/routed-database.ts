@@ -1,0 +1,122 @@
+import {
+  type CloseOptions,
+  ConfigError,
+  checkTarget,
+  type HealthReport,
+  healthReport,
+  postgresDialect,
+  type SluiceConfig,
+  type SluiceDatabase,
+} from '@sluice/core'
+import { Kysely } from 'kysely'
+import { ConsistencyScopes } from './consistency.js'
+import { type RouterOptions, resolveRouterOptions } from './options.js'
+import { ReplicaMonitor } from './replica-monitor.js'
+import type { ReplicaState } from './replica-state.js'
+import { Router } from './router.js'
+import { RoutingDriver } from './routing-driver.js'
+import { ReplicaNode, TargetNode } from './target-node.js'
+
+/**
+ * A Kysely client over a primary and its replicas. `db` routes each statement; `primary`
+ * always uses the primary.
+ *
+ * @example
+ * ```ts
+ * const database: RoutedDatabase<DB> = createRoutedDatabase<DB>(parseConfig())
+ * await database.session(async () => {
+ *   await database.db.insertInto('posts').values(post).execute()
+ *   return database.db.selectFrom('posts').selectAll().execute() // sees the insert
+ * })
+ * ```
+ */
+export interface RoutedDatabase<DB> extends SluiceDatabase<DB> {
+  /** Always the primary (writes made through it still count for read-your-writes). */
+  readonly primary: Kysely<DB>
+  /**
+   * Runs `fn` in a read-your-writes scope (AsyncLocalStorage): after a write commits in it,
+   * its reads go only to replicas that have replayed that commit, else to the primary.
+   * Nested calls join the enclosing session.
+   */
+  session<T>(fn: () => Promise<T>): Promise<T>
+  /** The commit LSN of the latest write in the current scope (e.g. `'0/3000148'`), to pass on. */
+  consistencyToken(): string | undefined
+  /**
+   * Runs `fn` with reads that need a replica at or past `atLeast` (a token from
+   * `consistencyToken()`, maybe from another process) and no more than `maxLagMs` behind.
+   * @throws InvalidConsistencyTokenError (`INVALID_CONSISTENCY_TOKEN`) for a token that is not an LSN.
+   */
+  withConsistency<T>(
+    consistency: { atLeast?: string; maxLagMs?: number },
+    fn: () => Promise<T>,
+  ): Promise<T>
+  /** A snapshot of every replica's status, lag, in-flight queries and last error. */
+  replicas(): ReplicaState[]
+}
+
+/**
+ * Creates a routed Kysely client: writes to the primary, reads round-robin (or by another
+ * strategy) across replicas that are up and within the lag bounds, falling back to the
+ * primary; read-your-writes through `session()` and consistency tokens. See {@link RouterOptions}
+ * for the knobs and their defaults.
+ *
+ * @throws ConfigError (`CONFIG_INVALID`) for bad options.
+ * @example
+ * ```ts
+ * interface DB { posts: { id: number; body: string } }
+ * const database = createRoutedDatabase<DB>(parseConfig(), { maxLagMs: 2000 })
+ * const posts = await database.db.selectFrom('posts').selectAll().execute() // a replica
+ * await database.db.insertInto('posts').values({ id: 1, body: 'hi' }).execute() // the primary
+ * await database.close()
+ * ```
+ */
+export function createRoutedDatabase<DB>(
+  config: SluiceConfig,
+  options: RouterOptions = {},
+): RoutedDatabase<DB> {
+  if (!config?.primary || !Array.isArray(config.replicas)) {
+    throw new ConfigError([{ field: 'config', message: 'pass the result of parseConfig()' }])
+  }
+  const resolved = resolveRouterOptions(
+    options,
+    config.replicas.map((replica) => replica.label),
+  )
+  const primary = new TargetNode(config.primary, 'primary', resolved)
+  const replicas = config.replicas.map((target) => new ReplicaNode(target, resolved))
+  const scopes = new ConsistencyScopes()
+  const monitor = new ReplicaMonitor(primary, replicas, resolved)
+  const router = new Router(primary, replicas, scopes, monitor, resolved)
+  let closing: Promise<void> | undefined
+  const close = ({ timeoutMs = 10_000 }: CloseOptions = {}) => {
+    closing ??= (async () => {
+      router.closed = true
+      await monitor.stop()
+      const nodes = [primary, ...replicas]
+      await Promise.all(nodes.map((node) => node.driver.drain(timeoutMs)))
+      await Promise.all(nodes.map((node) => node.end()))
+    })()
+    return closing
+  }
+  const kysely = (primaryOnly: boolean) =>
+    new Kysely<DB>({
+      dialect: postgresDialect(new RoutingDriver(router, primaryOnly, () => close())),
+      plugins: [...resolved.plugins],
+    })
+  monitor.start()
+  return {
+    db: kysely(false),
+    primary: kysely(true),
+    session: (fn) => scopes.session(fn),
+    consistencyToken: () => scopes.token(),
+    withConsistency: (consistency, fn) => scopes.withConsistency(consistency, fn),
+    replicas: () => replicas.map((replica) => replica.snapshot()),
+    health: async (): Promise<HealthReport> =>
+      healthReport(
+        await Promise.all([
+          checkTarget(primary.pool, primary.target, 'primary'),
+          ...replicas.map((replica) => checkTarget(replica.pool, replica.target, 'replica')),
+        ]),
+      ),
+    close,
+  }
+}

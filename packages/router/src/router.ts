@@ -1,0 +1,150 @@
+import type { SluiceConnection } from '@sluice/core'
+import { CompiledQuery, type RootOperationNode } from 'kysely'
+import {
+  type Classification,
+  classifyQuery,
+  compileWriteFunctions,
+  type WriteFunctions,
+} from './classify.js'
+import type { ConsistencyScopes, ReadRequirement } from './consistency.js'
+import { InvalidStrategyPickError, NoReplicaAvailableError } from './errors.js'
+import type { ResolvedRouterOptions } from './options.js'
+import type { ReplicaMonitor } from './replica-monitor.js'
+import type { ReplicaState } from './replica-state.js'
+import type { RouteEvent } from './route-events.js'
+import type { ReplicaNode, TargetNode } from './target-node.js'
+
+const LSN_SQL = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
+const UNKNOWN_LSN = 'FFFFFFFF/FFFFFFFF'
+
+/** Where a read goes, and why. */
+export interface ReadChoice {
+  readonly node: TargetNode
+  readonly replica: ReplicaNode | undefined
+}
+
+/**
+ * The routing decisions shared by every connection of one routed database: classification,
+ * replica choice with fallback, and commit-LSN capture for read-your-writes.
+ */
+export class Router {
+  readonly primary: TargetNode
+  readonly replicas: readonly ReplicaNode[]
+  readonly scopes: ConsistencyScopes
+  readonly monitor: ReplicaMonitor
+  readonly options: ResolvedRouterOptions
+  readonly #writes: WriteFunctions
+  // Reused on every read, to keep the hot path free of allocations.
+  readonly #candidates: ReplicaNode[] = []
+  readonly #candidateStates: ReplicaState[] = []
+  closed = false
+
+  constructor(
+    primary: TargetNode,
+    replicas: readonly ReplicaNode[],
+    scopes: ConsistencyScopes,
+    monitor: ReplicaMonitor,
+    options: ResolvedRouterOptions,
+  ) {
+    this.primary = primary
+    this.replicas = replicas
+    this.scopes = scopes
+    this.monitor = monitor
+    this.options = options
+    this.#writes = compileWriteFunctions(options.writeFunctions)
+  }
+
+  classify(node: RootOperationNode): Classification {
+    return classifyQuery(node, this.#writes)
+  }
+
+  /**
+   * Picks the server for a read: a replica the strategy chooses among those that are up,
+   * within the lag bounds and caught up with the scope's token; else the primary, or
+   * `NoReplicaAvailableError` with `fallback: 'error'`. `failed` is left out (a retry).
+   * Await `monitor.ready` first, so that replicas have been checked.
+   */
+  pickRead(reason: 'read' | 'read-only-transaction' = 'read', failed?: ReplicaNode): ReadChoice {
+    const requirement = this.scopes.current()
+    const candidates = this.#candidates
+    const states = this.#candidateStates
+    for (const replica of this.replicas) {
+      if (replica !== failed && skipReason(replica, requirement) === undefined) {
+        candidates.push(replica)
+        states.push(replica.state)
+      }
+    }
+    if (candidates.length > 0) {
+      let replica: ReplicaNode
+      try {
+        replica = this.#pick(candidates, states)
+      } finally {
+        candidates.length = 0
+        states.length = 0
+      }
+      this.emit(() => ({
+        target: replica.target.label,
+        role: 'replica',
+        reason: failed ? 'retry' : reason,
+      }))
+      return { node: replica, replica }
+    }
+    const skipped: Record<string, string> = {}
+    for (const replica of this.replicas) {
+      skipped[replica.target.label] =
+        replica === failed ? 'failed' : (skipReason(replica, requirement) ?? 'unknown')
+    }
+    if (this.options.fallback === 'error') throw new NoReplicaAvailableError(skipped)
+    this.emit(() => ({
+      target: this.primary.target.label,
+      role: 'primary',
+      reason: failed ? 'retry' : 'fallback',
+      skipped,
+    }))
+    return { node: this.primary, replica: undefined }
+  }
+
+  /** Emits a routing event, building it only when someone listens. */
+  emit(event: () => RouteEvent): void {
+    this.options.hooks?.onRoute?.(event())
+  }
+
+  /**
+   * After a write committed in a consistency scope: reads the primary's WAL position on the
+   * same connection (it is at or after the commit record) and records it as the scope's
+   * token. If that fails, the scope is pinned to the primary instead.
+   */
+  async noteCommit(connection: SluiceConnection): Promise<void> {
+    if (!this.scopes.tracking) return
+    try {
+      const { rows } = await connection.executeQuery<{ lsn: string }>(LSN_SQL)
+      this.scopes.noteWrite((rows[0] as { lsn: string }).lsn)
+    } catch {
+      this.scopes.noteWrite(UNKNOWN_LSN)
+    }
+  }
+
+  #pick(candidates: readonly ReplicaNode[], states: readonly ReplicaState[]): ReplicaNode {
+    const index = this.options.strategy.pick(states)
+    const chosen = Number.isInteger(index) ? candidates[index] : undefined
+    if (!chosen) {
+      throw new InvalidStrategyPickError(this.options.strategy.name, index, candidates.length)
+    }
+    return chosen
+  }
+}
+
+function skipReason(
+  replica: ReplicaNode,
+  requirement: ReadRequirement | undefined,
+): string | undefined {
+  if (replica.state.status !== 'up') return replica.state.status
+  if (requirement === undefined) return undefined
+  if (requirement.minLsn !== undefined && (replica.replayLsn ?? 0n) < requirement.minLsn) {
+    return 'behind-token'
+  }
+  if (requirement.maxLagMs !== undefined && (replica.state.lagMs ?? 0) > requirement.maxLagMs) {
+    return 'over-scope-lag'
+  }
+  return undefined
+}

@@ -1,0 +1,68 @@
+import { DatabaseClosedError } from '@sluice/core'
+import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from 'kysely'
+import type { Router } from './router.js'
+import { RoutingConnection } from './routing-connection.js'
+
+/**
+ * The Kysely `Driver` of a routed database. Its connections decide per statement where to
+ * run (see {@link RoutingConnection}); with `primaryOnly` every statement goes to the primary.
+ * Destroying it (Kysely's `db.destroy()`) closes the whole routed database.
+ */
+export class RoutingDriver implements Driver {
+  readonly #router: Router
+  readonly #primaryOnly: boolean
+  readonly #close: () => Promise<void>
+
+  constructor(router: Router, primaryOnly: boolean, close: () => Promise<void>) {
+    this.#router = router
+    this.#primaryOnly = primaryOnly
+    this.#close = close
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<RoutingConnection> {
+    if (this.#router.closed) throw new DatabaseClosedError()
+    return new RoutingConnection(this.#router, this.#primaryOnly)
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return (connection as RoutingConnection).begin(settings)
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return (connection as RoutingConnection).commit()
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return (connection as RoutingConnection).rollback()
+  }
+
+  savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) {
+    return (connection as RoutingConnection).savepoint('savepoint', name, compile)
+  }
+
+  rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ) {
+    return (connection as RoutingConnection).savepoint('rollbackToSavepoint', name, compile)
+  }
+
+  releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler['compileQuery'],
+  ) {
+    return (connection as RoutingConnection).savepoint('releaseSavepoint', name, compile)
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    ;(connection as RoutingConnection).release()
+  }
+
+  destroy(): Promise<void> {
+    return this.#close()
+  }
+}

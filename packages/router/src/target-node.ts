@@ -1,0 +1,118 @@
+import {
+  createPool,
+  SluiceDriver,
+  SluiceError,
+  type TargetConfig,
+  withTargetSettings,
+} from '@sluice/core'
+import type pg from 'pg'
+import { formatLsn } from './lsn.js'
+import type { ResolvedRouterOptions } from './options.js'
+import type { MutableReplicaState, ReplicaState, ReplicaStatus } from './replica-state.js'
+
+/** One server the router sends statements to: its pool and Sluice driver. */
+export class TargetNode {
+  readonly target: TargetConfig
+  readonly role: 'primary' | 'replica'
+  readonly pool: pg.Pool
+  readonly driver: SluiceDriver
+  /** A one-connection pool for lag and health checks, apart from the application's. */
+  readonly probePool: pg.Pool
+
+  constructor(target: TargetConfig, role: 'primary' | 'replica', options: ResolvedRouterOptions) {
+    this.target = target
+    this.role = role
+    this.pool = createPool(target, options.hooks)
+    this.driver = new SluiceDriver(this.pool, target, options.hooks)
+    const probeTarget = withTargetSettings(target, {
+      pool: {
+        size: 1,
+        acquireTimeoutMs: options.probeTimeoutMs,
+        idleTimeoutMs: Math.max(60_000, options.lagCheckIntervalMs * 3),
+      },
+      session: { statementTimeoutMs: options.probeTimeoutMs, applicationName: 'sluice-monitor' },
+    })
+    this.probePool = createPool(probeTarget)
+  }
+
+  /** Ends both pools (after the driver has drained). */
+  async end(): Promise<void> {
+    await Promise.all([this.driver.destroy(), this.probePool.end()])
+  }
+}
+
+/** A replica: a {@link TargetNode} with the state the monitor and the read path keep. */
+export class ReplicaNode extends TargetNode {
+  readonly state: MutableReplicaState
+  /** The replay LSN at the last check: only ever behind the real one, so safe for tokens. */
+  replayLsn: bigint | undefined
+  /** Checks failed in a row. */
+  failures = 0
+  /** When a `down` replica may be checked again (epoch ms). */
+  nextCheckAt = 0
+  readonly #options: ResolvedRouterOptions
+
+  constructor(target: TargetConfig, options: ResolvedRouterOptions) {
+    super(target, 'replica', options)
+    this.#options = options
+    this.state = {
+      label: target.label,
+      address: target.address,
+      status: 'unknown',
+      inFlight: 0,
+      reads: 0,
+    }
+  }
+
+  /** Records a successful check. */
+  checked(check: {
+    inRecovery: boolean
+    replayLsn: bigint | undefined
+    lagBytes: number | undefined
+    lagMs: number
+  }): void {
+    const { maxLagMs, maxLagBytes } = this.#options
+    this.failures = 0
+    this.replayLsn = check.replayLsn
+    const state = this.state
+    state.checkedAt = Date.now()
+    state.lagMs = check.lagMs
+    state.replayLsn = check.replayLsn === undefined ? undefined : formatLsn(check.replayLsn)
+    state.lagBytes = check.lagBytes
+    state.lastError = undefined
+    const overBound = check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes
+    this.#setStatus(!check.inRecovery ? 'promoted' : overBound ? 'lagging' : 'up')
+  }
+
+  /** Records a failed check or a read that lost its connection; backs off exponentially. */
+  failed(error: unknown): void {
+    const { retryDelayMs, maxRetryDelayMs } = this.#options
+    this.failures++
+    const delay = Math.min(retryDelayMs * 2 ** (this.failures - 1), maxRetryDelayMs)
+    this.nextCheckAt = Date.now() + delay
+    this.state.checkedAt = Date.now()
+    this.state.lastError = describe(error)
+    this.#setStatus('down')
+  }
+
+  /** A copy of the state, for `replicas()`. */
+  snapshot(): ReplicaState {
+    return Object.freeze({ ...this.state })
+  }
+
+  #setStatus(to: ReplicaStatus): void {
+    const from = this.state.status
+    if (from === to) return
+    this.state.status = to
+    this.#options.hooks?.onReplicaStatus?.({ replica: this.snapshot(), from, to })
+  }
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  if (error instanceof SluiceError) return { code: error.code, message: error.message }
+  const code = (error as { code?: unknown })?.code
+  return {
+    code: typeof code === 'string' ? code : 'UNKNOWN',
+    message: error instanceof Error ? error.message : String(error),
+  }
+}

@@ -1,0 +1,101 @@
+import { parseConfig, type SluiceConfig } from '@sluice/core'
+import {
+  type PgBouncer,
+  type PostgresCluster,
+  startPgBouncer,
+  startPostgres,
+  waitFor,
+} from '@sluice/testing'
+import { type Generated, type Kysely, sql } from 'kysely'
+import type { RouteEvent, RouterInstrumentation } from '../src/index.js'
+
+/** The test schema every cluster starts with. */
+export interface DB {
+  items: { id: Generated<number>; name: string }
+}
+
+/** How the router reaches the servers: directly, or each through its own PgBouncer. */
+export type Via = 'direct' | 'pgbouncer'
+export const VIAS: readonly Via[] = ['direct', 'pgbouncer']
+
+/** A primary, two replicas, optionally a PgBouncer (transaction mode) in front of each. */
+export interface TestCluster {
+  readonly cluster: PostgresCluster
+  readonly bouncers: readonly PgBouncer[]
+  /** Server label by PostgreSQL port, as `inet_server_port()` reports it. */
+  readonly labelOf: (port: number) => string
+  config(overrides?: Record<string, unknown>): SluiceConfig
+  stop(): Promise<void>
+}
+
+export async function startTestCluster(via: Via): Promise<TestCluster> {
+  const cluster = await startPostgres({ replicas: 2 })
+  await cluster.primary.query('create table items (id serial primary key, name text not null)')
+  await cluster.primary.query('create sequence item_numbers')
+  await cluster.waitForReplay()
+  const servers = [cluster.primary, ...cluster.replicas]
+  const bouncers =
+    via === 'pgbouncer'
+      ? await Promise.all(servers.map((upstream) => startPgBouncer({ upstream })))
+      : []
+  const url = (index: number) =>
+    bouncers[index]?.url() ?? (servers[index] as (typeof servers)[number]).url()
+  const labels = new Map(servers.map((server, index) => [server.port, serverLabel(index)]))
+  return {
+    cluster,
+    bouncers,
+    labelOf: (port) => labels.get(port) ?? `unknown port ${port}`,
+    config: (overrides = {}) =>
+      parseConfig({
+        DATABASE_URL: url(0),
+        DATABASE_REPLICA_URLS: [url(1), url(2)].join(','),
+        DB_POOLER_MODE: via === 'pgbouncer' ? 'transaction' : 'none',
+        DB_POOL_TIMEOUT: '5s',
+        ...overrides,
+      }),
+    stop: async () => {
+      await Promise.all(bouncers.map((bouncer) => bouncer.stop()))
+      await cluster.stop()
+    },
+  }
+}
+
+function serverLabel(index: number): string {
+  return index === 0 ? 'primary' : `replica-${index}`
+}
+
+/** Runs a routed read that returns the port of the server that answered it. */
+export async function readPort(db: Kysely<unknown>): Promise<number> {
+  const row = await db
+    .selectNoFrom(sql<number>`inet_server_port()`.as('port'))
+    .executeTakeFirstOrThrow()
+  return row.port
+}
+
+/** Counts reads per server label, as the servers reported them. */
+export async function countReads(
+  db: Kysely<unknown>,
+  labelOf: (port: number) => string,
+  reads: number,
+  concurrency = 10,
+): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {}
+  let left = reads
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) {
+        const label = labelOf(await readPort(db))
+        counts[label] = (counts[label] ?? 0) + 1
+      }
+    }),
+  )
+  return counts
+}
+
+/** Records routing events. */
+export function routeRecorder(): RouterInstrumentation & { events: RouteEvent[] } {
+  const events: RouteEvent[] = []
+  return { events, onRoute: (event) => events.push(event) }
+}
+
+export { waitFor }
