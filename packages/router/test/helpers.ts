@@ -65,16 +65,16 @@ function serverLabel(index: number): string {
 }
 
 /** Runs a routed read that returns the port of the server that answered it. */
-export async function readPort(db: Kysely<unknown>): Promise<number> {
-  const row = await db
+export async function readPort<D>(db: Kysely<D>): Promise<number> {
+  const row = await (db as unknown as Kysely<DB>)
     .selectNoFrom(sql<number>`inet_server_port()`.as('port'))
     .executeTakeFirstOrThrow()
   return row.port
 }
 
 /** Counts reads per server label, as the servers reported them. */
-export async function countReads(
-  db: Kysely<unknown>,
+export async function countReads<D>(
+  db: Kysely<D>,
   labelOf: (port: number) => string,
   reads: number,
   concurrency = 10,

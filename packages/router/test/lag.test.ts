@@ -1,0 +1,107 @@
+import type { ReplicaServer } from '@sluice/testing'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import {
+  countReads,
+  type DB,
+  startTestCluster,
+  type TestCluster,
+  VIAS,
+  waitFor,
+} from './helpers.js'
+
+const INTERVAL_MS = 500
+const MAX_LAG_MS = 400
+
+/** True once the replica, by its own clock and LSNs, is more than `ms` behind the primary. */
+async function serverSaysBehind(servers: TestCluster, replica: ReplicaServer, ms: number) {
+  const [primary] = await servers.cluster.primary.query<{ lsn: string }>(
+    'select pg_current_wal_lsn()::text as lsn',
+  )
+  const [row] = await replica.query<{ behind: boolean }>(
+    `select pg_last_wal_replay_lsn() < $1::pg_lsn
+        and now() - pg_last_xact_replay_timestamp() > make_interval(secs => $2) as behind`,
+    [primary?.lsn, ms / 1000],
+  )
+  return row?.behind === true
+}
+
+describe.each(VIAS)('lag (%s)', (via) => {
+  let servers: TestCluster
+  let database: RoutedDatabase<DB>
+  let writing = true
+  let writer: Promise<void>
+
+  beforeAll(async () => {
+    servers = await startTestCluster(via)
+    database = createRoutedDatabase<DB>(servers.config(), {
+      lagCheckIntervalMs: INTERVAL_MS,
+      maxLagMs: MAX_LAG_MS,
+    })
+    // A steady trickle of commits, so that a replica that stops replaying falls behind.
+    writer = (async () => {
+      while (writing) {
+        await database.db.insertInto('items').values({ name: 'tick' }).execute()
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    })()
+    await waitFor(() => database.replicas().every((r) => r.status === 'up'))
+  })
+
+  afterEach(async () => {
+    const [first, second] = servers.cluster.replicas as ReplicaServer[]
+    await Promise.all([first?.resumeReplay(), second?.setApplyDelay(0)])
+  })
+
+  afterAll(async () => {
+    writing = false
+    await writer
+    await database?.close()
+    await servers?.stop()
+  })
+
+  async function expectLaggingThenBack(
+    label: 'replica-1' | 'replica-2',
+    replica: ReplicaServer,
+    lag: () => Promise<void>,
+    recover: () => Promise<void>,
+  ) {
+    const state = () => database.replicas().find((r) => r.label === label)
+    await lag()
+    await waitFor(() => serverSaysBehind(servers, replica, MAX_LAG_MS), {
+      what: `${label} to be behind by the server's own account`,
+    })
+    await waitFor(() => state()?.status === 'lagging', {
+      timeoutMs: 2 * INTERVAL_MS,
+      what: `the router to see ${label} lagging within 2 check intervals`,
+    })
+    const during = await countReads(database.db, servers.labelOf, 200)
+    expect(during[label]).toBeUndefined()
+    expect(during.primary).toBeUndefined()
+
+    await recover()
+    await waitFor(() => state()?.status === 'up', { what: `${label} to be back` })
+    const after = await countReads(database.db, servers.labelOf, 200)
+    expect(after[label]).toBeGreaterThanOrEqual(50)
+  }
+
+  test('a replica whose replay is paused gets no reads until it resumes', async () => {
+    const replica = servers.cluster.replicas[0] as ReplicaServer
+    await expectLaggingThenBack(
+      'replica-1',
+      replica,
+      () => replica.pauseReplay(),
+      () => replica.resumeReplay(),
+    )
+  })
+
+  test('a replica applying WAL later than maxLagMs gets no reads until it catches up', async () => {
+    const replica = servers.cluster.replicas[1] as ReplicaServer
+    await expectLaggingThenBack(
+      'replica-2',
+      replica,
+      () => replica.setApplyDelay(MAX_LAG_MS * 5),
+      () => replica.setApplyDelay(0),
+    )
+  })
+})
