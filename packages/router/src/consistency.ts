@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { ConfigError } from '@sluice/core'
 import { formatLsn, parseLsn } from './lsn.js'
 
 /** What the reads in a scope require; writes in it raise `minLsn` here and in enclosing scopes. */
@@ -28,12 +29,18 @@ export class ConsistencyScopes {
   }
 
   /** Runs `fn` in a nested scope whose reads need at least `atLeast` and at most `maxLagMs`. */
-  withConsistency<T>(
+  async withConsistency<T>(
     requirement: { atLeast?: string; maxLagMs?: number },
     fn: () => Promise<T>,
   ): Promise<T> {
     const parent = this.#storage.getStore()
     const atLeast = requirement.atLeast === undefined ? undefined : parseLsn(requirement.atLeast)
+    const { maxLagMs } = requirement
+    if (maxLagMs !== undefined && !(Number.isFinite(maxLagMs) && maxLagMs >= 0)) {
+      throw new ConfigError([
+        { field: 'maxLagMs', message: 'must be a number of milliseconds, 0 or more' },
+      ])
+    }
     return this.#storage.run(
       {
         minLsn: maxLsn(parent?.minLsn, atLeast),

@@ -1,4 +1,4 @@
-import { toSluiceError } from '@sluice/core'
+import { ConnectionError, toSluiceError } from '@sluice/core'
 import { primaryLsn, probeReplica } from './lag-probe.js'
 import type { ResolvedRouterOptions } from './options.js'
 import type { ReplicaNode, TargetNode } from './target-node.js'
@@ -12,6 +12,7 @@ export class ReplicaMonitor {
   readonly #primary: TargetNode
   readonly #replicas: readonly ReplicaNode[]
   readonly #intervalMs: number
+  readonly #timeoutMs: number
   readonly #ready: Promise<void>
   #markReady = () => {}
   #isReady = false
@@ -27,6 +28,7 @@ export class ReplicaMonitor {
     this.#primary = primary
     this.#replicas = replicas
     this.#intervalMs = options.lagCheckIntervalMs
+    this.#timeoutMs = options.probeTimeoutMs
     this.#ready = new Promise((resolve) => {
       this.#markReady = resolve
     })
@@ -74,13 +76,15 @@ export class ReplicaMonitor {
   }
 
   async #checkAll(): Promise<void> {
-    const primary = await primaryLsn(this.#primary.probePool).catch(() => undefined)
+    const primary = await this.#deadline(primaryLsn(this.#primary.probePool), this.#primary).catch(
+      () => undefined,
+    )
     const now = Date.now()
     await Promise.all(
       this.#replicas.map(async (replica) => {
         if (replica.state.status === 'down' && now < replica.nextCheckAt) return
         try {
-          replica.checked(await probeReplica(replica.probePool, primary))
+          replica.checked(await this.#deadline(probeReplica(replica.probePool, primary), replica))
         } catch (error) {
           replica.failed(toSluiceError(error, replica.target))
         }
@@ -89,6 +93,31 @@ export class ReplicaMonitor {
     if (!this.#isReady) {
       this.#isReady = true
       this.#markReady()
+    }
+  }
+
+  /**
+   * Bounds a check by `probeTimeoutMs` even where the statement timeout cannot act, e.g. a
+   * query queued inside PgBouncer for a server that is gone.
+   */
+  async #deadline<T>(check: Promise<T>, node: TargetNode): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const where = `${node.target.label} (${node.target.address})`
+        reject(
+          new ConnectionError(
+            'CONNECT_TIMEOUT',
+            `${where} did not answer a lag check within ${this.#timeoutMs} ms`,
+          ),
+        )
+      }, this.#timeoutMs)
+    })
+    check.catch(() => undefined)
+    try {
+      return await Promise.race([check, timeout])
+    } finally {
+      clearTimeout(timer)
     }
   }
 }

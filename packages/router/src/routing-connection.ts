@@ -1,4 +1,4 @@
-import { ConnectionError, type SluiceConnection } from '@sluice/core'
+import { ConnectionError, PoolTimeoutError, type SluiceConnection } from '@sluice/core'
 import type {
   CompiledQuery,
   DatabaseConnection,
@@ -13,8 +13,8 @@ import type { TargetNode } from './target-node.js'
 /**
  * What Kysely sees as one connection. It binds to a real server only when the first statement
  * (or BEGIN) arrives: a read goes to a replica, a write to the primary. Once it has written,
- * or inside a transaction, it stays where it is. A read that fails with a connection error is
- * retried once on another server; writes and SQL errors never are.
+ * or inside a transaction, it stays where it is. A replica read that fails with a connection
+ * error or a pool timeout is retried once on another server; writes and SQL errors never are.
  */
 export class RoutingConnection implements DatabaseConnection {
   readonly #router: Router
@@ -158,9 +158,13 @@ export class RoutingConnection implements DatabaseConnection {
     try {
       return await this.#readOn(choice, run)
     } catch (error) {
-      if (!choice.replica || !(error instanceof ConnectionError)) throw error
-      choice.replica.failed(error)
-      return this.#readOn(router.pickRead('read', choice.replica), run)
+      const replica = choice.replica
+      if (!replica) throw error
+      // A replica whose pool is jammed (its connections stuck, say in PgBouncer's queue for a
+      // dead server) is skipped for this read, but only the monitor decides it is down.
+      if (error instanceof ConnectionError) replica.failed(error)
+      else if (!(error instanceof PoolTimeoutError)) throw error
+      return this.#readOn(router.pickRead('read', replica), run)
     }
   }
 

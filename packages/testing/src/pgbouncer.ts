@@ -16,6 +16,12 @@ export interface StartPgBouncerOptions {
   readonly poolMode?: 'session' | 'transaction' | 'statement'
   /** Server connections per database/user pair. Default 20. */
   readonly poolSize?: number
+  /**
+   * How long a query may wait for a server connection before PgBouncer fails it
+   * (`query_wait_timeout`, rounded up to seconds). Default 5 s, so that queries queued for a
+   * dead server fail fast instead of hanging for PgBouncer's default 120 s.
+   */
+  readonly queryWaitTimeoutMs?: number
 }
 
 /**
@@ -124,6 +130,7 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
       `default_pool_size = ${options.poolSize ?? 20}`,
       'ignore_startup_parameters = extra_float_digits',
       'server_login_retry = 1',
+      `query_wait_timeout = ${Math.ceil((options.queryWaitTimeoutMs ?? 5000) / 1000)}`,
       `pidfile = ${join(dir, 'pgbouncer.pid')}`,
       '',
     ].join('\n'),
