@@ -1,5 +1,6 @@
-// The workload both benchmarks share: concurrent point selects by primary key, best of a few
-// rounds per contender, reported as a ratio against a baseline measured in the same run.
+// The workload both benchmarks share: concurrent point selects by primary key. Contenders run
+// back to back in each round (in alternating order) and each round yields a ratio against the
+// baseline; the median ratio is reported, which keeps a noisy machine's drift out of it.
 import { type Kysely, sql } from 'kysely'
 
 export interface DB {
@@ -8,8 +9,9 @@ export interface DB {
 
 export const POOL = 10
 const CONCURRENCY = 50
-const QUERIES = 20_000
-const ROUNDS = 3
+const QUERIES = 5_000
+const ROUNDS = 15
+const WARMUP_QUERIES = 2_000
 
 /** Creates and fills the `items` table through `db`. */
 export async function seed(db: Kysely<DB>): Promise<void> {
@@ -17,12 +19,12 @@ export async function seed(db: Kysely<DB>): Promise<void> {
   await sql`insert into items select g, 'item ' || g from generate_series(1, 1000) g`.execute(db)
 }
 
-async function throughput(db: Kysely<DB>): Promise<number> {
+async function throughput(db: Kysely<DB>, queries = QUERIES): Promise<number> {
   let next = 0
   const started = performance.now()
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < QUERIES) {
+      while (next++ < queries) {
         await db
           .selectFrom('items')
           .selectAll()
@@ -31,24 +33,36 @@ async function throughput(db: Kysely<DB>): Promise<number> {
       }
     }),
   )
-  return QUERIES / ((performance.now() - started) / 1000)
+  return queries / ((performance.now() - started) / 1000)
 }
 
-/** Runs every contender `ROUNDS` times, interleaved, and prints each best as a ratio of `baseline`. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+/**
+ * Runs every contender `ROUNDS` times, interleaved, and prints each one's median throughput
+ * and its median per-round ratio to `baseline`. Returns the median ratios.
+ */
 export async function compare(
   contenders: Readonly<Record<string, Kysely<DB>>>,
   baseline: string,
 ): Promise<Record<string, number>> {
-  const best: Record<string, number> = {}
+  const names = Object.keys(contenders)
+  const runs: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]))
+  for (const db of Object.values(contenders)) await throughput(db, WARMUP_QUERIES)
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, db] of Object.entries(contenders)) {
-      best[name] = Math.max(best[name] ?? 0, await throughput(db))
-    }
+    const order = round % 2 === 0 ? names : [...names].reverse()
+    for (const name of order) runs[name]?.push(await throughput(contenders[name] as Kysely<DB>))
   }
-  const base = best[baseline] ?? 1
-  for (const [name, qps] of Object.entries(best)) {
-    const ratio = (qps / base).toFixed(3)
-    console.log(`${name.padEnd(24)} ${qps.toFixed(0).padStart(7)} q/s  ${ratio}x ${baseline}`)
+  const base = runs[baseline] ?? []
+  const ratios: Record<string, number> = {}
+  for (const name of names) {
+    const qps = runs[name] ?? []
+    ratios[name] = median(qps.map((value, round) => value / (base[round] ?? value)))
+    const line = `${name.padEnd(24)} ${median(qps).toFixed(0).padStart(7)} q/s`
+    console.log(`${line}  ${(ratios[name] ?? 0).toFixed(3)}x ${baseline}`)
   }
-  return best
+  return ratios
 }

@@ -47,5 +47,6 @@ export type {
   QueryEndEvent,
   QueryStartEvent,
 } from './instrumentation/events.js'
-export { type QueryInfo, queryInfo } from './instrumentation/query-info.js'
+export { cachedQueryInfo, type QueryInfo, queryInfo } from './instrumentation/query-info.js'
+export { ShapeCache } from './instrumentation/shape-cache.js'
 export { createPool } from './pool/create-pool.js'

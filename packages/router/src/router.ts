@@ -1,5 +1,5 @@
-import type { SluiceConnection } from '@sluice/core'
-import { CompiledQuery, type RootOperationNode } from 'kysely'
+import { ShapeCache, type SluiceConnection } from '@sluice/core'
+import { CompiledQuery } from 'kysely'
 import {
   type Classification,
   classifyQuery,
@@ -17,12 +17,6 @@ import type { ReplicaNode, TargetNode } from './target-node.js'
 const LSN_SQL = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
 const UNKNOWN_LSN = 'FFFFFFFF/FFFFFFFF'
 
-/** Where a read goes, and why. */
-export interface ReadChoice {
-  readonly node: TargetNode
-  readonly replica: ReplicaNode | undefined
-}
-
 /**
  * The routing decisions shared by every connection of one routed database: classification,
  * replica choice with fallback, and commit-LSN capture for read-your-writes.
@@ -34,9 +28,12 @@ export class Router {
   readonly monitor: ReplicaMonitor
   readonly options: ResolvedRouterOptions
   readonly #writes: WriteFunctions
+  readonly #classifications = new ShapeCache<Classification>()
   // Reused on every read, to keep the hot path free of allocations.
   readonly #candidates: ReplicaNode[] = []
   readonly #candidateStates: ReplicaState[] = []
+  /** The `onRoute` hook, if any: call it as `router.onRoute?.({...})`, so no event is built otherwise. */
+  readonly onRoute: ((event: RouteEvent) => void) | undefined
   closed = false
 
   constructor(
@@ -52,10 +49,12 @@ export class Router {
     this.monitor = monitor
     this.options = options
     this.#writes = compileWriteFunctions(options.writeFunctions)
+    this.onRoute = options.hooks?.onRoute
   }
 
-  classify(node: RootOperationNode): Classification {
-    return classifyQuery(node, this.#writes)
+  /** Classifies a statement from its operation tree, once per query shape. */
+  classify(query: CompiledQuery): Classification {
+    return this.#classifications.get(query, (node) => classifyQuery(node, this.#writes))
   }
 
   /**
@@ -64,7 +63,7 @@ export class Router {
    * `NoReplicaAvailableError` with `fallback: 'error'`. `failed` is left out (a retry).
    * Await `monitor.ready` first, so that replicas have been checked.
    */
-  pickRead(reason: 'read' | 'read-only-transaction' = 'read', failed?: ReplicaNode): ReadChoice {
+  pickRead(reason: 'read' | 'read-only-transaction' = 'read', failed?: ReplicaNode): TargetNode {
     const requirement = this.scopes.current()
     const candidates = this.#candidates
     const states = this.#candidateStates
@@ -82,12 +81,12 @@ export class Router {
         candidates.length = 0
         states.length = 0
       }
-      this.emit(() => ({
+      this.onRoute?.({
         target: replica.target.label,
         role: 'replica',
         reason: failed ? 'retry' : reason,
-      }))
-      return { node: replica, replica }
+      })
+      return replica
     }
     const skipped: Record<string, string> = {}
     for (const replica of this.replicas) {
@@ -95,18 +94,13 @@ export class Router {
         replica === failed ? 'failed' : (skipReason(replica, requirement) ?? 'unknown')
     }
     if (this.options.fallback === 'error') throw new NoReplicaAvailableError(skipped)
-    this.emit(() => ({
+    this.onRoute?.({
       target: this.primary.target.label,
       role: 'primary',
       reason: failed ? 'retry' : 'fallback',
       skipped,
-    }))
-    return { node: this.primary, replica: undefined }
-  }
-
-  /** Emits a routing event, building it only when someone listens. */
-  emit(event: () => RouteEvent): void {
-    this.options.hooks?.onRoute?.(event())
+    })
+    return this.primary
   }
 
   /**

@@ -7,8 +7,8 @@ import type {
   TransactionSettings,
 } from 'kysely'
 import type { Classification } from './classify.js'
-import type { ReadChoice, Router } from './router.js'
-import type { TargetNode } from './target-node.js'
+import type { Router } from './router.js'
+import { ReplicaNode, type TargetNode } from './target-node.js'
 
 /**
  * What Kysely sees as one connection. It binds to a real server only when the first statement
@@ -32,7 +32,7 @@ export class RoutingConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.#transaction) return (this.#connection as SluiceConnection).executeQuery<R>(query)
-    const classification = this.#router.classify(query.query)
+    const classification = this.#router.classify(query)
     if (classification.kind === 'read' && !this.#sticky) {
       return this.#read((connection) => connection.executeQuery<R>(query))
     }
@@ -50,7 +50,7 @@ export class RoutingConnection implements DatabaseConnection {
       yield* (this.#connection as SluiceConnection).streamQuery<R>(query, chunkSize)
       return
     }
-    const classification = this.#router.classify(query.query)
+    const classification = this.#router.classify(query)
     if (classification.kind === 'write' || this.#sticky) {
       const connection = await this.#usePrimary(classification)
       yield* connection.streamQuery<R>(query, chunkSize)
@@ -85,14 +85,14 @@ export class RoutingConnection implements DatabaseConnection {
       router.options.readOnlyTransactions === 'replica'
     ) {
       if (!router.monitor.isReady) await router.monitor.ready
-      node = router.pickRead('read-only-transaction').node
+      node = router.pickRead('read-only-transaction')
     } else {
       this.#sticky = true
-      router.emit(() => ({
+      router.onRoute?.({
         target: node.target.label,
         role: 'primary',
         reason: this.#primaryOnly ? 'primary-only' : 'transaction',
-      }))
+      })
     }
     const connection = await this.#bind(node)
     await node.driver.beginTransaction(connection, settings)
@@ -141,12 +141,12 @@ export class RoutingConnection implements DatabaseConnection {
       : classification.kind === 'write'
         ? 'write'
         : 'sticky-primary'
-    router.emit(() => ({
+    router.onRoute?.({
       target: router.primary.target.label,
       role: 'primary',
       reason,
       classification: classification.reason,
-    }))
+    })
     if (classification.kind === 'write') this.#sticky = true
     return this.#bind(router.primary)
   }
@@ -154,32 +154,32 @@ export class RoutingConnection implements DatabaseConnection {
   async #read<T>(run: (connection: SluiceConnection) => Promise<T>): Promise<T> {
     const router = this.#router
     if (!router.monitor.isReady) await router.monitor.ready
-    const choice = router.pickRead()
+    const node = router.pickRead()
     try {
-      return await this.#readOn(choice, run)
+      return await this.#readOn(node, run)
     } catch (error) {
-      const replica = choice.replica
-      if (!replica) throw error
+      if (!(node instanceof ReplicaNode)) throw error
       // A replica whose pool is jammed (its connections stuck, say in PgBouncer's queue for a
       // dead server) is skipped for this read, but only the monitor decides it is down.
-      if (error instanceof ConnectionError) replica.failed(error)
+      if (error instanceof ConnectionError) node.failed(error)
       else if (!(error instanceof PoolTimeoutError)) throw error
-      return this.#readOn(router.pickRead('read', replica), run)
+      return this.#readOn(router.pickRead('read', node), run)
     }
   }
 
   async #readOn<T>(
-    { node, replica }: ReadChoice,
+    node: TargetNode,
     run: (connection: SluiceConnection) => Promise<T>,
   ): Promise<T> {
-    const connection = await this.#bind(node)
-    if (!replica) return run(connection)
-    replica.state.inFlight++
-    replica.state.reads++
+    const connection =
+      this.#node === node && this.#connection ? this.#connection : await this.#bind(node)
+    if (!(node instanceof ReplicaNode)) return run(connection)
+    node.state.inFlight++
+    node.state.reads++
     try {
       return await run(connection)
     } finally {
-      replica.state.inFlight--
+      node.state.inFlight--
     }
   }
 

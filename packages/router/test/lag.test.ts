@@ -1,6 +1,6 @@
 import type { ReplicaServer } from '@sluice/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import { createRoutedDatabase, type ReplicaStatusEvent, type RoutedDatabase } from '../src/index.js'
 import {
   countReads,
   type DB,
@@ -29,6 +29,7 @@ async function serverSaysBehind(servers: TestCluster, replica: ReplicaServer, ms
 describe.each(VIAS)('lag (%s)', (via) => {
   let servers: TestCluster
   let database: RoutedDatabase<DB>
+  const transitions: ReplicaStatusEvent[] = []
   let writing = true
   let writer: Promise<void>
 
@@ -37,6 +38,7 @@ describe.each(VIAS)('lag (%s)', (via) => {
     database = createRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: INTERVAL_MS,
       maxLagMs: MAX_LAG_MS,
+      instrumentation: { onReplicaStatus: (event) => transitions.push(event) },
     })
     // A steady trickle of commits, so that a replica that stops replaying falls behind.
     writer = (async () => {
@@ -67,6 +69,7 @@ describe.each(VIAS)('lag (%s)', (via) => {
     recover: () => Promise<void>,
   ) {
     const state = () => database.replicas().find((r) => r.label === label)
+    transitions.length = 0
     await lag()
     await waitFor(() => serverSaysBehind(servers, replica, MAX_LAG_MS), {
       what: `${label} to be behind by the server's own account`,
@@ -83,6 +86,10 @@ describe.each(VIAS)('lag (%s)', (via) => {
     await waitFor(() => state()?.status === 'up', { what: `${label} to be back` })
     const after = await countReads(database.db, servers.labelOf, 200)
     expect(after[label]).toBeGreaterThanOrEqual(50)
+    const seen = transitions
+      .filter((t) => t.replica.label === label)
+      .map((t) => `${t.from}>${t.to}`)
+    expect(seen).toEqual(['up>lagging', 'lagging>up'])
   }
 
   test('a replica whose replay is paused gets no reads until it resumes', async () => {

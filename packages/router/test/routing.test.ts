@@ -1,4 +1,4 @@
-import { ConfigError, type SluiceError } from '@sluice/core'
+import { ConfigError, parseConfig, type SluiceError } from '@sluice/core'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
@@ -152,6 +152,29 @@ describe('bad input', () => {
       'strategy',
       'writeFunctions.0',
     ])
+  })
+
+  test('replica URLs that are malformed, duplicated or the primary are rejected before routing', () => {
+    const primary = 'postgres://app:secret@db:5432/app'
+    const attempt = (replicas: string) => {
+      try {
+        createRoutedDatabase(
+          parseConfig({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: replicas }),
+        )
+      } catch (error) {
+        return error as ConfigError
+      }
+    }
+    const error = attempt(
+      `not a url,${primary},postgres://app:secret@r1/app,postgres://app:secret@r1/app`,
+    )
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error?.issues).toEqual([
+      { field: 'DATABASE_REPLICA_URLS[0]', message: 'the URL is not a valid URL' },
+      { field: 'DATABASE_REPLICA_URLS[1]', message: 'points at the same server as the primary' },
+      { field: 'DATABASE_REPLICA_URLS[3]', message: 'points at the same server as replica 3' },
+    ])
+    expect(error?.message).not.toContain('secret')
   })
 
   test('weights must be positive and name configured replicas', () => {

@@ -1,7 +1,7 @@
 import type { CompiledQuery } from 'kysely'
 import { isDatabaseError } from '../errors/pg-errors.js'
 import type { Instrumentation, QueryStartEvent } from './events.js'
-import { queryInfo } from './query-info.js'
+import { cachedQueryInfo } from './query-info.js'
 
 /** Reports the end of a query started with {@link observeQuery}. */
 export type EndObservation = (outcome: { rowCount?: number; error?: unknown }) => void
@@ -17,7 +17,7 @@ export function observeQuery(
   query: CompiledQuery,
 ): EndObservation | undefined {
   if (!hooks?.onQueryStart && !hooks?.onQueryEnd) return undefined
-  const { operation, tables } = queryInfo(query.query, query.sql)
+  const { operation, tables } = cachedQueryInfo(query)
   const start: QueryStartEvent = {
     queryId: query.queryId.queryId,
     target,

@@ -1,4 +1,5 @@
-import type { OperationNode, RootOperationNode } from 'kysely'
+import type { CompiledQuery, OperationNode, RootOperationNode } from 'kysely'
+import { ShapeCache } from './shape-cache.js'
 
 /** The operation name and tables of a query, as instrumentation reports them. */
 export interface QueryInfo {
@@ -18,12 +19,11 @@ const OPERATIONS: Readonly<Record<string, string>> = {
   CreateIndexNode: 'CREATE INDEX',
   DropIndexNode: 'DROP INDEX',
 }
-const cache = new WeakMap<RootOperationNode, QueryInfo>()
 
 /**
  * Reads the operation name and table names from Kysely's operation tree (never from SQL
- * text, except the first keyword of a raw query). CTE names are not tables; tables are sorted. Results are
- * cached per node, so a reused compiled query costs one lookup.
+ * text, except the first keyword of a raw query). CTE names are not tables; tables are sorted.
+ * Use {@link cachedQueryInfo} on hot paths.
  *
  * @example
  * ```ts
@@ -32,14 +32,24 @@ const cache = new WeakMap<RootOperationNode, QueryInfo>()
  * ```
  */
 export function queryInfo(node: RootOperationNode, sql: string): QueryInfo {
-  const cached = cache.get(node)
-  if (cached) return cached
-  const info: QueryInfo = Object.freeze({
+  return Object.freeze({
     operation: OPERATIONS[node.kind] ?? firstKeyword(sql),
     tables: Object.freeze(tableNames(node)),
   })
-  cache.set(node, info)
-  return info
+}
+
+const shapes = new ShapeCache<QueryInfo>()
+
+/**
+ * {@link queryInfo} of a compiled query, walked once per query shape (see {@link ShapeCache}).
+ *
+ * @example
+ * ```ts
+ * cachedQueryInfo(db.selectFrom('users').selectAll().compile()).tables // ['users']
+ * ```
+ */
+export function cachedQueryInfo(query: CompiledQuery): QueryInfo {
+  return shapes.get(query, queryInfo)
 }
 
 function firstKeyword(sql: string): string {

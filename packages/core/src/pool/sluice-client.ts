@@ -50,7 +50,7 @@ export function clientClassFor(target: TargetConfig): typeof pg.Client {
       }
       return (query.apply(this, args) as Promise<unknown>).then(
         (result) => {
-          settle(undefined)
+          clearTimeout(timer)
           return result
         },
         (error: unknown) => {

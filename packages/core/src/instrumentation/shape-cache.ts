@@ -1,0 +1,43 @@
+import type { CompiledQuery, RootOperationNode } from 'kysely'
+
+/**
+ * Remembers something derived from a query's operation tree, per query shape: the root node's
+ * kind plus the compiled SQL. Kysely builds a new tree for every execution, but equal SQL from
+ * the same kind of root is the same statement, so what one tree said holds for the other.
+ * Keeps at most `limit` shapes; when full it starts over, so the hot path does no bookkeeping.
+ *
+ * @example
+ * ```ts
+ * const operations = new ShapeCache<string>()
+ * const operation = operations.get(compiled, (node) => node.kind)
+ * ```
+ */
+export class ShapeCache<T> {
+  readonly #byKind = new Map<string, Map<string, T>>()
+  readonly #limit: number
+  #size = 0
+
+  constructor(limit = 5000) {
+    this.#limit = limit
+  }
+
+  get(query: CompiledQuery, derive: (node: RootOperationNode, sql: string) => T): T {
+    const node = query.query
+    let bySql = this.#byKind.get(node.kind)
+    const cached = bySql?.get(query.sql)
+    if (cached !== undefined) return cached
+    const value = derive(node, query.sql)
+    if (this.#size >= this.#limit) {
+      this.#byKind.clear()
+      this.#size = 0
+      bySql = undefined
+    }
+    if (!bySql) {
+      bySql = new Map()
+      this.#byKind.set(node.kind, bySql)
+    }
+    bySql.set(query.sql, value)
+    this.#size++
+    return value
+  }
+}
