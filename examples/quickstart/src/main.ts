@@ -1,8 +1,9 @@
 // Sluice quick start: a real PostgreSQL primary with two streaming replicas (started by
-// @sluice/testing), then @sluice/core's client: typed config, queries, instrumentation,
-// streaming, health and typed errors.
-import { createDatabase, parseConfig, SluiceError } from '@sluice/core'
-import { startPostgres } from '@sluice/testing'
+// @sluice/testing), then @sluice/router over @sluice/core: routed queries, read-your-writes
+// against a lagging replica, a replica failure, streaming, health and a typed error.
+import { parseConfig, SluiceError } from '@sluice/core'
+import { createRoutedDatabase } from '@sluice/router'
+import { type ReplicaServer, startPostgres } from '@sluice/testing'
 import { type Generated, sql } from 'kysely'
 
 interface DB {
@@ -13,24 +14,27 @@ const cluster = await startPostgres({ replicas: 2 })
 console.log(
   `PostgreSQL ${cluster.version} (${cluster.engine}): primary + ${cluster.replicas.length} replicas`,
 )
-const { url } = await cluster.createDatabase('quickstart')
+const { url, replicaUrls } = await cluster.createDatabase('quickstart')
 
 const config = parseConfig({
   DATABASE_URL: url,
+  DATABASE_REPLICA_URLS: replicaUrls.join(','),
   DB_STATEMENT_TIMEOUT: '2s',
-  DB_SLOW_QUERY_MS: '50',
 })
-const database = createDatabase<DB>(config, {
+let showQueries = true
+const database = createRoutedDatabase<DB>(config, {
+  lagCheckIntervalMs: 200,
   instrumentation: {
     onQueryEnd: (e) =>
-      console.log(
-        `  ${e.operation.padEnd(12)} ${e.tables.join(',').padEnd(9)} ${e.durationMs.toFixed(1)} ms`,
-      ),
+      showQueries &&
+      console.log(`  ${e.target.padEnd(10)} ${e.operation.padEnd(12)} ${e.tables.join(',')}`),
+    onReplicaStatus: ({ replica, from, to }) =>
+      console.log(`  [${replica.label}: ${from} -> ${to}]`),
   },
 })
 
 try {
-  console.log('Queries, as the instrumentation sees them:')
+  console.log('Statements and the server that ran them:')
   await database.db.schema
     .createTable('messages')
     .addColumn('id', 'serial', (c) => c.primaryKey())
@@ -38,22 +42,50 @@ try {
     .addColumn('body', 'text', (c) => c.notNull())
     .addColumn('sent_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()
-  await database.db
-    .insertInto('messages')
-    .values([
-      { author: 'ada', body: 'hello' },
-      { author: 'bob', body: 'hi ada' },
-    ])
-    .execute()
+  await database.db.insertInto('messages').values({ author: 'ada', body: 'hello' }).execute()
+  await cluster.waitForReplay()
+  await database.db.selectFrom('messages').selectAll().execute()
+  await database.db.selectFrom('messages').selectAll().execute()
+
+  console.log('Read-your-writes, with both replicas applying WAL 1 s late:')
+  const [first, second] = cluster.replicas as ReplicaServer[]
+  await Promise.all([first?.setApplyDelay(1000), second?.setApplyDelay(1000)])
+  const token = await database.session(async () => {
+    await database.db.insertInto('messages').values({ author: 'bob', body: 'hi ada' }).execute()
+    const mine = await database.db
+      .selectFrom('messages')
+      .select('body')
+      .where('author', '=', 'bob')
+      .execute()
+    console.log(`  bob sees his message: ${mine.length === 1}`)
+    return database.consistencyToken()
+  })
+  console.log(`  consistency token for other services: ${token}`)
+  await Promise.all([first?.setApplyDelay(0), second?.setApplyDelay(0)])
+
+  console.log('replica-1 is killed; reads keep working:')
+  showQueries = false
+  await first?.kill()
+  let served = 0
+  for (let i = 0; i < 20; i++) {
+    await database.db.selectFrom('messages').selectAll().execute()
+    served++
+  }
+  console.log(`  ${served}/20 reads served`)
+  for (const replica of database.replicas()) {
+    console.log(`  ${replica.label}: ${replica.status}, lag ${replica.lagMs ?? '?'} ms`)
+  }
+
   let streamed = 0
   for await (const _row of database.db.selectFrom('messages').selectAll().stream(100)) streamed++
   console.log(`Streamed ${streamed} rows.`)
-
   await sql`select pg_sleep(3)`.execute(database.db).catch((error: unknown) => {
     if (error instanceof SluiceError) console.log(`Typed error: ${error.code} (${error.message})`)
   })
   const health = await database.health()
-  console.log(`Health: ${health.status}, latency ${health.targets[0]?.latencyMs?.toFixed(1)} ms`)
+  console.log(
+    `Health: ${health.status} (${health.targets.map((t) => `${t.target} ${t.status}`).join(', ')})`,
+  )
 } finally {
   await database.close()
   await cluster.stop()

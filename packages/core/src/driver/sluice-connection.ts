@@ -8,6 +8,16 @@ import { observeQuery } from '../instrumentation/observe-query.js'
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
 
+// pg-pool listens for errors only on idle clients; a checked-out client whose server goes
+// away (a crash, an idle-in-transaction timeout) would otherwise crash the process. Each client
+// gets one permanent listener that reports to whichever SluiceConnection holds it (adding and
+// removing a listener on every checkout costs more than the query's own event handling).
+const holders = new WeakMap<pg.PoolClient, SluiceConnection>()
+const listening = new WeakSet<pg.PoolClient>()
+function onClientError(this: pg.PoolClient, error: unknown): void {
+  holders.get(this)?.markBroken(error)
+}
+
 /**
  * One checked-out pg client as a Kysely `DatabaseConnection`: runs queries, streams with
  * pg-cursor, reports each query to the instrumentation, and maps connection failures to
@@ -19,17 +29,21 @@ export class SluiceConnection implements DatabaseConnection {
   readonly #hooks: Instrumentation | undefined
   #broken: unknown
   #released = false
-  // pg-pool listens for errors only on idle clients; a checked-out client whose server goes
-  // away (a crash, an idle-in-transaction timeout) would otherwise crash the process.
-  readonly #onError = (error: unknown) => {
-    this.#broken = toSluiceError(error, this.#target)
-  }
 
   constructor(client: pg.PoolClient, target: TargetConfig, hooks: Instrumentation | undefined) {
     this.#client = client
     this.#target = target
     this.#hooks = hooks
-    client.on('error', this.#onError)
+    holders.set(client, this)
+    if (!listening.has(client)) {
+      listening.add(client)
+      client.on('error', onClientError)
+    }
+  }
+
+  /** Records that the connection failed, so that release destroys it. */
+  markBroken(error: unknown): void {
+    this.#broken = toSluiceError(error, this.#target)
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
@@ -95,7 +109,7 @@ export class SluiceConnection implements DatabaseConnection {
   release(destroy = false): void {
     if (this.#released) return
     this.#released = true
-    this.#client.removeListener('error', this.#onError)
+    holders.delete(this.#client)
     const reason = destroy ? new Error('connection destroyed by Sluice') : this.#broken
     this.#client.release(reason instanceof Error ? reason : undefined)
   }

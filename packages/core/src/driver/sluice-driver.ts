@@ -50,24 +50,24 @@ export class SluiceDriver implements Driver {
 
   async acquireConnection(): Promise<SluiceConnection> {
     if (this.#closed) throw new DatabaseClosedError()
-    const started = performance.now()
-    const label = this.#target.label
+    const hooks = this.#hooks
+    const started = hooks?.onPoolEvent ? performance.now() : 0
+    const target = this.#target.label
     let client: pg.PoolClient
     try {
       client = await this.#pool.connect()
     } catch (error) {
       const mapped = toSluiceError(error, this.#target)
       if (mapped instanceof PoolTimeoutError) {
-        const waitMs = performance.now() - started
-        this.#hooks?.onPoolEvent?.({ kind: 'acquire-timeout', target: label, waitMs })
+        hooks?.onPoolEvent?.({
+          kind: 'acquire-timeout',
+          target,
+          waitMs: performance.now() - started,
+        })
       }
       throw mapped
     }
-    this.#hooks?.onPoolEvent?.({
-      kind: 'acquire',
-      target: label,
-      waitMs: performance.now() - started,
-    })
+    hooks?.onPoolEvent?.({ kind: 'acquire', target, waitMs: performance.now() - started })
     const connection = new SluiceConnection(client, this.#target, this.#hooks)
     this.#checkedOut.add(connection)
     return connection

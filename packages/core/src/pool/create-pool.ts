@@ -2,7 +2,7 @@ import pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { connectionSetupSql, startupParameters } from './session-settings.js'
-import { clientClassFor } from './sluice-client.js'
+import { SluiceClient } from './sluice-client.js'
 
 /**
  * Creates a `pg.Pool` for one target. Every connection it opens carries the target's
@@ -26,7 +26,9 @@ import { clientClassFor } from './sluice-client.js'
 export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Pool {
   const setupSql = connectionSetupSql(target)
   const pool = new pg.Pool({
-    Client: clientClassFor(target),
+    Client: SluiceClient,
+    // pg-pool hands its options to each new client; SluiceClient reads `sluiceTarget`.
+    sluiceTarget: target,
     host: target.host,
     port: target.port,
     database: target.database,
@@ -43,7 +45,7 @@ export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Po
         await client.query(setupSql)
       },
     }),
-  } as pg.PoolConfig)
+  } as unknown as pg.PoolConfig)
   const label = target.label
   const onPoolEvent = hooks?.onPoolEvent?.bind(hooks)
   pool.on('error', (error) => onPoolEvent?.({ kind: 'connection-error', target: label, error }))

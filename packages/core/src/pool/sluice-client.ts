@@ -7,68 +7,84 @@ import { sendCancelRequest } from './cancel-request.js'
 const QUERY_CANCELED = '57014'
 type QueryCallback = (error: Error | undefined, result: unknown) => void
 
+/** pg client options plus the target whose statement timeout the client enforces. */
+export interface SluiceClientConfig extends pg.ClientConfig {
+  readonly sluiceTarget: TargetConfig
+}
+
 /**
- * Builds the pg `Client` class a target's pool uses. It turns a statement cancelled for
- * running past the statement timeout into a {@link StatementTimeoutError}, and in
+ * The pg `Client` every Sluice pool uses (one class for all targets, so pg's hot paths stay
+ * monomorphic when a process talks to a primary and replicas). It turns a statement cancelled
+ * for running past the statement timeout into a {@link StatementTimeoutError}, and in
  * PgBouncer `transaction` mode (where `statement_timeout` cannot be a session setting) it
  * enforces the timeout itself by sending a cancel request when the deadline passes.
  */
-export function clientClassFor(target: TargetConfig): typeof pg.Client {
-  const timeoutMs = target.session.statementTimeoutMs
-  const enforceDeadline = target.poolerMode === 'transaction' && timeoutMs > 0
+export class SluiceClient extends pg.Client {
+  readonly #target: TargetConfig
+  readonly #timeoutMs: number
+  readonly #enforceDeadline: boolean
 
-  return class SluiceClient extends pg.Client {
-    override query(...args: unknown[]): never {
-      const query = super.query as (...a: unknown[]) => unknown
-      const first = args[0] as { submit?: unknown } | undefined
-      if (timeoutMs === 0 || typeof first?.submit === 'function') {
-        return query.apply(this, args) as never
-      }
-      const started = performance.now()
-      let cancelled = false
-      const timer = enforceDeadline
-        ? setTimeout(() => {
-            cancelled = true
-            void this.cancelRunningStatement()
-          }, timeoutMs)
-        : undefined
-      const settle = (error: unknown): unknown => {
+  constructor(config: SluiceClientConfig) {
+    super(config)
+    const target = config.sluiceTarget
+    this.#target = target
+    this.#timeoutMs = target.session.statementTimeoutMs
+    this.#enforceDeadline = target.poolerMode === 'transaction' && this.#timeoutMs > 0
+  }
+
+  override query(...args: unknown[]): never {
+    const query = super.query as (...a: unknown[]) => unknown
+    const target = this.#target
+    const timeoutMs = this.#timeoutMs
+    const first = args[0] as { submit?: unknown } | undefined
+    if (timeoutMs === 0 || typeof first?.submit === 'function') {
+      return query.apply(this, args) as never
+    }
+    const started = performance.now()
+    let cancelled = false
+    const timer = this.#enforceDeadline
+      ? setTimeout(() => {
+          cancelled = true
+          void this.#cancelRunningStatement()
+        }, timeoutMs)
+      : undefined
+    const settle = (error: unknown): unknown => {
+      clearTimeout(timer)
+      const timedOut = cancelled || performance.now() - started >= timeoutMs
+      if (!isDatabaseError(error) || error.code !== QUERY_CANCELED || !timedOut) return error
+      return new StatementTimeoutError(
+        `The statement ran past the ${timeoutMs} ms statement timeout on ${target.label} and was cancelled`,
+        { cause: error, context: { target: target.label } },
+      )
+    }
+    const callbackAt = args.findIndex((arg) => typeof arg === 'function')
+    if (callbackAt >= 0) {
+      const callback = args[callbackAt] as QueryCallback
+      args[callbackAt] = (error: Error | undefined, result: unknown) =>
+        callback(settle(error) as Error | undefined, result)
+      return query.apply(this, args) as never
+    }
+    return (query.apply(this, args) as Promise<unknown>).then(
+      (result) => {
         clearTimeout(timer)
-        const timedOut = cancelled || performance.now() - started >= timeoutMs
-        if (!isDatabaseError(error) || error.code !== QUERY_CANCELED || !timedOut) return error
-        return new StatementTimeoutError(
-          `The statement ran past the ${timeoutMs} ms statement timeout on ${target.label} and was cancelled`,
-          { cause: error, context: { target: target.label } },
-        )
-      }
-      const callbackAt = args.findIndex((arg) => typeof arg === 'function')
-      if (callbackAt >= 0) {
-        const callback = args[callbackAt] as QueryCallback
-        args[callbackAt] = (error: Error | undefined, result: unknown) =>
-          callback(settle(error) as Error | undefined, result)
-        return query.apply(this, args) as never
-      }
-      return (query.apply(this, args) as Promise<unknown>).then(
-        (result) => {
-          clearTimeout(timer)
-          return result
-        },
-        (error: unknown) => {
-          throw settle(error)
-        },
-      ) as never
-    }
+        return result
+      },
+      (error: unknown) => {
+        throw settle(error)
+      },
+    ) as never
+  }
 
-    private cancelRunningStatement(): Promise<void> {
-      const keys = this as unknown as { processID: number | null; secretKey: number | null }
-      if (keys.processID === null || keys.secretKey === null) return Promise.resolve()
-      return sendCancelRequest({
-        host: target.host,
-        port: target.port,
-        processId: keys.processID,
-        secretKey: keys.secretKey,
-        timeoutMs: target.pool.acquireTimeoutMs,
-      })
-    }
+  #cancelRunningStatement(): Promise<void> {
+    const target = this.#target
+    const keys = this as unknown as { processID: number | null; secretKey: number | null }
+    if (keys.processID === null || keys.secretKey === null) return Promise.resolve()
+    return sendCancelRequest({
+      host: target.host,
+      port: target.port,
+      processId: keys.processID,
+      secretKey: keys.secretKey,
+      timeoutMs: target.pool.acquireTimeoutMs,
+    })
   }
 }
