@@ -1,7 +1,10 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { ConnectionError, toSluiceError } from '@sluice/core'
-import { primaryLsn, probeReplica } from './lag-probe.js'
+import { primaryLsn, probeReplica, type ReplicaProbe } from './lag-probe.js'
 import type { ResolvedRouterOptions } from './options.js'
 import type { ReplicaNode, TargetNode } from './target-node.js'
+
+const CONFIRM_DELAY_MS = 20
 
 /**
  * Checks every replica's lag and health every `lagCheckIntervalMs` (rounds never overlap),
@@ -13,6 +16,7 @@ export class ReplicaMonitor {
   readonly #replicas: readonly ReplicaNode[]
   readonly #intervalMs: number
   readonly #timeoutMs: number
+  readonly #maxLagMs: number
   readonly #ready: Promise<void>
   #markReady = () => {}
   #isReady = false
@@ -29,6 +33,7 @@ export class ReplicaMonitor {
     this.#replicas = replicas
     this.#intervalMs = options.lagCheckIntervalMs
     this.#timeoutMs = options.probeTimeoutMs
+    this.#maxLagMs = options.maxLagMs
     this.#ready = new Promise((resolve) => {
       this.#markReady = resolve
     })
@@ -84,7 +89,7 @@ export class ReplicaMonitor {
       this.#replicas.map(async (replica) => {
         if (replica.state.status === 'down' && now < replica.nextCheckAt) return
         try {
-          replica.checked(await this.#deadline(probeReplica(replica.probePool, primary), replica))
+          replica.checked(await this.#probe(replica, primary))
         } catch (error) {
           replica.failed(toSluiceError(error, replica.target))
         }
@@ -94,6 +99,19 @@ export class ReplicaMonitor {
       this.#isReady = true
       this.#markReady()
     }
+  }
+
+  /**
+   * Checks a replica. Time lag counts from the last replayed commit, so WAL that holds no commit
+   * (a checkpoint record, say) written just before the check would make an idle, caught-up
+   * replica look seconds behind. A replica that looks over `maxLagMs` is therefore checked
+   * once more after a moment: one that is really behind is still behind.
+   */
+  async #probe(replica: ReplicaNode, primary: bigint | undefined): Promise<ReplicaProbe> {
+    const probe = await this.#deadline(probeReplica(replica.probePool, primary), replica)
+    if (!probe.inRecovery || probe.lagMs <= this.#maxLagMs) return probe
+    await delay(CONFIRM_DELAY_MS)
+    return this.#deadline(probeReplica(replica.probePool, primary), replica)
   }
 
   /**
