@@ -7,7 +7,7 @@ import {
   createRoutedDatabase,
   type RoutedDatabase,
 } from '../src/index.js'
-import { type DB, routeRecorder, startTestCluster, type TestCluster } from './helpers.js'
+import { type DB, routeRecorder, startTestCluster, type TestCluster, VIAS } from './helpers.js'
 
 type Query = { compile(): { query: unknown }; execute(): Promise<unknown> }
 type Row = readonly [rule: string, build: (db: Kysely<DB>) => Query, kind: 'read' | 'write']
@@ -120,49 +120,51 @@ const table: readonly Row[] = [
 ]
 
 const writes = compileWriteFunctions(['touch_items'])
-let servers: TestCluster
-let database: RoutedDatabase<DB>
-const recorder = routeRecorder()
+describe.each(VIAS)('classification (%s)', (via) => {
+  let servers: TestCluster
+  let database: RoutedDatabase<DB>
+  const recorder = routeRecorder()
 
-beforeAll(async () => {
-  servers = await startTestCluster('direct')
-  await servers.cluster.primary.query(
-    'create function touch_items() returns int language sql as $$ select 1 $$',
-  )
-  await servers.cluster.waitForReplay()
-  database = createRoutedDatabase<DB>(servers.config(), {
-    writeFunctions: ['touch_items'],
-    lagCheckIntervalMs: 100,
-    instrumentation: recorder,
-  })
-})
-
-afterAll(async () => {
-  await database?.close()
-  await servers?.stop()
-})
-
-describe('classification', () => {
-  test.each(table)('%s is a %s', (_rule, build, kind) => {
-    const node = build(database.db).compile().query as Parameters<typeof classifyQuery>[0]
-    expect(classifyQuery(node, writes).kind).toBe(kind)
-  })
-
-  test.each(table)('%s runs on the %s server', async (_rule, build, kind) => {
-    recorder.events.length = 0
-    await build(database.db).execute()
-    const [event] = recorder.events
-    expect(event?.role).toBe(kind === 'read' ? 'replica' : 'primary')
-  })
-
-  test('every statement of a transaction runs on the primary, reads included', async () => {
-    const ports = await database.db.transaction().execute(async (trx) => {
-      const read = await trx
-        .selectNoFrom(sql<number>`inet_server_port()`.as('port'))
-        .executeTakeFirstOrThrow()
-      await trx.insertInto('items').values({ name: 'in transaction' }).execute()
-      return [read.port]
+  beforeAll(async () => {
+    servers = await startTestCluster(via)
+    await servers.cluster.primary.query(
+      'create function touch_items() returns int language sql as $$ select 1 $$',
+    )
+    await servers.cluster.waitForReplay()
+    database = createRoutedDatabase<DB>(servers.config(), {
+      writeFunctions: ['touch_items'],
+      lagCheckIntervalMs: 100,
+      instrumentation: recorder,
     })
-    expect(ports.map(servers.labelOf)).toEqual(['primary'])
+  })
+
+  afterAll(async () => {
+    await database?.close()
+    await servers?.stop()
+  })
+
+  describe('where they run', () => {
+    test.each(table)('%s is a %s', (_rule, build, kind) => {
+      const node = build(database.db).compile().query as Parameters<typeof classifyQuery>[0]
+      expect(classifyQuery(node, writes).kind).toBe(kind)
+    })
+
+    test.each(table)('%s runs on the %s server', async (_rule, build, kind) => {
+      recorder.events.length = 0
+      await build(database.db).execute()
+      const [event] = recorder.events
+      expect(event?.role).toBe(kind === 'read' ? 'replica' : 'primary')
+    })
+
+    test('every statement of a transaction runs on the primary, reads included', async () => {
+      const ports = await database.db.transaction().execute(async (trx) => {
+        const read = await trx
+          .selectNoFrom(sql<number>`inet_server_port()`.as('port'))
+          .executeTakeFirstOrThrow()
+        await trx.insertInto('items').values({ name: 'in transaction' }).execute()
+        return [read.port]
+      })
+      expect(ports.map(servers.labelOf)).toEqual(['primary'])
+    })
   })
 })

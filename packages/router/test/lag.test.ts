@@ -4,6 +4,7 @@ import { createRoutedDatabase, type ReplicaStatusEvent, type RoutedDatabase } fr
 import {
   countReads,
   type DB,
+  readPort,
   startTestCluster,
   type TestCluster,
   VIAS,
@@ -51,8 +52,8 @@ describe.each(VIAS)('lag (%s)', (via) => {
   })
 
   afterEach(async () => {
-    const [first, second] = servers.cluster.replicas as ReplicaServer[]
-    await Promise.all([first?.resumeReplay(), second?.setApplyDelay(0)])
+    const replicas = servers.cluster.replicas as ReplicaServer[]
+    await Promise.all(replicas.flatMap((r) => [r.resumeReplay(), r.setApplyDelay(0)]))
   })
 
   afterAll(async () => {
@@ -110,5 +111,28 @@ describe.each(VIAS)('lag (%s)', (via) => {
       () => replica.setApplyDelay(MAX_LAG_MS * 5),
       () => replica.setApplyDelay(0),
     )
+  })
+
+  test('with every replica lagging, reads go to the primary, or fail when configured', async () => {
+    const strict = createRoutedDatabase<DB>(servers.config(), {
+      lagCheckIntervalMs: INTERVAL_MS,
+      maxLagMs: MAX_LAG_MS,
+      fallback: 'error',
+    })
+    try {
+      await Promise.all(servers.cluster.replicas.map((r) => (r as ReplicaServer).pauseReplay()))
+      const allLagging = (db: RoutedDatabase<DB>) =>
+        db.replicas().every((r) => r.status === 'lagging')
+      await waitFor(() => allLagging(database) && allLagging(strict), {
+        what: 'both routers to see both replicas lagging',
+      })
+      expect(await countReads(database.db, servers.labelOf, 100)).toEqual({ primary: 100 })
+      await expect(readPort(strict.db)).rejects.toMatchObject({
+        code: 'NO_REPLICA_AVAILABLE',
+        context: { 'replica-1': 'lagging', 'replica-2': 'lagging' },
+      })
+    } finally {
+      await strict.close()
+    }
   })
 })
