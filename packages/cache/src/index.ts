@@ -1,0 +1,5 @@
+export type { CacheStore } from './cache-store.js'
+export { CacheError, type CacheErrorCode, MAX_KEY_BYTES, validateKey } from './errors.js'
+export { MemoryStore } from './memory-store.js'
+export { RedisStore } from './redis-store.js'
+export { deserialize, serialize } from './serialize.js'
