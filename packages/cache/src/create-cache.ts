@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto'
+import { queryInfo } from '@sluice/core'
+import { Redis } from 'ioredis'
+import type { CacheStore } from './cache-store.js'
+import { GuardedStore } from './guarded-store.js'
+import { MemoryStore } from './memory-store.js'
+import { type CacheOptions, resolveCacheOptions } from './options.js'
+import { RedisStore } from './redis-store.js'
+import { type LoadOptions, TieredCache } from './tiered-cache.js'
+
+/** A Kysely query the cache can run: anything with `compile()` and `execute()`. */
+export interface CacheableQuery<R> {
+  compile(): {
+    readonly sql: string
+    readonly parameters: readonly unknown[]
+    readonly query: Parameters<typeof queryInfo>[0]
+  }
+  execute(): Promise<R[]>
+}
+
+/**
+ * Cache-aside over an in-process LRU and a shared store (Redis, or memory without it).
+ *
+ * @example
+ * ```ts
+ * const cache: Cache = createCache({ redis: process.env.REDIS_URL, namespace: 'app' })
+ * const user = await cache.getOrLoad(`user:${id}`, () => findUser(id), { ttlMs: 3_600_000, tags: [`user:${id}`] })
+ * ```
+ */
+export interface Cache {
+  /**
+   * The cached value, or the loader's (run once per key across callers and processes). A
+   * loader's `undefined` means "not found" (cached only with `negativeTtlMs`). A loader that
+   * throws caches nothing; every caller waiting on it gets its error.
+   */
+  getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    options?: LoadOptions,
+  ): Promise<T | undefined>
+  /** A fresh cached value, or `undefined`; never loads. */
+  get<T>(key: string): Promise<T | undefined>
+  /** Stores a value; loads of the key already running cannot overwrite it. */
+  set<T>(key: string, value: T, options?: Pick<LoadOptions, 'ttlMs' | 'tags'>): Promise<void>
+  /** Invalidates one key or several. */
+  delete(keys: string | readonly string[]): Promise<void>
+  /** Makes every entry loaded under any of these tags a miss. */
+  invalidateTags(tags: readonly string[]): Promise<void>
+  /** Stores many entries, e.g. at start-up. */
+  warm(
+    entries: ReadonlyArray<{
+      key: string
+      value: unknown
+      ttlMs?: number
+      tags?: readonly string[]
+    }>,
+  ): Promise<void>
+  /**
+   * Runs a Kysely query through the cache. The key defaults to a hash of its SQL and
+   * parameters; each table it reads adds a `table:<name>` tag.
+   */
+  query<R>(query: CacheableQuery<R>, options?: LoadOptions & { key?: string }): Promise<R[]>
+  /** The circuit breaker's state for the shared store. */
+  readonly storeState: 'closed' | 'open' | 'half-open'
+  /** Clears this instance's L1 and closes the Redis client it created from a URL. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates a cache. With `redis` (a URL, an ioredis client or Cluster) the shared tier is
+ * Redis; without it, the process's memory, which is a supported mode. See {@link CacheOptions}
+ * for the knobs and defaults.
+ *
+ * @throws ConfigError (`CONFIG_INVALID`) for bad options.
+ * @example
+ * ```ts
+ * const cache = createCache({ redis: 'redis://localhost:6379', namespace: 'app', defaultTtlMs: 60_000 })
+ * const posts = await cache.query(db.selectFrom('posts').selectAll().where('author', '=', id), { ttlMs: 30_000 })
+ * await cache.invalidateTags(['table:posts'])
+ * ```
+ */
+export function createCache(options: CacheOptions): Cache {
+  const resolved = resolveCacheOptions(options)
+  const owned =
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, { maxRetriesPerRequest: 1, lazyConnect: false })
+      : undefined
+  owned?.on('error', (error) => resolved.hooks?.onCache?.({ kind: 'error', error }))
+  const client = owned ?? (typeof options.redis === 'object' ? options.redis : undefined)
+  const store: CacheStore =
+    options.store ?? (client ? new RedisStore(client, resolved.namespace) : new MemoryStore())
+  const shared = new GuardedStore(
+    store,
+    {
+      timeoutMs: resolved.storeTimeoutMs,
+      failureThreshold: resolved.breakerThreshold,
+      openMs: resolved.breakerOpenMs,
+    },
+    (event) => resolved.hooks?.onCache?.(event),
+  )
+  const cache = new TieredCache(shared, resolved)
+  return {
+    getOrLoad: (key, loader, loadOptions) => cache.getOrLoad(key, loader, loadOptions),
+    get: (key) => cache.get(key),
+    set: (key, value, setOptions) => cache.set(key, value, setOptions),
+    delete: (keys) => cache.delete(typeof keys === 'string' ? [keys] : keys),
+    invalidateTags: (tags) => cache.invalidateTags(tags),
+    warm: async (entries) => {
+      await Promise.all(entries.map(({ key, value, ...rest }) => cache.set(key, value, rest)))
+    },
+    query<R>(
+      query: CacheableQuery<R>,
+      { key, tags = [], ...loadOptions }: LoadOptions & { key?: string } = {},
+    ) {
+      const compiled = query.compile()
+      const tables = queryInfo(compiled.query, compiled.sql).tables.map((table) => `table:${table}`)
+      const hash = createHash('sha256')
+        .update(compiled.sql)
+        .update(JSON.stringify(compiled.parameters, bigintSafe))
+        .digest('base64url')
+      return cache.getOrLoad(key ?? `query:${hash}`, () => query.execute(), {
+        ...loadOptions,
+        tags: [...new Set([...tables, ...tags])],
+      }) as Promise<R[]>
+    },
+    get storeState() {
+      return shared.breakerState
+    },
+    close: async () => {
+      cache.clear()
+      await store.close()
+      owned?.disconnect()
+    },
+  }
+}
+
+function bigintSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? `${value}n` : value
+}

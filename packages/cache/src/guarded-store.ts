@@ -1,0 +1,113 @@
+import type { CacheStore } from './cache-store.js'
+import { CircuitBreaker } from './circuit-breaker.js'
+import type { CacheEvent } from './events.js'
+
+/** Marks a store call that failed, timed out, or was skipped by the open breaker. */
+export const UNAVAILABLE = Symbol('store unavailable')
+type Maybe<T> = T | typeof UNAVAILABLE
+
+/**
+ * The shared store as the cache uses it: every call is bounded by `timeoutMs`, failures open
+ * a circuit breaker, and a failed call yields {@link UNAVAILABLE} instead of throwing, so that
+ * Redis trouble degrades the cache and never fails a request. Invalidations that could not be
+ * recorded are kept and replayed once the store answers again.
+ */
+export class GuardedStore {
+  readonly store: CacheStore
+  readonly #breaker: CircuitBreaker
+  readonly #timeoutMs: number
+  readonly #report: (event: CacheEvent) => void
+  readonly #pendingKeys = new Set<string>()
+  readonly #pendingTags = new Set<string>()
+
+  constructor(
+    store: CacheStore,
+    options: { timeoutMs: number; failureThreshold: number; openMs: number },
+    report: (event: CacheEvent) => void,
+  ) {
+    this.store = store
+    this.#timeoutMs = options.timeoutMs
+    this.#breaker = new CircuitBreaker(options)
+    this.#report = report
+  }
+
+  get breakerState(): 'closed' | 'open' | 'half-open' {
+    return this.#breaker.state
+  }
+
+  get(key: string): Promise<Maybe<string | undefined>> {
+    return this.#call((s) => s.get(key))
+  }
+
+  generation(key: string): Promise<Maybe<number>> {
+    return this.#call((s) => s.generation(key))
+  }
+
+  tagVersions(tags: readonly string[]): Promise<Maybe<number[]>> {
+    if (tags.length === 0) return Promise.resolve([])
+    return this.#call((s) => s.tagVersions(tags))
+  }
+
+  setIfGeneration(key: string, payload: string, ttlMs: number, generation: number) {
+    return this.#call((s) => s.setIfGeneration(key, payload, ttlMs, generation))
+  }
+
+  set(key: string, payload: string, ttlMs: number): Promise<Maybe<void>> {
+    return this.#call((s) => s.set(key, payload, ttlMs))
+  }
+
+  tryLock(key: string, owner: string, ttlMs: number): Promise<Maybe<boolean>> {
+    return this.#call((s) => s.tryLock(key, owner, ttlMs))
+  }
+
+  unlock(key: string, owner: string): Promise<Maybe<boolean>> {
+    return this.#call((s) => s.unlock(key, owner))
+  }
+
+  /** Invalidates keys and bumps tags; what fails now is retried after the store recovers. */
+  async invalidate(keys: readonly string[], tags: readonly string[]): Promise<void> {
+    for (const key of keys) this.#pendingKeys.add(key)
+    for (const tag of tags) this.#pendingTags.add(tag)
+    await this.#flush()
+  }
+
+  async #flush(): Promise<void> {
+    const keys = [...this.#pendingKeys]
+    const tags = [...this.#pendingTags]
+    if (keys.length === 0 && tags.length === 0) return
+    const done = await this.#call(async (s) => {
+      await Promise.all([
+        keys.length > 0 && s.invalidate(keys),
+        tags.length > 0 && s.bumpTags(tags),
+      ])
+    }, false)
+    if (done === UNAVAILABLE) return
+    for (const key of keys) this.#pendingKeys.delete(key)
+    for (const tag of tags) this.#pendingTags.delete(tag)
+  }
+
+  async #call<T>(operation: (store: CacheStore) => Promise<T>, flush = true): Promise<Maybe<T>> {
+    if (!this.#breaker.allows()) return UNAVAILABLE
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const result = await Promise.race([
+        operation(this.store),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`cache store did not answer within ${this.#timeoutMs} ms`)),
+            this.#timeoutMs,
+          )
+        }),
+      ])
+      this.#breaker.succeeded()
+      if (flush && (this.#pendingKeys.size > 0 || this.#pendingTags.size > 0)) void this.#flush()
+      return result
+    } catch (error) {
+      this.#breaker.failed()
+      this.#report({ kind: 'error', error })
+      return UNAVAILABLE
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}

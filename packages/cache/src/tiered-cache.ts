@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
+import { LRUCache } from 'lru-cache'
+import { decodeEntry, type Entry, encodeEntry } from './entry.js'
+import { validateKey } from './errors.js'
+import type { CacheEvent } from './events.js'
+import { type GuardedStore, UNAVAILABLE } from './guarded-store.js'
+import type { ResolvedCacheOptions } from './options.js'
+
+/** Options of one `getOrLoad`. */
+export interface LoadOptions {
+  /** Default: the cache's `defaultTtlMs`. */
+  readonly ttlMs?: number
+  /** Invalidating any of these tags makes the entry a miss. */
+  readonly tags?: readonly string[]
+  /** After the TTL, serve the old value this much longer while one caller refreshes it. Default 0. */
+  readonly graceMs?: number
+  /** Cache a loader's `undefined` ("not found") this long. Default 0: not cached. */
+  readonly negativeTtlMs?: number
+  /** Overrides the cache's `lockTimeoutMs` for this key. */
+  readonly lockTimeoutMs?: number
+}
+
+const WAIT_POLL_MS = 20
+
+interface Flight {
+  readonly promise: Promise<unknown>
+  readonly tags: readonly string[]
+}
+
+/**
+ * The cache-aside engine: L1 (lru-cache) in front of a shared store, in-process single-flight,
+ * a cross-process lock, generation-checked stores and versioned tags.
+ */
+export class TieredCache {
+  readonly #shared: GuardedStore
+  readonly #options: ResolvedCacheOptions
+  readonly #l1: LRUCache<string, Entry> | undefined
+  readonly #flights = new Map<string, Flight>()
+  readonly #refreshing = new Set<string>()
+  // Bumped by every local invalidation: a load that began before one must not fill L1.
+  #epoch = 0
+
+  constructor(shared: GuardedStore, options: ResolvedCacheOptions) {
+    this.#shared = shared
+    this.#options = options
+    this.#l1 =
+      options.l1 === false
+        ? undefined
+        : new LRUCache<string, Entry>({
+            max: options.l1.maxEntries,
+            maxSize: options.l1.maxBytes,
+            sizeCalculation: (_entry, key) => key.length + 64,
+          })
+  }
+
+  async getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    options: LoadOptions = {},
+  ): Promise<T | undefined> {
+    validateKey(key, 'key')
+    const tags = (options.tags ?? []).map((tag) => validateKey(tag, 'tag'))
+    const local = this.#l1?.get(key)
+    if (local && local.freshUntil > Date.now()) {
+      this.#emit({ kind: 'hit', key, tier: 'l1' })
+      return local.value as T | undefined
+    }
+    const flying = this.#flights.get(key)
+    if (flying) return flying.promise as Promise<T | undefined>
+    const promise = this.#readOrLoad(key, loader, tags, options)
+    const flight: Flight = { promise, tags }
+    this.#flights.set(key, flight)
+    const land = () => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key)
+    }
+    promise.then(land, land)
+    return promise
+  }
+
+  /** A fresh value from L1 or the shared store, without loading. */
+  async get<T>(key: string): Promise<T | undefined> {
+    validateKey(key, 'key')
+    const local = this.#l1?.get(key)
+    if (local && local.freshUntil > Date.now()) return local.value as T | undefined
+    const found = await this.#readShared<T>(key)
+    return found && found.freshUntil > Date.now() ? found.value : undefined
+  }
+
+  /** Stores a value as authoritative: loads already running for the key cannot overwrite it. */
+  async set<T>(key: string, value: T, options: Pick<LoadOptions, 'ttlMs' | 'tags'> = {}) {
+    validateKey(key, 'key')
+    const tags = (options.tags ?? []).map((tag) => validateKey(tag, 'tag'))
+    const payloadCheck = encodeEntry(this.#entry(value, tags, [], 0))
+    await this.delete([key])
+    const epoch = this.#epoch
+    const versions = await this.#shared.tagVersions(tags)
+    if (versions === UNAVAILABLE || Buffer.byteLength(payloadCheck) > this.#options.maxEntryBytes) {
+      return
+    }
+    const ttl = this.#ttl(options.ttlMs ?? this.#options.defaultTtlMs)
+    const entry = this.#entry(value, tags, versions, ttl)
+    await this.#shared.set(key, encodeEntry(entry), ttl)
+    this.#fillL1(key, entry, epoch)
+  }
+
+  /** Invalidates keys here and in the shared store; loads already running cannot store them. */
+  async delete(keys: readonly string[]): Promise<void> {
+    const valid = keys.map((key) => validateKey(key, 'key'))
+    this.#epoch++
+    for (const key of valid) {
+      this.#flights.delete(key)
+      this.#l1?.delete(key)
+    }
+    await this.#shared.invalidate(valid, [])
+    this.#emit({ kind: 'invalidation', key: valid.join(',') })
+  }
+
+  /** Makes every entry loaded under any of the tags a miss, here and in every process. */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const valid = tags.map((tag) => validateKey(tag, 'tag'))
+    this.#epoch++
+    const hit = (entryTags: readonly string[]) => entryTags.some((tag) => valid.includes(tag))
+    for (const [key, flight] of this.#flights) if (hit(flight.tags)) this.#flights.delete(key)
+    for (const [key, entry] of this.#l1?.entries() ?? []) {
+      if (hit(Object.keys(entry.tags))) this.#l1?.delete(key)
+    }
+    await this.#shared.invalidate([], valid)
+    this.#emit({ kind: 'invalidation', tags: valid })
+  }
+
+  clear(): void {
+    this.#epoch++
+    this.#l1?.clear()
+    this.#flights.clear()
+  }
+
+  async #readOrLoad<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    tags: readonly string[],
+    options: LoadOptions,
+  ): Promise<T | undefined> {
+    const epoch = this.#epoch
+    const found = await this.#readShared<T>(key)
+    if (found) {
+      this.#fillL1(key, found, epoch)
+      if (found.freshUntil > Date.now()) {
+        this.#emit({ kind: 'hit', key, tier: 'l2' })
+        return found.value
+      }
+      this.#emit({ kind: 'stale-served', key, tier: 'l2' })
+      this.#refresh(key, loader, tags, options)
+      return found.value
+    }
+    this.#emit({ kind: 'miss', key })
+    return this.#load(key, loader, tags, options, epoch)
+  }
+
+  #refresh<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    tags: readonly string[],
+    options: LoadOptions,
+  ) {
+    if (this.#refreshing.has(key)) return
+    this.#refreshing.add(key)
+    this.#load(key, loader, tags, options, this.#epoch)
+      .catch((error: unknown) => this.#emit({ kind: 'error', key, error }))
+      .finally(() => this.#refreshing.delete(key))
+  }
+
+  async #load<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    tags: readonly string[],
+    options: LoadOptions,
+    epoch: number,
+  ): Promise<T | undefined> {
+    // Snapshot what the value will be checked against before the loader reads anything.
+    const [generation, versions] = await Promise.all([
+      this.#shared.generation(key),
+      this.#shared.tagVersions(tags),
+    ])
+    const lockMs = options.lockTimeoutMs ?? this.#options.lockTimeoutMs
+    const owner = randomUUID()
+    const lock = await this.#lockOrWait<T>(key, owner, lockMs)
+    if (lock.kind === 'value') return lock.value
+    const started = performance.now()
+    try {
+      const value = await loader()
+      let stored = false
+      const negativeTtl = options.negativeTtlMs ?? 0
+      if (
+        generation !== UNAVAILABLE &&
+        versions !== UNAVAILABLE &&
+        (value !== undefined || negativeTtl > 0)
+      ) {
+        const ttl = this.#ttl(
+          value === undefined ? negativeTtl : (options.ttlMs ?? this.#options.defaultTtlMs),
+        )
+        const entry = this.#entry(value, tags, versions, ttl)
+        const payload = encodeEntry(entry)
+        if (Buffer.byteLength(payload) <= this.#options.maxEntryBytes) {
+          const result = await this.#shared.setIfGeneration(
+            key,
+            payload,
+            ttl + (options.graceMs ?? 0),
+            generation,
+          )
+          stored = result === true
+          if (stored) this.#fillL1(key, entry, epoch)
+        }
+      }
+      this.#emit({ kind: 'load', key, durationMs: performance.now() - started, stored })
+      return value
+    } finally {
+      if (lock.kind === 'locked') void this.#shared.unlock(key, owner)
+    }
+  }
+
+  /** Takes the key's cross-process lock, or waits for its holder's value. */
+  async #lockOrWait<T>(
+    key: string,
+    owner: string,
+    lockMs: number,
+  ): Promise<{ kind: 'locked' | 'unlocked' } | { kind: 'value'; value: T | undefined }> {
+    const first = await this.#shared.tryLock(key, owner, lockMs)
+    if (first === UNAVAILABLE) return { kind: 'unlocked' }
+    if (first) return { kind: 'locked' }
+    const started = performance.now()
+    // The holder stores its value, or dies and its lock expires after lockMs.
+    const deadline = Date.now() + lockMs + WAIT_POLL_MS * 10
+    try {
+      while (Date.now() < deadline) {
+        await delay(WAIT_POLL_MS)
+        const found = await this.#readShared<T>(key)
+        if (found && found.freshUntil > Date.now()) return { kind: 'value', value: found.value }
+        const retry = await this.#shared.tryLock(key, owner, lockMs)
+        if (retry === UNAVAILABLE) return { kind: 'unlocked' }
+        if (retry) return { kind: 'locked' }
+      }
+      return { kind: 'unlocked' }
+    } finally {
+      this.#emit({ kind: 'lock-wait', key, durationMs: performance.now() - started })
+    }
+  }
+
+  async #readShared<T>(key: string): Promise<Entry<T> | undefined> {
+    const payload = await this.#shared.get(key)
+    if (payload === UNAVAILABLE || payload === undefined) return undefined
+    const entry = decodeEntry<T>(payload)
+    if (!entry) return undefined
+    const names = Object.keys(entry.tags)
+    if (names.length === 0) return entry
+    const current = await this.#shared.tagVersions(names)
+    if (current === UNAVAILABLE) return undefined
+    const outdated = names.some((name, i) => (current[i] ?? 0) !== entry.tags[name])
+    return outdated ? undefined : entry
+  }
+
+  #entry<T>(
+    value: T | undefined,
+    tags: readonly string[],
+    versions: readonly number[],
+    ttlMs: number,
+  ): Entry<T> {
+    return {
+      value,
+      tags: Object.fromEntries(tags.map((tag, i) => [tag, versions[i] ?? 0])),
+      freshUntil: Date.now() + ttlMs,
+    }
+  }
+
+  #fillL1(key: string, entry: Entry, epoch: number): void {
+    if (!this.#l1 || epoch !== this.#epoch) return
+    const ttl = entry.freshUntil - Date.now()
+    const maxAgeMs = this.#options.l1 === false ? 0 : this.#options.l1.maxAgeMs
+    if (ttl > 0) this.#l1.set(key, entry, { ttl: Math.min(ttl, maxAgeMs) })
+  }
+
+  /** A TTL with jitter: up to `jitter` of it either way. */
+  #ttl(ttlMs: number): number {
+    const spread = ttlMs * this.#options.jitter
+    return Math.max(1, Math.round(ttlMs + (Math.random() * 2 - 1) * spread))
+  }
+
+  #emit(event: CacheEvent): void {
+    this.#options.hooks?.onCache?.(event)
+  }
+}
