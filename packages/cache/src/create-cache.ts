@@ -3,6 +3,7 @@ import { queryInfo } from '@sluice/core'
 import { Redis } from 'ioredis'
 import type { CacheStore } from './cache-store.js'
 import { GuardedStore } from './guarded-store.js'
+import { InvalidationBus } from './invalidation-bus.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveCacheOptions } from './options.js'
 import { RedisStore } from './redis-store.js'
@@ -62,6 +63,8 @@ export interface Cache {
   query<R>(query: CacheableQuery<R>, options?: LoadOptions & { key?: string }): Promise<R[]>
   /** The circuit breaker's state for the shared store. */
   readonly storeState: 'closed' | 'open' | 'half-open'
+  /** Resolves once this instance hears other instances' invalidations (Redis with L1 only). */
+  ready(): Promise<void>
   /** Clears this instance's L1 and closes the Redis client it created from a URL. */
   close(): Promise<void>
 }
@@ -85,7 +88,8 @@ export function createCache(options: CacheOptions): Cache {
     typeof options.redis === 'string'
       ? new Redis(options.redis, { maxRetriesPerRequest: 1, lazyConnect: false })
       : undefined
-  owned?.on('error', (error) => resolved.hooks?.onCache?.({ kind: 'error', error }))
+  const report = (error: unknown) => resolved.hooks?.onCache?.({ kind: 'error', error })
+  owned?.on('error', report)
   const client = owned ?? (typeof options.redis === 'object' ? options.redis : undefined)
   const store: CacheStore =
     options.store ?? (client ? new RedisStore(client, resolved.namespace) : new MemoryStore())
@@ -98,7 +102,15 @@ export function createCache(options: CacheOptions): Cache {
     },
     (event) => resolved.hooks?.onCache?.(event),
   )
-  const cache = new TieredCache(shared, resolved)
+  let bus: InvalidationBus | undefined
+  const cache = new TieredCache(shared, resolved, (invalidation) => bus?.publish(invalidation))
+  if (client && !options.store && resolved.l1 !== false) {
+    bus = new InvalidationBus(client, `${resolved.namespace}:invalidations`, {
+      onInvalidation: (invalidation) => cache.dropLocal(invalidation),
+      onMissedMessages: () => cache.clear(),
+      onError: report,
+    })
+  }
   return {
     getOrLoad: (key, loader, loadOptions) => cache.getOrLoad(key, loader, loadOptions),
     get: (key) => cache.get(key),
@@ -126,7 +138,11 @@ export function createCache(options: CacheOptions): Cache {
     get storeState() {
       return shared.breakerState
     },
+    ready: async () => {
+      await bus?.ready()
+    },
     close: async () => {
+      bus?.close()
       cache.clear()
       await store.close()
       owned?.disconnect()

@@ -25,8 +25,8 @@ export interface CacheOptions {
   readonly jitter?: number
   /**
    * The in-process tier; `false` for none. Default 10,000 entries, 64 MiB, and copies kept at
-   * most `maxAgeMs` (5 s): the longest this instance may serve a value another instance has
-   * invalidated (invalidations made here take effect at once).
+   * most `maxAgeMs` (5 s). Invalidations reach other instances' L1 over Redis pub/sub;
+   * `maxAgeMs` bounds how long a copy can outlive one whose message was lost.
    */
   readonly l1?:
     | { readonly maxEntries?: number; readonly maxBytes?: number; readonly maxAgeMs?: number }

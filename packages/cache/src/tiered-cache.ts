@@ -5,6 +5,7 @@ import { decodeEntry, type Entry, encodeEntry } from './entry.js'
 import { validateKey } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { type GuardedStore, UNAVAILABLE } from './guarded-store.js'
+import type { Invalidation } from './invalidation-bus.js'
 import type { ResolvedCacheOptions } from './options.js'
 
 /** Options of one `getOrLoad`. */
@@ -38,12 +39,18 @@ export class TieredCache {
   readonly #l1: LRUCache<string, Entry> | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #refreshing = new Set<string>()
+  readonly #announce: (invalidation: Invalidation) => void
   // Bumped by every local invalidation: a load that began before one must not fill L1.
   #epoch = 0
 
-  constructor(shared: GuardedStore, options: ResolvedCacheOptions) {
+  constructor(
+    shared: GuardedStore,
+    options: ResolvedCacheOptions,
+    announce: (invalidation: Invalidation) => void = () => {},
+  ) {
     this.#shared = shared
     this.#options = options
+    this.#announce = announce
     this.#l1 =
       options.l1 === false
         ? undefined
@@ -107,26 +114,37 @@ export class TieredCache {
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
   async delete(keys: readonly string[]): Promise<void> {
     const valid = keys.map((key) => validateKey(key, 'key'))
-    this.#epoch++
-    for (const key of valid) {
-      this.#flights.delete(key)
-      this.#l1?.delete(key)
-    }
+    this.dropLocal({ keys: valid, tags: [] })
     await this.#shared.invalidate(valid, [])
+    this.#announce({ keys: valid, tags: [] })
     this.#emit({ kind: 'invalidation', key: valid.join(',') })
   }
 
   /** Makes every entry loaded under any of the tags a miss, here and in every process. */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     const valid = tags.map((tag) => validateKey(tag, 'tag'))
+    this.dropLocal({ keys: [], tags: valid })
+    await this.#shared.invalidate([], valid)
+    this.#announce({ keys: [], tags: valid })
+    this.#emit({ kind: 'invalidation', tags: valid })
+  }
+
+  /**
+   * Drops this instance's copies (L1 and running loads) of the keys and of entries under the
+   * tags: for local invalidations and for those other instances announce.
+   */
+  dropLocal({ keys, tags }: Invalidation): void {
     this.#epoch++
-    const hit = (entryTags: readonly string[]) => entryTags.some((tag) => valid.includes(tag))
+    for (const key of keys) {
+      this.#flights.delete(key)
+      this.#l1?.delete(key)
+    }
+    if (tags.length === 0) return
+    const hit = (entryTags: readonly string[]) => entryTags.some((tag) => tags.includes(tag))
     for (const [key, flight] of this.#flights) if (hit(flight.tags)) this.#flights.delete(key)
     for (const [key, entry] of this.#l1?.entries() ?? []) {
       if (hit(Object.keys(entry.tags))) this.#l1?.delete(key)
     }
-    await this.#shared.invalidate([], valid)
-    this.#emit({ kind: 'invalidation', tags: valid })
   }
 
   clear(): void {

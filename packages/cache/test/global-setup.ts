@@ -1,3 +1,3 @@
 import { sluiceGlobalSetup } from '@sluice/testing/vitest'
 
-export default sluiceGlobalSetup({ postgres: false, redis: {} })
+export default sluiceGlobalSetup({ postgres: { replicas: 0 }, redis: {} })

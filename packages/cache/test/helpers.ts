@@ -1,0 +1,47 @@
+import { sharedRedisUrl } from '@sluice/testing/vitest'
+import { Redis } from 'ioredis'
+import { afterAll } from 'vitest'
+import { type Cache, type CacheEvent, type CacheOptions, createCache } from '../src/index.js'
+
+let counter = 0
+const clients: Redis[] = []
+const caches: Cache[] = []
+
+afterAll(async () => {
+  await Promise.all(caches.map((cache) => cache.close()))
+  for (const client of clients) client.disconnect()
+})
+
+/** A namespace no other test uses. */
+export function freshNamespace(): string {
+  return `t${process.pid}-${++counter}`
+}
+
+/** A Redis client on the shared test Redis, closed after the file. */
+export function redisClient(url = sharedRedisUrl()): Redis {
+  const client = new Redis(url)
+  clients.push(client)
+  return client
+}
+
+/** A cache (on the shared Redis unless told otherwise) that records its events; closed after the file. */
+export function testCache(options: Partial<CacheOptions> = {}): Cache & { events: CacheEvent[] } {
+  const events: CacheEvent[] = []
+  const cache = createCache({
+    redis: redisClient(),
+    namespace: freshNamespace(),
+    instrumentation: { onCache: (event) => events.push(event) },
+    ...options,
+  })
+  caches.push(cache)
+  return Object.assign(cache, { events })
+}
+
+/** A promise with its resolve function, to hold a loader at a point of the test's choosing. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open = () => {}
+  const promise = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { promise, open }
+}
