@@ -233,7 +233,7 @@ export class TieredCache {
       this.#emit({ kind: 'load', key, durationMs: performance.now() - started, stored })
       return value
     } finally {
-      if (lock.kind === 'locked') void this.#shared.unlock(key, owner)
+      if (lock.kind === 'locked') await this.#shared.unlock(key, owner)
     }
   }
 
