@@ -1,4 +1,4 @@
-import { ConfigError, combineInstrumentation } from '@sluice/core'
+import { combineInstrumentation, parseOptions } from '@sluice/core'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import type { CacheStore } from './cache-store.js'
@@ -86,17 +86,9 @@ export type ResolvedCacheOptions = z.infer<typeof schema> & {
  */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
   const { redis: _redis, store: _store, instrumentation, ...rest } = options ?? {}
-  const result = schema.safeParse(rest)
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => ({
-        field: issue.path.join('.') || 'options',
-        message: issue.message,
-      })),
-    )
-  }
+  const parsed = parseOptions(schema, rest)
   return {
-    ...result.data,
+    ...parsed,
     hooks: combineInstrumentation<CacheInstrumentation>(...[instrumentation ?? []].flat()),
   }
 }

@@ -1,5 +1,6 @@
 export { parseDuration } from './config/duration.js'
 export { parseConfig, type SluiceConfig } from './config/parse-config.js'
+export { parseOptions } from './config/parse-options.js'
 export { CONFIG_FIELDS, type SluiceConfigInput } from './config/schema.js'
 export {
   type ParsedUrl,

@@ -1,4 +1,4 @@
-import { ConfigError, combineInstrumentation, parseDuration } from '@sluice/core'
+import { combineInstrumentation, parseDuration, parseOptions } from '@sluice/core'
 import type { KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import type { RouterInstrumentation } from './route-events.js'
@@ -119,16 +119,7 @@ export function resolveRouterOptions(
   replicaLabels: readonly string[],
 ): ResolvedRouterOptions {
   const { instrumentation, plugins, ...rest } = options
-  const result = schema.safeParse(rest)
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => ({
-        field: issue.path.join('.') || 'options',
-        message: issue.message,
-      })),
-    )
-  }
-  const parsed = result.data
+  const parsed = parseOptions(schema, rest)
   const chosen =
     parsed.strategy === 'round-robin'
       ? roundRobin()
