@@ -27,6 +27,10 @@ describe('startRedis', () => {
     const info = await first.cli('cluster', 'info')
     expect(info).toContain('cluster_state:ok')
     expect(info).toContain('cluster_known_nodes:3')
+    // Bus ports are picked free too: the default, port + 10000, is in the ephemeral range.
+    const busPorts = [...(await first.cli('cluster', 'nodes')).matchAll(/:(\d+)@(\d+)/g)]
+    expect(busPorts).toHaveLength(3)
+    for (const [, port, bus] of busPorts) expect(Number(bus)).not.toBe(Number(port) + 10_000)
     expect(await first.cli('-c', 'set', '{user:1}:name', 'ada')).toBe('OK')
     await cluster.kill()
     await cluster.start()

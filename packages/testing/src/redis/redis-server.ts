@@ -25,14 +25,23 @@ export class RedisNode {
   readonly #server: ChildServer
   readonly #password: string | undefined
 
-  constructor(port: number, dir: string, password: string | undefined, clusterMode: boolean) {
+  constructor(
+    port: number,
+    dir: string,
+    password: string | undefined,
+    clusterBusPort: number | undefined,
+  ) {
     this.port = port
     this.#password = password
     mkdirSync(dir, { recursive: true })
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
     args.push('--dir', dir, '--daemonize', 'no', '--protected-mode', 'no')
     if (password) args.push('--requirepass', password, '--masterauth', password)
-    if (clusterMode) args.push('--cluster-enabled', 'yes', '--cluster-node-timeout', '2000')
+    if (clusterBusPort !== undefined) {
+      // An explicit bus port: the default (port + 10000) lands in the ephemeral range.
+      args.push('--cluster-enabled', 'yes', '--cluster-node-timeout', '2000')
+      args.push('--cluster-port', String(clusterBusPort))
+    }
     this.#server = new ChildServer('redis-server', args, join(dir, 'redis.log'), false)
   }
 
@@ -146,9 +155,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const clustered = options.cluster !== undefined
   const nodes: RedisNode[] = []
   for (let i = 0; i < count; i++) {
-    nodes.push(
-      new RedisNode(await freePort(), join(root, `node-${i + 1}`), options.password, clustered),
-    )
+    const port = await freePort()
+    const busPort = clustered ? await freePort() : undefined
+    nodes.push(new RedisNode(port, join(root, `node-${i + 1}`), options.password, busPort))
   }
   const removeRoot = () => rmSync(root, { recursive: true, force: true })
   const unregister = onProcessExit(() => {
