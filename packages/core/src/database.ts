@@ -1,5 +1,6 @@
 import { Kysely, type KyselyPlugin } from 'kysely'
 import type { SluiceConfig } from './config/parse-config.js'
+import type { AfterCommit } from './driver/commit-tracker.js'
 import { postgresDialect } from './driver/postgres-dialect.js'
 import { SluiceDriver } from './driver/sluice-driver.js'
 import { checkTarget, type HealthReport, healthReport } from './health.js'
@@ -13,6 +14,11 @@ export interface DatabaseOptions {
   readonly instrumentation?: Instrumentation | readonly Instrumentation[]
   /** Kysely plugins, e.g. `CamelCasePlugin`. */
   readonly plugins?: readonly KyselyPlugin[]
+  /**
+   * Called with the tables each committed write touched, before the commit returns (e.g.
+   * `cache.invalidateOnCommit` from `@sluice/cache`). Off by default; see {@link AfterCommit}.
+   */
+  readonly afterCommit?: AfterCommit
 }
 
 /** Options of `close()`. */
@@ -64,7 +70,10 @@ export function createDatabase<DB>(
   const hooks = combineInstrumentation(...[options.instrumentation ?? []].flat())
   const target = config.primary
   const pool = createPool(target, hooks)
-  const driver = new SluiceDriver(pool, target, hooks)
+  const driver = new SluiceDriver(pool, target, {
+    instrumentation: hooks,
+    afterCommit: options.afterCommit,
+  })
   const db = new Kysely<DB>({
     dialect: postgresDialect(driver),
     plugins: [...(options.plugins ?? [])],

@@ -19,9 +19,10 @@ export {
   type DatabaseOptions,
   type SluiceDatabase,
 } from './database.js'
+export type { AfterCommit } from './driver/commit-tracker.js'
 export { postgresDialect } from './driver/postgres-dialect.js'
 export { SluiceConnection } from './driver/sluice-connection.js'
-export { SluiceDriver } from './driver/sluice-driver.js'
+export { type DriverOptions, SluiceDriver } from './driver/sluice-driver.js'
 export {
   ConfigError,
   type ConfigIssue,

@@ -1,4 +1,4 @@
-import { combineInstrumentation, parseDuration, parseOptions } from '@sluice/core'
+import { type AfterCommit, combineInstrumentation, parseDuration, parseOptions } from '@sluice/core'
 import type { KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import type { RouterInstrumentation } from './route-events.js'
@@ -42,6 +42,11 @@ export interface RouterOptions {
   readonly retryDelayMs?: number | string
   /** Default 30 s. */
   readonly maxRetryDelayMs?: number | string
+  /**
+   * Called with the tables each committed write touched, before the commit returns, e.g.
+   * `cache.invalidateOnCommit` from `@sluice/cache`. Off by default.
+   */
+  readonly afterCommit?: AfterCommit
 }
 
 /** {@link RouterOptions} with every default filled in. */
@@ -58,6 +63,7 @@ export interface ResolvedRouterOptions {
   readonly probeTimeoutMs: number
   readonly retryDelayMs: number
   readonly maxRetryDelayMs: number
+  readonly afterCommit: AfterCommit | undefined
 }
 
 const duration = (what: string, fallback: number) =>
@@ -118,7 +124,7 @@ export function resolveRouterOptions(
   options: RouterOptions,
   replicaLabels: readonly string[],
 ): ResolvedRouterOptions {
-  const { instrumentation, plugins, ...rest } = options
+  const { instrumentation, plugins, afterCommit, ...rest } = options
   const parsed = parseOptions(schema, rest)
   const chosen =
     parsed.strategy === 'round-robin'
@@ -132,5 +138,6 @@ export function resolveRouterOptions(
     strategy: chosen,
     hooks: combineInstrumentation<RouterInstrumentation>(...[instrumentation ?? []].flat()),
     plugins: [...(plugins ?? [])],
+    afterCommit,
   })
 }

@@ -23,7 +23,10 @@ export class TargetNode {
     this.target = target
     this.role = role
     this.pool = createPool(target, options.hooks)
-    this.driver = new SluiceDriver(this.pool, target, options.hooks)
+    this.driver = new SluiceDriver(this.pool, target, {
+      instrumentation: options.hooks,
+      afterCommit: role === 'primary' ? options.afterCommit : undefined,
+    })
     const probeTarget = withTargetSettings(target, {
       pool: {
         size: 1,

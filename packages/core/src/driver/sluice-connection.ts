@@ -2,9 +2,11 @@ import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
 import type pg from 'pg'
 import Cursor from 'pg-cursor'
 import type { TargetConfig } from '../config/target.js'
+import { ConnectionError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
+import { type AfterCommit, CommitTracker } from './commit-tracker.js'
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
 
@@ -20,20 +22,28 @@ function onClientError(this: pg.PoolClient, error: unknown): void {
 
 /**
  * One checked-out pg client as a Kysely `DatabaseConnection`: runs queries, streams with
- * pg-cursor, reports each query to the instrumentation, and maps connection failures to
- * typed errors (SQL errors pass through as pg's `DatabaseError`).
+ * pg-cursor, reports each query to the instrumentation, maps connection failures to typed
+ * errors (SQL errors pass through as pg's `DatabaseError`), and with `afterCommit` reports the
+ * tables each committed write touched (see {@link AfterCommit}).
  */
 export class SluiceConnection implements DatabaseConnection {
   readonly #client: pg.PoolClient
   readonly #target: TargetConfig
   readonly #hooks: Instrumentation | undefined
+  readonly #commits: CommitTracker | undefined
   #broken: unknown
   #released = false
 
-  constructor(client: pg.PoolClient, target: TargetConfig, hooks: Instrumentation | undefined) {
+  constructor(
+    client: pg.PoolClient,
+    target: TargetConfig,
+    hooks: Instrumentation | undefined,
+    afterCommit?: AfterCommit,
+  ) {
     this.#client = client
     this.#target = target
     this.#hooks = hooks
+    this.#commits = afterCommit && new CommitTracker(afterCommit)
     holders.set(client, this)
     if (!listening.has(client)) {
       listening.add(client)
@@ -59,13 +69,14 @@ export class SluiceConnection implements DatabaseConnection {
         [...compiledQuery.parameters],
       )
       end?.({ rowCount: rowCount ?? rows.length })
+      await this.#commits?.succeeded(this.#client, compiledQuery, command)
       return {
         numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount ?? 0) : undefined,
         rows: rows ?? [],
       }
     } catch (error) {
       end?.({ error })
-      throw this.#fail(error)
+      throw await this.#fail(error, compiledQuery)
     }
   }
 
@@ -86,6 +97,7 @@ export class SluiceConnection implements DatabaseConnection {
       new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]),
     )
     let rowCount = 0
+    let failed = false
     try {
       while (true) {
         const rows = await cursor.read(chunkSize)
@@ -95,10 +107,13 @@ export class SluiceConnection implements DatabaseConnection {
       }
       end?.({ rowCount })
     } catch (error) {
+      failed = true
       end?.({ rowCount, error })
-      throw this.#fail(error)
+      throw await this.#fail(error, compiledQuery)
     } finally {
       await cursor.close().catch(() => undefined)
+      // Also when the consumer stopped early: a streamed INSERT ... RETURNING has run in full.
+      if (!failed) await this.#commits?.succeeded(this.#client, compiledQuery, '')
     }
   }
 
@@ -114,9 +129,10 @@ export class SluiceConnection implements DatabaseConnection {
     this.#client.release(reason instanceof Error ? reason : undefined)
   }
 
-  #fail(error: unknown): unknown {
+  async #fail(error: unknown, query: CompiledQuery): Promise<unknown> {
     const mapped = toSluiceError(error, this.#target)
     if (mapped !== error) this.#broken = mapped
+    await this.#commits?.failed(this.#client, query, mapped instanceof ConnectionError)
     return mapped
   }
 }

@@ -11,8 +11,17 @@ import { DatabaseClosedError, PoolTimeoutError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { transactionSetupSql } from '../pool/session-settings.js'
+import { type AfterCommit, checkAfterCommit } from './commit-tracker.js'
 import { savepointSql } from './savepoint-sql.js'
 import { SluiceConnection } from './sluice-connection.js'
+
+/** Options of {@link SluiceDriver}. */
+export interface DriverOptions {
+  /** Hooks for query and pool events. */
+  readonly instrumentation?: Instrumentation
+  /** Called with the tables of each committed write; see {@link AfterCommit}. */
+  readonly afterCommit?: AfterCommit
+}
 
 /**
  * A Kysely `Driver` over one target's pool. Besides what Kysely's `PostgresDriver` does, it
@@ -36,14 +45,17 @@ export class SluiceDriver implements Driver {
   readonly #pool: pg.Pool
   readonly #target: TargetConfig
   readonly #hooks: Instrumentation | undefined
+  readonly #afterCommit: AfterCommit | undefined
   readonly #checkedOut = new Set<SluiceConnection>()
   readonly #idleWaiters = new Set<() => void>()
   #closed = false
 
-  constructor(pool: pg.Pool, target: TargetConfig, hooks?: Instrumentation) {
+  /** @throws ConfigError when `afterCommit` is not a function or pg is older than 8.21. */
+  constructor(pool: pg.Pool, target: TargetConfig, options: DriverOptions = {}) {
     this.#pool = pool
     this.#target = target
-    this.#hooks = hooks
+    this.#hooks = options.instrumentation
+    this.#afterCommit = checkAfterCommit(options.afterCommit)
   }
 
   async init(): Promise<void> {}
@@ -68,7 +80,7 @@ export class SluiceDriver implements Driver {
       throw mapped
     }
     hooks?.onPoolEvent?.({ kind: 'acquire', target, waitMs: performance.now() - started })
-    const connection = new SluiceConnection(client, this.#target, this.#hooks)
+    const connection = new SluiceConnection(client, this.#target, this.#hooks, this.#afterCommit)
     this.#checkedOut.add(connection)
     return connection
   }

@@ -4,7 +4,13 @@ import { ShapeCache } from './shape-cache.js'
 /** The operation name and tables of a query, as instrumentation reports them. */
 export interface QueryInfo {
   readonly operation: string
+  /** Every table the query names (read or written), sorted. */
   readonly tables: readonly string[]
+  /**
+   * The tables it writes: targets of INSERT, UPDATE, DELETE and MERGE, data-modifying CTEs
+   * included. Empty for raw SQL, whose tables are not known.
+   */
+  readonly writes: readonly string[]
 }
 
 const OPERATIONS: Readonly<Record<string, string>> = {
@@ -28,13 +34,15 @@ const OPERATIONS: Readonly<Record<string, string>> = {
  * @example
  * ```ts
  * const { query } = db.selectFrom('users').innerJoin('posts', 'posts.user_id', 'users.id').selectAll().compile()
- * queryInfo(query, 'select ...') // { operation: 'SELECT', tables: ['posts', 'users'] }
+ * queryInfo(query, 'select ...') // { operation: 'SELECT', tables: ['posts', 'users'], writes: [] }
  * ```
  */
 export function queryInfo(node: RootOperationNode, sql: string): QueryInfo {
+  const { tables, writes } = tableNames(node)
   return Object.freeze({
     operation: OPERATIONS[node.kind] ?? firstKeyword(sql),
-    tables: Object.freeze(tableNames(node)),
+    tables: Object.freeze(tables),
+    writes: Object.freeze(writes),
   })
 }
 
@@ -57,8 +65,19 @@ function firstKeyword(sql: string): string {
   return match?.[1]?.toUpperCase() ?? 'UNKNOWN'
 }
 
-function tableNames(root: OperationNode): string[] {
+type AnyNode = { kind?: string; [key: string]: unknown }
+
+/** Where each kind of write node names the table it writes. */
+const WRITE_TARGETS: Readonly<Record<string, (node: AnyNode) => unknown>> = {
+  InsertQueryNode: (node) => node.into,
+  UpdateQueryNode: (node) => node.table,
+  DeleteQueryNode: (node) => (node.from as { froms: unknown } | undefined)?.froms,
+  MergeQueryNode: (node) => node.into,
+}
+
+function tableNames(root: OperationNode): { tables: string[]; writes: string[] } {
   const tables = new Set<string>()
+  const writes = new Set<string>()
   const cteNames = new Set<string>()
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) {
@@ -66,7 +85,7 @@ function tableNames(root: OperationNode): string[] {
       return
     }
     if (value === null || typeof value !== 'object') return
-    const node = value as { kind?: string; [key: string]: unknown }
+    const node = value as AnyNode
     if (node.kind === 'TableNode') {
       tables.add(qualifiedName(node.table))
       return
@@ -75,10 +94,21 @@ function tableNames(root: OperationNode): string[] {
       cteNames.add(qualifiedName((node.table as { table: unknown }).table))
       return
     }
+    const target = node.kind ? WRITE_TARGETS[node.kind]?.(node) : undefined
+    for (const table of [target ?? []].flat()) {
+      const named = unalias(table)
+      if (named?.kind === 'TableNode') writes.add(qualifiedName(named.table))
+    }
     for (const key in node) if (key !== 'kind') visit(node[key])
   }
   visit(root)
-  return [...tables].filter((name) => !cteNames.has(name)).sort()
+  const real = (name: string) => !cteNames.has(name)
+  return { tables: [...tables].filter(real).sort(), writes: [...writes].filter(real).sort() }
+}
+
+function unalias(node: unknown): AnyNode | undefined {
+  const named = node as AnyNode | undefined
+  return named?.kind === 'AliasNode' ? (named.node as AnyNode) : named
 }
 
 function qualifiedName(table: unknown): string {
