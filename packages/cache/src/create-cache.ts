@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { queryInfo } from '@sluice/core'
+import { type AfterCommit, cachedQueryInfo } from '@sluice/core'
 import { Redis } from 'ioredis'
 import type { CacheStore } from './cache-store.js'
 import { GuardedStore } from './guarded-store.js'
@@ -7,6 +7,7 @@ import { InvalidationBus } from './invalidation-bus.js'
 import { MemoryStore } from './memory-store.js'
 import { type CacheOptions, resolveCacheOptions } from './options.js'
 import { RedisStore } from './redis-store.js'
+import { tableTag } from './table-tag.js'
 import { type LoadOptions, TieredCache } from './tiered-cache.js'
 
 /** A Kysely query the cache can run: anything with `compile()` and `execute()`. */
@@ -14,7 +15,7 @@ export interface CacheableQuery<R> {
   compile(): {
     readonly sql: string
     readonly parameters: readonly unknown[]
-    readonly query: Parameters<typeof queryInfo>[0]
+    readonly query: Parameters<typeof cachedQueryInfo>[0]['query']
   }
   execute(): Promise<R[]>
 }
@@ -58,9 +59,20 @@ export interface Cache {
   ): Promise<void>
   /**
    * Runs a Kysely query through the cache. The key defaults to a hash of its SQL and
-   * parameters; each table it reads adds a `table:<name>` tag.
+   * parameters; each table it reads adds a {@link tableTag} (`table:<name>`).
    */
   query<R>(query: CacheableQuery<R>, options?: LoadOptions & { key?: string }): Promise<R[]>
+  /**
+   * Write-path invalidation: pass it as a Sluice database's `afterCommit`, and each committed
+   * write to a table invalidates its {@link tableTag}, after COMMIT and before the commit
+   * returns to the writer; a rolled-back transaction invalidates nothing.
+   *
+   * @example
+   * ```ts
+   * const database = createDatabase<DB>(parseConfig(), { afterCommit: cache.invalidateOnCommit })
+   * ```
+   */
+  readonly invalidateOnCommit: AfterCommit
   /** The circuit breaker's state for the shared store. */
   readonly storeState: 'closed' | 'open' | 'half-open'
   /** Resolves once this instance hears other instances' invalidations (Redis with L1 only). */
@@ -125,7 +137,7 @@ export function createCache(options: CacheOptions): Cache {
       { key, tags = [], ...loadOptions }: LoadOptions & { key?: string } = {},
     ) {
       const compiled = query.compile()
-      const tables = queryInfo(compiled.query, compiled.sql).tables.map((table) => `table:${table}`)
+      const tables = cachedQueryInfo(compiled).tables.map(tableTag)
       const hash = createHash('sha256')
         .update(compiled.sql)
         .update(JSON.stringify(compiled.parameters, bigintSafe))
@@ -135,6 +147,7 @@ export function createCache(options: CacheOptions): Cache {
         tags: [...new Set([...tables, ...tags])],
       }) as Promise<R[]>
     },
+    invalidateOnCommit: (tables) => cache.invalidateTags(tables.map(tableTag)),
     get storeState() {
       return shared.breakerState
     },

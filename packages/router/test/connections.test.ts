@@ -101,6 +101,30 @@ describe.each(VIAS)('transactions, connections and streams (%s)', (via) => {
     await expect(readPort(closing.primary)).rejects.toMatchObject({ code: 'DATABASE_CLOSED' })
   })
 
+  test("afterCommit hears the primary's committed writes, in both db and primary", async () => {
+    const committed: string[][] = []
+    const tracked = createRoutedDatabase<DB>(servers.config(), {
+      afterCommit: (tables) => {
+        committed.push([...tables])
+      },
+    })
+    try {
+      await tracked.db.insertInto('items').values({ name: 'tracked' }).execute()
+      await readPort(tracked.db) // a replica read: nothing to report
+      await tracked.primary
+        .transaction()
+        .execute((trx) => trx.deleteFrom('items').where('name', '=', 'tracked').execute())
+      const rolledBack = tracked.db.transaction().execute(async (trx) => {
+        await trx.insertInto('items').values({ name: 'undone' }).execute()
+        throw new Error('undo')
+      })
+      await expect(rolledBack).rejects.toThrow('undo')
+      expect(committed).toEqual([['items'], ['items']])
+    } finally {
+      await tracked.close()
+    }
+  })
+
   test('health() checks the primary and each replica', async () => {
     const report = await database.health()
     expect(report.status).toBe('up')

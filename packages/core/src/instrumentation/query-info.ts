@@ -56,7 +56,7 @@ const shapes = new ShapeCache<QueryInfo>()
  * cachedQueryInfo(db.selectFrom('users').selectAll().compile()).tables // ['users']
  * ```
  */
-export function cachedQueryInfo(query: CompiledQuery): QueryInfo {
+export function cachedQueryInfo(query: Pick<CompiledQuery, 'query' | 'sql'>): QueryInfo {
   return shapes.get(query, queryInfo)
 }
 

@@ -21,7 +21,10 @@ export class ShapeCache<T> {
     this.#limit = limit
   }
 
-  get(query: CompiledQuery, derive: (node: RootOperationNode, sql: string) => T): T {
+  get(
+    query: Pick<CompiledQuery, 'query' | 'sql'>,
+    derive: (node: RootOperationNode, sql: string) => T,
+  ): T {
     const node = query.query
     let bySql = this.#byKind.get(node.kind)
     const cached = bySql?.get(query.sql)
