@@ -24,6 +24,8 @@ export interface LoadOptions {
 
 const WAIT_POLL_MS = 20
 
+type LockOutcome<T> = { kind: 'locked' | 'unlocked' } | { kind: 'value'; value: T | undefined }
+
 interface Flight {
   readonly promise: Promise<unknown>
   readonly tags: readonly string[]
@@ -237,31 +239,46 @@ export class TieredCache {
     }
   }
 
-  /** Takes the key's cross-process lock, or waits for its holder's value. */
-  async #lockOrWait<T>(
-    key: string,
-    owner: string,
-    lockMs: number,
-  ): Promise<{ kind: 'locked' | 'unlocked' } | { kind: 'value'; value: T | undefined }> {
-    const first = await this.#shared.tryLock(key, owner, lockMs)
-    if (first === UNAVAILABLE) return { kind: 'unlocked' }
-    if (first) return { kind: 'locked' }
+  /**
+   * Takes the key's cross-process lock, or waits for its holder's value. A caller that gets
+   * the lock checks the store once more: a holder that finished between this caller's miss
+   * and its lock has stored the value, and loading it again would be a wasted load.
+   */
+  async #lockOrWait<T>(key: string, owner: string, lockMs: number): Promise<LockOutcome<T>> {
+    const first = await this.#tryLock<T>(key, owner, lockMs)
+    if (first) return first
     const started = performance.now()
-    // The holder stores its value, or dies and its lock expires after lockMs.
-    const deadline = Date.now() + lockMs + WAIT_POLL_MS * 10
+    // The holder stores its value, or dies and its lock expires after lockMs; then another
+    // waiter may take the lock and load. Waiting ends, at the latest, once a second holder's
+    // lock could have expired too: then this caller loads without the lock.
+    const deadline = Date.now() + 2 * lockMs + WAIT_POLL_MS * 10
     try {
       while (Date.now() < deadline) {
         await delay(WAIT_POLL_MS)
         const found = await this.#readShared<T>(key)
         if (found && found.freshUntil > Date.now()) return { kind: 'value', value: found.value }
-        const retry = await this.#shared.tryLock(key, owner, lockMs)
-        if (retry === UNAVAILABLE) return { kind: 'unlocked' }
-        if (retry) return { kind: 'locked' }
+        const retry = await this.#tryLock<T>(key, owner, lockMs)
+        if (retry) return retry
       }
       return { kind: 'unlocked' }
     } finally {
       this.#emit({ kind: 'lock-wait', key, durationMs: performance.now() - started })
     }
+  }
+
+  /** The lock (or, without a store, no lock); `undefined` while another caller holds it. */
+  async #tryLock<T>(
+    key: string,
+    owner: string,
+    lockMs: number,
+  ): Promise<LockOutcome<T> | undefined> {
+    const locked = await this.#shared.tryLock(key, owner, lockMs)
+    if (locked === UNAVAILABLE) return { kind: 'unlocked' }
+    if (!locked) return undefined
+    const found = await this.#readShared<T>(key)
+    if (!found || found.freshUntil <= Date.now()) return { kind: 'locked' }
+    await this.#shared.unlock(key, owner)
+    return { kind: 'value', value: found.value }
   }
 
   async #readShared<T>(key: string): Promise<Entry<T> | undefined> {

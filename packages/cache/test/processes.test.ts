@@ -1,0 +1,96 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { sharedRedisUrl } from '@sluice/testing/vitest'
+import { afterAll, describe, expect, test, vi } from 'vitest'
+import { freshNamespace, redisClient } from './helpers.js'
+import type { ChildArgs, ChildResult } from './processes/load-child.js'
+
+const CHILD = fileURLToPath(new URL('./processes/load-child.ts', import.meta.url))
+const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url))
+const redis = redisClient()
+const children: ChildProcess[] = []
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
+/** Another app process: its `issued` line, its result, and the process to kill. */
+function startChild(args: ChildArgs) {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=sluice:source', '--import', 'tsx', CHILD, JSON.stringify(args)],
+    { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  children.push(child)
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[
+    Symbol.asyncIterator
+  ]()
+  const next = async () => (await lines.next()).value as string | undefined
+  const issued = next().then((line) => expect(line).toBe('issued'))
+  const result = issued.then(next).then((line) => JSON.parse(line ?? 'null') as ChildResult)
+  return { child, issued, result }
+}
+
+/** The loader runs the children recorded in Redis: `pid epochMs` each. */
+async function loaderRuns(namespace: string): Promise<{ pid: number; at: number }[]> {
+  const runs = await redis.lrange(`${namespace}:test:loads`, 0, -1)
+  return runs.map((run) => {
+    const [pid, at] = run.split(' ').map(Number)
+    return { pid: pid as number, at: at as number }
+  })
+}
+
+const untilRuns = (namespace: string, count: number) =>
+  vi.waitFor(
+    async () => {
+      expect(await loaderRuns(namespace)).toHaveLength(count)
+    },
+    { timeout: 20_000, interval: 10 },
+  )
+
+describe('stampede protection across processes (one Redis)', () => {
+  test('4 processes x 1,000 concurrent callers of one cold key: the loader runs once in total', {
+    timeout: 60_000,
+  }, async () => {
+    const namespace = freshNamespace()
+    const args = {
+      redisUrl: sharedRedisUrl(),
+      namespace,
+      calls: 1000,
+      lockTimeoutMs: 10_000,
+      hang: false,
+    }
+    const processes = Array.from({ length: 4 }, () => startChild(args))
+    await Promise.all(processes.map((p) => p.issued))
+    await untilRuns(namespace, 1)
+    await redis.set(`${namespace}:test:release`, '1')
+    const results = await Promise.all(processes.map((p) => p.result))
+    expect(results).toEqual(Array(4).fill({ values: 1000, wrong: 0, failed: 0, storeErrors: 0 }))
+    expect(await loaderRuns(namespace)).toHaveLength(1)
+  })
+
+  test('a lock holder killed mid-load: another process loads after lockTimeoutMs, every caller gets a value', {
+    timeout: 60_000,
+  }, async () => {
+    const namespace = freshNamespace()
+    const lockTimeoutMs = 1500
+    const args = { redisUrl: sharedRedisUrl(), namespace, calls: 100, lockTimeoutMs }
+    const holder = startChild({ ...args, hang: true })
+    await untilRuns(namespace, 1)
+    const waiters = [startChild({ ...args, hang: false }), startChild({ ...args, hang: false })]
+    await Promise.all(waiters.map((w) => w.issued))
+    holder.child.kill('SIGKILL')
+    await once(holder.child, 'exit')
+    await untilRuns(namespace, 2)
+    await redis.set(`${namespace}:test:release`, '1')
+    const results = await Promise.all(waiters.map((w) => w.result))
+    expect(results).toEqual(Array(2).fill({ values: 100, wrong: 0, failed: 0, storeErrors: 0 }))
+    const [held, taken] = await loaderRuns(namespace)
+    expect(held?.pid).toBe(holder.child.pid)
+    expect(waiters.map((w) => w.child.pid)).toContain(taken?.pid)
+    // The dead holder's lock was respected until it expired (a lock cannot expire early).
+    expect((taken?.at ?? 0) - (held?.at ?? 0)).toBeGreaterThanOrEqual(lockTimeoutMs - 50)
+    expect(await loaderRuns(namespace)).toHaveLength(2)
+  })
+})
