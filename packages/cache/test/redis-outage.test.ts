@@ -1,0 +1,127 @@
+import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
+import { type RedisServer, startRedis } from '@sluice/testing'
+import { sharedPostgres } from '@sluice/testing/vitest'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
+import type { CacheEvent } from '../src/index.js'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
+
+const CALLERS = 200
+const KEYS = 50
+const RUN_MS = 10_000
+
+let redis: RedisServer
+let database: SluiceDatabase<Record<string, never>>
+
+beforeAll(async () => {
+  redis = await startRedis()
+  const { url } = await sharedPostgres().createDatabase(`redis_outage_${process.pid}`)
+  database = createDatabase(parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '10' }))
+})
+afterAll(async () => {
+  await database?.close()
+  await redis?.stop()
+})
+
+/** Counts of what happened, by phase; `at` of each event for windows. */
+function tally(events: readonly (CacheEvent & { at: number })[], from: number, to = Infinity) {
+  const inWindow = events.filter((event) => event.at >= from && event.at < to)
+  const count = (kind: CacheEvent['kind'], tier?: 'l1' | 'l2') =>
+    inWindow.filter((event) => event.kind === kind && (!tier || event.tier === tier)).length
+  const hits = count('hit')
+  return {
+    hits,
+    l2Hits: count('hit', 'l2'),
+    misses: count('miss'),
+    ratio: hits / (hits + count('miss')),
+  }
+}
+
+describe.each([
+  ['a Redis URL (the cache owns the client)', () => redis.url],
+  ['an ioredis client with default options', () => redisClient(redis.url)],
+])('Redis killed under load: %s', (_name, redisOption) => {
+  test(`${CALLERS} callers for ${RUN_MS / 1000} s: no call fails; after a restart the hit rate recovers`, {
+    timeout: 60_000,
+  }, async () => {
+    const events: (CacheEvent & { at: number })[] = []
+    const cache = testCache({
+      redis: redisOption(),
+      namespace: freshNamespace(),
+      l1: { maxAgeMs: 1000 }, // L1 copies expire within the run, so the outage reaches Redis
+      instrumentation: { onCache: (event) => events.push({ ...event, at: Date.now() }) },
+    })
+    let calls = 0
+    let failed = 0
+    let wrong = 0
+    const loading = new Map<number, number>()
+    let maxLoadingOneKey = 0
+    // The loader asks PostgreSQL, so a broken single-flight would show as load on the database.
+    const load = async (n: number) => {
+      const now = (loading.get(n) ?? 0) + 1
+      loading.set(n, now)
+      maxLoadingOneKey = Math.max(maxLoadingOneKey, now)
+      try {
+        const { rows } = await sql<{ n: number }>`select ${n}::int as n`.execute(database.db)
+        return rows[0]?.n
+      } finally {
+        loading.set(n, (loading.get(n) ?? 1) - 1)
+      }
+    }
+    const started = Date.now()
+    let stopAt = started + RUN_MS
+    const caller = async () => {
+      while (Date.now() < stopAt) {
+        const n = Math.floor(Math.random() * KEYS)
+        try {
+          if ((await cache.getOrLoad(`item:${n}`, () => load(n))) !== n) wrong++
+        } catch {
+          failed++
+        }
+        calls++
+        await new Promise(setImmediate) // let timers and sockets run between calls
+      }
+    }
+    const callers = Array.from({ length: CALLERS }, caller)
+
+    await vi.waitFor(
+      () => {
+        expect(tally(events, started).hits).toBeGreaterThan(1000)
+        expect(Date.now() - started).toBeGreaterThan(2000)
+      },
+      { timeout: 5000 },
+    )
+    const warm = tally(events, started)
+    await redis.kill()
+    const killedAt = Date.now()
+    // Down long enough for the breaker to open and for L1 copies to run out: calls miss.
+    await vi.waitFor(
+      () => {
+        expect(cache.storeState).toBe('open')
+        expect(tally(events, killedAt).misses).toBeGreaterThan(KEYS)
+      },
+      { timeout: 8000 },
+    )
+    await redis.start()
+    const restartedAt = Date.now()
+    const storedSince = (at: number) =>
+      events.filter((event) => event.at >= at && event.kind === 'load' && event.stored).length
+    await vi.waitFor(() => expect(storedSince(restartedAt)).toBeGreaterThan(0), { timeout: 10_000 })
+    const recoveredAt = Date.now()
+    stopAt = Math.max(stopAt, recoveredAt + 2000)
+    await Promise.all(callers)
+
+    expect({ failed, wrong }).toEqual({ failed: 0, wrong: 0 })
+    expect(calls).toBeGreaterThan(CALLERS * 10)
+    // Redis down: misses, not errors to callers. Single-flight kept one load per key at a time,
+    // plus one when the bus reconnected (it drops this instance's loads: messages were missed).
+    expect(tally(events, killedAt, restartedAt).misses).toBeGreaterThan(0)
+    expect(maxLoadingOneKey).toBeLessThanOrEqual(2)
+    // Back without restarting the app: Redis holds entries again and serves hits.
+    const after = tally(events, recoveredAt)
+    expect(after.ratio).toBeGreaterThan(Math.min(0.9, warm.ratio))
+    expect(after.l2Hits).toBeGreaterThan(0)
+    expect(cache.storeState).toBe('closed')
+    expect(Number(await redis.nodes[0]?.cli('dbsize'))).toBeGreaterThan(0)
+  })
+})
