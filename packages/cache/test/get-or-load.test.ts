@@ -1,11 +1,38 @@
-import { describe, expect, test } from 'vitest'
-import { CacheError } from '../src/index.js'
+import { type RedisServer, startRedis } from '@sluice/testing'
+import { Cluster } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { CacheError, type CacheOptions } from '../src/index.js'
 import { freshNamespace, gate, redisClient, testCache } from './helpers.js'
 
-describe.each([
-  ['redis', {}],
-  ['in-process only', { redis: undefined }],
-] as const)('getOrLoad (%s)', (_mode, mode) => {
+let cluster: RedisServer
+const clusterClients: Cluster[] = []
+beforeAll(async () => {
+  cluster = await startRedis({ cluster: { masters: 3 } })
+})
+afterAll(async () => {
+  for (const client of clusterClients) client.disconnect()
+  await cluster?.stop()
+})
+
+function clusterClient(): Cluster {
+  const client = new Cluster(cluster.startupNodes)
+  clusterClients.push(client)
+  return client
+}
+
+const MODES: ReadonlyArray<readonly [string, () => Partial<CacheOptions>]> = [
+  ['redis', () => ({})],
+  ['redis cluster, 3 masters', () => ({ redis: clusterClient() })],
+  ['in-process only', () => ({ redis: undefined })],
+]
+const SHARED_MODES = MODES.filter(([name]) => name.startsWith('redis'))
+
+describe.each(MODES)('getOrLoad (%s)', (_name, modeOptions) => {
+  let mode: Partial<CacheOptions>
+  beforeAll(() => {
+    mode = modeOptions()
+  })
+
   test('1,000 concurrent callers of one cold key: the loader runs once', async () => {
     const cache = testCache(mode)
     let loads = 0
@@ -127,22 +154,28 @@ describe.each([
   })
 })
 
-test('a second instance gets the first one’s value from Redis, and drops its L1 copy when the first invalidates', async () => {
-  const namespace = freshNamespace()
-  const first = testCache({ namespace })
-  const second = testCache({ namespace, redis: redisClient() })
-  await Promise.all([first.ready(), second.ready()])
-  await first.getOrLoad('shared', async () => 'loaded once', { tags: ['t'] })
-  expect(await second.getOrLoad('shared', async () => 'loaded twice')).toBe('loaded once')
-  expect(await second.getOrLoad('shared', async () => 'loaded twice')).toBe('loaded once')
-  expect(second.events.filter((e) => e.kind === 'hit').map((e) => e.tier)).toEqual(['l2', 'l1'])
-
-  await first.invalidateTags(['t'])
-  // The L1 copy is gone within 100 ms: the next read goes past L1 and loads.
-  await expect
-    .poll(() => second.getOrLoad('shared', async () => 'after invalidation'), {
-      interval: 5,
-      timeout: 100,
+test.each(SHARED_MODES)(
+  '%s: a second instance gets the first one’s value, and drops its L1 copy when the first invalidates',
+  async (name, modeOptions) => {
+    const namespace = freshNamespace()
+    const first = testCache({ namespace, ...modeOptions() })
+    const second = testCache({
+      namespace,
+      ...(name === 'redis' ? { redis: redisClient() } : modeOptions()),
     })
-    .toBe('after invalidation')
-})
+    await Promise.all([first.ready(), second.ready()])
+    await first.getOrLoad('shared', async () => 'loaded once', { tags: ['t'] })
+    expect(await second.getOrLoad('shared', async () => 'loaded twice')).toBe('loaded once')
+    expect(await second.getOrLoad('shared', async () => 'loaded twice')).toBe('loaded once')
+    expect(second.events.filter((e) => e.kind === 'hit').map((e) => e.tier)).toEqual(['l2', 'l1'])
+
+    await first.invalidateTags(['t'])
+    // The L1 copy is gone within 100 ms: the next read goes past L1 and loads.
+    await expect
+      .poll(() => second.getOrLoad('shared', async () => 'after invalidation'), {
+        interval: 5,
+        timeout: 100,
+      })
+      .toBe('after invalidation')
+  },
+)
