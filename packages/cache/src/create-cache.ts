@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
-import { type AfterCommit, cachedQueryInfo } from '@sluice/core'
+import { type AfterCommit, ConfigError, cachedQueryInfo } from '@sluice/core'
 import { Redis } from 'ioredis'
 import type { CacheStore } from './cache-store.js'
+import { storeError } from './errors.js'
 import { GuardedStore } from './guarded-store.js'
 import { InvalidationBus } from './invalidation-bus.js'
 import { MemoryStore } from './memory-store.js'
@@ -9,6 +10,7 @@ import { type CacheOptions, resolveCacheOptions } from './options.js'
 import { RedisStore } from './redis-store.js'
 import { tableTag } from './table-tag.js'
 import { type LoadOptions, TieredCache } from './tiered-cache.js'
+import { within } from './within.js'
 
 /** A Kysely query the cache can run: anything with `compile()` and `execute()`. */
 export interface CacheableQuery<R> {
@@ -75,8 +77,13 @@ export interface Cache {
   readonly invalidateOnCommit: AfterCommit
   /** The circuit breaker's state for the shared store. */
   readonly storeState: 'closed' | 'open' | 'half-open'
-  /** Resolves once this instance hears other instances' invalidations (Redis with L1 only). */
-  ready(): Promise<void>
+  /**
+   * A start-up check: resolves once the shared store answers and this instance hears other
+   * instances' invalidations. Rejects with `CacheError` `CACHE_STORE_AUTH_FAILED` when Redis
+   * refuses the credentials, or `CACHE_STORE_UNAVAILABLE` when it does not answer within
+   * `timeoutMs` (default 5 s). The cache works without it: calls just miss meanwhile.
+   */
+  ready(options?: { timeoutMs?: number }): Promise<void>
   /** Clears this instance's L1 and closes the Redis client it created from a URL. */
   close(): Promise<void>
 }
@@ -98,9 +105,10 @@ export function createCache(options: CacheOptions): Cache {
   const resolved = resolveCacheOptions(options)
   const owned =
     typeof options.redis === 'string'
-      ? new Redis(options.redis, { maxRetriesPerRequest: 1, lazyConnect: false })
+      ? new Redis(checkRedisUrl(options.redis), { maxRetriesPerRequest: 1 })
       : undefined
-  const report = (error: unknown) => resolved.hooks?.onCache?.({ kind: 'error', error })
+  const report = (error: unknown) =>
+    resolved.hooks?.onCache?.({ kind: 'error', error: storeError(error) })
   owned?.on('error', report)
   const client = owned ?? (typeof options.redis === 'object' ? options.redis : undefined)
   const store: CacheStore =
@@ -151,8 +159,12 @@ export function createCache(options: CacheOptions): Cache {
     get storeState() {
       return shared.breakerState
     },
-    ready: async () => {
-      await bus?.ready()
+    ready: async ({ timeoutMs = 5000 } = {}) => {
+      try {
+        await within(Promise.all([store.get(READY_PROBE), bus?.ready()]), timeoutMs)
+      } catch (error) {
+        throw storeError(error)
+      }
     },
     close: async () => {
       bus?.close()
@@ -161,6 +173,22 @@ export function createCache(options: CacheOptions): Cache {
       owned?.disconnect()
     },
   }
+}
+
+const READY_PROBE = 'sluice:ready'
+
+/** A `redis://` or `rediss://` URL, checked before ioredis sees it (the value is never echoed). */
+function checkRedisUrl(url: string): string {
+  let protocol: string | undefined
+  try {
+    protocol = new URL(url).protocol
+  } catch {
+    protocol = undefined
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new ConfigError([{ field: 'redis', message: 'must be a redis:// or rediss:// URL' }])
+  }
+  return url
 }
 
 function bigintSafe(_key: string, value: unknown): unknown {

@@ -1,11 +1,17 @@
 import { SluiceError } from '@sluice/core'
 
 /** Stable codes of {@link CacheError}. */
-export type CacheErrorCode = 'CACHE_KEY_INVALID' | 'CACHE_VALUE_UNSERIALIZABLE'
+export type CacheErrorCode =
+  | 'CACHE_KEY_INVALID'
+  | 'CACHE_VALUE_UNSERIALIZABLE'
+  | 'CACHE_STORE_AUTH_FAILED'
+  | 'CACHE_STORE_UNAVAILABLE'
 
 /**
- * Bad input to the cache: a key that is empty or too long, or a value that cannot be stored
- * (a function, a symbol, a circular structure).
+ * Bad input to the cache (a key that is empty or too long; a value that cannot be stored: a
+ * function, a symbol, a circular structure), or a shared store that refused the credentials
+ * or did not answer. Store errors reach callers only from `cache.ready()`; elsewhere they
+ * are absorbed (the cache misses) and reported as `error` events.
  *
  * @example
  * ```ts
@@ -22,6 +28,29 @@ export class CacheError extends SluiceError {
   constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options)
   }
+}
+
+const AUTH_REPLY = /^(WRONGPASS|NOAUTH)\b|invalid password/i
+
+/**
+ * A shared-store failure as a {@link CacheError}: `CACHE_STORE_AUTH_FAILED` when Redis refused
+ * the credentials, else `CACHE_STORE_UNAVAILABLE`. Only the message is kept: ioredis attaches
+ * the failed command to its errors, and for AUTH its arguments are the password.
+ *
+ * @example
+ * ```ts
+ * redis.on('error', (error) => logger.warn(storeError(error)))
+ * ```
+ */
+export function storeError(error: unknown): CacheError {
+  if (error instanceof CacheError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  return AUTH_REPLY.test(message)
+    ? new CacheError(
+        'CACHE_STORE_AUTH_FAILED',
+        `Redis refused the credentials (${message}); check the user and password of the Redis URL`,
+      )
+    : new CacheError('CACHE_STORE_UNAVAILABLE', `The cache store failed: ${message}`)
 }
 
 /** Longest key accepted, in UTF-8 bytes (Redis allows more; keys this long are a bug). */

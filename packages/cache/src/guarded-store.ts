@@ -1,6 +1,8 @@
 import type { CacheStore } from './cache-store.js'
 import { CircuitBreaker } from './circuit-breaker.js'
+import { storeError } from './errors.js'
 import type { CacheEvent } from './events.js'
+import { within } from './within.js'
 
 /** Marks a store call that failed, timed out, or was skipped by the open breaker. */
 export const UNAVAILABLE = Symbol('store unavailable')
@@ -88,26 +90,15 @@ export class GuardedStore {
 
   async #call<T>(operation: (store: CacheStore) => Promise<T>, flush = true): Promise<Maybe<T>> {
     if (!this.#breaker.allows()) return UNAVAILABLE
-    let timer: NodeJS.Timeout | undefined
     try {
-      const result = await Promise.race([
-        operation(this.store),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`cache store did not answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          )
-        }),
-      ])
+      const result = await within(operation(this.store), this.#timeoutMs)
       this.#breaker.succeeded()
       if (flush && (this.#pendingKeys.size > 0 || this.#pendingTags.size > 0)) void this.#flush()
       return result
     } catch (error) {
       this.#breaker.failed()
-      this.#report({ kind: 'error', error })
+      this.#report({ kind: 'error', error: storeError(error) })
       return UNAVAILABLE
-    } finally {
-      clearTimeout(timer)
     }
   }
 }
