@@ -11,8 +11,13 @@ export interface CacheEvent {
   readonly tier?: 'l1' | 'l2'
   /** How long a load or a lock wait took. */
   readonly durationMs?: number
-  /** For `load`: whether the value was stored (false after a concurrent invalidation). */
+  /** For `load`: whether the value was stored. */
   readonly stored?: boolean
+  /**
+   * For a `load` that stored nothing, why: `invalidated` while loading, `too-large` (over
+   * `maxEntryBytes`), `store-unavailable`, or `not-found` (`undefined` without `negativeTtlMs`).
+   */
+  readonly reason?: 'invalidated' | 'too-large' | 'store-unavailable' | 'not-found'
   readonly error?: unknown
 }
 

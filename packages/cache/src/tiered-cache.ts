@@ -41,6 +41,8 @@ export class TieredCache {
   readonly #l1: LRUCache<string, Entry> | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #refreshing = new Set<string>()
+  /** L1 keys by tag, so that a tag invalidation finds its entries without a scan. */
+  readonly #keysByTag = new Map<string, Set<string>>()
   readonly #announce: (invalidation: Invalidation) => void
   // Bumped by every local invalidation: a load that began before one must not fill L1.
   #epoch = 0
@@ -59,7 +61,7 @@ export class TieredCache {
         : new LRUCache<string, Entry>({
             max: options.l1.maxEntries,
             maxSize: options.l1.maxBytes,
-            sizeCalculation: (_entry, key) => key.length + 64,
+            dispose: (entry, key) => this.#unindex(key, entry),
           })
   }
 
@@ -100,17 +102,16 @@ export class TieredCache {
   async set<T>(key: string, value: T, options: Pick<LoadOptions, 'ttlMs' | 'tags'> = {}) {
     validateKey(key, 'key')
     const tags = (options.tags ?? []).map((tag) => validateKey(tag, 'tag'))
-    const payloadCheck = encodeEntry(this.#entry(value, tags, [], 0))
-    await this.delete([key])
-    const epoch = this.#epoch
     const versions = await this.#shared.tagVersions(tags)
-    if (versions === UNAVAILABLE || Buffer.byteLength(payloadCheck) > this.#options.maxEntryBytes) {
-      return
-    }
     const ttl = this.#ttl(options.ttlMs ?? this.#options.defaultTtlMs)
-    const entry = this.#entry(value, tags, versions, ttl)
-    await this.#shared.set(key, encodeEntry(entry), ttl)
-    this.#fillL1(key, entry, epoch)
+    const entry = this.#entry(value, tags, versions === UNAVAILABLE ? [] : versions, ttl)
+    const payload = encodeEntry(entry) // refuses an unserializable value before any change
+    await this.delete([key]) // moves the generation: running loads can no longer store
+    const epoch = this.#epoch
+    const bytes = Buffer.byteLength(payload)
+    if (versions === UNAVAILABLE || bytes > this.#options.maxEntryBytes) return
+    await this.#shared.set(key, payload, ttl)
+    this.#fillL1(key, entry, epoch, bytes)
   }
 
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
@@ -142,10 +143,11 @@ export class TieredCache {
       this.#l1?.delete(key)
     }
     if (tags.length === 0) return
-    const hit = (entryTags: readonly string[]) => entryTags.some((tag) => tags.includes(tag))
-    for (const [key, flight] of this.#flights) if (hit(flight.tags)) this.#flights.delete(key)
-    for (const [key, entry] of this.#l1?.entries() ?? []) {
-      if (hit(Object.keys(entry.tags))) this.#l1?.delete(key)
+    for (const [key, flight] of this.#flights) {
+      if (flight.tags.some((tag) => tags.includes(tag))) this.#flights.delete(key)
+    }
+    for (const tag of tags) {
+      for (const key of [...(this.#keysByTag.get(tag) ?? [])]) this.#l1?.delete(key)
     }
   }
 
@@ -164,7 +166,7 @@ export class TieredCache {
     const epoch = this.#epoch
     const found = await this.#readShared<T>(key)
     if (found) {
-      this.#fillL1(key, found, epoch)
+      this.#fillL1(key, found, epoch, found.bytes ?? 0)
       if (found.freshUntil > Date.now()) {
         this.#emit({ kind: 'hit', key, tier: 'l2' })
         return found.value
@@ -209,34 +211,45 @@ export class TieredCache {
     const started = performance.now()
     try {
       const value = await loader()
-      let stored = false
-      const negativeTtl = options.negativeTtlMs ?? 0
-      if (
-        generation !== UNAVAILABLE &&
-        versions !== UNAVAILABLE &&
-        (value !== undefined || negativeTtl > 0)
-      ) {
-        const ttl = this.#ttl(
-          value === undefined ? negativeTtl : (options.ttlMs ?? this.#options.defaultTtlMs),
-        )
-        const entry = this.#entry(value, tags, versions, ttl)
-        const payload = encodeEntry(entry)
-        if (Buffer.byteLength(payload) <= this.#options.maxEntryBytes) {
-          const result = await this.#shared.setIfGeneration(
-            key,
-            payload,
-            ttl + (options.graceMs ?? 0),
-            generation,
-          )
-          stored = result === true
-          if (stored) this.#fillL1(key, entry, epoch)
-        }
-      }
-      this.#emit({ kind: 'load', key, durationMs: performance.now() - started, stored })
+      const ttlMs = value === undefined ? options.negativeTtlMs : options.ttlMs
+      const reason =
+        value === undefined && !ttlMs
+          ? 'not-found'
+          : generation === UNAVAILABLE || versions === UNAVAILABLE
+            ? 'store-unavailable'
+            : await this.#store(key, value, tags, versions, generation, {
+                ttlMs: ttlMs ?? this.#options.defaultTtlMs,
+                graceMs: options.graceMs ?? 0,
+                epoch,
+              })
+      const durationMs = performance.now() - started
+      const stored = reason === undefined
+      this.#emit({ kind: 'load', key, durationMs, stored, ...(stored ? {} : { reason }) })
       return value
     } finally {
       if (lock.kind === 'locked') await this.#shared.unlock(key, owner)
     }
+  }
+
+  /** Stores a loaded value if its generation did not move; why not, if it was not stored. */
+  async #store<T>(
+    key: string,
+    value: T | undefined,
+    tags: readonly string[],
+    versions: readonly number[],
+    generation: number,
+    { ttlMs, graceMs, epoch }: { ttlMs: number; graceMs: number; epoch: number },
+  ): Promise<'invalidated' | 'too-large' | 'store-unavailable' | undefined> {
+    const ttl = this.#ttl(ttlMs)
+    const entry = this.#entry(value, tags, versions, ttl)
+    const payload = encodeEntry(entry)
+    const bytes = Buffer.byteLength(payload)
+    if (bytes > this.#options.maxEntryBytes) return 'too-large'
+    const result = await this.#shared.setIfGeneration(key, payload, ttl + graceMs, generation)
+    if (result === UNAVAILABLE) return 'store-unavailable'
+    if (!result) return 'invalidated'
+    this.#fillL1(key, entry, epoch, bytes)
+    return undefined
   }
 
   /**
@@ -307,11 +320,30 @@ export class TieredCache {
     }
   }
 
-  #fillL1(key: string, entry: Entry, epoch: number): void {
+  #fillL1(key: string, entry: Entry, epoch: number, bytes: number): void {
     if (!this.#l1 || epoch !== this.#epoch) return
     const ttl = entry.freshUntil - Date.now()
     const maxAgeMs = this.#options.l1 === false ? 0 : this.#options.l1.maxAgeMs
-    if (ttl > 0) this.#l1.set(key, entry, { ttl: Math.min(ttl, maxAgeMs) })
+    if (ttl <= 0) return
+    // The payload's length stands for the decoded value's memory; the key and entry add a little.
+    this.#l1.set(key, entry, { ttl: Math.min(ttl, maxAgeMs), size: bytes + key.length + 64 })
+    if (!this.#l1.has(key)) return // larger than all of L1
+    for (const tag in entry.tags) {
+      let keys = this.#keysByTag.get(tag)
+      if (!keys) {
+        keys = new Set()
+        this.#keysByTag.set(tag, keys)
+      }
+      keys.add(key)
+    }
+  }
+
+  #unindex(key: string, entry: Entry): void {
+    for (const tag in entry.tags) {
+      const keys = this.#keysByTag.get(tag)
+      keys?.delete(key)
+      if (keys?.size === 0) this.#keysByTag.delete(tag)
+    }
   }
 
   /** A TTL with jitter: up to `jitter` of it either way. */

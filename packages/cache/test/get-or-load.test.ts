@@ -137,6 +137,22 @@ describe.each(MODES)('getOrLoad (%s)', (_name, modeOptions) => {
     const big = 'x'.repeat(5000)
     expect(await cache.getOrLoad('big', async () => big)).toBe(big)
     expect(await cache.getOrLoad('big', async () => 'reloaded')).toBe('reloaded')
+    const bigLoad = cache.events.find((e) => e.kind === 'load' && e.key === 'big')
+    expect(bigLoad).toMatchObject({ stored: false, reason: 'too-large' })
+  })
+
+  test('L1 is bounded by the bytes of what it holds', async () => {
+    const cache = testCache({ ...mode, l1: { maxBytes: 10_000 } })
+    const keys = ['a', 'b', 'c', 'd', 'e']
+    for (const key of keys) await cache.set(key, key.repeat(3000))
+    const tiers: (string | undefined)[] = []
+    for (const key of [...keys].reverse()) {
+      cache.events.length = 0
+      await cache.getOrLoad(key, async () => 'not cached?')
+      tiers.push(cache.events.find((e) => e.kind === 'hit')?.tier)
+    }
+    // At most three 3 kB values fit in 10 kB of L1: the newest ones; the rest come from L2.
+    expect(tiers).toEqual(['l1', 'l1', 'l1', 'l2', 'l2'])
   })
 
   test('bad keys and values are typed errors, and nothing is cached', async () => {

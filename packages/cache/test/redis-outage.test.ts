@@ -125,3 +125,31 @@ describe.each([
     expect(Number(await redis.nodes[0]?.cli('dbsize'))).toBeGreaterThan(0)
   })
 })
+
+test('invalidations the breaker kept from Redis are sent before anything is read from it again', async () => {
+  const namespace = freshNamespace()
+  const cache = testCache({
+    redis: redis.url,
+    namespace,
+    l1: false,
+    storeTimeoutMs: 200,
+    breakerThreshold: 1,
+    breakerOpenMs: 300,
+  })
+  await cache.ready()
+  await cache.set('profile', 'old')
+  const node = redis.nodes[0]
+  if (!node) throw new Error('no node')
+  // Redis stops answering (its data stays): one timeout opens the breaker...
+  await node.cli('client', 'pause', '1000', 'all')
+  expect(await cache.get('other')).toBeUndefined()
+  expect(cache.storeState).toBe('open')
+  // ...so this invalidation is not even sent: it waits in the process.
+  await cache.delete('profile')
+  await vi.waitFor(async () => expect(await node.cli('ping')).toBe('PONG'), { timeout: 5000 })
+  await vi.waitFor(() => expect(cache.storeState).toBe('half-open'), { timeout: 5000 })
+  expect(await node.cli('exists', `${namespace}:{profile}:v`)).toBe('1')
+  // Redis is back with the old value still in it; the first read must not see it.
+  expect(await cache.get('profile')).toBeUndefined()
+  expect(await cache.getOrLoad('profile', async () => 'new')).toBe('new')
+})
