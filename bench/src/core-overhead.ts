@@ -4,7 +4,7 @@ import { createDatabase, parseConfig } from '@sluice/core'
 import { startPostgres } from '@sluice/testing'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import { compare, type DB, POOL, seed } from './point-select.js'
+import { compareClients, type DB, POOL, seed } from './point-select.js'
 
 const cluster = await startPostgres()
 try {
@@ -17,7 +17,7 @@ try {
   const sluice = createDatabase<DB>(config)
   const observed = createDatabase<DB>(config, { instrumentation: { onQueryEnd: () => {} } })
   console.log('core: one server')
-  await compare({ plain, sluice: sluice.db, 'sluice+hooks': observed.db }, 'plain')
+  await compareClients({ plain, sluice: sluice.db, 'sluice+hooks': observed.db }, 'plain')
   await Promise.all([plain.destroy(), sluice.close(), observed.close()])
 } finally {
   await cluster.stop()

@@ -9,7 +9,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import { KyselyReplicationDialect } from 'kysely-replication'
 import { RoundRobinReplicaStrategy } from 'kysely-replication/strategy/round-robin'
 import pg from 'pg'
-import { compare, type DB, POOL, seed } from './point-select.js'
+import { compareClients, type DB, POOL, seed } from './point-select.js'
 
 const dialect = (url: string) =>
   new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: POOL }) })
@@ -27,7 +27,10 @@ try {
   const plain = new Kysely<DB>({ dialect: dialect(replica1) })
   const routedOne = createRoutedDatabase<DB>(routedConfig([replica1]))
   console.log('router: one replica, same server and pool size as plain')
-  await compare({ 'plain (replica-1)': plain, 'sluice router': routedOne.db }, 'plain (replica-1)')
+  await compareClients(
+    { 'plain (replica-1)': plain, 'sluice router': routedOne.db },
+    'plain (replica-1)',
+  )
 
   const replication = new Kysely<DB>({
     dialect: new KyselyReplicationDialect({
@@ -38,7 +41,7 @@ try {
   })
   const routedTwo = createRoutedDatabase<DB>(routedConfig([replica1, replica2]))
   console.log('router: two replicas, against kysely-replication')
-  await compare(
+  await compareClients(
     { 'kysely-replication': replication, 'sluice router': routedTwo.db },
     'kysely-replication',
   )

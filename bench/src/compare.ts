@@ -1,0 +1,83 @@
+// Ratio benchmarks on a noisy machine: contenders run back to back in each round (in
+// alternating order) and each round yields a ratio against the baseline; the median ratio is
+// reported, which keeps the machine's drift out of it.
+
+/** One operation of a contender, e.g. a point select or a cache read. */
+export type Operation = (i: number) => Promise<unknown>
+
+/** How much work each contender does. */
+export interface Workload {
+  readonly concurrency: number
+  readonly operations: number
+  readonly rounds: number
+  readonly warmup: number
+}
+
+interface Run {
+  /** Operations per second. */
+  readonly ops: number
+  /** This process's CPU time per operation, in microseconds: the client's own cost. */
+  readonly cpuUs: number
+}
+
+async function run(operation: Operation, concurrency: number, operations: number): Promise<Run> {
+  let next = 0
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < operations) await operation(next++)
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const { user, system } = process.cpuUsage(cpu)
+  return { ops: operations / seconds, cpuUs: (user + system) / operations }
+}
+
+/** The middle value. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+/**
+ * Runs every contender `rounds` times, interleaved, and prints each one's median throughput
+ * and CPU per operation, each with its median per-round ratio to `baseline`. Returns the
+ * median throughput ratios.
+ */
+export async function compare(
+  contenders: Readonly<Record<string, Operation>>,
+  baseline: string,
+  workload: Workload,
+  unit = 'op',
+): Promise<Record<string, number>> {
+  const names = Object.keys(contenders)
+  const runs: Record<string, Run[]> = Object.fromEntries(names.map((name) => [name, []]))
+  for (const operation of Object.values(contenders)) {
+    await run(operation, workload.concurrency, workload.warmup)
+  }
+  for (let round = 0; round < workload.rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse()
+    for (const name of order) {
+      runs[name]?.push(
+        await run(contenders[name] as Operation, workload.concurrency, workload.operations),
+      )
+    }
+  }
+  const base = runs[baseline] ?? []
+  const ratio = (mine: Run[], pick: (r: Run) => number) =>
+    median(mine.map((r, round) => pick(r) / pick(base[round] ?? r)))
+  const ratios: Record<string, number> = {}
+  for (const name of names) {
+    const mine = runs[name] ?? []
+    ratios[name] = ratio(mine, (r) => r.ops)
+    const ops = `${median(mine.map((r) => r.ops))
+      .toFixed(0)
+      .padStart(8)} ${unit}/s ${(ratios[name] ?? 0).toFixed(3)}x`
+    const cpu = `${median(mine.map((r) => r.cpuUs))
+      .toFixed(1)
+      .padStart(6)} µs CPU/${unit} ${ratio(mine, (r) => r.cpuUs).toFixed(3)}x`
+    console.log(`${name.padEnd(24)} ${ops}  ${cpu}  (vs ${baseline})`)
+  }
+  return ratios
+}
