@@ -1,9 +1,11 @@
-// Sluice quick start: a real PostgreSQL primary with two streaming replicas (started by
-// @sluice/testing), then @sluice/router over @sluice/core: routed queries, read-your-writes
-// against a lagging replica, a replica failure, streaming, health and a typed error.
+// Sluice quick start: a real PostgreSQL primary with two streaming replicas and a Redis
+// (started by @sluice/testing), then @sluice/router over @sluice/core with @sluice/cache:
+// routed queries, read-your-writes against a lagging replica, a cache invalidated on commit,
+// a replica failure, streaming, health and a typed error.
+import { createCache } from '@sluice/cache'
 import { parseConfig, SluiceError } from '@sluice/core'
 import { createRoutedDatabase } from '@sluice/router'
-import { type ReplicaServer, startPostgres } from '@sluice/testing'
+import { type ReplicaServer, startPostgres, startRedis } from '@sluice/testing'
 import { type Generated, sql } from 'kysely'
 
 interface DB {
@@ -15,6 +17,8 @@ console.log(
   `PostgreSQL ${cluster.version} (${cluster.engine}): primary + ${cluster.replicas.length} replicas`,
 )
 const { url, replicaUrls } = await cluster.createDatabase('quickstart')
+const redis = await startRedis()
+const cache = createCache({ redis: redis.url, namespace: 'quickstart', defaultTtlMs: 60_000 })
 
 const config = parseConfig({
   DATABASE_URL: url,
@@ -24,6 +28,7 @@ const config = parseConfig({
 let showQueries = true
 const database = createRoutedDatabase<DB>(config, {
   lagCheckIntervalMs: 200,
+  afterCommit: cache.invalidateOnCommit, // a committed write drops the cached reads of its tables
   instrumentation: {
     onQueryEnd: (e) =>
       showQueries &&
@@ -63,8 +68,27 @@ try {
   console.log(`  consistency token for other services: ${token}`)
   await Promise.all([first?.setApplyDelay(0), second?.setApplyDelay(0)])
 
-  console.log('replica-1 is killed; reads keep working:')
+  console.log('A cached query, invalidated when a write to its table commits:')
   showQueries = false
+  // In a session, so that a reload after the write reads a replica that has replayed it.
+  await database.session(async () => {
+    const adaCount = async () => {
+      const query = database.db.selectFrom('messages').select('id').where('author', '=', 'ada')
+      return (await cache.query(query, { ttlMs: 60_000 })).length
+    }
+    console.log(`  ada's messages: ${await adaCount()} (loaded), ${await adaCount()} (cached)`)
+    await database.db.insertInto('messages').values({ author: 'ada', body: 'again' }).execute()
+    console.log(`  after an insert: ${await adaCount()}`)
+    await database.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.insertInto('messages').values({ author: 'ada', body: 'undone' }).execute()
+        throw new Error('rolled back')
+      })
+      .catch(() => undefined)
+    console.log(`  after a rolled-back insert: ${await adaCount()} (still cached)`)
+  })
+  console.log('replica-1 is killed; reads keep working:')
   await first?.kill()
   let served = 0
   for (let i = 0; i < 20; i++) {
@@ -88,5 +112,6 @@ try {
   )
 } finally {
   await database.close()
-  await cluster.stop()
+  await cache.close()
+  await Promise.all([cluster.stop(), redis.stop()])
 }
