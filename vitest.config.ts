@@ -47,7 +47,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    projects: ['cache', 'core', 'router', 'testing'].flatMap((pkg) =>
+    projects: ['cache', 'core', 'partitions', 'router', 'testing'].flatMap((pkg) =>
       engines.map((engine) => packageProject(pkg, engine)),
     ),
   },

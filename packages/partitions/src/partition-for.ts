@@ -1,0 +1,72 @@
+import {
+  addIntervals,
+  intervalStart,
+  isoDate,
+  type LocalDate,
+  localDate,
+  startInstant,
+} from './calendar.js'
+import type { PartitionSpec } from './spec.js'
+
+/** One partition's place in time: `[from, to)` in the spec's time zone. */
+export interface PartitionRange {
+  /** `<table>_pYYYYMMDD`, after the local date the range starts on. */
+  readonly name: string
+  readonly from: LocalDate
+  readonly to: LocalDate
+  /** The instants the bounds stand for. */
+  readonly fromInstant: Date
+  readonly toInstant: Date
+}
+
+/**
+ * The partition of `spec` that holds `date`, whether or not it exists yet.
+ *
+ * @example
+ * ```ts
+ * partitionFor(messages, new Date('2026-02-14T12:00:00Z'))
+ * // { name: 'messages_p20260201', from: 2026-02-01, to: 2026-03-01, ... }
+ * ```
+ */
+export function partitionFor(spec: PartitionSpec, date: Date): PartitionRange {
+  return rangeStarting(spec, intervalStart(spec.interval, localDate(date, spec.timeZone)))
+}
+
+/**
+ * The partition of `spec` that starts on `from` (an interval start), moved by `offset`
+ * intervals.
+ *
+ * @example
+ * ```ts
+ * rangeStarting(messages, { year: 2026, month: 1, day: 1 }, 1).name // 'messages_p20260201'
+ * ```
+ */
+export function rangeStarting(spec: PartitionSpec, from: LocalDate, offset = 0): PartitionRange {
+  const start = addIntervals(spec.interval, from, offset)
+  const end = addIntervals(spec.interval, start, 1)
+  return {
+    name: `${spec.table}_p${isoDate(start).replaceAll('-', '')}`,
+    from: start,
+    to: end,
+    fromInstant: startInstant(start, spec.timeZone),
+    toInstant: startInstant(end, spec.timeZone),
+  }
+}
+
+/** The SQL types a partition key may have, as `format_type` names them. */
+export type TimeType = 'timestamp with time zone' | 'timestamp without time zone' | 'date'
+
+/**
+ * A bound as a SQL literal of the key's type: an instant for `timestamptz`, the local
+ * midnight for `timestamp`, the local date for `date`.
+ *
+ * @example
+ * ```ts
+ * boundLiteral({ year: 2026, month: 1, day: 1 }, new Date('2025-12-31T23:00:00Z'), 'date') // "'2026-01-01'"
+ * ```
+ */
+export function boundLiteral(date: LocalDate, instant: Date, type: TimeType): string {
+  if (type === 'date') return `'${isoDate(date)}'`
+  if (type === 'timestamp without time zone') return `'${isoDate(date)} 00:00:00'`
+  return `'${instant.toISOString()}'`
+}

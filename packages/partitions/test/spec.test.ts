@@ -1,0 +1,92 @@
+import { ConfigError } from '@sluice/core'
+import { describe, expect, test } from 'vitest'
+import { definePartitions, type PartitionSpecInput } from '../src/index.js'
+
+const base: PartitionSpecInput = { table: 'messages', column: 'sent_at', interval: 'month' }
+
+/** The fields a bad spec's ConfigError names. */
+function badFields(input: unknown): string[] {
+  try {
+    definePartitions(input as PartitionSpecInput)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return [...new Set((error as ConfigError).issues.map((issue) => issue.field))]
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('definePartitions', () => {
+  test('fills defaults and freezes the spec', () => {
+    const spec = definePartitions({ ...base, retention: { keep: 24, mode: 'drop' } })
+    expect(spec).toEqual({
+      schema: 'public',
+      table: 'messages',
+      column: 'sent_at',
+      interval: 'month',
+      premake: 4,
+      retention: { keep: { count: 24, unit: 'month' }, mode: 'drop' },
+      timeZone: 'UTC',
+      defaultPartition: false,
+      indexes: [],
+    })
+    expect(Object.isFrozen(spec)).toBe(true)
+    expect(Object.isFrozen(spec.retention?.keep)).toBe(true)
+    const archived = definePartitions({
+      ...base,
+      table: 'app.audit_log',
+      retention: { keep: '90 days', mode: 'archive', archiveSchema: 'archive' },
+    })
+    expect(archived).toMatchObject({ schema: 'app', table: 'audit_log' })
+    expect(archived.retention?.keep).toEqual({ count: 90, unit: 'day' })
+  })
+
+  test.each([
+    ['an unknown interval', { ...base, interval: 'fortnight' }, ['interval']],
+    ['premake below 1', { ...base, premake: 0 }, ['premake']],
+    [
+      'retention shorter than one interval',
+      { ...base, retention: { keep: '2 weeks', mode: 'drop' } },
+      ['retention.keep'],
+    ],
+    [
+      'a retention of 0 intervals',
+      { ...base, retention: { keep: 0, mode: 'drop' } },
+      ['retention.keep'],
+    ],
+    [
+      'an archive without a schema',
+      { ...base, retention: { keep: 3, mode: 'archive' } },
+      ['retention.archiveSchema'],
+    ],
+    [
+      'an unknown retention mode',
+      { ...base, retention: { keep: 3, mode: 'truncate' } },
+      ['retention.mode'],
+    ],
+    ['a table name with a quote', { ...base, table: 'messages"; drop table users; --' }, ['table']],
+    ['a schema with a semicolon', { ...base, table: 'app;x.messages' }, ['table']],
+    ['a column with a quote', { ...base, column: 'sent_at"' }, ['column']],
+    [
+      'an archive schema with a space',
+      { ...base, retention: { keep: 3, mode: 'archive', archiveSchema: 'old data' } },
+      ['retention.archiveSchema'],
+    ],
+    [
+      'an index column with a quote',
+      { ...base, indexes: [{ columns: ["x'"] }] },
+      ['indexes.0.columns.0'],
+    ],
+    ['an unknown time zone', { ...base, timeZone: 'Mars/Olympus' }, ['timeZone']],
+    ['a table name too long for its partitions', { ...base, table: 'x'.repeat(54) }, ['table']],
+  ])('%s is a ConfigError naming the field', (_what, input, fields) => {
+    expect(badFields(input)).toEqual(fields)
+  })
+
+  test('messages never echo the bad value', () => {
+    try {
+      definePartitions({ ...base, table: 'messages; drop table users' })
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain('drop table')
+    }
+  })
+})
