@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
-import { LRUCache } from 'lru-cache'
 import { decodeEntry, type Entry, encodeEntry } from './entry.js'
 import { validateKey } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { type GuardedStore, UNAVAILABLE } from './guarded-store.js'
 import type { Invalidation } from './invalidation-bus.js'
+import { LocalTier } from './local-tier.js'
 import type { ResolvedCacheOptions } from './options.js'
 
 /** Options of one `getOrLoad`. */
@@ -38,14 +38,10 @@ interface Flight {
 export class TieredCache {
   readonly #shared: GuardedStore
   readonly #options: ResolvedCacheOptions
-  readonly #l1: LRUCache<string, Entry> | undefined
+  readonly #l1: LocalTier
   readonly #flights = new Map<string, Flight>()
   readonly #refreshing = new Set<string>()
-  /** L1 keys by tag, so that a tag invalidation finds its entries without a scan. */
-  readonly #keysByTag = new Map<string, Set<string>>()
   readonly #announce: (invalidation: Invalidation) => void
-  // Bumped by every local invalidation: a load that began before one must not fill L1.
-  #epoch = 0
 
   constructor(
     shared: GuardedStore,
@@ -55,14 +51,7 @@ export class TieredCache {
     this.#shared = shared
     this.#options = options
     this.#announce = announce
-    this.#l1 =
-      options.l1 === false
-        ? undefined
-        : new LRUCache<string, Entry>({
-            max: options.l1.maxEntries,
-            maxSize: options.l1.maxBytes,
-            dispose: (entry, key) => this.#unindex(key, entry),
-          })
+    this.#l1 = new LocalTier(options.l1)
   }
 
   async getOrLoad<T>(
@@ -72,8 +61,8 @@ export class TieredCache {
   ): Promise<T | undefined> {
     validateKey(key, 'key')
     const tags = (options.tags ?? []).map((tag) => validateKey(tag, 'tag'))
-    const local = this.#l1?.get(key)
-    if (local && local.freshUntil > Date.now()) {
+    const local = this.#l1.fresh(key)
+    if (local) {
       this.#emit({ kind: 'hit', key, tier: 'l1' })
       return local.value as T | undefined
     }
@@ -92,8 +81,8 @@ export class TieredCache {
   /** A fresh value from L1 or the shared store, without loading. */
   async get<T>(key: string): Promise<T | undefined> {
     validateKey(key, 'key')
-    const local = this.#l1?.get(key)
-    if (local && local.freshUntil > Date.now()) return local.value as T | undefined
+    const local = this.#l1.fresh(key)
+    if (local) return local.value as T | undefined
     const found = await this.#readShared<T>(key)
     return found && found.freshUntil > Date.now() ? found.value : undefined
   }
@@ -107,11 +96,11 @@ export class TieredCache {
     const entry = this.#entry(value, tags, versions === UNAVAILABLE ? [] : versions, ttl)
     const payload = encodeEntry(entry) // refuses an unserializable value before any change
     await this.delete([key]) // moves the generation: running loads can no longer store
-    const epoch = this.#epoch
+    const epoch = this.#l1.epoch
     const bytes = Buffer.byteLength(payload)
     if (versions === UNAVAILABLE || bytes > this.#options.maxEntryBytes) return
     await this.#shared.set(key, payload, ttl)
-    this.#fillL1(key, entry, epoch, bytes)
+    this.#l1.fill(key, entry, epoch, bytes)
   }
 
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
@@ -137,23 +126,16 @@ export class TieredCache {
    * tags: for local invalidations and for those other instances announce.
    */
   dropLocal({ keys, tags }: Invalidation): void {
-    this.#epoch++
-    for (const key of keys) {
-      this.#flights.delete(key)
-      this.#l1?.delete(key)
-    }
+    this.#l1.drop(keys, tags)
+    for (const key of keys) this.#flights.delete(key)
     if (tags.length === 0) return
     for (const [key, flight] of this.#flights) {
       if (flight.tags.some((tag) => tags.includes(tag))) this.#flights.delete(key)
     }
-    for (const tag of tags) {
-      for (const key of [...(this.#keysByTag.get(tag) ?? [])]) this.#l1?.delete(key)
-    }
   }
 
   clear(): void {
-    this.#epoch++
-    this.#l1?.clear()
+    this.#l1.clear()
     this.#flights.clear()
   }
 
@@ -163,10 +145,10 @@ export class TieredCache {
     tags: readonly string[],
     options: LoadOptions,
   ): Promise<T | undefined> {
-    const epoch = this.#epoch
+    const epoch = this.#l1.epoch
     const found = await this.#readShared<T>(key)
     if (found) {
-      this.#fillL1(key, found, epoch, found.bytes ?? 0)
+      this.#l1.fill(key, found, epoch, found.bytes ?? 0)
       if (found.freshUntil > Date.now()) {
         this.#emit({ kind: 'hit', key, tier: 'l2' })
         return found.value
@@ -187,7 +169,7 @@ export class TieredCache {
   ) {
     if (this.#refreshing.has(key)) return
     this.#refreshing.add(key)
-    this.#load(key, loader, tags, options, this.#epoch)
+    this.#load(key, loader, tags, options, this.#l1.epoch)
       .catch((error: unknown) => this.#emit({ kind: 'error', key, error }))
       .finally(() => this.#refreshing.delete(key))
   }
@@ -248,7 +230,7 @@ export class TieredCache {
     const result = await this.#shared.setIfGeneration(key, payload, ttl + graceMs, generation)
     if (result === UNAVAILABLE) return 'store-unavailable'
     if (!result) return 'invalidated'
-    this.#fillL1(key, entry, epoch, bytes)
+    this.#l1.fill(key, entry, epoch, bytes)
     return undefined
   }
 
@@ -317,32 +299,6 @@ export class TieredCache {
       value,
       tags: Object.fromEntries(tags.map((tag, i) => [tag, versions[i] ?? 0])),
       freshUntil: Date.now() + ttlMs,
-    }
-  }
-
-  #fillL1(key: string, entry: Entry, epoch: number, bytes: number): void {
-    if (!this.#l1 || epoch !== this.#epoch) return
-    const ttl = entry.freshUntil - Date.now()
-    const maxAgeMs = this.#options.l1 === false ? 0 : this.#options.l1.maxAgeMs
-    if (ttl <= 0) return
-    // The payload's length stands for the decoded value's memory; the key and entry add a little.
-    this.#l1.set(key, entry, { ttl: Math.min(ttl, maxAgeMs), size: bytes + key.length + 64 })
-    if (!this.#l1.has(key)) return // larger than all of L1
-    for (const tag in entry.tags) {
-      let keys = this.#keysByTag.get(tag)
-      if (!keys) {
-        keys = new Set()
-        this.#keysByTag.set(tag, keys)
-      }
-      keys.add(key)
-    }
-  }
-
-  #unindex(key: string, entry: Entry): void {
-    for (const tag in entry.tags) {
-      const keys = this.#keysByTag.get(tag)
-      keys?.delete(key)
-      if (keys?.size === 0) this.#keysByTag.delete(tag)
     }
   }
 
