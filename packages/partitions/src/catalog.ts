@@ -103,7 +103,7 @@ export async function listPartitions(
     where c.relkind in ('r', 'p')
       and (i.inhrelid is not null
         or (n.nspname in (${schema}, ${archiveSchema ?? schema})
-          and c.relname ~ ${`^${name}_p[0-9]{8}$`}))
+          and left(c.relname, -8) = ${`${name}_p`} and right(c.relname, 8) ~ '^[0-9]{8}$'))
     order by c.relname`.execute(db)
   return rows.map((row) => ({
     schema: row.schema,

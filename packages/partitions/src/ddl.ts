@@ -40,9 +40,14 @@ export function createPartitionTable(target: Target, range: PartitionRange): str
 }
 
 /** Moves at most `batch` rows of the range out of the default partition into the new table. */
-export function moveFromDefault(target: Target, range: PartitionRange, batch: number): string {
+export function moveFromDefault(
+  target: Target,
+  range: PartitionRange,
+  defaultName: string,
+  batch: number,
+): string {
   const { spec } = target
-  const fromDefault = qualified(spec.schema, `${spec.table}_default`)
+  const fromDefault = qualified(spec.schema, defaultName)
   return `with moved as (
     delete from ${fromDefault} where ctid = any(array(
       select ctid from ${fromDefault} where ${predicate(target, range)} limit ${batch}))
@@ -51,8 +56,8 @@ export function moveFromDefault(target: Target, range: PartitionRange, batch: nu
 }
 
 /** Locks the default partition, so that no row for the range lands there before ATTACH. */
-export function lockDefault({ spec }: Target): string {
-  return `lock table ${qualified(spec.schema, `${spec.table}_default`)} in exclusive mode`
+export function lockDefault({ spec }: Target, defaultName: string): string {
+  return `lock table ${qualified(spec.schema, defaultName)} in exclusive mode`
 }
 
 /** ATTACH, then the CHECK is no longer needed (the partition bound does its job). */

@@ -68,6 +68,9 @@ export async function planMaintenance(
     const target = { spec, type }
     const existing = await listPartitions(db, `${spec.schema}.${spec.table}`)
     const attached = new Set(existing.filter((p) => p.attached).map((p) => p.name))
+    // What the table has, whatever the spec says: a default partition rules out concurrent
+    // detaches and holds rows that new partitions must take over.
+    const defaultName = existing.find((p) => p.attached && p.isDefault)?.name
     const table = `${spec.schema}.${spec.table}`
     for (const pending of existing.filter((p) => p.detachPending)) {
       steps.push({
@@ -85,11 +88,11 @@ export async function planMaintenance(
         kind: 'create',
         table,
         partition: range.name,
-        statements: creation(target, range, batchSize),
+        statements: creation(target, range, defaultName, batchSize),
       })
     }
     for (const partition of pastRetention(spec, existing, now)) {
-      const how = spec.defaultPartition ? 'plain' : 'concurrently'
+      const how = defaultName ? 'plain' : 'concurrently'
       steps.push({
         kind: 'retire',
         table,
@@ -108,18 +111,19 @@ export async function planMaintenance(
 function creation(
   target: Parameters<typeof createPartitionTable>[0],
   range: PartitionRange,
+  defaultName: string | undefined,
   batchSize: number,
 ): Statement[] {
   const create = createPartitionTable(target, range).map((sql) => ({ sql }))
   const attach = attachPartition(target, range)
-  if (!target.spec.defaultPartition) return [...create, ...attach.map((sql) => ({ sql }))]
+  if (!defaultName) return [...create, ...attach.map((sql) => ({ sql }))]
   // Rows for the range already in the default partition move out in batches, then once more
   // under a lock with the ATTACH, so none can arrive in between.
-  const move = moveFromDefault(target, range, batchSize)
+  const move = moveFromDefault(target, range, defaultName, batchSize)
   return [
     ...create,
     { sql: move, repeat: true },
-    { sql: lockDefault(target), transaction: 1 },
+    { sql: lockDefault(target, defaultName), transaction: 1 },
     { sql: move, transaction: 1, repeat: true },
     ...attach.map((sql) => ({ sql, transaction: 1 })),
   ]
@@ -147,7 +151,8 @@ function pastRetention(
 
 /** The start date a Sluice partition name carries (`<table>_pYYYYMMDD`). */
 function startOf(spec: PartitionSpec, name: string): LocalDate | undefined {
-  const match = new RegExp(`^${spec.table}_p(\\d{4})(\\d{2})(\\d{2})$`).exec(name)
+  if (!name.startsWith(`${spec.table}_p`)) return undefined
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(name.slice(spec.table.length + 2))
   if (!match) return undefined
   const [, year, month, day] = match.map(Number) as [number, number, number, number]
   return { year, month, day }
