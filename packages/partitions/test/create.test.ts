@@ -1,5 +1,6 @@
 import { ConfigError } from '@sluice/core'
 import { sql } from 'kysely'
+import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import {
   createPartitionedTable,
@@ -136,6 +137,44 @@ describe('createPartitionedTable and runMaintenance', () => {
       )
     },
   )
+
+  test('boundaries do not depend on the session TimeZone', async () => {
+    const { db, url } = await freshDatabase()
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      // Every session of this database now runs far from Berlin (before the pool connects).
+      await admin.query(
+        `alter database "${new URL(url).pathname.slice(1)}" set timezone = 'Pacific/Kiritimati'`,
+      )
+      const spec = definePartitions({
+        table: 'visits',
+        column: 'at',
+        interval: 'day',
+        premake: 1,
+        timeZone: 'Europe/Berlin',
+      })
+      await createPartitionedTable(
+        db,
+        spec,
+        (t) => t.addColumn('at', 'timestamptz', (c) => c.notNull()),
+        {
+          now: new Date('2026-03-28T12:00:00Z'),
+        },
+      )
+      const { rows } = await admin.query<{ name: string; lower: Date }>(`
+        select c.relname as name,
+          (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM [(]''([^'']+)''[)]'))[1]::timestamptz as lower
+        from pg_inherits i join pg_class c on c.oid = i.inhrelid
+        where i.inhparent = 'visits'::regclass order by 1`)
+      expect(rows.map((r) => [r.name, r.lower.toISOString()])).toEqual([
+        ['visits_p20260328', '2026-03-27T23:00:00.000Z'], // Berlin midnight, winter time
+        ['visits_p20260329', '2026-03-28T23:00:00.000Z'], // the night the clocks go forward
+      ])
+    } finally {
+      await admin.end()
+    }
+  })
 
   test('bad tables are typed errors before any DDL', async () => {
     const { db } = await freshDatabase()
