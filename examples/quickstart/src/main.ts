@@ -1,15 +1,24 @@
 // Sluice quick start: a real PostgreSQL primary with two streaming replicas and a Redis
 // (started by @sluice/testing), then @sluice/router over @sluice/core with @sluice/cache:
 // routed queries, read-your-writes against a lagging replica, a cache invalidated on commit,
-// a replica failure, streaming, health and a typed error.
+// monthly partitions in Europe/Berlin, a replica failure, streaming, health and a typed error.
 import { createCache } from '@sluice/cache'
 import { parseConfig, SluiceError } from '@sluice/core'
+import {
+  createPartitionedTable,
+  definePartitions,
+  explainPartitions,
+  listPartitions,
+  partitionRange,
+  planMaintenance,
+} from '@sluice/partitions'
 import { createRoutedDatabase } from '@sluice/router'
 import { type ReplicaServer, startPostgres, startRedis } from '@sluice/testing'
 import { type Generated, sql } from 'kysely'
 
 interface DB {
   messages: { id: Generated<number>; author: string; body: string; sent_at: Generated<Date> }
+  audit_log: { at: Date; event: string | null }
 }
 
 const cluster = await startPostgres({ replicas: 2 })
@@ -88,6 +97,38 @@ try {
       .catch(() => undefined)
     console.log(`  after a rolled-back insert: ${await adaCount()} (still cached)`)
   })
+  console.log('Monthly partitions of an audit log, boundaries at midnight in Berlin:')
+  const auditLog = definePartitions({
+    table: 'audit_log',
+    column: 'at',
+    interval: 'month',
+    premake: 2,
+    retention: { keep: 24, mode: 'drop' },
+    timeZone: 'Europe/Berlin',
+    indexes: [{ columns: ['at'], using: 'brin' }],
+  })
+  const created = await createPartitionedTable(database.primary, auditLog, (table) =>
+    table.addColumn('at', 'timestamptz', (c) => c.notNull()).addColumn('event', 'text'),
+  )
+  console.log(`  created ${created.created.join(', ')}`)
+  for (const partition of await listPartitions(database.primary, 'audit_log')) {
+    console.log(`  ${partition.name}: ${partition.bound}`)
+  }
+  const nextMonth = new Date(Date.now() + 31 * 86_400_000)
+  const plan = await planMaintenance(database.primary, [auditLog], { now: nextMonth })
+  console.log(
+    `  a month from now, maintenance would: ${plan.map((s) => `${s.kind} ${s.partition}`).join(', ')}`,
+  )
+  const thisMonth = created.created[0] ?? ''
+  const range = { from: new Date(Date.now() - 60_000), to: new Date() }
+  const recent = database.primary
+    .selectFrom('audit_log' as never)
+    .selectAll()
+    .where(partitionRange(auditLog, range))
+  console.log(
+    `  a query for the last minute scans: ${(await explainPartitions(database.primary, recent)).join(', ')} (${thisMonth})`,
+  )
+
   console.log('replica-1 is killed; reads keep working:')
   await first?.kill()
   let served = 0

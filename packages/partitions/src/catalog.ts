@@ -1,4 +1,5 @@
-import { type Kysely, sql } from 'kysely'
+import { sql } from 'kysely'
+import type { AnyKysely } from './any-kysely.js'
 import { PartitionError } from './errors.js'
 import type { TimeType } from './partition-for.js'
 import type { PartitionSpec } from './spec.js'
@@ -19,10 +20,7 @@ const TIME_TYPES: readonly string[] = [
  * const type = await partitionKeyType(db, messages) // 'timestamp with time zone'
  * ```
  */
-export async function partitionKeyType(
-  db: Kysely<unknown>,
-  spec: PartitionSpec,
-): Promise<TimeType> {
+export async function partitionKeyType(db: AnyKysely, spec: PartitionSpec): Promise<TimeType> {
   const { rows } = await sql<{ strategy: string | null; key: string | null; type: string }>`
     select pt.partstrat as strategy, a.attname as key, format_type(a.atttypid, a.atttypmod) as type
     from pg_class c
@@ -73,7 +71,7 @@ export interface PartitionInfo {
  * ```
  */
 export async function listPartitions(
-  db: Kysely<unknown>,
+  db: AnyKysely,
   table: string,
   archiveSchema?: string,
 ): Promise<PartitionInfo[]> {

@@ -1,5 +1,6 @@
 import { ConfigError } from '@sluice/core'
-import { type CreateTableBuilder, DataTypeNode, type Kysely, sql } from 'kysely'
+import { type CreateTableBuilder, DataTypeNode, sql } from 'kysely'
+import type { AnyKysely } from './any-kysely.js'
 import { createDefaultPartition, createIndexes } from './ddl.js'
 import { quote } from './identifiers.js'
 import { type MaintenanceResult, type RunOptions, runMaintenance } from './run.js'
@@ -38,7 +39,7 @@ export interface CreateOptions extends RunOptions {
  * ```
  */
 export async function createPartitionedTable(
-  db: Kysely<unknown>,
+  db: AnyKysely,
   spec: PartitionSpec,
   columns: (table: CreateTableBuilder<string, never>) => CreateTableBuilder<string, string>,
   { primaryKey = [], ...options }: CreateOptions = {},

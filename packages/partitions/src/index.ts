@@ -1,3 +1,4 @@
+export type { AnyKysely } from './any-kysely.js'
 export {
   addIntervals,
   type Interval,

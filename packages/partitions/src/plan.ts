@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { AnyKysely } from './any-kysely.js'
 import { addIntervals, compareDates, type LocalDate, localDate } from './calendar.js'
 import { listPartitions, type PartitionInfo, partitionKeyType } from './catalog.js'
 import {
@@ -58,7 +58,7 @@ export interface PlanOptions {
  * ```
  */
 export async function planMaintenance(
-  db: Kysely<unknown>,
+  db: AnyKysely,
   specs: readonly PartitionSpec[],
   { now = new Date(), batchSize = 10_000 }: PlanOptions = {},
 ): Promise<MaintenanceStep[]> {

@@ -1,4 +1,5 @@
-import { CompiledQuery, type Expression, type Kysely, type SqlBool, sql } from 'kysely'
+import { CompiledQuery, type Expression, type SqlBool, sql } from 'kysely'
+import type { AnyKysely } from './any-kysely.js'
 import type { PartitionSpec } from './spec.js'
 
 /**
@@ -38,7 +39,7 @@ interface PlanNode {
  * ```
  */
 export async function explainPartitions(
-  db: Kysely<unknown>,
+  db: AnyKysely,
   query: { compile(): CompiledQuery },
 ): Promise<string[]> {
   const compiled = query.compile()

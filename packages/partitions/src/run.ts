@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { isDatabaseError } from '@sluice/core'
-import { type Kysely, sql } from 'kysely'
+import { sql } from 'kysely'
+import type { AnyKysely } from './any-kysely.js'
 import { PartitionError } from './errors.js'
 import type { PartitionInstrumentation } from './events.js'
 import { type MaintenanceStep, type PlanOptions, planMaintenance, type Statement } from './plan.js'
@@ -54,7 +55,7 @@ const RUNNER_LOCK = sql`hashtext('sluice.partitions.maintenance')`
  * ```
  */
 export async function runMaintenance(
-  db: Kysely<unknown>,
+  db: AnyKysely,
   specs: readonly PartitionSpec[],
   options: RunOptions = {},
 ): Promise<MaintenanceResult> {
@@ -97,11 +98,11 @@ function emptyResult(status: MaintenanceResult['status']): Mutable<MaintenanceRe
 
 /** Runs planned steps on one connection, statement by statement, retrying lock timeouts. */
 class Runner {
-  readonly #connection: Kysely<unknown>
+  readonly #connection: AnyKysely
   readonly #options: RunOptions
   readonly #result = emptyResult('done')
 
-  constructor(connection: Kysely<unknown>, options: RunOptions) {
+  constructor(connection: AnyKysely, options: RunOptions) {
     this.#connection = connection
     this.#options = options
   }
@@ -134,7 +135,7 @@ class Runner {
   /** One statement, or a transaction of several; `repeat` ones until no row is affected. */
   async #runGroup(group: readonly Statement[]): Promise<void> {
     const inTransaction = group[0]?.transaction !== undefined
-    const run = async (db: Kysely<unknown>) => {
+    const run = async (db: AnyKysely) => {
       for (const statement of group) {
         let affected: bigint
         do {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { AnyKysely } from './any-kysely.js'
 import { type RunOptions, runMaintenance } from './run.js'
 import type { PartitionSpec } from './spec.js'
 
@@ -30,7 +30,7 @@ export interface MaintenanceSchedule {
  * ```
  */
 export function startMaintenance(
-  db: Kysely<unknown>,
+  db: AnyKysely,
   specs: readonly PartitionSpec[],
   { intervalMs = 3_600_000, ...options }: ScheduleOptions = {},
 ): MaintenanceSchedule {
