@@ -121,6 +121,32 @@ describe('createDatabase', () => {
     expect(poolEvents.some((e) => e.kind === 'acquire' && e.waitMs >= 0)).toBe(true)
   })
 
+  it('reports acquire timeouts and closed connections', async () => {
+    const events: PoolEvent[] = []
+    const small = createDatabase<DB>(
+      parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '200ms' }),
+      { instrumentation: { onPoolEvent: (e) => events.push(e) } },
+    )
+    await small.db.connection().execute(async (held) => {
+      await sql`select 1`.execute(held)
+      // The only connection is held: the next query waits, then times out.
+      const error = await small.db
+        .selectFrom('users')
+        .selectAll()
+        .execute()
+        .catch((e) => e)
+      expect(error).toMatchObject({ code: 'POOL_TIMEOUT' })
+    })
+    const timeout = events.find((e) => e.kind === 'acquire-timeout')
+    expect(timeout).toMatchObject({ target: 'primary' })
+    expect(timeout?.kind === 'acquire-timeout' && timeout.waitMs).toBeGreaterThanOrEqual(150)
+    await small.close()
+    // pg-pool reports a removed client once its socket has closed, just after end() resolves.
+    await expect
+      .poll(() => events.filter((e) => e.kind === 'connection-closed'))
+      .toEqual([{ kind: 'connection-closed', target: 'primary' }])
+  })
+
   it('health reports reachability, latency and pool counts', async () => {
     const report = await database.health()
     expect(report.status).toBe('up')

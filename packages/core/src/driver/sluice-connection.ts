@@ -69,7 +69,8 @@ export class SluiceConnection implements DatabaseConnection {
         [...compiledQuery.parameters],
       )
       end?.({ rowCount: rowCount ?? rows.length })
-      await this.#commits?.succeeded(this.#client, compiledQuery, command)
+      // No await on the hot path unless afterCommit is set: it would cost every query a tick.
+      if (this.#commits) await this.#commits.succeeded(this.#client, compiledQuery, command)
       return {
         numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount ?? 0) : undefined,
         rows: rows ?? [],
