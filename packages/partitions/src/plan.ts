@@ -9,17 +9,23 @@ import {
   moveFromDefault,
   retire,
 } from './ddl.js'
+import { qualified } from './identifiers.js'
 import { type PartitionRange, partitionFor, rangeStarting } from './partition-for.js'
 import type { PartitionSpec } from './spec.js'
 
 /**
- * One SQL statement of a step. Statements with the same `transaction` number run in one
- * transaction; `repeat` ones run until they affect no row (batched moves).
+ * One SQL statement of a step. Consecutive statements with the same `transaction` number run
+ * in one transaction; `repeat` ones run until they affect no row (batched moves).
  */
 export interface Statement {
   readonly sql: string
   readonly transaction?: number
   readonly repeat?: boolean
+  /**
+   * For `DETACH ... CONCURRENTLY`: once `partition` is pending detach (an earlier attempt did
+   * the first half, then hit the lock timeout), `finalize` runs instead.
+   */
+  readonly resume?: { readonly partition: string; readonly finalize: string }
 }
 
 /** One thing maintenance does to one partition. */
@@ -99,9 +105,17 @@ export async function planMaintenance(
         partition: partition.name,
         mode: spec.retention?.mode ?? 'drop',
         statements: [
-          detachPartition(spec, partition.name, how),
-          ...retire(spec, partition.name),
-        ].map((sql) => ({ sql })),
+          {
+            sql: detachPartition(spec, partition.name, how),
+            ...(how === 'concurrently' && {
+              resume: {
+                partition: qualified(spec.schema, partition.name),
+                finalize: detachPartition(spec, partition.name, 'finalize'),
+              },
+            }),
+          },
+          ...retire(spec, partition.name).map((sql) => ({ sql })),
+        ],
       })
     }
   }

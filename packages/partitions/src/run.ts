@@ -119,15 +119,14 @@ class Runner {
     return this.#result
   }
 
-  async #runStep(step: MaintenanceStep): Promise<void> {
-    const statements = [...step.statements]
-    while (statements.length > 0) {
-      const first = statements[0] as Statement
-      const group =
-        first.transaction === undefined
-          ? [first]
-          : statements.filter((s) => s.transaction === first.transaction)
-      for (const statement of group) statements.splice(statements.indexOf(statement), 1)
+  /** Runs each statement, or each run of statements sharing a transaction, with retries. */
+  async #runStep({ statements }: MaintenanceStep): Promise<void> {
+    for (let start = 0; start < statements.length; ) {
+      const transaction = statements[start]?.transaction
+      let end = start + 1
+      while (transaction !== undefined && statements[end]?.transaction === transaction) end++
+      const group = statements.slice(start, end)
+      start = end
       await this.#withRetries(group[0]?.sql ?? '', () => this.#runGroup(group))
     }
   }
@@ -139,7 +138,7 @@ class Runner {
       for (const statement of group) {
         let affected: bigint
         do {
-          const outcome = await sql.raw(await this.#current(statement.sql)).execute(db)
+          const outcome = await sql.raw(await this.#sqlFor(statement)).execute(db)
           affected = outcome.numAffectedRows ?? 0n
           if (statement.repeat) this.#result.movedRows += Number(affected)
         } while (statement.repeat && affected > 0n)
@@ -149,18 +148,13 @@ class Runner {
     else await run(this.#connection)
   }
 
-  /**
-   * A concurrent detach interrupted by a lock timeout has done its first half: the retry
-   * finalizes it instead.
-   */
-  async #current(statement: string): Promise<string> {
-    const match = /^(alter table .+ detach partition (\S+)) concurrently$/.exec(statement)
-    if (!match) return statement
-    const [, detach, partition] = match as unknown as [string, string, string]
+  /** The statement's SQL, or its `resume` SQL when an earlier attempt did the first half. */
+  async #sqlFor({ sql: text, resume }: Statement): Promise<string> {
+    if (!resume) return text
     const { rows } = await sql<{ pending: boolean }>`
       select inhdetachpending as pending from pg_inherits
-      where inhrelid = ${partition}::regclass`.execute(this.#connection)
-    return rows[0]?.pending ? `${detach} finalize` : statement
+      where inhrelid = to_regclass(${resume.partition})`.execute(this.#connection)
+    return rows[0]?.pending ? resume.finalize : text
   }
 
   async #withRetries(sqlText: string, attempt: () => Promise<void>): Promise<void> {
