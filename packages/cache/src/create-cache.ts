@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { type AfterCommit, ConfigError, cachedQueryInfo } from '@sluice/core'
+import { type AfterCommit, cachedQueryInfo } from '@sluice/core'
 import { Redis } from 'ioredis'
 import type { CacheStore } from './cache-store.js'
 import { storeError } from './errors.js'
@@ -105,7 +105,7 @@ export function createCache(options: CacheOptions): Cache {
   const resolved = resolveCacheOptions(options)
   const owned =
     typeof options.redis === 'string'
-      ? new Redis(checkRedisUrl(options.redis), { maxRetriesPerRequest: 1 })
+      ? new Redis(options.redis, { maxRetriesPerRequest: 1 })
       : undefined
   const report = (error: unknown) =>
     resolved.hooks?.onCache?.({ kind: 'error', error: storeError(error) })
@@ -176,20 +176,6 @@ export function createCache(options: CacheOptions): Cache {
 }
 
 const READY_PROBE = 'sluice:ready'
-
-/** A `redis://` or `rediss://` URL, checked before ioredis sees it (the value is never echoed). */
-function checkRedisUrl(url: string): string {
-  let protocol: string | undefined
-  try {
-    protocol = new URL(url).protocol
-  } catch {
-    protocol = undefined
-  }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') {
-    throw new ConfigError([{ field: 'redis', message: 'must be a redis:// or rediss:// URL' }])
-  }
-  return url
-}
 
 function bigintSafe(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? `${value}n` : value

@@ -47,7 +47,22 @@ export interface CacheOptions {
 const positive = (name: string) =>
   z.number({ error: `${name} must be a number` }).positive({ error: `${name} must be positive` })
 
+/** A `redis://` or `rediss://` URL (the value itself is never echoed in errors). */
+function isRedisUrl(url: string): boolean {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url).protocol)
+  } catch {
+    return false
+  }
+}
+
 const schema = z.object({
+  redis: z
+    .unknown()
+    .refine((redis) => typeof redis !== 'string' || isRedisUrl(redis), {
+      error: 'must be a redis:// or rediss:// URL',
+    })
+    .optional(),
   namespace: z
     .string({ error: 'namespace is required' })
     .regex(/^[\w.-]{1,64}$/, { error: 'namespace must be 1-64 letters, digits, _ . or -' }),
@@ -71,7 +86,7 @@ const schema = z.object({
 })
 
 /** {@link CacheOptions} with defaults filled in. */
-export type ResolvedCacheOptions = z.infer<typeof schema> & {
+export type ResolvedCacheOptions = Omit<z.infer<typeof schema>, 'redis'> & {
   readonly hooks: CacheInstrumentation | undefined
 }
 
@@ -85,8 +100,8 @@ export type ResolvedCacheOptions = z.infer<typeof schema> & {
  * ```
  */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
-  const { redis: _redis, store: _store, instrumentation, ...rest } = options ?? {}
-  const parsed = parseOptions(schema, rest)
+  const { store: _store, instrumentation, ...rest } = options ?? {}
+  const { redis: _redis, ...parsed } = parseOptions(schema, rest)
   return {
     ...parsed,
     hooks: combineInstrumentation<CacheInstrumentation>(...[instrumentation ?? []].flat()),

@@ -37,7 +37,7 @@ export async function freePort(): Promise<number> {
 
 /** Claims `port` across processes; a claim whose process is gone is taken over. */
 function reserve(port: number): boolean {
-  mkdirSync(RESERVATIONS, { recursive: true })
+  if (reserved.size === 0) mkdirSync(RESERVATIONS, { recursive: true })
   const file = join(RESERVATIONS, String(port))
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
