@@ -1,0 +1,5 @@
+export {
+  type OtelInstrumentation,
+  type OtelOptions,
+  otelInstrumentation,
+} from './otel-instrumentation.js'

@@ -1,0 +1,11 @@
+export type {
+  CacheEventShape,
+  MaintenanceEventShape,
+  ReplicaStatusEventShape,
+  RouteEventShape,
+} from '../instrumentation/package-events.js'
+export {
+  type PrometheusInstrumentation,
+  type PrometheusOptions,
+  prometheusInstrumentation,
+} from './prometheus-instrumentation.js'
