@@ -1,5 +1,8 @@
+import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { metricValue } from '@sluice/testing/observability'
 import { sql } from 'kysely'
 import pg from 'pg'
+import { Registry } from 'prom-client'
 import { afterEach, describe, expect, test } from 'vitest'
 import {
   createPartitionedTable,
@@ -86,6 +89,37 @@ describe('retention', () => {
       })
     },
   )
+})
+
+test('Prometheus metrics count the partitions the server gained and lost, and skipped runs', async () => {
+  const { db, url, spec } = await juneLogs('drop')
+  const before = await bounds(db, 'logs')
+  const registry = new Registry()
+  const instrumentation = prometheusInstrumentation({ registry })
+  // Another runner holds the maintenance lock: this run is skipped.
+  const other = await client(url)
+  await other.query(`select pg_advisory_lock(hashtext('sluice.partitions.maintenance'))`)
+  expect(await runMaintenance(db, [spec], { now: NOVEMBER, instrumentation })).toMatchObject({
+    status: 'skipped',
+  })
+  await other.query(`select pg_advisory_unlock(hashtext('sluice.partitions.maintenance'))`)
+  expect(await runMaintenance(db, [spec], { now: NOVEMBER, instrumentation })).toMatchObject({
+    status: 'done',
+  })
+  const after = await bounds(db, 'logs')
+  const changes = (action: string) =>
+    metricValue(registry, 'sluice_partition_changes_total', { action })
+  const only = (list: { name: string }[], but: { name: string }[]) =>
+    list.filter((p) => !but.some((q) => q.name === p.name)).length
+  expect(await changes('created')).toBe(only(after, before))
+  expect(await changes('dropped')).toBe(only(before, after))
+  expect(await changes('created')).toBe(2)
+  for (const status of ['done', 'skipped']) {
+    expect(await metricValue(registry, 'sluice_partition_maintenance_runs_total', { status })).toBe(
+      1,
+    )
+  }
+  expect(await metricValue(registry, 'sluice_partition_maintenance_duration_seconds_count')).toBe(2)
 })
 
 describe.each([

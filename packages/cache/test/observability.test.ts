@@ -1,0 +1,62 @@
+import { otelInstrumentation } from '@sluice/core/otel'
+import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { metricValue, recordSpans } from '@sluice/testing/observability'
+import { Registry } from 'prom-client'
+import { expect, test } from 'vitest'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
+
+test('Prometheus counts hits by tier, loads, and invalidations, as Redis holds the entry', async () => {
+  const namespace = freshNamespace()
+  const [withL1, sharedOnly] = [new Registry(), new Registry()]
+  const cache = testCache({
+    namespace,
+    instrumentation: prometheusInstrumentation({ registry: withL1 }),
+  })
+  const other = testCache({
+    namespace,
+    l1: false,
+    instrumentation: prometheusInstrumentation({ registry: sharedOnly }),
+  })
+  const events = (registry: Registry, labels: Record<string, string>) =>
+    metricValue(registry, 'sluice_cache_events_total', labels)
+
+  expect(await cache.getOrLoad('profile:1', async () => ({ name: 'Ada' }))).toEqual({ name: 'Ada' })
+  expect(await redisClient().keys(`${namespace}:*profile:1*`)).not.toEqual([])
+  expect(await events(withL1, { kind: 'miss' })).toBe(1)
+  expect(await events(withL1, { kind: 'load', reason: 'stored' })).toBe(1)
+  expect(await metricValue(withL1, 'sluice_cache_duration_seconds_count', { kind: 'load' })).toBe(1)
+
+  await cache.getOrLoad('profile:1', async () => ({ name: 'not loaded' }))
+  expect(await events(withL1, { kind: 'hit', tier: 'l1' })).toBe(1)
+  expect(await other.getOrLoad('profile:1', async () => ({ name: 'not loaded' }))).toEqual({
+    name: 'Ada',
+  })
+  expect(await events(sharedOnly, { kind: 'hit', tier: 'l2' })).toBe(1)
+  expect(await events(sharedOnly, { kind: 'load' })).toBe(0)
+
+  await cache.delete('profile:1')
+  expect(await events(withL1, { kind: 'invalidation' })).toBe(1)
+  const reloaded = await other.getOrLoad('profile:1', async () => ({ name: 'Ada L.' }))
+  expect(reloaded).toEqual({ name: 'Ada L.' })
+  expect(await events(sharedOnly, { kind: 'load', reason: 'stored' })).toBe(1)
+})
+
+test('OpenTelemetry: cache events are added to the active span', async () => {
+  const recorder = recordSpans()
+  try {
+    const cache = testCache({ instrumentation: otelInstrumentation({ tracer: recorder.tracer }) })
+    await recorder.tracer.startActiveSpan('GET /profile', async (span) => {
+      await cache.getOrLoad('profile:2', async () => 'Grace')
+      await cache.getOrLoad('profile:2', async () => 'not loaded')
+      span.end()
+    })
+    const [request] = recorder.spans()
+    expect(request?.events.map((event) => [event.name, event.attributes])).toEqual([
+      ['sluice.cache.miss', {}],
+      ['sluice.cache.load', { 'sluice.cache.duration_ms': expect.any(Number) }],
+      ['sluice.cache.hit', { 'sluice.cache.tier': 'l1' }],
+    ])
+  } finally {
+    await recorder.close()
+  }
+})

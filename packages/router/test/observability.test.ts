@@ -1,0 +1,96 @@
+import { combineInstrumentation } from '@sluice/core'
+import { otelInstrumentation } from '@sluice/core/otel'
+import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import type { ReplicaServer } from '@sluice/testing'
+import { metricValue, recordSpans, type SpanRecorder } from '@sluice/testing/observability'
+import { sql } from 'kysely'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import { countReads, type DB, startTestCluster, type TestCluster, waitFor } from './helpers.js'
+
+let servers: TestCluster
+let database: RoutedDatabase<DB>
+let recorder: SpanRecorder
+const registry = new Registry()
+
+beforeAll(async () => {
+  servers = await startTestCluster('direct')
+  recorder = recordSpans()
+  database = createRoutedDatabase<DB>(servers.config(), {
+    lagCheckIntervalMs: 200,
+    retryDelayMs: 100,
+    maxRetryDelayMs: 200,
+    instrumentation: combineInstrumentation(
+      prometheusInstrumentation({ registry }),
+      otelInstrumentation({ tracer: recorder.tracer }),
+    ),
+  })
+  await waitFor(() => database.replicas().every((replica) => replica.status === 'up'))
+})
+
+afterAll(async () => {
+  await database?.close()
+  await recorder?.close()
+  await servers?.stop()
+})
+
+test('metrics and spans name the server that answered, as the servers report it', async () => {
+  const spansBefore = recorder.spans().length
+  const served = await countReads(database.db, servers.labelOf, 200)
+  await database.db.insertInto('items').values({ name: 'metered' }).execute()
+  expect(Object.keys(served).sort()).toEqual(['replica-1', 'replica-2'])
+
+  const spans = recorder.spans().slice(spansBefore)
+  for (const [label, reads] of Object.entries(served)) {
+    expect(
+      await metricValue(registry, 'sluice_router_routes_total', {
+        sluice_target: label,
+        reason: 'read',
+      }),
+    ).toBe(reads)
+    expect(
+      await metricValue(registry, 'db_client_operation_duration_seconds_count', {
+        sluice_target: label,
+        db_operation_name: 'SELECT',
+      }),
+    ).toBe(reads)
+    expect(spans.filter((span) => span.attributes['sluice.target'] === label)).toHaveLength(reads)
+  }
+  expect(
+    await metricValue(registry, 'sluice_router_routes_total', {
+      sluice_target: 'primary',
+      reason: 'write',
+    }),
+  ).toBe(1)
+  const writes = spans.filter((span) => span.attributes['sluice.target'] === 'primary')
+  expect(writes.map((span) => span.name)).toEqual(['INSERT items'])
+})
+
+test('a replica going down and coming back shows in the status gauge; reads in between fall back', async () => {
+  const status = (replica: string, value: string) =>
+    metricValue(registry, 'sluice_router_replica_status', { replica, status: value })
+  expect([await status('replica-1', 'up'), await status('replica-2', 'up')]).toEqual([1, 1])
+
+  const replicas = servers.cluster.replicas as ReplicaServer[]
+  await Promise.all(replicas.map((replica) => replica.kill()))
+  await waitFor(() => database.replicas().every((replica) => replica.status === 'down'))
+  expect([await status('replica-1', 'down'), await status('replica-1', 'up')]).toEqual([1, 0])
+
+  const fallbacksBefore = await metricValue(registry, 'sluice_router_routes_total', {
+    reason: 'fallback',
+  })
+  const read = await database.db
+    .selectNoFrom(sql<number>`inet_server_port()`.as('port'))
+    .executeTakeFirstOrThrow()
+  expect(servers.labelOf(read.port)).toBe('primary')
+  expect(await metricValue(registry, 'sluice_router_routes_total', { reason: 'fallback' })).toBe(
+    fallbacksBefore + 1,
+  )
+
+  await Promise.all(replicas.map((replica) => replica.start()))
+  await waitFor(() => database.replicas().every((replica) => replica.status === 'up'), {
+    timeoutMs: 30_000,
+  })
+  expect([await status('replica-1', 'up'), await status('replica-1', 'down')]).toEqual([1, 0])
+})
