@@ -1,6 +1,9 @@
 // Ratio benchmarks on a noisy machine: contenders run back to back in each round (in
 // alternating order) and each round yields a ratio against the baseline; the median ratio is
-// reported, which keeps the machine's drift out of it.
+// reported, which keeps the machine's drift out of it. Each contender runs in a process of its
+// own (see contender-process.ts), as it would in an application: in a shared process, V8
+// would compile the code the clients share (Kysely, pg) for all of them at once, and the
+// contenders would pay for each other.
 
 /** One operation of a contender, e.g. a point select or a cache read. */
 export type Operation = (i: number) => Promise<unknown>
@@ -13,14 +16,20 @@ export interface Workload {
   readonly warmup: number
 }
 
-interface Run {
+/** What one run of a contender measured. */
+export interface Run {
   /** Operations per second. */
   readonly ops: number
   /** This process's CPU time per operation, in microseconds: the client's own cost. */
   readonly cpuUs: number
 }
 
-async function run(operation: Operation, concurrency: number, operations: number): Promise<Run> {
+/** Runs `operations` operations, `concurrency` at a time, and measures them. */
+export async function run(
+  operation: Operation,
+  concurrency: number,
+  operations: number,
+): Promise<Run> {
   let next = 0
   const cpu = process.cpuUsage()
   const started = performance.now()
@@ -40,28 +49,27 @@ export function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0
 }
 
+/** A contender as `compare` drives it: runs `operations` operations and measures them. */
+export type Runner = (operations: number) => Promise<Run>
+
 /**
  * Runs every contender `rounds` times, interleaved, and prints each one's median throughput
  * and CPU per operation, each with its median per-round ratio to `baseline`. Returns the
  * median throughput ratios.
  */
 export async function compare(
-  contenders: Readonly<Record<string, Operation>>,
+  contenders: Readonly<Record<string, Runner>>,
   baseline: string,
   workload: Workload,
   unit = 'op',
 ): Promise<Record<string, number>> {
   const names = Object.keys(contenders)
   const runs: Record<string, Run[]> = Object.fromEntries(names.map((name) => [name, []]))
-  for (const operation of Object.values(contenders)) {
-    await run(operation, workload.concurrency, workload.warmup)
-  }
+  for (const runner of Object.values(contenders)) await runner(workload.warmup)
   for (let round = 0; round < workload.rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse()
     for (const name of order) {
-      runs[name]?.push(
-        await run(contenders[name] as Operation, workload.concurrency, workload.operations),
-      )
+      runs[name]?.push(await (contenders[name] as Runner)(workload.operations))
     }
   }
   const base = runs[baseline] ?? []

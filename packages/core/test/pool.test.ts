@@ -1,9 +1,11 @@
 import { freePort, waitFor } from '@sluice/testing'
 import { sharedPostgres } from '@sluice/testing/vitest'
+import { sql } from 'kysely'
 import type pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   ConnectionError,
+  createDatabase,
   createPool,
   PoolTimeoutError,
   parseConfig,
@@ -49,6 +51,34 @@ describe('createPool on a direct connection', () => {
     expect(error).toMatchObject({ code: 'STATEMENT_TIMEOUT', cause: { code: '57014' } })
     // an unrelated SQL error passes through as pg's DatabaseError
     await expect(pool.query('select 1/0')).rejects.toMatchObject({ code: '22012' })
+  })
+
+  it('through the Kysely client too, for queries and streams; an early cancel is not a timeout', async () => {
+    const short = createDatabase((await freshDatabase({ DB_STATEMENT_TIMEOUT: '200' })).config)
+    const { config } = await freshDatabase({ DB_STATEMENT_TIMEOUT: '20s' })
+    const long = createDatabase(config)
+    const canceller = track(createPool(config.primary))
+    try {
+      await expect(sql`select pg_sleep(5)`.execute(short.db)).rejects.toBeInstanceOf(
+        StatementTimeoutError,
+      )
+      const stream = short.db.selectNoFrom(sql<string>`pg_sleep(5)`.as('slept')).stream()
+      await expect(stream.next()).rejects.toBeInstanceOf(StatementTimeoutError)
+      // Cancelled by someone else well before the timeout: pg's own error, not STATEMENT_TIMEOUT.
+      const running = sql`select pg_sleep(5) as cancel_me`.execute(long.db).catch((e) => e)
+      await waitFor(async () => {
+        const { rows } = await canceller.query(
+          `select pg_cancel_backend(pid) as done from pg_stat_activity
+           where query like '%as cancel_me' and pid <> pg_backend_pid()`,
+        )
+        return rows[0]?.done === true
+      })
+      const cancelled = await running
+      expect(cancelled).toMatchObject({ code: '57014' })
+      expect(cancelled).not.toBeInstanceOf(StatementTimeoutError)
+    } finally {
+      await Promise.all([short.close(), long.close()])
+    }
   })
 
   it('an exhausted pool rejects with POOL_TIMEOUT instead of hanging', async () => {

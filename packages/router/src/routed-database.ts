@@ -13,7 +13,7 @@ import { ConsistencyScopes } from './consistency.js'
 import { type RouterOptions, resolveRouterOptions } from './options.js'
 import { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
-import { Router } from './router.js'
+import { MAX_REPLICAS, Router } from './router.js'
 import { RoutingDriver } from './routing-driver.js'
 import { ReplicaNode, TargetNode } from './target-node.js'
 
@@ -60,7 +60,7 @@ export interface RoutedDatabase<DB> extends SluiceDatabase<DB> {
  * primary; read-your-writes through `session()` and consistency tokens. See {@link RouterOptions}
  * for the knobs and their defaults.
  *
- * @throws ConfigError (`CONFIG_INVALID`) for bad options.
+ * @throws ConfigError (`CONFIG_INVALID`) for bad options, or more than 31 replicas.
  * @example
  * ```ts
  * interface DB { posts: { id: number; body: string } }
@@ -76,6 +76,14 @@ export function createRoutedDatabase<DB>(
 ): RoutedDatabase<DB> {
   if (!config?.primary || !Array.isArray(config.replicas)) {
     throw new ConfigError([{ field: 'config', message: 'pass the result of parseConfig()' }])
+  }
+  if (config.replicas.length > MAX_REPLICAS) {
+    throw new ConfigError([
+      {
+        field: 'DATABASE_REPLICA_URLS',
+        message: `at most ${MAX_REPLICAS} replicas (got ${config.replicas.length})`,
+      },
+    ])
   }
   const resolved = resolveRouterOptions(
     options,

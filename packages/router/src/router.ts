@@ -14,6 +14,9 @@ import type { ReplicaState } from './replica-state.js'
 import type { RouteEvent } from './route-events.js'
 import type { ReplicaNode, TargetNode } from './target-node.js'
 
+/** Replicas one router can hold: a read's candidates are a bit set in a 32-bit integer. */
+export const MAX_REPLICAS = 31
+
 const LSN_SQL = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
 const UNKNOWN_LSN = 'FFFFFFFF/FFFFFFFF'
 
@@ -29,9 +32,11 @@ export class Router {
   readonly options: ResolvedRouterOptions
   readonly #writes: WriteFunctions
   readonly #classifications = new ShapeCache<Classification>()
-  // Reused on every read, to keep the hot path free of allocations.
-  readonly #candidates: ReplicaNode[] = []
-  readonly #candidateStates: ReplicaState[] = []
+  // The candidate set of the last read, by which replicas were eligible: reads see the same set
+  // until a status, lag or token changes it, so the hot path builds no arrays.
+  #eligible = -1
+  #candidates: readonly ReplicaNode[] = []
+  #candidateStates: readonly ReplicaState[] = []
   /** The `onRoute` hook, if any: call it as `router.onRoute?.({...})`, so no event is built otherwise. */
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   closed = false
@@ -65,22 +70,15 @@ export class Router {
    */
   pickRead(reason: 'read' | 'read-only-transaction' = 'read', failed?: ReplicaNode): TargetNode {
     const requirement = this.scopes.current()
-    const candidates = this.#candidates
-    const states = this.#candidateStates
-    for (const replica of this.replicas) {
+    let eligible = 0
+    for (let index = 0; index < this.replicas.length; index++) {
+      const replica = this.replicas[index] as ReplicaNode
       if (replica !== failed && skipReason(replica, requirement) === undefined) {
-        candidates.push(replica)
-        states.push(replica.state)
+        eligible |= 1 << index
       }
     }
-    if (candidates.length > 0) {
-      let replica: ReplicaNode
-      try {
-        replica = this.#pick(candidates, states)
-      } finally {
-        candidates.length = 0
-        states.length = 0
-      }
+    if (eligible !== 0) {
+      const replica = this.#pick(eligible)
       this.onRoute?.({
         target: replica.target.label,
         role: 'replica',
@@ -118,8 +116,15 @@ export class Router {
     }
   }
 
-  #pick(candidates: readonly ReplicaNode[], states: readonly ReplicaState[]): ReplicaNode {
-    const index = this.options.strategy.pick(states)
+  /** Asks the strategy to choose among the replicas whose bits are set in `eligible`. */
+  #pick(eligible: number): ReplicaNode {
+    if (eligible !== this.#eligible) {
+      this.#candidates = this.replicas.filter((_, index) => eligible & (1 << index))
+      this.#candidateStates = this.#candidates.map((replica) => replica.state)
+      this.#eligible = eligible
+    }
+    const candidates = this.#candidates
+    const index = this.options.strategy.pick(this.#candidateStates)
     const chosen = Number.isInteger(index) ? candidates[index] : undefined
     if (!chosen) {
       throw new InvalidStrategyPickError(this.options.strategy.name, index, candidates.length)

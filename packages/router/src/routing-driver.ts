@@ -12,6 +12,9 @@ export class RoutingDriver implements Driver {
   readonly #router: Router
   readonly #primaryOnly: boolean
   readonly #close: () => Promise<void>
+  // Connections Kysely has released, handed out again: no allocation per query, and Kysely,
+  // which remembers every connection it sees (a WeakSet), sees the same few.
+  readonly #free: RoutingConnection[] = []
 
   constructor(router: Router, primaryOnly: boolean, close: () => Promise<void>) {
     this.#router = router
@@ -21,9 +24,10 @@ export class RoutingDriver implements Driver {
 
   async init(): Promise<void> {}
 
-  async acquireConnection(): Promise<RoutingConnection> {
-    if (this.#router.closed) throw new DatabaseClosedError()
-    return new RoutingConnection(this.#router, this.#primaryOnly)
+  acquireConnection(): Promise<RoutingConnection> {
+    if (this.#router.closed) return Promise.reject(new DatabaseClosedError())
+    const connection = this.#free.pop() ?? new RoutingConnection(this.#router, this.#primaryOnly)
+    return Promise.resolve(connection)
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -58,8 +62,11 @@ export class RoutingDriver implements Driver {
     return (connection as RoutingConnection).savepoint('releaseSavepoint', name, compile)
   }
 
-  async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    ;(connection as RoutingConnection).release()
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const routing = connection as RoutingConnection
+    routing.recycle()
+    this.#free.push(routing)
+    return Promise.resolve()
   }
 
   destroy(): Promise<void> {

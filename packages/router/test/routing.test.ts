@@ -182,9 +182,10 @@ describe('bad input', () => {
     const primary = 'postgres://app:secret@db:5432/app'
     const attempt = (replicas: string) => {
       try {
-        createRoutedDatabase(
+        const database = createRoutedDatabase(
           parseConfig({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: replicas }),
         )
+        void database.close()
       } catch (error) {
         return error as ConfigError
       }
@@ -199,6 +200,11 @@ describe('bad input', () => {
       { field: 'DATABASE_REPLICA_URLS[3]', message: 'points at the same server as replica 3' },
     ])
     expect(error?.message).not.toContain('secret')
+    const many = Array.from({ length: 32 }, (_, i) => `postgres://app:secret@r${i}/app`)
+    expect(attempt(many.join(','))?.issues).toEqual([
+      { field: 'DATABASE_REPLICA_URLS', message: 'at most 31 replicas (got 32)' },
+    ])
+    expect(attempt(many.slice(1).join(','))).toBeUndefined()
   })
 
   test('weights must be positive and name configured replicas', () => {

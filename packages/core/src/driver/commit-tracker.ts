@@ -58,6 +58,11 @@ export class CommitTracker {
     this.#afterCommit = afterCommit
   }
 
+  /** Forgets writes not yet reported: the connection starts a new checkout. */
+  reset(): void {
+    this.#written.clear()
+  }
+
   /** After `query` succeeded with the server's command tag `command` (`''` when unknown). */
   succeeded(client: pg.ClientBase, query: CompiledQuery, command: string): Promise<void> | void {
     this.#add(query)

@@ -6,6 +6,7 @@ import { ConnectionError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
+import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
@@ -44,11 +45,22 @@ export class SluiceConnection implements DatabaseConnection {
     this.#target = target
     this.#hooks = hooks
     this.#commits = afterCommit && new CommitTracker(afterCommit)
-    holders.set(client, this)
     if (!listening.has(client)) {
       listening.add(client)
       client.on('error', onClientError)
     }
+    this.checkout()
+  }
+
+  /**
+   * Starts another checkout of the same client (the driver keeps one connection per client):
+   * forgets the last checkout's failure, release and uncommitted writes.
+   */
+  checkout(): void {
+    this.#broken = undefined
+    this.#released = false
+    this.#commits?.reset()
+    holders.set(this.#client, this)
   }
 
   /** Records that the connection failed, so that release destroys it. */
@@ -63,11 +75,13 @@ export class SluiceConnection implements DatabaseConnection {
       this.#target.slowQueryMs,
       compiledQuery,
     )
+    const client = this.#client
+    const parameters = [...compiledQuery.parameters]
+    const started = performance.now()
     try {
-      const { command, rowCount, rows } = await this.#client.query<R & pg.QueryResultRow>(
-        compiledQuery.sql,
-        [...compiledQuery.parameters],
-      )
+      const { command, rowCount, rows } = await (client instanceof SluiceClient
+        ? client.run<R & pg.QueryResultRow>(compiledQuery.sql, parameters)
+        : client.query<R & pg.QueryResultRow>(compiledQuery.sql, parameters))
       end?.({ rowCount: rowCount ?? rows.length })
       // No await on the hot path unless afterCommit is set: it would cost every query a tick.
       if (this.#commits) await this.#commits.succeeded(this.#client, compiledQuery, command)
@@ -75,7 +89,8 @@ export class SluiceConnection implements DatabaseConnection {
         numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount ?? 0) : undefined,
         rows: rows ?? [],
       }
-    } catch (error) {
+    } catch (caught) {
+      const error = statementTimeoutError(caught, this.#target, performance.now() - started)
       end?.({ error })
       throw await this.#fail(error, compiledQuery)
     }
@@ -99,6 +114,7 @@ export class SluiceConnection implements DatabaseConnection {
     )
     let rowCount = 0
     let failed = false
+    const started = performance.now()
     try {
       while (true) {
         const rows = await cursor.read(chunkSize)
@@ -107,8 +123,9 @@ export class SluiceConnection implements DatabaseConnection {
         yield { rows }
       }
       end?.({ rowCount })
-    } catch (error) {
+    } catch (caught) {
       failed = true
+      const error = statementTimeoutError(caught, this.#target, performance.now() - started)
       end?.({ rowCount, error })
       throw await this.#fail(error, compiledQuery)
     } finally {

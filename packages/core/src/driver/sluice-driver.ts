@@ -46,6 +46,9 @@ export class SluiceDriver implements Driver {
   readonly #target: TargetConfig
   readonly #hooks: Instrumentation | undefined
   readonly #afterCommit: AfterCommit | undefined
+  // One connection object per pg client, reused on every checkout: no allocation per query,
+  // and Kysely, which remembers every connection it sees (a WeakSet), sees only a few.
+  readonly #connections = new WeakMap<pg.PoolClient, SluiceConnection>()
   readonly #checkedOut = new Set<SluiceConnection>()
   readonly #idleWaiters = new Set<() => void>()
   #closed = false
@@ -80,7 +83,12 @@ export class SluiceDriver implements Driver {
       throw mapped
     }
     hooks?.onPoolEvent?.({ kind: 'acquire', target, waitMs: performance.now() - started })
-    const connection = new SluiceConnection(client, this.#target, this.#hooks, this.#afterCommit)
+    let connection = this.#connections.get(client)
+    if (connection) connection.checkout()
+    else {
+      connection = new SluiceConnection(client, this.#target, this.#hooks, this.#afterCommit)
+      this.#connections.set(client, connection)
+    }
     this.#checkedOut.add(connection)
     return connection
   }
