@@ -1,14 +1,8 @@
 import { sql } from 'kysely'
 import type { AnyKysely } from './any-kysely.js'
 import { PartitionError } from './errors.js'
-import type { TimeType } from './partition-for.js'
+import { TIME_TYPES_TEXT, type TimeType, timeType } from './partition-for.js'
 import type { PartitionSpec } from './spec.js'
-
-const TIME_TYPES: readonly string[] = [
-  'timestamp with time zone',
-  'timestamp without time zone',
-  'date',
-] satisfies TimeType[]
 
 /**
  * Checks that the spec's table is range-partitioned on its column, and returns the column's
@@ -36,13 +30,14 @@ export async function partitionKeyType(db: AnyKysely, spec: PartitionSpec): Prom
       parent ? `${name} is not range-partitioned on ${spec.column}` : `${name} does not exist`,
     )
   }
-  if (!TIME_TYPES.includes(parent.type)) {
+  const type = timeType(parent.type)
+  if (!type) {
     throw new PartitionError(
       'PARTITION_COLUMN_NOT_TIME',
-      `${name}.${spec.column} is ${parent.type}; the partition key must be timestamptz, timestamp or date`,
+      `${name}.${spec.column} is ${parent.type}; the partition key must be ${TIME_TYPES_TEXT}`,
     )
   }
-  return parent.type as TimeType
+  return type
 }
 
 /** One partition of a table, or a table detached from it. */

@@ -3,16 +3,9 @@ import { type CreateTableBuilder, DataTypeNode, sql } from 'kysely'
 import type { AnyKysely } from './any-kysely.js'
 import { createDefaultPartition, createIndexes } from './ddl.js'
 import { quote } from './identifiers.js'
+import { TIME_TYPES_TEXT, timeType } from './partition-for.js'
 import { type MaintenanceResult, type RunOptions, runMaintenance } from './run.js'
 import type { PartitionSpec } from './spec.js'
-
-const TIME_TYPES = new Set([
-  'timestamptz',
-  'timestamp with time zone',
-  'timestamp',
-  'timestamp without time zone',
-  'date',
-])
 
 /** Options of {@link createPartitionedTable}. */
 export interface CreateOptions extends RunOptions {
@@ -64,12 +57,12 @@ function checkKeyColumn(spec: PartitionSpec, table: CreateTableBuilder<string, s
   // A type written as raw SQL is left to PostgreSQL (and maintenance's own check).
   const dataType = column?.dataType
   const type = dataType && DataTypeNode.is(dataType) ? dataType.dataType : 'raw'
-  if (!column || (type !== 'raw' && !TIME_TYPES.has(type.toLowerCase()))) {
+  if (!column || (type !== 'raw' && !timeType(type))) {
     throw new ConfigError([
       {
         field: 'column',
         message: column
-          ? `${spec.column} must be timestamptz, timestamp or date to partition by time`
+          ? `${spec.column} must be ${TIME_TYPES_TEXT} to partition by time`
           : `${spec.column} is not among the table's columns`,
       },
     ])

@@ -56,6 +56,31 @@ export function rangeStarting(spec: PartitionSpec, from: LocalDate, offset = 0):
 /** The SQL types a partition key may have, as `format_type` names them. */
 export type TimeType = 'timestamp with time zone' | 'timestamp without time zone' | 'date'
 
+const TIME_TYPES = new Map<string, TimeType>([
+  ['timestamp with time zone', 'timestamp with time zone'],
+  ['timestamptz', 'timestamp with time zone'],
+  ['timestamp without time zone', 'timestamp without time zone'],
+  ['timestamp', 'timestamp without time zone'],
+  ['date', 'date'],
+])
+
+/** What a partition key may be, for error messages. */
+export const TIME_TYPES_TEXT = 'timestamptz, timestamp or date'
+
+/**
+ * The time type a type name (as PostgreSQL prints it, or as written in DDL) stands for, or
+ * `undefined` for a type that cannot be a time partition key.
+ *
+ * @example
+ * ```ts
+ * timeType('timestamptz') // 'timestamp with time zone'
+ * timeType('integer') // undefined
+ * ```
+ */
+export function timeType(name: string): TimeType | undefined {
+  return TIME_TYPES.get(name.toLowerCase())
+}
+
 /**
  * A bound as a SQL literal of the key's type: an instant for `timestamptz`, the local
  * midnight for `timestamp`, the local date for `date`.
