@@ -146,11 +146,7 @@ export function createCache(options: CacheOptions): Cache {
     ) {
       const compiled = query.compile()
       const tables = cachedQueryInfo(compiled).tables.map(tableTag)
-      const hash = createHash('sha256')
-        .update(compiled.sql)
-        .update(JSON.stringify(compiled.parameters, bigintSafe))
-        .digest('base64url')
-      return cache.getOrLoad(key ?? `query:${hash}`, () => query.execute(), {
+      return cache.getOrLoad(key ?? queryKey(compiled), () => query.execute(), {
         ...loadOptions,
         tags: [...new Set([...tables, ...tags])],
       }) as Promise<R[]>
@@ -177,6 +173,13 @@ export function createCache(options: CacheOptions): Cache {
 
 const READY_PROBE = 'sluice:ready'
 
-function bigintSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? `${value}n` : value
+/** `query:` and a hash of the statement's SQL and parameters (JSON, with bigints as `123n`). */
+function queryKey(compiled: {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+}): string {
+  const parameters = JSON.stringify(compiled.parameters, (_key, value: unknown) =>
+    typeof value === 'bigint' ? `${value}n` : value,
+  )
+  return `query:${createHash('sha256').update(compiled.sql).update(parameters).digest('base64url')}`
 }
