@@ -12,7 +12,7 @@ import {
   type QueryStartEvent,
   type SluiceDatabase,
 } from '../src/index.js'
-import { freshDatabase } from './helpers.js'
+import { freshDatabase, timeOutWaitingForPool } from './helpers.js'
 
 interface DB {
   users: { id: Generated<number>; name: string }
@@ -127,16 +127,7 @@ describe('createDatabase', () => {
       parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '200ms' }),
       { instrumentation: { onPoolEvent: (e) => events.push(e) } },
     )
-    await small.db.connection().execute(async (held) => {
-      await sql`select 1`.execute(held)
-      // The only connection is held: the next query waits, then times out.
-      const error = await small.db
-        .selectFrom('users')
-        .selectAll()
-        .execute()
-        .catch((e) => e)
-      expect(error).toMatchObject({ code: 'POOL_TIMEOUT' })
-    })
+    await timeOutWaitingForPool(small.db)
     const timeout = events.find((e) => e.kind === 'acquire-timeout')
     expect(timeout).toMatchObject({ target: 'primary' })
     expect(timeout?.kind === 'acquire-timeout' && timeout.waitMs).toBeGreaterThanOrEqual(150)

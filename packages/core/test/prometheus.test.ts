@@ -4,7 +4,7 @@ import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDatabase, parseConfig, type SluiceDatabase } from '../src/index.js'
 import { prometheusInstrumentation } from '../src/prometheus/index.js'
-import { freshDatabase, withPassword } from './helpers.js'
+import { freshDatabase, timeOutWaitingForPool, withPassword } from './helpers.js'
 
 interface DB {
   accounts: { id: Generated<number>; email: string }
@@ -88,15 +88,7 @@ it('counts acquire timeouts; two instrumentations on one registry share its metr
   const second = createDatabase<DB>(config, {
     instrumentation: prometheusInstrumentation({ registry }),
   })
-  await first.db.connection().execute(async (held) => {
-    await sql`select 1`.execute(held)
-    const error = await first.db
-      .selectFrom('accounts')
-      .selectAll()
-      .execute()
-      .catch((e) => e)
-    expect(error).toMatchObject({ code: 'POOL_TIMEOUT' })
-  })
+  await timeOutWaitingForPool(first.db)
   await second.db.selectFrom('accounts').selectAll().execute()
   await Promise.all([first.close(), second.close()])
   expect(
