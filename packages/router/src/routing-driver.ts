@@ -3,6 +3,8 @@ import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } f
 import type { Router } from './router.js'
 import { RoutingConnection } from './routing-connection.js'
 
+const FREE_LIMIT = 1024
+
 /**
  * The Kysely `Driver` of a routed database. Its connections decide per statement where to
  * run (see {@link RoutingConnection}); with `primaryOnly` every statement goes to the primary.
@@ -13,7 +15,8 @@ export class RoutingDriver implements Driver {
   readonly #primaryOnly: boolean
   readonly #close: () => Promise<void>
   // Connections Kysely has released, handed out again: no allocation per query, and Kysely,
-  // which remembers every connection it sees (a WeakSet), sees the same few.
+  // which remembers every connection it sees (a WeakSet), sees the same few. Up to FREE_LIMIT
+  // are kept, so a burst of concurrency does not pin memory for good.
   readonly #free: RoutingConnection[] = []
 
   constructor(router: Router, primaryOnly: boolean, close: () => Promise<void>) {
@@ -65,7 +68,7 @@ export class RoutingDriver implements Driver {
   releaseConnection(connection: DatabaseConnection): Promise<void> {
     const routing = connection as RoutingConnection
     routing.recycle()
-    this.#free.push(routing)
+    if (this.#free.length < FREE_LIMIT) this.#free.push(routing)
     return Promise.resolve()
   }
 

@@ -74,6 +74,14 @@ describe.each(VIAS)('transactions, connections and streams (%s)', (via) => {
       return [before, after]
     })
     expect(ports.map(servers.labelOf)).toEqual([expect.stringMatching(/^replica-/), 'primary'])
+    // The connection object is handed out again; the next reads are not sticky.
+    expect(servers.labelOf(await readPort(database.db))).toMatch(/^replica-/)
+    const afterTransaction = await database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('items').values({ name: 'in a transaction' }).execute()
+      return readPort(trx)
+    })
+    expect(servers.labelOf(afterTransaction)).toBe('primary')
+    expect(servers.labelOf(await readPort(database.db))).toMatch(/^replica-/)
   })
 
   test('.stream() reads from a replica; a streamed write runs on the primary', async () => {

@@ -1,3 +1,4 @@
+export type { CacheEventShape, RouteEventShape } from '../instrumentation/package-events.js'
 export {
   type OtelInstrumentation,
   type OtelOptions,
