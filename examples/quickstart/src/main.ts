@@ -1,9 +1,11 @@
 // Sluice quick start: a real PostgreSQL primary with two streaming replicas and a Redis
 // (started by @sluice/testing), then @sluice/router over @sluice/core with @sluice/cache:
 // routed queries, read-your-writes against a lagging replica, a cache invalidated on commit,
-// monthly partitions in Europe/Berlin, a replica failure, streaming, health and a typed error.
+// monthly partitions in Europe/Berlin, a replica failure, streaming, health, a typed error and
+// Prometheus metrics.
 import { createCache } from '@sluice/cache'
-import { parseConfig, SluiceError } from '@sluice/core'
+import { combineInstrumentation, parseConfig, SluiceError } from '@sluice/core'
+import { prometheusInstrumentation } from '@sluice/core/prometheus'
 import {
   createPartitionedTable,
   definePartitions,
@@ -15,6 +17,7 @@ import {
 import { createRoutedDatabase } from '@sluice/router'
 import { type ReplicaServer, startPostgres, startRedis } from '@sluice/testing'
 import { type Generated, sql } from 'kysely'
+import { Registry } from 'prom-client'
 
 interface DB {
   messages: { id: Generated<number>; author: string; body: string; sent_at: Generated<Date> }
@@ -27,7 +30,14 @@ console.log(
 )
 const { url, replicaUrls } = await cluster.createDatabase('quickstart')
 const redis = await startRedis()
-const cache = createCache({ redis: redis.url, namespace: 'quickstart', defaultTtlMs: 60_000 })
+const registry = new Registry() // an app would use prom-client's global register
+const metrics = prometheusInstrumentation({ registry })
+const cache = createCache({
+  redis: redis.url,
+  namespace: 'quickstart',
+  defaultTtlMs: 60_000,
+  instrumentation: metrics,
+})
 
 const config = parseConfig({
   DATABASE_URL: url,
@@ -38,13 +48,13 @@ let showQueries = true
 const database = createRoutedDatabase<DB>(config, {
   lagCheckIntervalMs: 200,
   afterCommit: cache.invalidateOnCommit, // a committed write drops the cached reads of its tables
-  instrumentation: {
+  instrumentation: combineInstrumentation(metrics, {
     onQueryEnd: (e) =>
       showQueries &&
       console.log(`  ${e.target.padEnd(10)} ${e.operation.padEnd(12)} ${e.tables.join(',')}`),
     onReplicaStatus: ({ replica, from, to }) =>
       console.log(`  [${replica.label}: ${from} -> ${to}]`),
-  },
+  }),
 })
 
 try {
@@ -151,6 +161,12 @@ try {
   console.log(
     `Health: ${health.status} (${health.targets.map((t) => `${t.target} ${t.status}`).join(', ')})`,
   )
+  console.log('Some of what /metrics would serve:')
+  const wanted =
+    /^(sluice_router_routes_total|sluice_cache_events_total|sluice_router_replica_status)\{/
+  for (const line of (await registry.metrics()).split('\n')) {
+    if (wanted.test(line) && !line.endsWith(' 0')) console.log(`  ${line}`)
+  }
 } finally {
   await database.close()
   await cache.close()

@@ -12,9 +12,9 @@ import type { Instrumentation } from './events.js'
  * ```
  */
 export function combineInstrumentation<I extends Instrumentation = Instrumentation>(
-  ...hooks: ReadonlyArray<I | undefined>
+  ...hooks: ReadonlyArray<Partial<I> | undefined>
 ): I | undefined {
-  const present = hooks.filter((hook): hook is I => hook !== undefined)
+  const present = hooks.filter((hook): hook is Partial<I> => hook !== undefined)
   if (present.length === 0) return undefined
   const combined: Record<string, (event: unknown) => void> = {}
   const names = new Set(present.flatMap((hook) => hookNames(hook)))
