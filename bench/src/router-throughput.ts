@@ -1,6 +1,6 @@
 // Routed point-select throughput, in one run on one cluster (a primary and 2 replicas):
 // - against plain Kysely + pg on the same replica with the same pool size (target >= 0.97x),
-//   the router being given that one replica;
+//   the router being given that one replica, with @sluice/core alone on it for reference;
 // - against kysely-replication (round-robin) over the same 2 replicas.
 import { startPostgres } from '@sluice/testing'
 import { Kysely, PostgresDialect } from 'kysely'
@@ -22,6 +22,7 @@ try {
   await compareClients(
     {
       'plain (replica-1)': { kind: 'plain', url: replica1 },
+      'sluice core (replica-1)': { kind: 'sluice', url: replica1 },
       'sluice router': { kind: 'router', url, replicaUrls: [replica1] },
     },
     'plain (replica-1)',
