@@ -15,6 +15,7 @@ export { formatLsn, parseLsn } from './lsn.js'
 export type { ResolvedRouterOptions, RouterOptions } from './options.js'
 export type { ReplicaState, ReplicaStatus } from './replica-state.js'
 export type {
+  ReplicaCheckEvent,
   ReplicaStatusEvent,
   RouteEvent,
   RouteReason,

@@ -43,8 +43,14 @@ export interface ReplicaStatusEvent {
   readonly to: ReplicaStatus
 }
 
+/** A replica was checked: its lag as the check found it. */
+export interface ReplicaCheckEvent {
+  readonly replica: ReplicaState
+}
+
 /**
- * Core's hooks plus the router's: every routing decision and every replica status change.
+ * Core's hooks plus the router's: every routing decision, every replica status change, and
+ * every successful replica check.
  * Hooks must be cheap and must not throw (a throwing hook is ignored).
  *
  * @example
@@ -58,4 +64,5 @@ export interface ReplicaStatusEvent {
 export interface RouterInstrumentation extends Instrumentation {
   onRoute?(event: RouteEvent): void
   onReplicaStatus?(event: ReplicaStatusEvent): void
+  onReplicaCheck?(event: ReplicaCheckEvent): void
 }

@@ -85,6 +85,7 @@ export class ReplicaNode extends TargetNode {
     state.lastError = undefined
     const overBound = check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes
     this.#setStatus(!check.inRecovery ? 'promoted' : overBound ? 'lagging' : 'up')
+    this.#options.hooks?.onReplicaCheck?.({ replica: this.snapshot() })
   }
 
   /** Records a failed check or a read that lost its connection; backs off exponentially. */

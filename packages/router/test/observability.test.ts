@@ -94,3 +94,28 @@ test('a replica going down and coming back shows in the status gauge; reads in b
   })
   expect([await status('replica-1', 'up'), await status('replica-1', 'down')]).toEqual([1, 0])
 })
+
+test("replica lag gauges: a paused replica's bytes behind, as the primary counts them", async () => {
+  const lagBytes = (replica: string) =>
+    metricValue(registry, 'sluice_router_replica_lag_bytes', { replica })
+  const paused = servers.cluster.replicas[0] as ReplicaServer
+  await paused.pauseReplay()
+  try {
+    await database.primary.insertInto('items').values({ name: 'unreplayed' }).execute()
+    await waitFor(async () => (await lagBytes('replica-1')) > 0)
+    // The primary's own count, taken after the gauge's check, can only be larger: replay is frozen.
+    const { rows } = await sql<{ behind: string }>`
+      select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text as behind
+      from pg_stat_replication where replay_lsn = (select min(replay_lsn) from pg_stat_replication)`.execute(
+      database.primary,
+    )
+    expect(Number(rows[0]?.behind)).toBeGreaterThanOrEqual(await lagBytes('replica-1'))
+    expect(
+      await metricValue(registry, 'sluice_router_replica_lag_seconds', { replica: 'replica-1' }),
+    ).toBeGreaterThan(0)
+  } finally {
+    await paused.resumeReplay()
+  }
+  // Caught up again, both of them.
+  await waitFor(async () => (await lagBytes('replica-1')) + (await lagBytes('replica-2')) === 0)
+})

@@ -17,6 +17,15 @@ export interface ReplicaStatusEventShape {
   readonly to: string
 }
 
+/** A replica check (`@sluice/router`'s `ReplicaCheckEvent`). */
+export interface ReplicaCheckEventShape {
+  readonly replica: {
+    readonly label: string
+    readonly lagMs?: number
+    readonly lagBytes?: number
+  }
+}
+
 /** A cache event (`@sluice/cache`'s `CacheEvent`). */
 export interface CacheEventShape {
   readonly kind: string

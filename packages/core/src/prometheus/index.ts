@@ -1,6 +1,7 @@
 export type {
   CacheEventShape,
   MaintenanceEventShape,
+  ReplicaCheckEventShape,
   ReplicaStatusEventShape,
   RouteEventShape,
 } from '../instrumentation/package-events.js'

@@ -4,6 +4,7 @@ import {
   type CacheEventShape,
   errorType,
   type MaintenanceEventShape,
+  type ReplicaCheckEventShape,
   type ReplicaStatusEventShape,
   type RouteEventShape,
 } from '../instrumentation/package-events.js'
@@ -26,6 +27,7 @@ export interface PrometheusInstrumentation extends Instrumentation {
   onPoolEvent(event: PoolEvent): void
   onRoute(event: RouteEventShape): void
   onReplicaStatus(event: ReplicaStatusEventShape): void
+  onReplicaCheck(event: ReplicaCheckEventShape): void
   onCache(event: CacheEventShape): void
   onMaintenance(event: MaintenanceEventShape): void
 }
@@ -93,6 +95,16 @@ export function prometheusInstrumentation(
     name: 'sluice_router_replica_status',
     help: '1 for the status each replica is in, 0 for the ones it left.',
     labelNames: ['replica', 'status'],
+  })
+  const lagSeconds = gauge(registry, {
+    name: 'sluice_router_replica_lag_seconds',
+    help: 'Replication lag in time at the last check (0 when replay has caught up).',
+    labelNames: ['replica'],
+  })
+  const lagBytes = gauge(registry, {
+    name: 'sluice_router_replica_lag_bytes',
+    help: "WAL bytes between the primary's current LSN and the replica's replay LSN at the last check.",
+    labelNames: ['replica'],
   })
   const cacheEvents = counter(registry, {
     name: 'sluice_cache_events_total',
@@ -165,6 +177,11 @@ export function prometheusInstrumentation(
     onReplicaStatus({ replica, from, to }) {
       replicaStatus.set({ replica: replica.label, status: from }, 0)
       replicaStatus.set({ replica: replica.label, status: to }, 1)
+    },
+    onReplicaCheck({ replica }) {
+      const labels = { replica: replica.label }
+      if (replica.lagMs !== undefined) lagSeconds.set(labels, replica.lagMs / 1000)
+      if (replica.lagBytes !== undefined) lagBytes.set(labels, replica.lagBytes)
     },
     onCache(event) {
       cacheEvents.inc({ kind: event.kind, tier: event.tier ?? '', reason: cacheReason(event) })
