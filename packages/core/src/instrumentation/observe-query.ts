@@ -1,6 +1,6 @@
 import type { CompiledQuery } from 'kysely'
 import { isDatabaseError } from '../errors/pg-errors.js'
-import type { Instrumentation, QueryStartEvent } from './events.js'
+import type { Instrumentation, QueryEndEvent, QueryStartEvent } from './events.js'
 import { cachedQueryInfo } from './query-info.js'
 
 /** Reports the end of a query started with {@link observeQuery}. */
@@ -29,13 +29,21 @@ export function observeQuery(
   const started = performance.now()
   return ({ rowCount, error }) => {
     const durationMs = performance.now() - started
-    hooks.onQueryEnd?.({
-      ...start,
+    // Built field by field: spreading `start` and conditional objects costs several times more.
+    const end: { -readonly [K in keyof QueryEndEvent]: QueryEndEvent[K] } = {
+      queryId: start.queryId,
+      target,
+      operation,
+      tables,
+      sql: start.sql,
       durationMs,
       slow: durationMs >= slowQueryMs,
-      ...(rowCount !== undefined && { rowCount }),
-      ...(error !== undefined && { error }),
-      ...(isDatabaseError(error) && { sqlState: error.code }),
-    })
+    }
+    if (rowCount !== undefined) end.rowCount = rowCount
+    if (error !== undefined) {
+      end.error = error
+      if (isDatabaseError(error)) end.sqlState = error.code
+    }
+    hooks.onQueryEnd?.(end)
   }
 }
