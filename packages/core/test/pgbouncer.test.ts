@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createDatabase,
+  type Instrumentation,
   parseConfig,
   type SluiceDatabase,
   StatementTimeoutError,
@@ -24,6 +25,7 @@ afterAll(async () => {
 
 async function throughBouncer(
   poolMode: 'session' | 'transaction',
+  instrumentation?: Instrumentation,
 ): Promise<SluiceDatabase<unknown>> {
   const bouncer = await startPgBouncer({
     upstream: sharedPostgres().primary,
@@ -39,6 +41,7 @@ async function throughBouncer(
       DB_IDLE_IN_TRANSACTION_TIMEOUT: '400',
       DB_APPLICATION_NAME: `via-${poolMode}`,
     }),
+    { instrumentation },
   )
   databases.push(database)
   return database
@@ -54,14 +57,21 @@ const serverSees = async (fragment: string) =>
 
 describe('session settings through a real PgBouncer in transaction mode', () => {
   let database: SluiceDatabase<unknown>
+  let closed = 0
   beforeAll(async () => {
-    database = await throughBouncer('transaction')
+    database = await throughBouncer('transaction', {
+      onPoolEvent: (event) => {
+        if (event.kind === 'connection-closed') closed++
+      },
+    })
   })
 
   it('cancels a statement past the timeout on the server, outside and inside transactions', async () => {
     const outside = await sql`select pg_sleep(5) as outside_tx`.execute(database.db).catch((e) => e)
     expect(outside).toBeInstanceOf(StatementTimeoutError)
     expect(await serverSees('outside_tx')).toBe(0)
+    // The client that sent the cancel request is closed, not handed to the next query.
+    await waitFor(() => closed === 1)
     const inside = await database.db
       .transaction()
       .execute((trx) => sql`select pg_sleep(5) as inside_tx`.execute(trx))

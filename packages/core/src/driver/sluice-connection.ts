@@ -143,8 +143,13 @@ export class SluiceConnection implements DatabaseConnection {
     if (this.#released) return
     this.#released = true
     holders.delete(this.#client)
-    const reason = destroy ? new Error('connection destroyed by Sluice') : this.#broken
-    this.#client.release(reason instanceof Error ? reason : undefined)
+    const client = this.#client
+    const reason = destroy
+      ? new Error('connection destroyed by Sluice')
+      : client instanceof SluiceClient && client.deadlineFired
+        ? new Error('a cancel request may still reach this connection')
+        : this.#broken
+    client.release(reason instanceof Error ? reason : undefined)
   }
 
   async #fail(error: unknown, query: CompiledQuery): Promise<unknown> {

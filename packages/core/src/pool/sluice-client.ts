@@ -23,6 +23,7 @@ export class SluiceClient extends pg.Client {
   readonly #target: TargetConfig
   readonly #timeoutMs: number
   readonly #enforceDeadline: boolean
+  #deadlineFired = false
 
   constructor(config: SluiceClientConfig) {
     super(config)
@@ -30,6 +31,16 @@ export class SluiceClient extends pg.Client {
     this.#target = target
     this.#timeoutMs = target.session.statementTimeoutMs
     this.#enforceDeadline = target.poolerMode === 'transaction' && this.#timeoutMs > 0
+  }
+
+  /**
+   * True once a client-side deadline sent a cancel request on this connection. The request
+   * travels on its own socket and may land after the statement ended, on whatever this
+   * connection runs next (a ROLLBACK, another request's query): such a client must not be
+   * reused, and {@link SluiceConnection} destroys it on release.
+   */
+  get deadlineFired(): boolean {
+    return this.#deadlineFired
   }
 
   /**
@@ -52,11 +63,17 @@ export class SluiceClient extends pg.Client {
     }
     const started = performance.now()
     let cancelled = false
+    // A little after the timeout: inside a transaction the server's own (SET LOCAL) timeout
+    // then answers first, and no cancel request is left to race the ROLLBACK that follows.
     const timer = this.#enforceDeadline
-      ? setTimeout(() => {
-          cancelled = true
-          void this.#cancelRunningStatement()
-        }, timeoutMs)
+      ? setTimeout(
+          () => {
+            cancelled = true
+            this.#deadlineFired = true
+            void this.#cancelRunningStatement()
+          },
+          timeoutMs + Math.max(100, timeoutMs / 10),
+        )
       : undefined
     const settle = (error: unknown): unknown => {
       clearTimeout(timer)
