@@ -20,20 +20,19 @@ export async function startContender(
   concurrency: number,
 ): Promise<ContenderProcess> {
   const child: ChildProcess = fork(script, { env: { ...process.env, ...env }, stdio: 'inherit' })
-  const [ready] = (await Promise.race([
-    once(child, 'message'),
-    once(child, 'exit').then(() => {
-      throw new Error(
-        `contender ${script.pathname} ${JSON.stringify(env)} exited before it was ready`,
-      )
-    }),
-  ])) as [unknown]
+  // A contender that dies fails the benchmark instead of leaving it waiting for an answer.
+  const died = once(child, 'exit').then(() => {
+    throw new Error(`contender ${script.pathname} ${JSON.stringify(env)} exited`)
+  })
+  died.catch(() => {}) // a rejection nobody waits for (after stop) is expected
+  const reply = async () => ((await Promise.race([once(child, 'message'), died])) as [unknown])[0]
+  const ready = await reply()
   if (ready !== 'ready') throw new Error(`unexpected message from contender: ${String(ready)}`)
   return {
     runner: async (operations) => {
-      const answer = once(child, 'message')
+      const answer = reply()
       child.send({ operations, concurrency } satisfies Request)
-      return (await answer)[0] as Run
+      return (await answer) as Run
     },
     stop: async () => {
       const exited = once(child, 'exit')
