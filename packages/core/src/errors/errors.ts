@@ -35,6 +35,8 @@ export type ConnectionErrorCode =
   | 'CONNECTION_LOST'
   | 'CONNECT_TIMEOUT'
   | 'AUTHENTICATION_FAILED'
+  /** The server did not answer a statement within its deadline; the connection was closed. */
+  | 'DEADLINE_EXCEEDED'
 
 /**
  * The server could not be reached, refused the credentials, or dropped the connection.
