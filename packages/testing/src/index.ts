@@ -17,4 +17,11 @@ export { ReplicaServer } from './postgres/replica.js'
 export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
 export { freePort } from './process/ports.js'
 export { type WaitOptions, waitFor } from './process/wait.js'
-export { RedisNode, RedisServer, type StartRedisOptions, startRedis } from './redis/redis-server.js'
+export { RedisNode, type RedisNodeInfo } from './redis/redis-node.js'
+export {
+  attachRedis,
+  RedisServer,
+  type RedisServerInfo,
+  type StartRedisOptions,
+  startRedis,
+} from './redis/redis-server.js'

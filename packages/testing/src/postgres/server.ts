@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { TestServerError } from '../errors.js'
+import { freezeTree, isFrozen, notRunning, thawTree } from '../faults/freeze.js'
 import { run, runSync } from '../process/run.js'
 
 /** What identifies a running server; plain data, so it can cross process boundaries. */
@@ -49,17 +50,52 @@ export class PostgresServer {
     return `postgres://postgres:${this.#info.password}@${this.host}:${this.port}/${database}`
   }
 
-  /** Whether the postmaster is up (from its pid file and a signal probe). */
-  get running(): boolean {
+  /** The postmaster's pid while it runs (from its pid file and a signal probe). */
+  get pid(): number | undefined {
     const pidFile = join(this.dataDir, 'postmaster.pid')
-    if (!existsSync(pidFile)) return false
+    if (!existsSync(pidFile)) return undefined
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
     try {
       process.kill(pid, 0)
-      return true
+      return pid
     } catch {
-      return false
+      return undefined
     }
+  }
+
+  /** Whether the postmaster is up. */
+  get running(): boolean {
+    return this.pid !== undefined
+  }
+
+  /** Whether {@link freeze} stopped it. */
+  get frozen(): boolean {
+    const pid = this.pid
+    return pid !== undefined && isFrozen(pid)
+  }
+
+  /**
+   * SIGSTOPs the postmaster and all of its children (backends, walsender / walreceiver,
+   * checkpointer...): sockets stay open and nothing answers, as with a hung VM. Only client
+   * deadlines notice. Throws `TestServerError` `SERVER_NOT_RUNNING` on a stopped server.
+   *
+   * @example
+   * ```ts
+   * await cluster.primary.freeze()
+   * // ... a query now waits until the client's own deadline ...
+   * await cluster.primary.thaw()
+   * ```
+   */
+  async freeze(): Promise<void> {
+    const pid = this.pid
+    if (pid === undefined) throw notRunning(this.name, 'freeze')
+    await freezeTree(pid, this.name)
+  }
+
+  /** Resumes every process {@link freeze} stopped; a no-op on a server that is not frozen. */
+  async thaw(): Promise<void> {
+    const pid = this.pid
+    if (pid !== undefined) thawTree(pid)
   }
 
   /** Starts the server and waits until it accepts connections. */
@@ -77,16 +113,20 @@ export class PostgresServer {
 
   /** Shuts down cleanly (fast mode: running transactions are rolled back). */
   async stop(): Promise<void> {
+    await this.thaw()
     if (this.running) await this.#pgCtl(['stop', '-w', '-m', 'fast'])
   }
 
   /** Stops at once, like a crash (immediate mode); connections drop and it refuses new ones. */
   async kill(): Promise<void> {
+    await this.thaw()
     if (this.running) await this.#pgCtl(['stop', '-w', '-m', 'immediate'])
   }
 
   /** Synchronous immediate stop, for exit handlers. */
   killSync(): void {
+    const pid = this.pid
+    if (pid !== undefined) thawTree(pid)
     runSync(this.#bin('pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w'])
   }
 
