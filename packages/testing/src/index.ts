@@ -1,4 +1,12 @@
 export { TestServerError } from './errors.js'
+export { attachFaultProxy } from './faults/attached-proxy.js'
+export {
+  type FaultProxy,
+  type FaultProxyInfo,
+  type FaultProxyStats,
+  type StartFaultProxyOptions,
+  startFaultProxy,
+} from './faults/fault-proxy.js'
 export { PgBouncer, type StartPgBouncerOptions, startPgBouncer } from './pgbouncer.js'
 export {
   findPostgresBinaries,

@@ -2,6 +2,8 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { TestServerError } from '../errors.js'
+import { attachFaultProxy } from '../faults/attached-proxy.js'
+import type { FaultProxy, FaultProxyInfo } from '../faults/fault-proxy.js'
 import { freezeTree, isFrozen, notRunning, thawTree } from '../faults/freeze.js'
 import { run, runSync } from '../process/run.js'
 
@@ -12,6 +14,8 @@ export interface PostgresServerInfo {
   readonly dataDir: string
   readonly binDir: string
   readonly password: string
+  /** The fault proxy clients go through, for a server started with `proxied: true`. */
+  readonly network?: FaultProxyInfo | undefined
 }
 
 /**
@@ -32,22 +36,55 @@ export class PostgresServer {
   readonly port: number
   readonly dataDir: string
   readonly #info: PostgresServerInfo
+  #network: FaultProxy | undefined
 
   constructor(info: PostgresServerInfo) {
     this.#info = info
     this.name = info.name
     this.port = info.port
     this.dataDir = info.dataDir
+    this.#network = info.network && attachFaultProxy(info.network)
   }
 
   /** Plain data describing this server. */
   get info(): PostgresServerInfo {
-    return this.#info
+    return { ...this.#info, network: this.#network?.info }
   }
 
-  /** `postgres://postgres:<password>@127.0.0.1:<port>/<database>`. */
+  /**
+   * The fault proxy in front of this server when the cluster was started with
+   * `proxied: true` (its controls work from any process); `url()` goes through it.
+   *
+   * @example
+   * ```ts
+   * const cluster = await startPostgres({ replicas: 1, proxied: true })
+   * await cluster.primary.network?.latency(50)
+   * ```
+   */
+  get network(): FaultProxy | undefined {
+    return this.#network
+  }
+
+  /** @internal Puts `proxy` in front of this server for clients. */
+  useNetwork(proxy: FaultProxy): void {
+    this.#network = proxy
+  }
+
+  /**
+   * `postgres://postgres:<password>@127.0.0.1:<port>/<database>`: the URL clients use, through
+   * {@link network} when there is one.
+   */
   url(database = 'postgres'): string {
-    return `postgres://postgres:${this.#info.password}@${this.host}:${this.port}/${database}`
+    return this.#urlAt(this.#network?.port ?? this.port, database)
+  }
+
+  /** The server's own URL, bypassing {@link network}: fixtures' own queries use it. */
+  directUrl(database = 'postgres'): string {
+    return this.#urlAt(this.port, database)
+  }
+
+  #urlAt(port: number, database: string): string {
+    return `postgres://postgres:${this.#info.password}@${this.host}:${port}/${database}`
   }
 
   /** The postmaster's pid while it runs (from its pid file and a signal probe). */
@@ -137,7 +174,7 @@ export class PostgresServer {
     database = 'postgres',
   ): Promise<R[]> {
     const client = new pg.Client({
-      connectionString: this.url(database),
+      connectionString: this.directUrl(database),
       connectionTimeoutMillis: 10_000,
     })
     client.on('error', () => {}) // a server killed mid-call must not crash the test process

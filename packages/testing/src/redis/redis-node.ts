@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { attachFaultProxy } from '../faults/attached-proxy.js'
+import type { FaultProxy, FaultProxyInfo } from '../faults/fault-proxy.js'
 import { freezeTree, isFrozen, notRunning, thawTree } from '../faults/freeze.js'
 import { ChildServer } from '../process/child-server.js'
 import { waitFor } from '../process/wait.js'
@@ -15,6 +17,10 @@ export interface RedisNodeInfo {
   readonly password?: string | undefined
   /** The cluster bus port, for a node of a Redis Cluster. */
   readonly busPort?: number | undefined
+  /** The port clients are told to use (`cluster-announce-port`): the fault proxy's. */
+  readonly announcePort?: number | undefined
+  /** The fault proxy clients go through, for a server started with `proxied: true`. */
+  readonly network?: FaultProxyInfo | undefined
 }
 
 /**
@@ -31,12 +37,14 @@ export interface RedisNodeInfo {
 export class RedisNode {
   readonly host = '127.0.0.1'
   readonly port: number
-  readonly info: RedisNodeInfo
+  readonly #info: RedisNodeInfo
   readonly #server: ChildServer
+  #network: FaultProxy | undefined
 
   constructor(info: RedisNodeInfo) {
-    this.info = info
+    this.#info = info
     this.port = info.port
+    this.#network = info.network && attachFaultProxy(info.network)
     const args = ['--port', String(info.port), '--bind', '127.0.0.1', '--save', '']
     args.push('--appendonly', 'no', '--dir', info.dir, '--daemonize', 'no')
     args.push('--protected-mode', 'no', '--pidfile', this.#pidFile)
@@ -45,12 +53,45 @@ export class RedisNode {
       // An explicit bus port: the default (port + 10000) lands in the ephemeral range.
       args.push('--cluster-enabled', 'yes', '--cluster-node-timeout', '2000')
       args.push('--cluster-port', String(info.busPort))
+      if (info.announcePort !== undefined) {
+        args.push('--cluster-announce-port', String(info.announcePort))
+        args.push('--cluster-announce-bus-port', String(info.busPort))
+      }
     }
     this.#server = new ChildServer('redis-server', args, join(info.dir, 'redis.log'), false)
   }
 
+  /** Plain data describing this node. */
+  get info(): RedisNodeInfo {
+    return { ...this.#info, network: this.#network?.info }
+  }
+
+  /**
+   * The fault proxy in front of this node when the server was started with `proxied: true`
+   * (its controls work from any process); `address` goes through it.
+   *
+   * @example
+   * ```ts
+   * const redis = await startRedis({ proxied: true })
+   * await redis.nodes[0].network?.blackhole()
+   * ```
+   */
+  get network(): FaultProxy | undefined {
+    return this.#network
+  }
+
+  /** @internal Puts `proxy` in front of this node for clients. */
+  useNetwork(proxy: FaultProxy): void {
+    this.#network = proxy
+  }
+
+  /** Where clients connect: through {@link network} when there is one. */
+  get address(): { host: string; port: number } {
+    return { host: this.host, port: this.#network?.port ?? this.port }
+  }
+
   get #pidFile(): string {
-    return join(this.info.dir, 'redis.pid')
+    return join(this.#info.dir, 'redis.pid')
   }
 
   /** The server's pid while it runs (from its pid file; a zombie counts as gone). */
@@ -78,7 +119,7 @@ export class RedisNode {
 
   /** Runs a redis-cli command against this node and returns its output. */
   async cli(...args: string[]): Promise<string> {
-    const auth = this.info.password ? ['-a', this.info.password, '--no-auth-warning'] : []
+    const auth = this.#info.password ? ['-a', this.#info.password, '--no-auth-warning'] : []
     const { stdout } = await execFileAsync('redis-cli', [
       '-h',
       this.host,
@@ -93,7 +134,7 @@ export class RedisNode {
   /** Starts the server (again, on the same port) and waits until it answers PING. */
   async start(): Promise<void> {
     if (this.running) return
-    mkdirSync(this.info.dir, { recursive: true })
+    mkdirSync(this.#info.dir, { recursive: true })
     await this.#server.start(() =>
       waitFor(async () => (await this.cli('ping')) === 'PONG', {
         what: `redis on ${this.port}`,

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { startFaultProxy } from '../faults/fault-proxy.js'
 import { cacheRoot } from '../postgres/template.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
@@ -12,6 +13,12 @@ export interface StartRedisOptions {
   readonly cluster?: { readonly masters: number }
   /** Require this password (`requirepass`). */
   readonly password?: string
+  /**
+   * Put a fault proxy in front of every node (`node.network`): `url` and `startupNodes` go
+   * through it, and a Cluster's nodes announce the proxies' ports so clients following MOVED
+   * stay behind them; the cluster bus bypasses them.
+   */
+  readonly proxied?: boolean
 }
 
 /** Plain data describing a Redis server or cluster, e.g. handed from a vitest global setup. */
@@ -35,27 +42,32 @@ export interface RedisServerInfo {
 export class RedisServer {
   readonly nodes: readonly RedisNode[]
   readonly cluster: boolean
-  readonly info: RedisServerInfo
+  readonly #info: RedisServerInfo
   readonly #release: (() => void) | undefined
 
   /** `release` removes the directories and exit hook; only the starting process passes it. */
   constructor(info: RedisServerInfo, release?: () => void) {
-    this.info = info
+    this.#info = info
     this.nodes = info.nodes.map((node) => new RedisNode(node))
     this.cluster = info.cluster
     this.#release = release
   }
 
-  /** `redis://[:password@]127.0.0.1:<port>` of the first node. */
-  get url(): string {
-    const node = this.nodes[0] as RedisNode
-    const auth = this.info.password ? `:${encodeURIComponent(this.info.password)}@` : ''
-    return `redis://${auth}${node.host}:${node.port}`
+  /** Plain data to rebuild this server in another process with {@link attachRedis}. */
+  get info(): RedisServerInfo {
+    return { ...this.#info, nodes: this.nodes.map((node) => node.info) }
   }
 
-  /** `{ host, port }` of each node, as ioredis' `Cluster` takes them. */
+  /** `redis://[:password@]127.0.0.1:<port>` of the first node (through its proxy if proxied). */
+  get url(): string {
+    const { host, port } = (this.nodes[0] as RedisNode).address
+    const auth = this.#info.password ? `:${encodeURIComponent(this.#info.password)}@` : ''
+    return `redis://${auth}${host}:${port}`
+  }
+
+  /** `{ host, port }` of each node (its proxy if proxied), as ioredis' `Cluster` takes them. */
   get startupNodes(): { host: string; port: number }[] {
-    return this.nodes.map(({ host, port }) => ({ host, port }))
+    return this.nodes.map((node) => node.address)
   }
 
   /** Kills every node (SIGKILL). */
@@ -86,6 +98,7 @@ export class RedisServer {
   async stop(): Promise<void> {
     await this.thaw()
     await this.kill()
+    if (this.#release) await Promise.all(this.nodes.map((node) => node.network?.stop()))
     this.#release?.()
   }
 }
@@ -110,6 +123,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       dir: join(root, `node-${i + 1}`),
       password: options.password,
       busPort: clustered ? await freePort() : undefined,
+      announcePort: options.proxied ? await freePort() : undefined,
     })
   }
   const removeRoot = () => rmSync(root, { recursive: true, force: true })
@@ -123,6 +137,13 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   })
   try {
     await Promise.all(server.nodes.map((node) => node.start()))
+    if (options.proxied) {
+      for (const node of server.nodes) {
+        const { host, port } = node
+        const listenPort = node.info.announcePort
+        node.useNetwork(await startFaultProxy({ host, port, protocol: 'raw', listenPort }))
+      }
+    }
     if (clustered) {
       const first = server.nodes[0] as RedisNode
       await first.cli(
