@@ -3,13 +3,12 @@ import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createDatabase,
   type Instrumentation,
   parseConfig,
   type SluiceDatabase,
   StatementTimeoutError,
 } from '../src/index.js'
-import { freshDatabase } from './helpers.js'
+import { freshDatabase, testDatabase } from './helpers.js'
 
 const bouncers: PgBouncer[] = []
 const databases: SluiceDatabase<unknown>[] = []
@@ -33,7 +32,7 @@ async function throughBouncer(
     poolSize: 4,
   })
   bouncers.push(bouncer)
-  const database = createDatabase(
+  const database = testDatabase(
     parseConfig({
       DATABASE_URL: bouncer.url(name),
       DB_POOLER_MODE: poolMode,
