@@ -56,9 +56,11 @@ export interface PlanOptions {
   /** The time maintenance plans for. Default: now. */
   readonly now?: Date
   /**
-   * How the connection reaches PostgreSQL (core's `poolerMode`). In `transaction` mode
-   * (PgBouncer) no session setting survives a statement, so retention detaches with a plain
-   * `DETACH` inside a transaction with `SET LOCAL lock_timeout`. Default `none`.
+   * How the connection reaches PostgreSQL: core's `poolerMode` (`config.primary.poolerMode`).
+   * In `transaction` mode (PgBouncer) no session setting survives a statement, so the
+   * statements that cannot run in a transaction (`DETACH ... CONCURRENTLY` / `FINALIZE`, which
+   * never block reads or writes) run without `lock_timeout`. Default: `DB_POOLER_MODE` from
+   * the environment, as `parseConfig` reads it, else `none`.
    */
   readonly poolerMode?: 'none' | 'session' | 'transaction'
 }
@@ -95,7 +97,7 @@ export async function planMaintenance(
 export async function planTable(
   db: AnyKysely,
   spec: PartitionSpec,
-  { now = new Date(), poolerMode = 'none' }: PlanOptions,
+  { now = new Date() }: PlanOptions,
 ): Promise<MaintenanceStep[]> {
   const parent = await readParent(db, spec)
   const table = `${spec.schema}.${spec.table}`
@@ -170,7 +172,7 @@ export async function planTable(
   for (const partition of parent.partitions) {
     if (cutoff === undefined || partition.isDefault || partition.detachPending) continue
     if (partition.upper === undefined || partition.upper > cutoff) continue
-    const how = defaultPartition || poolerMode === 'transaction' ? 'plain' : 'concurrently'
+    const how = defaultPartition ? 'plain' : 'concurrently'
     const detach = detachPartition(spec, partition.schema, partition.name, how)
     const remember =
       mode === 'detach'

@@ -202,7 +202,8 @@ class Runner {
     if (first?.outside) {
       // DETACH CONCURRENTLY / FINALIZE cannot run in a transaction: a session setting, on
       // one connection, where the pooler keeps sessions.
-      const session = this.#options.poolerMode !== 'transaction'
+      const mode = this.#options.poolerMode ?? process.env.DB_POOLER_MODE
+      const session = mode !== 'transaction'
       await this.#db.connection().execute(async (connection) => {
         if (session)
           await sql`select set_config('lock_timeout', ${timeout}, false)`.execute(connection)
