@@ -1,7 +1,19 @@
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from './bounds.js'
-import { addIntervals, intervalStart, type LocalDate, localDate, startInstant } from './calendar.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { retiringPartitions } from '../catalog/metadata.js'
+import { type ParentTable, readParent } from '../catalog/parent.js'
+import type { PartitionError } from '../errors.js'
+import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
+import {
+  addIntervals,
+  intervalStart,
+  type LocalDate,
+  localDate,
+  startInstant,
+} from '../spec/calendar.js'
+import { literal, qualified, quote } from '../spec/identifiers.js'
+import { partitionFor, rangeStarting } from '../spec/partition-for.js'
+import type { PartitionSpec } from '../spec/spec.js'
 import {
   attachPartition,
   createPartitionTable,
@@ -9,13 +21,7 @@ import {
   lockParent,
   type NewPartition,
 } from './ddl.js'
-import type { PartitionError } from './errors.js'
-import { literal, qualified, quote } from './identifiers.js'
-import { retiringPartitions } from './metadata.js'
 import { checkMovable, deleteTriggers, moveRows, validateKeys } from './move.js'
-import { type ParentTable, readParent } from './parent.js'
-import { partitionFor, rangeStarting } from './partition-for.js'
-import type { PartitionSpec } from './spec.js'
 
 /**
  * One SQL statement of a step. Each runs in its own transaction with a bounded

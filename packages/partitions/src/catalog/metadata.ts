@@ -1,9 +1,9 @@
 import { isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import type { Interval } from './calendar.js'
-import { PartitionError } from './errors.js'
-import type { PartitionSpec } from './spec.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { PartitionError } from '../errors.js'
+import type { Interval } from '../spec/calendar.js'
+import type { PartitionSpec } from '../spec/spec.js'
 
 /**
  * What the database remembers of each managed table, in schema `sluice_partitions`: the
