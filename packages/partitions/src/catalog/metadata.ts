@@ -36,6 +36,7 @@ const CREATE_RACE = new Set(['23505', '42P06', '42P07'])
 
 /** Creates the metadata tables if they are missing (safe to race with another runner). */
 export async function ensureMetadata(db: AnyKysely): Promise<void> {
+  if (await metadataExists(db)) return
   for (let tried = 0; ; tried++) {
     try {
       for (const statement of SETUP) await sql.raw(statement).execute(db)
