@@ -67,8 +67,8 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
  * partition (after `lockParent`): foreign keys that reference the parent are dropped so that
  * deleting the rows from the default fires no action (`ON DELETE CASCADE` would delete the
  * referencing rows, `NO ACTION` would fail), the default's DELETE triggers are switched off,
- * the rows are copied by column name (generated columns are computed again, identity values
- * kept), deleted from the default, the partition attached, and the foreign keys re-created
+ * the rows are deleted from the default and copied in the same statement, by column name
+ * (generated columns are computed again, identity values kept), the partition attached, and the foreign keys re-created
  * `NOT VALID` (they hold: every referenced row still exists); `validateKeys` validates them
  * after the commit, without blocking writes.
  */
@@ -93,10 +93,10 @@ export function moveRows(
     })),
     ...triggers.map((t) => ({ sql: `alter table ${from} disable trigger ${quote(t.name)}` })),
     {
-      sql: `insert into ${to} (${columns})${override} select ${columns} from ${from} where ${where}`,
+      // One pass over the default: the rows deleted are the rows copied.
+      sql: `with moved as (delete from ${from} where ${where} returning ${columns}) insert into ${to} (${columns})${override} select ${columns} from moved`,
       counts: 'moved' as const,
     },
-    { sql: `delete from ${from} where ${where}` },
     ...triggers.map((t) => ({
       sql: `alter table ${from} ${enable[t.enabled]} trigger ${quote(t.name)}`,
     })),
