@@ -41,6 +41,11 @@ export async function deleteTriggers(
  * be validated under the lock).
  *
  * @throws PartitionError `PARTITION_MOVE_REFUSED`.
+ *
+ * @example
+ * ```ts
+ * checkMovable(parent, { name: 'messages_p20270101', span }, 120) // throws PARTITION_MOVE_REFUSED when published
+ * ```
  */
 export function checkMovable(parent: ParentTable, partition: NewPartition, rows: number): void {
   const table = `${parent.spec.schema}.${parent.spec.table}`
@@ -71,6 +76,11 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
  * (generated columns are computed again, identity values kept), the partition attached, and the foreign keys re-created
  * `NOT VALID` (they hold: every referenced row still exists); `validateKeys` validates them
  * after the commit, without blocking writes.
+ *
+ * @example
+ * ```ts
+ * const statements = moveRows(parent, partition, 'messages_default', triggers, attachPartition(parent, partition))
+ * ```
  */
 export function moveRows(
   parent: ParentTable,
@@ -107,7 +117,14 @@ export function moveRows(
   ]
 }
 
-/** `VALIDATE CONSTRAINT` of the keys a move re-created (a share-update-exclusive lock only). */
+/**
+ * `VALIDATE CONSTRAINT` of the keys a move re-created (a share-update-exclusive lock only).
+ *
+ * @example
+ * ```ts
+ * validateKeys(parent) // ['alter table "public"."replies" validate constraint "replies_message_fkey"']
+ * ```
+ */
 export function validateKeys(parent: ParentTable): string[] {
   return parent.referencedBy
     .filter((key) => key.validated)
