@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { cacheRoot } from '../postgres/template.js'
 import { ChildServer } from '../process/child-server.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { waitFor } from '../process/wait.js'
+import { makeWorkDir } from '../process/work-dir.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -150,7 +150,7 @@ export class RedisServer {
  * ```
  */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
-  const root = mkdtempSync(join(cacheRoot(), 'redis-'))
+  const root = makeWorkDir('redis')
   const count = options.cluster?.masters ?? 1
   const clustered = options.cluster !== undefined
   const nodes: RedisNode[] = []
