@@ -110,15 +110,16 @@ const schema = z.strictObject({
   fallback: z.enum(['primary', 'error']).default('primary'),
   writeFunctions: z
     .array(
-      z
-        .string({ error: 'must be a function name' })
-        .refine((name) => !name.includes('"'), {
-          error: 'give the name without quotes (names match in any case)',
-        })
-        .refine((name) => !name.includes('.'), {
-          error: 'give the name without a schema (a name matches in every schema)',
-        })
-        .refine((name) => /^[A-Za-z_][\w$]*$/.test(name), { error: 'must be a function name' }),
+      z.string({ error: 'must be a function name' }).superRefine((name, ctx) => {
+        const problem = name.includes('"')
+          ? 'give the name without quotes (names match in any case)'
+          : name.includes('.')
+            ? 'give the name without a schema (a name matches in every schema)'
+            : /^[A-Za-z_][\w$]*$/.test(name)
+              ? undefined
+              : 'must be a function name'
+        if (problem) ctx.addIssue({ code: 'custom', message: problem })
+      }),
     )
     .default([]),
   readOnlyTransactions: z.enum(['primary', 'replica']).default('primary'),

@@ -109,17 +109,14 @@ describe.each(VIAS)('replica-specific failures (%s)', (via) => {
     expect(servers.labelOf(await portOf())).toBe('replica-1')
     expect(servers.labelOf(await portOf('serializable'))).toBe('primary')
     const replica = servers.cluster.replicas[0] as PostgresServer
-    const bouncer = servers.bouncers[1]
     // The monitor checks once a minute: the router still believes replica-1 is up.
-    if (bouncer) await bouncer.stop()
-    else await replica.stop()
+    await replica.stop()
     try {
       const ports = await Promise.all(Array.from({ length: 10 }, () => portOf()))
       expect(new Set(ports.map(servers.labelOf))).toEqual(new Set(['replica-2']))
       expect(database.replicas()[0]?.status).toBe('down')
     } finally {
-      if (bouncer) await bouncer.start()
-      else await replica.start()
+      await replica.start()
     }
   })
 
