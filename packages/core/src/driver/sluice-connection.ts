@@ -8,6 +8,7 @@ import type { Instrumentation } from '../instrumentation/events.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
 import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
+import { statementResult } from './statement-result.js'
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
 
@@ -79,15 +80,17 @@ export class SluiceConnection implements DatabaseConnection {
     const parameters = [...compiledQuery.parameters]
     const started = performance.now()
     try {
-      const { command, rowCount, rows } = await (client instanceof SluiceClient
-        ? client.run<R & pg.QueryResultRow>(compiledQuery.sql, parameters)
-        : client.query<R & pg.QueryResultRow>(compiledQuery.sql, parameters))
-      end?.({ rowCount: rowCount ?? rows.length })
+      const { command, rowCount, rows } = statementResult(
+        await (client instanceof SluiceClient
+          ? client.run<R & pg.QueryResultRow>(compiledQuery.sql, parameters)
+          : client.query<R & pg.QueryResultRow>(compiledQuery.sql, parameters)),
+      )
+      end?.({ rowCount })
       // No await on the hot path unless afterCommit is set: it would cost every query a tick.
       if (this.#commits) await this.#commits.succeeded(this.#client, compiledQuery, command)
       return {
-        numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount ?? 0) : undefined,
-        rows: rows ?? [],
+        numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount) : undefined,
+        rows,
       }
     } catch (caught) {
       const error = statementTimeoutError(caught, this.#target, performance.now() - started)

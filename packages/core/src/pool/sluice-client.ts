@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
+import { connectError } from '../errors/connect-errors.js'
 import { ConnectionError, StatementTimeoutError } from '../errors/errors.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
 import { withDeadline } from '../internal/deadline.js'
@@ -57,6 +58,24 @@ export class SluiceClient extends pg.Client {
    */
   get deadlineFired(): boolean {
     return this.#deadlineFired
+  }
+
+  /**
+   * Opens the connection; whatever fails before the server is ready for queries (its refusal
+   * of the database, the credentials or one more session, TLS, the socket) rejects with a
+   * `ConnectionError` naming the target (see {@link connectError}).
+   */
+  override connect(): Promise<pg.Client>
+  override connect(callback: (error: Error | null) => void): void
+  override connect(callback?: (error: Error | null) => void): Promise<pg.Client> | undefined {
+    const target = this.#target
+    if (callback) {
+      super.connect((error: Error | null) => callback(error && connectError(error, target)))
+      return
+    }
+    return super.connect().catch((error: unknown) => {
+      throw connectError(error, target)
+    })
   }
 
   /**
