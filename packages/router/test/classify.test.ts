@@ -148,7 +148,7 @@ const table: readonly Row[] = [
     'a raw CTE body that inserts',
     (db) =>
       db
-        .with('made(id)', () => sql`insert into items (name) values ('raw cte') returning id`)
+        .with('made(id)', () => sql`(insert into items (name) values ('raw cte') returning id)`)
         .selectFrom('made')
         .selectAll(),
     'write',
