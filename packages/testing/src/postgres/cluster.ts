@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { startFaultProxy } from '../faults/fault-proxy.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { chownTree } from '../process/run.js'
@@ -15,6 +16,11 @@ export interface StartPostgresOptions {
   readonly replicas?: number
   /** Default `auto` (the `SLUICE_PG_ENGINE` environment variable overrides `auto`). */
   readonly engine?: PostgresEngine
+  /**
+   * Put a fault proxy in front of every server (`server.network`): the cluster's and servers'
+   * URLs go through it, replication between the servers does not.
+   */
+  readonly proxied?: boolean
 }
 
 /** Plain data describing a cluster, e.g. handed from a vitest global setup to the tests. */
@@ -64,7 +70,11 @@ export class PostgresCluster {
 
   /** Plain data to rebuild this cluster in another process with {@link attachPostgres}. */
   get info(): PostgresClusterInfo {
-    return this.#info
+    return {
+      ...this.#info,
+      primary: this.primary.info,
+      replicas: this.replicas.map((replica) => replica.info),
+    }
   }
 
   /** The primary's URL for a database. */
@@ -119,7 +129,9 @@ export class PostgresCluster {
 
   /** Stops every server and removes the data directories (only for a cluster this process started). */
   async stop(): Promise<void> {
-    await Promise.all([...this.replicas, this.primary].map((server) => server.kill()))
+    const servers = [...this.replicas, this.primary]
+    await Promise.all(servers.map((server) => server.kill()))
+    if (this.#owner) await Promise.all(servers.map((server) => server.network?.stop()))
     this.#owner?.()
   }
 }
@@ -177,6 +189,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await cluster.primary.start()
     await Promise.all(cluster.replicas.map((replica) => startStandby(replica, info)))
     await cluster.waitForReplay()
+    if (options.proxied) {
+      for (const server of [cluster.primary, ...cluster.replicas]) {
+        const { host, port } = server
+        server.useNetwork(await startFaultProxy({ host, port, protocol: 'postgres' }))
+      }
+    }
   } catch (error) {
     await cluster.stop()
     throw error
