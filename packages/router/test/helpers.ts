@@ -12,6 +12,7 @@ import { type Generated, type Kysely, sql } from 'kysely'
 import {
   createRoutedDatabase,
   type RoutedDatabase,
+  type ReplicaStrategy,
   type RouteEvent,
   type RouterInstrumentation,
   type RouterOptions,
@@ -120,3 +121,27 @@ export function routeRecorder(): RouterInstrumentation & { events: RouteEvent[] 
 }
 
 export { waitFor }
+
+/** A strategy that sends reads to `label` whenever it is a candidate (and otherwise to the first). */
+export function preferring(label: string): ReplicaStrategy {
+  return {
+    name: `prefer-${label}`,
+    pick: (candidates) =>
+      Math.max(
+        0,
+        candidates.findIndex((replica) => replica.label === label),
+      ),
+  }
+}
+
+/** Backends of `application` on `server` that are not idle, as `pg_stat_activity` shows them. */
+export async function busyBackends(
+  server: { query: PostgresCluster['primary']['query'] },
+  application: string,
+): Promise<number> {
+  const rows = await server.query<{ n: number }>(
+    "select count(*)::int as n from pg_stat_activity where application_name = $1 and state <> 'idle'",
+    [application],
+  )
+  return rows[0]?.n ?? 0
+}
