@@ -50,6 +50,11 @@ export class InvalidationBus {
     this.#subscriber.subscribe(channel).catch(handlers.onError)
   }
 
+  /** Whether the subscription is live. */
+  get subscribed(): boolean {
+    return this.#subscribed && this.#subscriber.status === 'ready'
+  }
+
   /** Resolves once the subscription is live (for tests and warm-up). */
   async ready(): Promise<void> {
     await this.#subscriber.subscribe(this.#channel)

@@ -31,6 +31,7 @@ export function testCache(options: Partial<CacheOptions> = {}): Cache & { events
   const cache = createCache({
     redis: redisClient(),
     namespace: freshNamespace(),
+    database: 'test',
     instrumentation: { onCache: (event) => events.push(event) },
     ...options,
   })

@@ -1,9 +1,14 @@
 import { LRUCache } from 'lru-cache'
-import type { Entry } from './entry.js'
-import type { ResolvedCacheOptions } from './options.js'
+import type { Entry } from '../entry.js'
+import type { ResolvedCacheOptions } from '../options/cache-options.js'
+import { estimateSize } from './estimate-size.js'
+
+/** What an entry costs L1 beyond its value: the LRU's node, the key, the tag map. */
+const ENTRY_OVERHEAD = 200
 
 /**
- * L1: this process's copies, in an LRU bounded by entries and payload bytes, each kept at
+ * L1: this process's copies, in an LRU bounded by entries and by an estimate of the heap
+ * they hold ({@link estimateSize}), each kept at
  * most `maxAgeMs`, with an index from tag to keys so that a tag invalidation touches only its
  * entries. `epoch` moves with every invalidation: a load that began before one must not fill
  * L1 (its value may be what the invalidation removed).
@@ -37,11 +42,12 @@ export class LocalTier {
   }
 
   /** Keeps a copy, unless an invalidation happened since `epoch`. */
-  fill(key: string, entry: Entry, epoch: number, bytes: number): void {
+  fill(key: string, entry: Entry, epoch: number): void {
     const ttl = entry.freshUntil - Date.now()
     if (!this.#lru || epoch !== this.#epoch || ttl <= 0) return
-    // The payload's size stands for the decoded value's memory; the key and entry add a little.
-    this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size: bytes + key.length + 64 })
+    const size =
+      ENTRY_OVERHEAD + key.length * 2 + estimateSize(entry.value) + estimateSize(entry.tags)
+    this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size })
     if (!this.#lru.has(key)) return // larger than all of L1
     for (const tag in entry.tags) {
       let keys = this.#keysByTag.get(tag)
