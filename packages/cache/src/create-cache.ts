@@ -66,12 +66,20 @@ export function createCache(options: CacheOptions): Cache {
   const cache = new TieredCache(shared, resolved, options.consistency, (invalidation) =>
     bus?.publish(invalidation),
   )
-  if (client && resolved.l1 !== false) {
-    bus = new InvalidationBus(client, `${resolved.namespace}:invalidations`, {
-      onInvalidation: (invalidation) => cache.dropLocal(invalidation),
-      onMissedMessages: () => cache.clear(),
-      onError: report('bus'),
-    })
+  if (client) {
+    const member = resolved.l1 !== false
+    bus = new InvalidationBus(
+      client,
+      resolved.namespace,
+      { leaseMs: resolved.busLeaseMs, member },
+      {
+        onInvalidation: (invalidation) => cache.dropLocal(invalidation),
+        onMissedMessages: () => cache.clear(),
+        onError: report('bus'),
+      },
+    )
+    const leased = bus
+    cache.gateL1(() => leased.leased)
   }
   let closed: Promise<void> | undefined
   const host = client ? describeRedis(client) : store.name

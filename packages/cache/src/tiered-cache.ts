@@ -29,7 +29,7 @@ export class TieredCache {
   readonly #loading: Loading
   readonly #flights = new Map<string, Flight>()
   readonly #refreshing = new Set<string>()
-  readonly #announce: (invalidation: Invalidation) => void
+  readonly #announce: (invalidation: Invalidation) => Promise<void> | undefined
   readonly #consistency: ConsistencySource | undefined
   #closed = false
 
@@ -37,7 +37,7 @@ export class TieredCache {
     shared: GuardedStore,
     options: ResolvedCacheOptions,
     consistency: ConsistencySource | undefined,
-    announce: (invalidation: Invalidation) => void = () => {},
+    announce: (invalidation: Invalidation) => Promise<void> | undefined = () => undefined,
   ) {
     this.#shared = shared
     this.#options = options
@@ -160,6 +160,11 @@ export class TieredCache {
     }
   }
 
+  /** L1 serves and keeps copies only while `allowed()`. */
+  gateL1(allowed: () => boolean): void {
+    this.#l1.gate(allowed)
+  }
+
   clear(): void {
     this.#l1.clear()
     this.#flights.clear()
@@ -178,7 +183,7 @@ export class TieredCache {
     await this.#shared.invalidate(keys, tags, token)
     // Again: a load that began meanwhile may have filled L1 from what the store held before.
     this.dropLocal(invalidation)
-    this.#announce(invalidation)
+    await this.#announce(invalidation)
     this.#emit({ kind: 'invalidation', keys, tags })
   }
 

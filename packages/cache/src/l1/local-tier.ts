@@ -18,6 +18,7 @@ export class LocalTier {
   readonly #maxAgeMs: number
   readonly #keysByTag = new Map<string, Set<string>>()
   #epoch = 0
+  #allowed: () => boolean = () => true
 
   constructor(options: ResolvedCacheOptions['l1']) {
     this.#maxAgeMs = options === false ? 0 : options.maxAgeMs
@@ -31,6 +32,11 @@ export class LocalTier {
           })
   }
 
+  /** Copies are served and kept only while `allowed()` (the invalidation bus's lease). */
+  gate(allowed: () => boolean): void {
+    this.#allowed = allowed
+  }
+
   get epoch(): number {
     return this.#epoch
   }
@@ -38,13 +44,13 @@ export class LocalTier {
   /** A copy that is still fresh. */
   fresh(key: string): Entry | undefined {
     const entry = this.#lru?.get(key)
-    return entry && entry.freshUntil > Date.now() ? entry : undefined
+    return entry && entry.freshUntil > Date.now() && this.#allowed() ? entry : undefined
   }
 
   /** Keeps a copy, unless an invalidation happened since `epoch`. */
   fill(key: string, entry: Entry, epoch: number): void {
     const ttl = entry.freshUntil - Date.now()
-    if (!this.#lru || epoch !== this.#epoch || ttl <= 0) return
+    if (!this.#lru || epoch !== this.#epoch || ttl <= 0 || !this.#allowed()) return
     const size =
       ENTRY_OVERHEAD + key.length * 2 + estimateSize(entry.value) + estimateSize(entry.tags)
     this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size })

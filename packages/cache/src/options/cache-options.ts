@@ -67,6 +67,12 @@ export interface CacheOptions {
   readonly breakerThreshold?: number
   /** How long the open breaker skips the store. Default 2 s. */
   readonly breakerOpenMs?: Duration
+  /**
+   * With Redis: an instance serves L1 copies only while its invalidation channel answered a
+   * ping within this long, and an invalidation waits at most this long for every instance to
+   * confirm it dropped its copies. Default 1 s.
+   */
+  readonly busLeaseMs?: Duration
   /** How long `close()` keeps trying to send invalidations Redis has not received. Default 2 s. */
   readonly closeTimeoutMs?: Duration
   readonly instrumentation?: CacheInstrumentation | readonly CacheInstrumentation[]
@@ -120,6 +126,7 @@ const schema = z.object({
   storeTimeoutMs: duration(timer).default(500),
   breakerThreshold: count(1_000_000).default(5),
   breakerOpenMs: duration(timer).default(2000),
+  busLeaseMs: duration({ min: 10, max: MAX_TIMER_MS }).default(1000),
   closeTimeoutMs: duration({ min: 0, max: MAX_TIMER_MS }).default(2000),
   l1: z
     .union([
