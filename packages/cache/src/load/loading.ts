@@ -133,7 +133,11 @@ export class Loading {
     return Math.max(1, Math.round(ttlMs + (Math.random() * 2 - 1) * spread))
   }
 
-  async #storeLoaded<T>(
+  /**
+   * Stores a loaded value if its generation did not move. The value is serialized before
+   * this returns its promise, so an unserializable value rejects the load's callers.
+   */
+  #storeLoaded<T>(
     { key, tags, options }: LoadRequest<T>,
     value: T | undefined,
     generation: Versioned | typeof UNAVAILABLE,
@@ -142,32 +146,32 @@ export class Loading {
     started: number,
   ): Promise<void> {
     const ttlMs = value === undefined ? options.negativeTtlMs : options.ttlMs
-    let reason: NotStoredReason | undefined
-    if (value === undefined && ttlMs === 0) reason = 'not-found'
-    else if (generation === UNAVAILABLE || versions === UNAVAILABLE) reason = 'store-unavailable'
-    else {
-      const ttl = this.jittered(ttlMs)
-      const entry: Entry<T> = {
-        value,
-        tags: versionsOf(tags, versions),
-        freshUntil: Date.now() + ttl,
-      }
-      const payload = encodeEntry(entry)
-      if (Buffer.byteLength(payload) > this.#options.maxEntryBytes) reason = 'too-large'
-      else {
-        const result = await this.#shared.setIfGeneration(
-          key,
-          payload,
-          ttl + options.graceMs,
-          generation.version,
-        )
-        if (result === UNAVAILABLE) reason = 'store-unavailable'
-        else if (!result) reason = 'invalidated'
-        else this.#l1.fill(key, entry, epoch)
-      }
+    const ttl = this.jittered(ttlMs)
+    const entry: Entry<T> = {
+      value,
+      tags: versionsOf(tags, versions === UNAVAILABLE ? [] : versions),
+      freshUntil: Date.now() + ttl,
     }
-    const durationMs = performance.now() - started
-    this.#emit({ kind: 'load', key, durationMs, stored: reason === undefined, reason })
+    const payload = encodeEntry(entry)
+    const done = (reason?: NotStoredReason) => {
+      const durationMs = performance.now() - started
+      this.#emit({ kind: 'load', key, durationMs, stored: reason === undefined, reason })
+    }
+    if (value === undefined && ttlMs === 0) return Promise.resolve(done('not-found'))
+    if (generation === UNAVAILABLE || versions === UNAVAILABLE) {
+      return Promise.resolve(done('store-unavailable'))
+    }
+    if (Buffer.byteLength(payload) > this.#options.maxEntryBytes) {
+      return Promise.resolve(done('too-large'))
+    }
+    return this.#shared
+      .setIfGeneration(key, payload, ttl + options.graceMs, generation.version)
+      .then((result) => {
+        if (result === UNAVAILABLE) return done('store-unavailable')
+        if (!result) return done('invalidated')
+        this.#l1.fill(key, entry, epoch)
+        done()
+      })
   }
 
   /** Extends the lock every half `lockTimeoutMs` while the loader runs; returns the stop. */

@@ -128,20 +128,19 @@ const schema = z.object({
   breakerOpenMs: duration(timer).default(2000),
   busLeaseMs: duration({ min: 10, max: MAX_TIMER_MS }).default(1000),
   closeTimeoutMs: duration({ min: 0, max: MAX_TIMER_MS }).default(2000),
+  // `false` is handled before parsing: a union would report `l1`, not `l1.maxAgeMs`.
   l1: z
-    .union([
-      z.literal(false),
-      z.object({
-        maxEntries: count(100_000_000).default(l1Defaults.maxEntries),
-        maxBytes: count(Number.MAX_SAFE_INTEGER).default(l1Defaults.maxBytes),
-        maxAgeMs: duration(timer).default(l1Defaults.maxAgeMs),
-      }),
-    ])
+    .object({
+      maxEntries: count(100_000_000).default(l1Defaults.maxEntries),
+      maxBytes: count(Number.MAX_SAFE_INTEGER).default(l1Defaults.maxBytes),
+      maxAgeMs: duration(timer).default(l1Defaults.maxAgeMs),
+    })
     .default(l1Defaults),
 })
 
 /** {@link CacheOptions} with defaults filled in and durations in milliseconds. */
-export type ResolvedCacheOptions = z.infer<typeof schema> & {
+export type ResolvedCacheOptions = Omit<z.infer<typeof schema>, 'l1'> & {
+  readonly l1: z.infer<typeof schema>['l1'] | false
   readonly hooks: CacheInstrumentation | undefined
 }
 
@@ -166,9 +165,13 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
         'must be a routed database (consistencyToken, latestToken, newestToken, withConsistency)',
     })
   }
-  let parsed: z.infer<typeof schema> | undefined
+  let parsed: ResolvedCacheOptions | undefined
+  const { l1, ...others } = rest
   try {
-    parsed = parseOptions(schema, rest)
+    parsed =
+      l1 === false
+        ? { ...parseOptions(schema, others), l1: false, hooks: undefined }
+        : { ...parseOptions(schema, rest), hooks: undefined }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     issues.push(...error.issues)
