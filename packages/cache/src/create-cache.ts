@@ -32,7 +32,18 @@ const READY_PROBE = 'sluice:ready'
  */
 export function createCache(options: CacheOptions): Cache {
   const resolved = resolveCacheOptions(options)
-  const emit = (event: CacheEvent) => resolved.hooks?.onCache?.(event)
+  const onCache = resolved.hooks?.onCache
+  let warned = false
+  // Without a subscriber, the first absorbed error is still said once, as a process warning.
+  const emit = (event: CacheEvent) => {
+    if (onCache) return onCache(event)
+    if (event.kind !== 'error' || warned) return
+    warned = true
+    process.emitWarning(
+      `${event.error.message} (later cache errors are not printed: pass instrumentation.onCache to see them)`,
+      { code: 'SLUICE_CACHE_ERROR', detail: `source: ${event.source}` },
+    )
+  }
   let lastRedisError: unknown
   const owned =
     !options.store && typeof options.redis === 'string'
@@ -61,6 +72,8 @@ export function createCache(options: CacheOptions): Cache {
         : undefined,
     },
     emit,
+    // Sent late: other instances may hold copies since; tell them now.
+    (batch) => void bus?.publish(batch),
   )
   let bus: InvalidationBus | undefined
   const cache = new TieredCache(shared, resolved, options.consistency, (invalidation) =>
@@ -156,9 +169,9 @@ function readyError(host: string, timeoutMs: number, error: unknown, last: unkno
   if (cause.code === 'CACHE_STORE_AUTH_FAILED') {
     return new CacheError('CACHE_STORE_AUTH_FAILED', `${host}: ${cause.message}`)
   }
-  const why = last ? cause.message.replace(/^The cache store failed: /, '') : 'no reply'
+  const why = cause.message.replace(/^The cache store failed: /, '')
   return new CacheError(
     'CACHE_STORE_UNAVAILABLE',
-    `The cache store at ${host} did not answer within ${timeoutMs} ms (${why})`,
+    `The cache store at ${host} is not ready after ${timeoutMs} ms: ${why}`,
   )
 }

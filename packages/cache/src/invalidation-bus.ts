@@ -106,7 +106,7 @@ export class InvalidationBus {
 
   /**
    * Publishes an invalidation; resolves once every live member confirmed it, or after
-   * `leaseMs` at the latest (never rejects).
+   * `leaseMs` at the latest, or at once when Redis could not be reached (never rejects).
    */
   async publish(invalidation: Invalidation): Promise<void> {
     const id = this.#nextId++
@@ -123,8 +123,8 @@ export class InvalidationBus {
       await this.#publisher.publish(this.#channel, message)
       await confirmed
     } catch (error) {
+      // Nobody heard it: the invalidation is announced again once the store has it.
       this.#onError(error)
-      await confirmed
     } finally {
       clearTimeout(timer)
       this.#waiting.delete(id)

@@ -3,7 +3,7 @@ import type { CacheEvent } from '../events.js'
 import { within } from '../within.js'
 import type { CacheStore, Floor, Versioned } from './cache-store.js'
 import { CircuitBreaker } from './circuit-breaker.js'
-import { PendingInvalidations } from './pending-invalidations.js'
+import { type InvalidationBatch, PendingInvalidations } from './pending-invalidations.js'
 
 /** Marks a store call that failed, timed out, or was skipped by the open breaker. */
 export const UNAVAILABLE = Symbol('store unavailable')
@@ -46,6 +46,9 @@ export class GuardedStore {
   #retry: NodeJS.Timeout | undefined
   #retryMs = FIRST_RETRY_MS
   #closed = false
+  readonly #sentLate: (batch: InvalidationBatch) => void
+  /** Keys and tags of batches that failed once: when they go out, they are announced. */
+  #late = false
 
   constructor(
     store: CacheStore,
@@ -56,7 +59,10 @@ export class GuardedStore {
       newest: Floor['newest'] | undefined
     },
     report: (event: CacheEvent) => void,
+    /** Told of invalidations sent late (by the retry timer, a later call or `close()`). */
+    sentLate: (batch: InvalidationBatch) => void = () => {},
   ) {
+    this.#sentLate = sentLate
     this.store = store
     this.#timeoutMs = options.timeoutMs
     this.#breaker = new CircuitBreaker(options)
@@ -186,8 +192,13 @@ export class GuardedStore {
     )
     if (done === UNAVAILABLE) {
       this.#pending.putBack(batch)
+      this.#late = true
       this.#scheduleRetry()
       return false
+    }
+    if (this.#late) {
+      this.#late = false
+      this.#sentLate(batch)
     }
     this.#retryMs = FIRST_RETRY_MS
     return this.#pending.size === 0
