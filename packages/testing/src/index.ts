@@ -15,16 +15,19 @@ export {
 } from './postgres/binaries.js'
 export {
   attachPostgres,
+  type PgBouncerFront,
   PostgresCluster,
   type PostgresClusterInfo,
   type StartPostgresOptions,
   startPostgres,
   type TestDatabase,
 } from './postgres/cluster.js'
+export { databaseName } from './postgres/database-name.js'
 export { ReplicaServer } from './postgres/replica.js'
 export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
 export { freePort } from './process/ports.js'
 export { type WaitOptions, waitFor } from './process/wait.js'
+export { type TestProfile, type TestProfileName, testProfile } from './profile/test-profile.js'
 export { RedisNode, type RedisNodeInfo } from './redis/redis-node.js'
 export {
   attachRedis,
