@@ -81,6 +81,20 @@ export class RedisServer {
     if (this.cluster) await waitForClusterOk(this.nodes)
   }
 
+  /**
+   * Restarts every node with no data (see {@link RedisNode.restartEmpty}); a Cluster keeps
+   * its slot map and is `cluster_state:ok` again when this resolves.
+   */
+  async restartEmpty(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.restartEmpty()))
+    if (this.cluster) await waitForClusterOk(this.nodes)
+  }
+
+  /** `FLUSHALL` on every node. */
+  async flushAll(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.flushAll()))
+  }
+
   /** SIGSTOPs every node (see {@link RedisNode.freeze}). */
   async freeze(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.freeze()))
