@@ -5,8 +5,6 @@ import { TestServerError } from '../errors.js'
 import { OWNER_FILE, processStart, reapOrphans } from './orphans.js'
 import { chownTree, serverAccount } from './run.js'
 
-let root: string | undefined
-
 /**
  * The directory that holds every server's working files, and the shared caches (data
  * templates, the embedded engine's copy). It must be one the server account can enter, or
@@ -16,17 +14,13 @@ let root: string | undefined
  * `TestServerError` with code `WORK_DIR_UNREACHABLE` saying what to set.
  */
 export function workRoot(): string {
-  if (root) return root
   const chosen = process.env.SLUICE_TESTING_DIR
   const candidates = chosen
     ? [resolve(chosen)]
     : [join(tmpdir(), 'sluice-testing'), '/tmp/sluice-testing']
   for (const candidate of candidates) {
     mkdirSync(candidate, { recursive: true, mode: 0o755 })
-    if (reachableByServers(candidate)) {
-      root = candidate
-      return candidate
-    }
+    if (reachableByServers(candidate)) return candidate
   }
   throw new TestServerError(
     'WORK_DIR_UNREACHABLE',
