@@ -217,7 +217,9 @@ describe('createPartitionedTable and runMaintenance', () => {
       intervalMs: 50,
       instrumentation: { onMaintenance: (event) => events.push(event) },
     })
-    await expect.poll(() => events.filter((e) => e.kind === 'run').length).toBeGreaterThanOrEqual(2)
+    await expect
+      .poll(() => events.filter((e) => e.kind === 'run').length, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(2)
     await schedule.stop()
     const runs = events.flatMap((e) => (e.kind === 'run' ? [e.result] : []))
     expect(runs[0]?.created).toHaveLength(3)

@@ -1,9 +1,9 @@
 import { isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import type { Interval } from './calendar.js'
-import { PartitionError } from './errors.js'
-import type { PartitionSpec } from './spec.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { PartitionError } from '../errors.js'
+import type { Interval } from '../spec/calendar.js'
+import type { PartitionSpec } from '../spec/spec.js'
 
 /**
  * What the database remembers of each managed table, in schema `sluice_partitions`: the
@@ -36,6 +36,7 @@ const CREATE_RACE = new Set(['23505', '42P06', '42P07'])
 
 /** Creates the metadata tables if they are missing (safe to race with another runner). */
 export async function ensureMetadata(db: AnyKysely): Promise<void> {
+  if (await metadataExists(db)) return
   for (let tried = 0; ; tried++) {
     try {
       for (const statement of SETUP) await sql.raw(statement).execute(db)

@@ -1,6 +1,6 @@
-import type { AnyKysely } from './any-kysely.js'
+import type { AnyKysely } from '../any-kysely.js'
+import type { PartitionSpec } from '../spec/spec.js'
 import { type RunOptions, runMaintenance } from './run.js'
-import type { PartitionSpec } from './spec.js'
 
 /** Options of {@link startMaintenance}: a period, and what each run gets. */
 export interface ScheduleOptions extends Omit<RunOptions, 'now'> {

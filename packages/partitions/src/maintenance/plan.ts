@@ -1,7 +1,10 @@
-import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from './bounds.js'
-import { addIntervals, intervalStart, type LocalDate, localDate, startInstant } from './calendar.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { retiringPartitions } from '../catalog/metadata.js'
+import { type ParentTable, readParent } from '../catalog/parent.js'
+import type { PartitionError } from '../errors.js'
+import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
+import { literal, qualified } from '../spec/identifiers.js'
+import type { PartitionSpec } from '../spec/spec.js'
 import {
   attachPartition,
   createPartitionTable,
@@ -9,13 +12,10 @@ import {
   lockParent,
   type NewPartition,
 } from './ddl.js'
-import type { PartitionError } from './errors.js'
-import { literal, qualified, quote } from './identifiers.js'
-import { retiringPartitions } from './metadata.js'
 import { checkMovable, deleteTriggers, moveRows, validateKeys } from './move.js'
-import { type ParentTable, readParent } from './parent.js'
-import { partitionFor, rangeStarting } from './partition-for.js'
-import type { PartitionSpec } from './spec.js'
+import { candidates, defaultRows, retentionCutoff } from './ranges.js'
+import { freeName, relationNames } from './relations.js'
+import { forget, retireStatements } from './retire.js'
 
 /**
  * One SQL statement of a step. Each runs in its own transaction with a bounded
@@ -242,144 +242,5 @@ async function creation(
     ...step,
     statements: [...create, lock, ...move, ...validateKeys(parent).map((sql) => ({ sql }))],
     ...(refused ? { refused } : {}),
-  }
-}
-
-/** The ranges to have: gap fill from the oldest kept partition, current + premake, and the ranges of rows waiting in the default. */
-function* candidates(
-  parent: ParentTable,
-  now: Date,
-  cutoff: number | undefined,
-  taken: readonly KeySpan[],
-  waiting: ReadonlyMap<string, { start: LocalDate; rows: number }>,
-) {
-  const { spec, type } = parent
-  const current = partitionFor(spec, now)
-  const currentLower = rangeSpan(current, type).lower
-  // Gap fill from the oldest partition retention keeps (pg_partman's partition_gap_fill).
-  const lowers = taken
-    .filter(
-      (t) => Number.isFinite(t.lower) && t.lower < currentLower && t.upper > (cutoff ?? -Infinity),
-    )
-    .map((t) => Math.max(t.lower, cutoff ?? -Infinity))
-  const from =
-    lowers.length > 0
-      ? intervalStart(spec.interval, keyDate(Math.min(...lowers), type, spec.timeZone))
-      : current.from
-  const seen = new Set<string>()
-  const rowsOf = (name: string) => waiting.get(name)?.rows ?? 0
-  const last = rangeSpan(rangeStarting(spec, current.from, spec.premake), type).lower
-  for (let i = 0; i < 100_000; i++) {
-    const range = rangeStarting(spec, from, i)
-    if (rangeSpan(range, type).lower > last) break
-    seen.add(range.name)
-    yield { range, rows: rowsOf(range.name) }
-  }
-  for (const [name, { start }] of waiting) {
-    if (seen.has(name)) continue
-    const range = rangeStarting(spec, start)
-    const span = rangeSpan(range, type)
-    // Past retention, or beyond premake (premake reaches it later): the rows stay for now.
-    if ((cutoff !== undefined && span.upper <= cutoff) || span.lower > last) continue
-    yield { range, rows: rowsOf(name) }
-  }
-}
-
-/** The start of what retention keeps, on the key's axis (`undefined`: keep everything). */
-function retentionCutoff({ spec, type }: ParentTable, now: Date): number | undefined {
-  const retention = spec.retention
-  if (!retention) return undefined
-  const date = addIntervals(
-    retention.keep.unit,
-    localDate(now, spec.timeZone),
-    -retention.keep.count,
-  )
-  return type === 'timestamp with time zone'
-    ? startInstant(date, spec.timeZone).getTime()
-    : Date.UTC(date.year, date.month - 1, date.day)
-}
-
-/** Rows of the default partition by the range they belong to (an index or one scan, no lock beyond ACCESS SHARE). */
-async function defaultRows(db: AnyKysely, parent: ParentTable, defaultName: string) {
-  const { spec, type } = parent
-  const column = quote(spec.column)
-  const local =
-    type === 'timestamp with time zone'
-      ? `${column} at time zone ${literal(spec.timeZone)}`
-      : `${column}::timestamp`
-  const { rows } = await sql<{ start: string; rows: number }>`
-    select to_char(date_trunc(${spec.interval}, ${sql.raw(local)}), 'YYYY-MM-DD') as start, count(*)::int as rows
-    from ${sql.raw(qualified(spec.schema, defaultName))} where ${sql.raw(column)} is not null
-    group by 1`.execute(db)
-  const waiting = new Map<string, { start: LocalDate; rows: number }>()
-  for (const row of rows) {
-    const [year = 0, month = 1, day = 1] = row.start.split('-').map(Number)
-    const start = intervalStart(spec.interval, { year, month, day })
-    const range = rangeStarting(spec, start)
-    const before = waiting.get(range.name)?.rows ?? 0
-    waiting.set(range.name, { start, rows: before + row.rows })
-  }
-  return waiting
-}
-
-/** Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers. */
-async function relationNames(db: AnyKysely, spec: PartitionSpec) {
-  const schemas = [spec.schema, spec.retention?.archiveSchema ?? spec.schema]
-  const { rows } = await sql<{ schema: string; name: string; reusable: boolean }>`
-    select n.nspname as schema, c.relname as name,
-      n.nspname = ${spec.schema}
-      and exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.conname = 'sluice_partition_bound')
-      and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid) as reusable
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname in (${schemas[0]}, ${schemas[1]})`.execute(db)
-  const names = new Map<string, 'reusable' | 'taken' | 'planned'>()
-  for (const row of rows) {
-    const key = row.schema === spec.schema ? row.name : `${row.schema}.${row.name}`
-    names.set(key, row.reusable ? 'reusable' : 'taken')
-  }
-  return names
-}
-
-/** `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it. */
-function freeName(base: string, names: ReadonlyMap<string, string>): string {
-  for (let n = 1; ; n++) {
-    const name = n === 1 ? base : `${base}_${n}`
-    const state = names.get(name)
-    if (state === undefined || state === 'reusable') return name
-  }
-}
-
-/** Drop or archive a detached partition (an archive name already taken gets a suffix). */
-function retireStatements(
-  spec: PartitionSpec,
-  schema: string,
-  name: string,
-  names: Map<string, string>,
-): Statement[] {
-  const mode = spec.retention?.mode ?? 'drop'
-  if (mode === 'drop') return [{ sql: `drop table if exists ${qualified(schema, name)}` }]
-  const archive = spec.retention?.archiveSchema
-  if (mode !== 'archive' || !archive) return []
-  let target = name
-  for (
-    let n = 2;
-    names.has(`${archive}.${target}`) || (target !== name && names.has(target));
-    n++
-  ) {
-    target = `${name.slice(0, 58)}_a${n}`
-  }
-  names.set(`${archive}.${target}`, 'taken')
-  return [
-    { sql: `create schema if not exists ${quote(archive)}` },
-    ...(target === name
-      ? []
-      : [{ sql: `alter table ${qualified(schema, name)} rename to ${quote(target)}` }]),
-    { sql: `alter table ${qualified(schema, target)} set schema ${quote(archive)}` },
-  ]
-}
-
-function forget(schema: string, name: string): Statement {
-  return {
-    sql: `delete from sluice_partitions.retiring where schema_name = ${literal(schema)} and table_name = ${literal(name)}`,
   }
 }

@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
+import type { AnyKysely } from '../any-kysely.js'
+import type { ParentTable } from '../catalog/parent.js'
+import { PartitionError } from '../errors.js'
+import { qualified, quote } from '../spec/identifiers.js'
 import { type NewPartition, rangePredicate } from './ddl.js'
-import { PartitionError } from './errors.js'
-import { qualified, quote } from './identifiers.js'
-import type { ParentTable } from './parent.js'
 
 /** A user trigger of the default partition that fires on DELETE, and how it is enabled. */
 export interface DeleteTrigger {

@@ -3,12 +3,12 @@ import { hostname } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import { PartitionError } from './errors.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from '../catalog/metadata.js'
+import { PartitionError } from '../errors.js'
+import type { PartitionSpec } from '../spec/spec.js'
 import type { PartitionInstrumentation } from './events.js'
-import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from './metadata.js'
 import { type MaintenanceStep, type PlanOptions, planTable, type Statement } from './plan.js'
-import type { PartitionSpec } from './spec.js'
 
 /** Options of {@link runMaintenance}. */
 export interface RunOptions extends PlanOptions {

@@ -6,8 +6,8 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from 'kysely'
-import { PartitionError } from './errors.js'
-import type { PartitionSpec } from './spec.js'
+import { PartitionError } from '../errors.js'
+import type { PartitionSpec } from '../spec/spec.js'
 
 type AnyNode = { readonly kind?: string; readonly [key: string]: unknown }
 

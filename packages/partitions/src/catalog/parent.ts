@@ -1,10 +1,10 @@
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import type { KeySpan } from './bounds.js'
-import { PartitionError } from './errors.js'
-import { qualified } from './identifiers.js'
-import { TIME_TYPES_TEXT, type TimeType, timeType } from './partition-for.js'
-import type { PartitionSpec } from './spec.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { PartitionError } from '../errors.js'
+import type { KeySpan } from '../spec/bounds.js'
+import { qualified } from '../spec/identifiers.js'
+import { TIME_TYPES_TEXT, type TimeType, timeType } from '../spec/partition-for.js'
+import type { PartitionSpec } from '../spec/spec.js'
 
 /** An attached partition with its real bound from the catalog. */
 export interface AttachedPartition extends Partial<KeySpan> {

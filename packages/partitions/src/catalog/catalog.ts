@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
+import type { AnyKysely } from '../any-kysely.js'
 
 /** One partition of a table, or a table detached from it. */
 export interface PartitionInfo {

@@ -1,7 +1,7 @@
-import { type KeySpan, keyLiteral, spanPredicate } from './bounds.js'
-import { literal, qualified, quote } from './identifiers.js'
-import type { ParentTable } from './parent.js'
-import type { PartitionSpec } from './spec.js'
+import type { ParentTable } from '../catalog/parent.js'
+import { type KeySpan, keyLiteral, spanPredicate } from '../spec/bounds.js'
+import { literal, qualified, quote } from '../spec/identifiers.js'
+import type { PartitionSpec } from '../spec/spec.js'
 
 /** A partition to create: its name and its span on the key's axis. */
 export interface NewPartition {

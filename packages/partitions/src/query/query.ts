@@ -1,6 +1,6 @@
 import { CompiledQuery, type Expression, type SqlBool, sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
-import type { PartitionSpec } from './spec.js'
+import type { AnyKysely } from '../any-kysely.js'
+import type { PartitionSpec } from '../spec/spec.js'
 
 /**
  * `column >= from and column < to` on the spec's partition key: a predicate PostgreSQL's

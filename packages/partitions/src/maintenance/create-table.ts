@@ -1,12 +1,12 @@
 import { ConfigError, isDatabaseError } from '@sluice/core'
 import { type CreateTableBuilder, DataTypeNode, sql } from 'kysely'
-import type { AnyKysely } from './any-kysely.js'
+import type { AnyKysely } from '../any-kysely.js'
+import { PartitionError } from '../errors.js'
+import { qualified, quote } from '../spec/identifiers.js'
+import { TIME_TYPES_TEXT, timeType } from '../spec/partition-for.js'
+import type { PartitionSpec } from '../spec/spec.js'
 import { createDefaultPartition, createIndexes } from './ddl.js'
-import { PartitionError } from './errors.js'
-import { qualified, quote } from './identifiers.js'
-import { TIME_TYPES_TEXT, timeType } from './partition-for.js'
 import { type MaintenanceResult, type RunOptions, runMaintenance } from './run.js'
-import type { PartitionSpec } from './spec.js'
 
 /** Options of {@link createPartitionedTable}. */
 export interface CreateOptions extends RunOptions {
