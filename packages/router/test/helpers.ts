@@ -11,8 +11,8 @@ import { withProfile } from '@sluice/testing/profile'
 import { type Generated, type Kysely, sql } from 'kysely'
 import {
   createRoutedDatabase,
-  type RoutedDatabase,
   type ReplicaStrategy,
+  type RoutedDatabase,
   type RouteEvent,
   type RouterInstrumentation,
   type RouterOptions,
