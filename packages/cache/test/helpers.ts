@@ -40,6 +40,7 @@ export function testCache(options: Partial<CacheOptions> = {}): Cache & { events
     withProfile({
       redis: redisClient(),
       namespace: freshNamespace(),
+      database: 'test',
       instrumentation: { onCache: (event: CacheEvent) => events.push(event) },
       ...options,
     }),

@@ -1,44 +1,5 @@
 import { sql } from 'kysely'
 import type { AnyKysely } from './any-kysely.js'
-import { PartitionError } from './errors.js'
-import { TIME_TYPES_TEXT, type TimeType, timeType } from './partition-for.js'
-import type { PartitionSpec } from './spec.js'
-
-/**
- * Checks that the spec's table is range-partitioned on its column, and returns the column's
- * type.
- *
- * @throws PartitionError `PARTITION_TABLE_NOT_PARTITIONED` or `PARTITION_COLUMN_NOT_TIME`.
- * @example
- * ```ts
- * const type = await partitionKeyType(db, messages) // 'timestamp with time zone'
- * ```
- */
-export async function partitionKeyType(db: AnyKysely, spec: PartitionSpec): Promise<TimeType> {
-  const { rows } = await sql<{ strategy: string | null; key: string | null; type: string }>`
-    select pt.partstrat as strategy, a.attname as key, format_type(a.atttypid, a.atttypmod) as type
-    from pg_class c
-    join pg_namespace n on n.oid = c.relnamespace
-    left join pg_partitioned_table pt on pt.partrelid = c.oid
-    left join pg_attribute a on a.attrelid = c.oid and a.attnum = pt.partattrs[0]
-    where n.nspname = ${spec.schema} and c.relname = ${spec.table}`.execute(db)
-  const [parent] = rows
-  const name = `${spec.schema}.${spec.table}`
-  if (parent?.strategy !== 'r' || parent.key !== spec.column) {
-    throw new PartitionError(
-      'PARTITION_TABLE_NOT_PARTITIONED',
-      parent ? `${name} is not range-partitioned on ${spec.column}` : `${name} does not exist`,
-    )
-  }
-  const type = timeType(parent.type)
-  if (!type) {
-    throw new PartitionError(
-      'PARTITION_COLUMN_NOT_TIME',
-      `${name}.${spec.column} is ${parent.type}; the partition key must be ${TIME_TYPES_TEXT}`,
-    )
-  }
-  return type
-}
 
 /** One partition of a table, or a table detached from it. */
 export interface PartitionInfo {

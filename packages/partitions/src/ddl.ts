@@ -1,72 +1,92 @@
-import { qualified, quote } from './identifiers.js'
-import { boundLiteral, type PartitionRange, type TimeType } from './partition-for.js'
+import { type KeySpan, keyLiteral, spanPredicate } from './bounds.js'
+import { literal, qualified, quote } from './identifiers.js'
+import type { ParentTable } from './parent.js'
 import type { PartitionSpec } from './spec.js'
 
-/** The names a statement needs, all validated identifiers. */
-interface Target {
-  readonly spec: PartitionSpec
-  readonly type: TimeType
+/** A partition to create: its name and its span on the key's axis. */
+export interface NewPartition {
+  readonly name: string
+  readonly span: KeySpan
 }
 
 const CHECK = 'sluice_partition_bound'
 
-/** `FROM (lower) TO (upper)` of a range, in the key's type. */
-export function forValues({ type }: Target, range: PartitionRange): string {
-  const lower = boundLiteral(range.from, range.fromInstant, type)
-  const upper = boundLiteral(range.to, range.toInstant, type)
-  return `for values from (${lower}) to (${upper})`
+const parentName = ({ spec }: ParentTable) => qualified(spec.schema, spec.table)
+const childName = ({ spec }: ParentTable, name: string) => qualified(spec.schema, name)
+
+/** `FOR VALUES FROM (lower) TO (upper)` of a span, in the key's type. */
+export function forValues({ type }: ParentTable, span: KeySpan): string {
+  return `for values from (${keyLiteral(span.lower, type)}) to (${keyLiteral(span.upper, type)})`
 }
 
-function predicate({ spec, type }: Target, range: PartitionRange): string {
-  const column = quote(spec.column)
-  const lower = boundLiteral(range.from, range.fromInstant, type)
-  const upper = boundLiteral(range.to, range.toInstant, type)
-  return `${column} >= ${lower} and ${column} < ${upper}`
+/** The predicate of a partition's range on the parent's key. */
+export function rangePredicate(parent: ParentTable, span: KeySpan): string {
+  return spanPredicate(quote(parent.spec.column), span, parent.type)
 }
 
 /**
- * A new partition as a plain table with a CHECK matching its bound: ATTACH then finds the
- * constraint and skips its validation scan, and the parent is never locked for one.
+ * A new partition as a standalone table shaped like the parent: every column (generated ones
+ * too, identity left to the parent), defaults, constraints, indexes (built now, while empty,
+ * so ATTACH adopts them), storage and comments; a CHECK matching its bound, so ATTACH skips
+ * its validation scan; the template's storage options; the parent's owner and grants.
+ * Idempotent: a run interrupted after the CREATE picks up from here.
  */
-export function createPartitionTable(target: Target, range: PartitionRange): string[] {
-  const { spec } = target
-  const table = qualified(spec.schema, range.name)
-  // Idempotent: a run interrupted after the CREATE picks up from here.
-  return [
-    `create table if not exists ${table} (like ${qualified(spec.schema, spec.table)} including defaults including constraints including storage including comments)`,
+export function createPartitionTable(parent: ParentTable, partition: NewPartition): string[] {
+  const table = childName(parent, partition.name)
+  const column = quote(parent.spec.column)
+  const statements = [
+    `create table if not exists ${table} (like ${parentName(parent)} including all excluding identity)`,
     `alter table ${table} drop constraint if exists ${CHECK}`,
-    `alter table ${table} add constraint ${CHECK} check (${predicate(target, range)} and ${quote(spec.column)} is not null)`,
+    `alter table ${table} add constraint ${CHECK} check (${rangePredicate(parent, partition.span)} and ${column} is not null)`,
   ]
+  if (parent.templateOptions.length > 0) {
+    const options = parent.templateOptions.map((option) => {
+      const [key = '', ...value] = option.split('=')
+      return `${quote(key)} = ${literal(value.join('='))}`
+    })
+    statements.push(`alter table ${table} set (${options.join(', ')})`)
+  }
+  if (parent.owner !== parent.currentUser) {
+    statements.push(`alter table ${table} owner to ${quote(parent.owner)}`)
+  }
+  for (const { grantee, privilege, grantable } of parent.grants) {
+    const to = grantee === 'PUBLIC' ? 'public' : quote(grantee)
+    statements.push(
+      `grant ${privilege.toLowerCase()} on ${table} to ${to}${grantable ? ' with grant option' : ''}`,
+    )
+  }
+  if (parent.replicaIdentity === 'f' || parent.replicaIdentity === 'n') {
+    const identity = parent.replicaIdentity === 'f' ? 'full' : 'nothing'
+    statements.push(`alter table ${table} replica identity ${identity}`)
+  }
+  return statements
 }
 
-/** Moves at most `batch` rows of the range out of the default partition into the new table. */
-export function moveFromDefault(
-  target: Target,
-  range: PartitionRange,
-  defaultName: string,
-  batch: number,
-): string {
-  const { spec } = target
-  const fromDefault = qualified(spec.schema, defaultName)
-  return `with moved as (
-    delete from ${fromDefault} where ctid = any(array(
-      select ctid from ${fromDefault} where ${predicate(target, range)} limit ${batch}))
-    returning *)
-  insert into ${qualified(spec.schema, range.name)} select * from moved`
+/** Locks the parent (and so every partition) for the switch: see the README's "moving rows". */
+export function lockParent(parent: ParentTable): string {
+  return `lock table ${parentName(parent)} in access exclusive mode`
 }
 
-/** Locks the default partition, so that no row for the range lands there before ATTACH. */
-export function lockDefault({ spec }: Target, defaultName: string): string {
-  return `lock table ${qualified(spec.schema, defaultName)} in exclusive mode`
-}
-
-/** ATTACH, then the CHECK is no longer needed (the partition bound does its job). */
-export function attachPartition(target: Target, range: PartitionRange): string[] {
-  const { spec } = target
-  return [
-    `alter table ${qualified(spec.schema, spec.table)} attach partition ${qualified(spec.schema, range.name)} ${forValues(target, range)}`,
-    `alter table ${qualified(spec.schema, range.name)} drop constraint ${CHECK}`,
+/**
+ * ATTACH (the CHECK makes it scan-free for the new table), then the CHECK goes (the bound
+ * does its job), and an index replica identity is set on the partition's copy of the index.
+ */
+export function attachPartition(parent: ParentTable, partition: NewPartition): string[] {
+  const table = childName(parent, partition.name)
+  const statements = [
+    `alter table ${parentName(parent)} attach partition ${table} ${forValues(parent, partition.span)}`,
+    `alter table ${table} drop constraint ${CHECK}`,
   ]
+  if (parent.replicaIdentity === 'i') {
+    statements.push(`do $sluice$ declare index_name text; begin
+  select c.relname into strict index_name from pg_index x
+    join pg_inherits i on i.inhrelid = x.indexrelid join pg_class c on c.oid = x.indexrelid
+    join pg_index px on px.indexrelid = i.inhparent
+  where x.indrelid = ${literal(table)}::regclass and px.indrelid = ${literal(parentName(parent))}::regclass and px.indisreplident;
+  execute format('alter table %s replica identity using index %I', ${literal(table)}, index_name);
+end $sluice$`)
+  }
+  return statements
 }
 
 /** The default partition, for rows outside every range. */
@@ -80,25 +100,12 @@ export function createDefaultPartition(spec: PartitionSpec): string {
  */
 export function detachPartition(
   spec: PartitionSpec,
+  schema: string,
   name: string,
   how: 'concurrently' | 'finalize' | 'plain',
 ): string {
   const suffix = how === 'plain' ? '' : ` ${how}`
-  return `alter table ${qualified(spec.schema, spec.table)} detach partition ${qualified(spec.schema, name)}${suffix}`
-}
-
-/** What retention does with a detached partition. */
-export function retire(spec: PartitionSpec, name: string): string[] {
-  const mode = spec.retention?.mode
-  if (mode === 'drop') return [`drop table ${qualified(spec.schema, name)}`]
-  if (mode === 'archive' && spec.retention?.archiveSchema) {
-    const archive = quote(spec.retention.archiveSchema)
-    return [
-      `create schema if not exists ${archive}`,
-      `alter table ${qualified(spec.schema, name)} set schema ${archive}`,
-    ]
-  }
-  return []
+  return `alter table ${qualified(spec.schema, spec.table)} detach partition ${qualified(schema, name)}${suffix}`
 }
 
 /** The spec's indexes, on the parent (each partition gets its own). */

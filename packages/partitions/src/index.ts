@@ -8,10 +8,11 @@ export {
   localDate,
   startInstant,
 } from './calendar.js'
-export { listPartitions, type PartitionInfo, partitionKeyType } from './catalog.js'
+export { listPartitions, type PartitionInfo } from './catalog.js'
 export { type CreateOptions, createPartitionedTable } from './create-table.js'
 export { PartitionError, type PartitionErrorCode } from './errors.js'
 export type { MaintenanceEvent, PartitionInstrumentation } from './events.js'
+export { maintenanceStatus } from './metadata.js'
 export { type PartitionRange, partitionFor, rangeStarting } from './partition-for.js'
 export { type MaintenanceStep, type PlanOptions, planMaintenance, type Statement } from './plan.js'
 export { explainPartitions, partitionRange } from './query.js'

@@ -74,24 +74,16 @@ export const TIME_TYPES_TEXT = 'timestamptz, timestamp or date'
  * @example
  * ```ts
  * timeType('timestamptz') // 'timestamp with time zone'
+ * timeType('timestamp(3) with time zone') // 'timestamp with time zone'
  * timeType('integer') // undefined
  * ```
  */
 export function timeType(name: string): TimeType | undefined {
-  return TIME_TYPES.get(name.toLowerCase())
-}
-
-/**
- * A bound as a SQL literal of the key's type: an instant for `timestamptz`, the local
- * midnight for `timestamp`, the local date for `date`.
- *
- * @example
- * ```ts
- * boundLiteral({ year: 2026, month: 1, day: 1 }, new Date('2025-12-31T23:00:00Z'), 'date') // "'2026-01-01'"
- * ```
- */
-export function boundLiteral(date: LocalDate, instant: Date, type: TimeType): string {
-  if (type === 'date') return `'${isoDate(date)}'`
-  if (type === 'timestamp without time zone') return `'${isoDate(date)} 00:00:00'`
-  return `'${instant.toISOString()}'`
+  // A precision (`timestamptz(3)`, `timestamp(0) with time zone`) does not change the bounds.
+  return TIME_TYPES.get(
+    name
+      .toLowerCase()
+      .replace(/\s*\(\s*\d+\s*\)/, '')
+      .trim(),
+  )
 }

@@ -1,7 +1,7 @@
 import { parseOptions } from '@sluice/core'
 import { z } from 'zod'
 import { type Interval, isTimeZone } from './calendar.js'
-import { isIdentifier } from './identifiers.js'
+import { parseIdentifier, parseQualified } from './identifiers.js'
 
 /** What happens to partitions past retention. */
 export type RetentionMode = 'drop' | 'detach' | 'archive'
@@ -35,11 +35,16 @@ export interface PartitionSpec {
   readonly timeZone: string
   readonly defaultPartition: boolean
   readonly indexes: readonly IndexSpec[]
+  /** A table whose storage options (`fillfactor`, autovacuum settings...) new partitions copy. */
+  readonly template?: { readonly schema: string; readonly table: string }
 }
 
 /** What {@link definePartitions} accepts. */
 export interface PartitionSpecInput {
-  /** `table` or `schema.table` (plain identifiers only). */
+  /**
+   * `table` or `schema.table`, as written in SQL: unquoted names fold to lower case, quoted
+   * ones (`'"Audit Log"'`) keep their case.
+   */
   readonly table: string
   /** The time column partitions are ranged on (`timestamptz`, `timestamp` or `date`). */
   readonly column: string
@@ -63,6 +68,12 @@ export interface PartitionSpecInput {
     readonly columns: readonly string[]
     readonly using?: IndexSpec['using']
   }>
+  /**
+   * `table` or `schema.table` of a template: new partitions get its storage options
+   * (`alter table ... set (fillfactor = 70)`), as pg_partman's template table does. It must
+   * exist when maintenance runs.
+   */
+  readonly template?: string
 }
 
 const INTERVALS = ['day', 'week', 'month', 'quarter', 'year'] as const
@@ -71,9 +82,29 @@ const MIN_DAYS: Record<Interval, number> = { day: 1, week: 7, month: 28, quarter
 const MAX_DAYS: Record<Interval, number> = { day: 1, week: 7, month: 31, quarter: 92, year: 366 }
 
 const identifier = (what: string) =>
-  z.string({ error: `${what} must be a string` }).refine(isIdentifier, {
-    error: `${what} must be a plain identifier (letters, digits, _ or $; no quotes, dots or semicolons; at most 63 bytes)`,
-  })
+  z
+    .string({ error: `${what} must be a string` })
+    .refine((value) => parseIdentifier(value) !== undefined, {
+      error: `${what} must be an identifier as written in SQL (plain, or double-quoted; at most 63 bytes)`,
+    })
+    .transform((value) => parseIdentifier(value) as string)
+
+const qualifiedName = (what: string, maxBytes: number) =>
+  z
+    .string({ error: `${what} is required` })
+    .refine(
+      (value) => {
+        const parsed = parseQualified(value)
+        return parsed !== undefined && Buffer.byteLength(parsed[1]) <= maxBytes
+      },
+      {
+        error: `${what} must be table or schema.table as written in SQL (plain or double-quoted identifiers), its name at most ${maxBytes} bytes${maxBytes < 63 ? ' (partitions add _pYYYYMMDD)' : ''}`,
+      },
+    )
+    .transform((value) => {
+      const [schema, table] = parseQualified(value) as [string | undefined, string]
+      return { schema: schema ?? 'public', table }
+    })
 
 const keep = z.union([
   z.number().int().positive({ error: 'must be a positive whole number of intervals' }),
@@ -84,17 +115,7 @@ const keep = z.union([
 
 const schema = z
   .object({
-    table: z.string({ error: 'table is required' }).refine(
-      (value) => {
-        const parts = value.split('.')
-        const name = parts.at(-1) ?? ''
-        return parts.length <= 2 && parts.every(isIdentifier) && name.length <= 53
-      },
-      {
-        error:
-          'table must be a plain identifier or schema.table (no quotes or semicolons), its name at most 53 characters (partitions add _pYYYYMMDD)',
-      },
-    ),
+    table: qualifiedName('table', 53),
     column: identifier('column'),
     interval: z.enum(INTERVALS, { error: `interval must be one of ${INTERVALS.join(', ')}` }),
     premake: z.number().int().min(1, { error: 'premake must be at least 1' }).default(4),
@@ -120,6 +141,7 @@ const schema = z
         }),
       )
       .default([]),
+    template: qualifiedName('template', 63).optional(),
   })
   .superRefine((spec, ctx) => {
     const retention = spec.retention
@@ -167,15 +189,14 @@ function parseKeep(keep: number | string, interval: Interval): RetentionKeep {
  */
 export function definePartitions(input: PartitionSpecInput): PartitionSpec {
   const parsed = parseOptions(schema, input)
-  const [first, second] = parsed.table.split('.') as [string, string | undefined]
   const retention = parsed.retention && {
     keep: parseKeep(parsed.retention.keep, parsed.interval),
     mode: parsed.retention.mode,
     ...(parsed.retention.archiveSchema ? { archiveSchema: parsed.retention.archiveSchema } : {}),
   }
   return deepFreeze({
-    schema: second === undefined ? 'public' : first,
-    table: second ?? first,
+    schema: parsed.table.schema,
+    table: parsed.table.table,
     column: parsed.column,
     interval: parsed.interval,
     premake: parsed.premake,
@@ -183,6 +204,7 @@ export function definePartitions(input: PartitionSpecInput): PartitionSpec {
     timeZone: parsed.timeZone,
     defaultPartition: parsed.defaultPartition,
     indexes: parsed.indexes,
+    ...(parsed.template ? { template: parsed.template } : {}),
   })
 }
 

@@ -1,6 +1,7 @@
 import {
   type CloseOptions,
   ConfigError,
+  type ConsistencySource,
   checkTarget,
   type HealthReport,
   healthReport,
@@ -11,6 +12,7 @@ import {
 import { withDeadline } from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
+import { latestToken, newestToken } from './latest-token.js'
 import { type RouterOptions, resolveRouterOptions } from './options.js'
 import { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
@@ -31,7 +33,7 @@ import { ReplicaNode, TargetNode } from './target-node.js'
  * })
  * ```
  */
-export interface RoutedDatabase<DB> extends SluiceDatabase<DB> {
+export interface RoutedDatabase<DB> extends SluiceDatabase<DB>, ConsistencySource {
   /** Always the primary (writes made through it still count for read-your-writes). */
   readonly primary: Kysely<DB>
   /**
@@ -47,6 +49,10 @@ export interface RoutedDatabase<DB> extends SluiceDatabase<DB> {
    * timeline, in this cluster. `undefined` outside a scope or before any write in it.
    */
   consistencyToken(): string | undefined
+  /** A token at or after every write committed on the primary so far (asks the primary). */
+  latestToken(): Promise<string>
+  /** The newer of two tokens. */
+  newestToken(a: string, b: string): string
   /**
    * Runs `fn` with reads that need a replica at or past `atLeast` (a token from
    * `consistencyToken()`, maybe from another process) and no more than `maxLagMs` behind.
@@ -144,6 +150,8 @@ export function createRoutedDatabase<DB>(
     primary: kysely(true),
     session: (fn) => scopes.session(fn),
     consistencyToken: () => scopes.token(),
+    latestToken: () => latestToken(primary),
+    newestToken,
     withConsistency: (consistency, fn) => scopes.withConsistency(consistency, fn),
     replicas: () => replicas.map((replica) => replica.snapshot()),
     health: async (): Promise<HealthReport> =>

@@ -1,9 +1,14 @@
 import { LRUCache } from 'lru-cache'
-import type { Entry } from './entry.js'
-import type { ResolvedCacheOptions } from './options.js'
+import type { Entry } from '../entry.js'
+import type { ResolvedCacheOptions } from '../options/cache-options.js'
+import { estimateSize } from './estimate-size.js'
+
+/** What an entry costs L1 beyond its value: the LRU's node, the key, the tag map. */
+const ENTRY_OVERHEAD = 200
 
 /**
- * L1: this process's copies, in an LRU bounded by entries and payload bytes, each kept at
+ * L1: this process's copies, in an LRU bounded by entries and by an estimate of the heap
+ * they hold ({@link estimateSize}), each kept at
  * most `maxAgeMs`, with an index from tag to keys so that a tag invalidation touches only its
  * entries. `epoch` moves with every invalidation: a load that began before one must not fill
  * L1 (its value may be what the invalidation removed).
@@ -13,6 +18,7 @@ export class LocalTier {
   readonly #maxAgeMs: number
   readonly #keysByTag = new Map<string, Set<string>>()
   #epoch = 0
+  #allowed: () => boolean = () => true
 
   constructor(options: ResolvedCacheOptions['l1']) {
     this.#maxAgeMs = options === false ? 0 : options.maxAgeMs
@@ -26,6 +32,11 @@ export class LocalTier {
           })
   }
 
+  /** Copies are served and kept only while `allowed()` (the invalidation bus's lease). */
+  gate(allowed: () => boolean): void {
+    this.#allowed = allowed
+  }
+
   get epoch(): number {
     return this.#epoch
   }
@@ -33,15 +44,16 @@ export class LocalTier {
   /** A copy that is still fresh. */
   fresh(key: string): Entry | undefined {
     const entry = this.#lru?.get(key)
-    return entry && entry.freshUntil > Date.now() ? entry : undefined
+    return entry && entry.freshUntil > Date.now() && this.#allowed() ? entry : undefined
   }
 
   /** Keeps a copy, unless an invalidation happened since `epoch`. */
-  fill(key: string, entry: Entry, epoch: number, bytes: number): void {
+  fill(key: string, entry: Entry, epoch: number): void {
     const ttl = entry.freshUntil - Date.now()
-    if (!this.#lru || epoch !== this.#epoch || ttl <= 0) return
-    // The payload's size stands for the decoded value's memory; the key and entry add a little.
-    this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size: bytes + key.length + 64 })
+    if (!this.#lru || epoch !== this.#epoch || ttl <= 0 || !this.#allowed()) return
+    const size =
+      ENTRY_OVERHEAD + key.length * 2 + estimateSize(entry.value) + estimateSize(entry.tags)
+    this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size })
     if (!this.#lru.has(key)) return // larger than all of L1
     for (const tag in entry.tags) {
       let keys = this.#keysByTag.get(tag)
