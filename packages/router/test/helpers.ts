@@ -42,8 +42,15 @@ export interface TestCluster {
   stop(): Promise<void>
 }
 
-export async function startTestCluster(via: Via): Promise<TestCluster> {
-  const cluster = await startPostgres({ replicas: 2, applyDelayMs: profile.postgres.applyDelayMs })
+export async function startTestCluster(
+  via: Via,
+  options: { readonly proxied?: boolean } = {},
+): Promise<TestCluster> {
+  const cluster = await startPostgres({
+    replicas: 2,
+    applyDelayMs: profile.postgres.applyDelayMs,
+    proxied: options.proxied,
+  })
   await cluster.primary.query('create table items (id serial primary key, name text not null)')
   await cluster.primary.query('create sequence item_numbers')
   await cluster.waitForReplay()
