@@ -152,3 +152,17 @@ export async function busyBackends(
   )
   return rows[0]?.n ?? 0
 }
+
+/**
+ * Runs `work` beside a plain timer of `deadlineMs` started at the same moment, and returns how
+ * much later than that timer `work` finished (negative: sooner). On a loaded machine timers
+ * fire late; a deadline is kept when the work ends no later than a timer of the same length.
+ */
+export async function lateness(deadlineMs: number, work: () => Promise<unknown>): Promise<number> {
+  const reference = new Promise<number>((resolve) =>
+    setTimeout(() => resolve(performance.now()), deadlineMs),
+  )
+  await work()
+  const finished = performance.now()
+  return finished - (await reference)
+}

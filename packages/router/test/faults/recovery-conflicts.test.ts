@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { RoutedDatabase } from '../../src/index.js'
 import {
@@ -61,9 +62,10 @@ describe.runIf(process.env.SLUICE_PG_ENGINE === 'system')(
       const readers = Array.from({ length: READERS }, async () => {
         while (Date.now() < stopAt) {
           try {
+            // Each read holds its snapshot and lock for 50 ms: replay conflicts with it.
             await database.db
               .selectFrom('items')
-              .select(['id', 'name'])
+              .select(['id', 'name', sql`(select pg_sleep(0.05))`.as('held')])
               .orderBy('id')
               .limit(2000)
               .execute()
