@@ -128,12 +128,17 @@ export function createRoutedDatabase<DB>(
     }
     closing ??= (async () => {
       router.closed = true
-      // One budget for every step: a frozen server must not stretch close() past it.
+      // One budget for every step: a frozen server must not stretch close() past it. Past the
+      // budget, running statements are cut off and the pools end in the background.
       const deadline = performance.now() + timeoutMs
       const left = () => Math.max(0, deadline - performance.now())
-      await monitor.stop(left())
-      await Promise.all(nodes.map((node) => node.driver.drain(left())))
-      await withDeadline(Promise.all(nodes.map((node) => node.end())), left(), () => undefined)
+      const graceful = (async () => {
+        await Promise.all([monitor.stop(left()), ...nodes.map((node) => node.driver.drain(left()))])
+        await Promise.all(nodes.map((node) => node.end()))
+      })()
+      await withDeadline(graceful, timeoutMs, () => {
+        for (const node of nodes) void node.end()
+      })
     })()
     return closing
   }

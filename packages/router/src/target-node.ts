@@ -39,9 +39,15 @@ export class TargetNode {
     this.probePool = createPool(probeTarget)
   }
 
-  /** Ends both pools (after the driver has drained). */
-  async end(): Promise<void> {
-    await Promise.all([this.driver.destroy(), this.probePool.end()])
+  #ended: Promise<void> | undefined
+
+  /** Ends both pools, cutting off what still runs (idempotent; never rejects). */
+  end(): Promise<void> {
+    this.#ended ??= Promise.all([this.driver.destroy(), this.probePool.end()]).then(
+      () => undefined,
+      () => undefined,
+    )
+    return this.#ended
   }
 }
 

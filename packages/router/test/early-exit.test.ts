@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import type { RoutedDatabase } from '../src/index.js'
 import {
   busyBackends,
   type DB,
@@ -7,6 +7,7 @@ import {
   readPort,
   startTestCluster,
   type TestCluster,
+  testRoutedDatabase,
   VIAS,
   waitFor,
 } from './helpers.js'
@@ -43,7 +44,7 @@ describe.each(VIAS)('leaving a stream early (%s)', (via) => {
     )
     await servers.cluster.waitForReplay()
     // One connection per pool: a client handed back mid-portal would jam the next read.
-    database = createRoutedDatabase<DB>(
+    database = testRoutedDatabase<DB>(
       servers.config({
         DB_POOL_SIZE: '1',
         DB_POOL_TIMEOUT: '2s',

@@ -42,8 +42,15 @@ export interface TestCluster {
   stop(): Promise<void>
 }
 
-export async function startTestCluster(via: Via): Promise<TestCluster> {
-  const cluster = await startPostgres({ replicas: 2, applyDelayMs: profile.postgres.applyDelayMs })
+export async function startTestCluster(
+  via: Via,
+  options: { readonly proxied?: boolean } = {},
+): Promise<TestCluster> {
+  const cluster = await startPostgres({
+    replicas: 2,
+    applyDelayMs: profile.postgres.applyDelayMs,
+    proxied: options.proxied,
+  })
   await cluster.primary.query('create table items (id serial primary key, name text not null)')
   await cluster.primary.query('create sequence item_numbers')
   await cluster.waitForReplay()
@@ -144,4 +151,18 @@ export async function busyBackends(
     [application],
   )
   return rows[0]?.n ?? 0
+}
+
+/**
+ * Runs `work` beside a plain timer of `deadlineMs` started at the same moment, and returns how
+ * much later than that timer `work` finished (negative: sooner). On a loaded machine timers
+ * fire late; a deadline is kept when the work ends no later than a timer of the same length.
+ */
+export async function lateness(deadlineMs: number, work: () => Promise<unknown>): Promise<number> {
+  const reference = new Promise<number>((resolve) =>
+    setTimeout(() => resolve(performance.now()), deadlineMs),
+  )
+  await work()
+  const finished = performance.now()
+  return finished - (await reference)
 }

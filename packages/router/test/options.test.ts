@@ -2,7 +2,13 @@ import { ConfigError } from '@sluice/core'
 import { CamelCasePlugin, type LogEvent } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
-import { type DB, readPort, startTestCluster, type TestCluster } from './helpers.js'
+import {
+  type DB,
+  readPort,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+} from './helpers.js'
 
 const issuesOf = (attempt: () => unknown) => {
   try {
@@ -29,7 +35,7 @@ describe('router options', () => {
 
   test("Kysely's log and plugins pass through to both clients", async () => {
     const events: LogEvent[] = []
-    const database = createRoutedDatabase<DB>(servers.config(), {
+    const database = testRoutedDatabase<DB>(servers.config(), {
       log: (event) => {
         events.push(event)
       },
@@ -66,7 +72,7 @@ describe('router options', () => {
         issuesOf(() => createRoutedDatabase(servers.config(), { probeTimeoutMs: bad })),
       ).toEqual([expect.objectContaining({ field: 'probeTimeoutMs' })])
     }
-    const database = createRoutedDatabase<DB>(servers.config())
+    const database = testRoutedDatabase<DB>(servers.config())
     open.push(database)
     for (const bad of [-1, Number.POSITIVE_INFINITY, Number.NaN]) {
       await expect(database.close({ timeoutMs: bad })).rejects.toBeInstanceOf(ConfigError)

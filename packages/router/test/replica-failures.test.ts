@@ -1,7 +1,7 @@
 import type { PostgresServer, ReplicaServer } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { asRead, createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import { asRead, type createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
 import {
   type DB,
   preferring,
@@ -9,6 +9,7 @@ import {
   routeRecorder,
   startTestCluster,
   type TestCluster,
+  testRoutedDatabase,
   VIAS,
   waitFor,
 } from './helpers.js'
@@ -17,7 +18,7 @@ describe.each(VIAS)('replica-specific failures (%s)', (via) => {
   let servers: TestCluster
   const open: RoutedDatabase<DB>[] = []
   const routed = (options: Parameters<typeof createRoutedDatabase>[1] = {}) => {
-    const database = createRoutedDatabase<DB>(servers.config(), {
+    const database = testRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: 100,
       strategy: preferring('replica-1'),
       ...options,

@@ -1,8 +1,15 @@
 import type { ReplicaServer } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
-import { type DB, startTestCluster, type TestCluster, VIAS, waitFor } from './helpers.js'
+import type { RoutedDatabase } from '../src/index.js'
+import {
+  type DB,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+  waitFor,
+} from './helpers.js'
 
 const DELAY_MS = 3000
 
@@ -22,8 +29,8 @@ describe.each(VIAS)('scopes and pinned connections (%s)', (via) => {
     // replica-1 replays at once, replica-2 DELAY_MS late: both stay eligible (maxLagMs).
     await (servers.cluster.replicas[1] as ReplicaServer).setApplyDelay(DELAY_MS)
     const options = { lagCheckIntervalMs: 100, maxLagMs: 60_000 }
-    database = createRoutedDatabase<TagsDB>(servers.config(), options)
-    other = createRoutedDatabase<TagsDB>(servers.config(), options)
+    database = testRoutedDatabase<TagsDB>(servers.config(), options)
+    other = testRoutedDatabase<TagsDB>(servers.config(), options)
     await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
   })
 

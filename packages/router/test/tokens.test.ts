@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import type { RoutedDatabase } from '../src/index.js'
 import { formatToken } from '../src/token.js'
-import { type DB, readPort, startTestCluster, type TestCluster, VIAS, waitFor } from './helpers.js'
+import {
+  type DB,
+  readPort,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+  waitFor,
+} from './helpers.js'
 
 const PAIRS = 150
 const CONCURRENCY = 10
@@ -22,7 +30,7 @@ describe.each(VIAS)('consistency tokens (%s)', (via) => {
       'select system_identifier::text as id from pg_control_system()',
     )
     systemId = (row as { id: string }).id
-    database = createRoutedDatabase<DB>(servers.config(), { lagCheckIntervalMs: 20 })
+    database = testRoutedDatabase<DB>(servers.config(), { lagCheckIntervalMs: 20 })
     await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
   })
 
