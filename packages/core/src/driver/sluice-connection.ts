@@ -112,15 +112,17 @@ export class SluiceConnection implements DatabaseConnection {
       this.#target.slowQueryMs,
       compiledQuery,
     )
-    const cursor = this.#client.query(
-      new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]),
-    )
+    const client = this.#client
+    // Cursor reads and the close bypass `query`: they get the client's deadline here.
+    const bounded = <T>(work: Promise<T>): Promise<T> =>
+      client instanceof SluiceClient ? client.bounded(work) : work
+    const cursor = client.query(new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]))
     let rowCount = 0
     let failed = false
     const started = performance.now()
     try {
       while (true) {
-        const rows = await cursor.read(chunkSize)
+        const rows = await bounded(cursor.read(chunkSize))
         if (rows.length === 0) break
         rowCount += rows.length
         yield { rows }
@@ -132,7 +134,9 @@ export class SluiceConnection implements DatabaseConnection {
       end?.({ rowCount, error })
       throw await this.#fail(error, compiledQuery)
     } finally {
-      await cursor.close().catch(() => undefined)
+      // Also when the consumer stopped early (break, throw, return): the portal is closed
+      // before the client goes back to its pool, or the connection is destroyed trying.
+      await bounded(cursor.close()).catch((error: unknown) => this.markBroken(error))
       // Also when the consumer stopped early: a streamed INSERT ... RETURNING has run in full.
       if (!failed) await this.#commits?.succeeded(this.#client, compiledQuery, '')
     }

@@ -39,6 +39,8 @@ export type ConnectionErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   | 'CONNECTION_REJECTED'
   | 'TLS_FAILED'
+  /** The server did not answer a statement within its deadline; the connection was closed. */
+  | 'DEADLINE_EXCEEDED'
 
 /**
  * The server could not be reached, refused the session (credentials, database name, too many
