@@ -8,6 +8,7 @@ import {
   type SluiceConfig,
   type SluiceDatabase,
 } from '@sluice/core'
+import { checkReady } from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
 import { type RouterOptions, resolveRouterOptions } from './options.js'
@@ -15,7 +16,7 @@ import { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
 import { MAX_REPLICAS, Router } from './router.js'
 import { RoutingDriver } from './routing-driver.js'
-import { ReplicaNode, TargetNode } from './target-node.js'
+import { ReplicaNode, TargetNode, withRouterView } from './target-node.js'
 
 /**
  * A Kysely client over a primary and its replicas. `db` routes each statement; `primary`
@@ -122,8 +123,15 @@ export function createRoutedDatabase<DB>(
       healthReport(
         await Promise.all([
           checkTarget(primary.pool, primary.target, 'primary'),
-          ...replicas.map((replica) => checkTarget(replica.pool, replica.target, 'replica')),
+          ...replicas.map(async (replica) =>
+            withRouterView(await checkTarget(replica.pool, replica.target, 'replica'), replica),
+          ),
         ]),
+      ),
+    ready: (readyOptions) =>
+      checkReady(
+        [primary, ...replicas].map(({ pool, target, role }) => ({ pool, target, role })),
+        readyOptions,
       ),
     close,
   }

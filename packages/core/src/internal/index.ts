@@ -5,4 +5,7 @@
  * @internal
  * @packageDocumentation
  */
+
+export { describeError } from '../health.js'
+export { checkReady, type ReadyTarget } from '../ready.js'
 export { withDeadline } from './deadline.js'
