@@ -1,15 +1,19 @@
 import { type PgBouncer, startPgBouncer, waitFor } from '@sluice/testing'
+import { metricValue } from '@sluice/testing/observability'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
+import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createDatabase,
+  combineInstrumentation,
   type Instrumentation,
   parseConfig,
+  type QueryEndEvent,
   type SluiceDatabase,
   StatementTimeoutError,
 } from '../src/index.js'
-import { freshDatabase } from './helpers.js'
+import { prometheusInstrumentation } from '../src/prometheus/index.js'
+import { freshDatabase, testDatabase } from './helpers.js'
 
 const bouncers: PgBouncer[] = []
 const databases: SluiceDatabase<unknown>[] = []
@@ -33,7 +37,7 @@ async function throughBouncer(
     poolSize: 4,
   })
   bouncers.push(bouncer)
-  const database = createDatabase(
+  const database = testDatabase(
     parseConfig({
       DATABASE_URL: bouncer.url(name),
       DB_POOLER_MODE: poolMode,
@@ -116,6 +120,66 @@ describe('session settings through a real PgBouncer in transaction mode', () => 
       .rollback()
       .execute()
       .catch(() => undefined)
+  })
+})
+
+describe('instrumentation through a real PgBouncer in transaction mode', () => {
+  const ends: QueryEndEvent[] = []
+  const registry = new Registry()
+  let database: SluiceDatabase<unknown>
+  beforeAll(async () => {
+    database = await throughBouncer(
+      'transaction',
+      combineInstrumentation(prometheusInstrumentation({ registry }), {
+        onQueryEnd: (event) => ends.push(event),
+      }),
+    )
+    await sql`create table notes (id int primary key)`.execute(database.db)
+  })
+
+  it('runs a transaction whose BEGIN carries its SET LOCALs (several results) and reports it', async () => {
+    ends.length = 0
+    const inside = await database.db.transaction().execute(async (trx) => {
+      await sql`insert into notes values (1), (2)`.execute(trx)
+      const { rows } = await sql<{ st: string }>`
+        select current_setting('statement_timeout') as st`.execute(trx)
+      return rows[0]?.st
+    })
+    expect(inside).toBe('300ms')
+    const [seen] = await sharedPostgres().primary.query<{ n: number }>(
+      'select count(*)::int as n from notes',
+      [],
+      name,
+    )
+    expect(seen?.n).toBe(2)
+    expect(
+      ends.map((event) => [event.operation.toLowerCase(), event.rowCount, event.error]),
+    ).toEqual([
+      ['begin', 0, undefined],
+      ['insert', 2, undefined],
+      ['select', 1, undefined],
+      ['commit', 0, undefined],
+    ])
+    const operations = (db_operation_name: string) =>
+      metricValue(registry, 'db_client_operation_duration_seconds_count', { db_operation_name })
+    expect([await operations('BEGIN'), await operations('COMMIT')]).toEqual([1, 1])
+  })
+
+  it('returns the last result of any multi-statement query, whatever its shape', async () => {
+    ends.length = 0
+    const { rows, numAffectedRows } = await sql<{ b: number }>`
+      select 1 as a; update notes set id = id where id = 1; set local lock_timeout = 10; ; select 2 as b`.execute(
+      database.db,
+    )
+    expect(rows).toEqual([{ b: 2 }])
+    expect(numAffectedRows).toBeUndefined()
+    const updated = await sql`select 1 as a; update notes set id = id`.execute(database.db)
+    expect(updated.rows).toEqual([])
+    expect(updated.numAffectedRows).toBe(2n)
+    expect(ends.map((event) => [event.rowCount, event.error])).toEqual([
+      [1, undefined],
+      [2, undefined],
+    ])
   })
 })
 

@@ -1,13 +1,14 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { asRead, classifyQuery, compileWriteFunctions, type RoutedDatabase } from '../src/index.js'
 import {
-  asRead,
-  classifyQuery,
-  compileWriteFunctions,
-  createRoutedDatabase,
-  type RoutedDatabase,
-} from '../src/index.js'
-import { type DB, routeRecorder, startTestCluster, type TestCluster, VIAS } from './helpers.js'
+  type DB,
+  routeRecorder,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+} from './helpers.js'
 
 type Query = { compile(): { query: unknown }; execute(): Promise<unknown> }
 type Row = readonly [rule: string, build: (db: Kysely<DB>) => Query, kind: 'read' | 'write']
@@ -131,7 +132,7 @@ describe.each(VIAS)('classification (%s)', (via) => {
       'create function touch_items() returns int language sql as $$ select 1 $$',
     )
     await servers.cluster.waitForReplay()
-    database = createRoutedDatabase<DB>(servers.config(), {
+    database = testRoutedDatabase<DB>(servers.config(), {
       writeFunctions: ['touch_items'],
       lagCheckIntervalMs: 100,
       instrumentation: recorder,

@@ -1,7 +1,15 @@
 import type { ReplicaServer } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
-import { type DB, readPort, startTestCluster, type TestCluster, VIAS, waitFor } from './helpers.js'
+import type { RoutedDatabase } from '../src/index.js'
+import {
+  type DB,
+  readPort,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+  waitFor,
+} from './helpers.js'
 
 const APPLY_DELAY_MS = 300
 const PAIRS = 1000
@@ -20,8 +28,8 @@ describe.each(VIAS)('read-your-writes (%s)', (via) => {
       ),
     )
     const options = { lagCheckIntervalMs: 100 }
-    database = createRoutedDatabase<DB>(servers.config(), options)
-    other = createRoutedDatabase<DB>(servers.config(), options)
+    database = testRoutedDatabase<DB>(servers.config(), options)
+    other = testRoutedDatabase<DB>(servers.config(), options)
   })
 
   afterAll(async () => {

@@ -4,19 +4,32 @@ import {
   type PostgresCluster,
   startPgBouncer,
   startPostgres,
+  testProfile,
   waitFor,
 } from '@sluice/testing'
+import { withProfile } from '@sluice/testing/profile'
 import { type Generated, type Kysely, sql } from 'kysely'
-import type { RouteEvent, RouterInstrumentation } from '../src/index.js'
+import {
+  createRoutedDatabase,
+  type RoutedDatabase,
+  type RouteEvent,
+  type RouterInstrumentation,
+  type RouterOptions,
+} from '../src/index.js'
 
 /** The test schema every cluster starts with. */
 export interface DB {
   items: { id: Generated<number>; name: string }
 }
 
-/** How the router reaches the servers: directly, or each through its own PgBouncer. */
+/**
+ * How the router reaches the servers: directly, or each through its own PgBouncer. The
+ * production test profile puts every server behind PgBouncer, so it runs `pgbouncer` only.
+ */
 export type Via = 'direct' | 'pgbouncer'
-export const VIAS: readonly Via[] = ['direct', 'pgbouncer']
+const profile = testProfile()
+export const VIAS: readonly Via[] =
+  profile.name === 'production' ? ['pgbouncer'] : ['direct', 'pgbouncer']
 
 /** A primary, two replicas, optionally a PgBouncer (transaction mode) in front of each. */
 export interface TestCluster {
@@ -29,7 +42,7 @@ export interface TestCluster {
 }
 
 export async function startTestCluster(via: Via): Promise<TestCluster> {
-  const cluster = await startPostgres({ replicas: 2 })
+  const cluster = await startPostgres({ replicas: 2, applyDelayMs: profile.postgres.applyDelayMs })
   await cluster.primary.query('create table items (id serial primary key, name text not null)')
   await cluster.primary.query('create sequence item_numbers')
   await cluster.waitForReplay()
@@ -58,6 +71,14 @@ export async function startTestCluster(via: Via): Promise<TestCluster> {
       await cluster.stop()
     },
   }
+}
+
+/** `createRoutedDatabase` with the test profile's instrumentation added (see `withProfile`). */
+export function testRoutedDatabase<DB>(
+  config: SluiceConfig,
+  options: RouterOptions = {},
+): RoutedDatabase<DB> {
+  return createRoutedDatabase<DB>(config, withProfile(options))
 }
 
 function serverLabel(index: number): string {

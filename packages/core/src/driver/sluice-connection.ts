@@ -8,6 +8,7 @@ import type { Instrumentation } from '../instrumentation/events.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
 import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
+import { statementResult } from './statement-result.js'
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
 
@@ -79,15 +80,17 @@ export class SluiceConnection implements DatabaseConnection {
     const parameters = [...compiledQuery.parameters]
     const started = performance.now()
     try {
-      const { command, rowCount, rows } = await (client instanceof SluiceClient
-        ? client.run<R & pg.QueryResultRow>(compiledQuery.sql, parameters)
-        : client.query<R & pg.QueryResultRow>(compiledQuery.sql, parameters))
-      end?.({ rowCount: rowCount ?? rows.length })
+      const { command, rowCount, rows } = statementResult(
+        await (client instanceof SluiceClient
+          ? client.run<R & pg.QueryResultRow>(compiledQuery.sql, parameters)
+          : client.query<R & pg.QueryResultRow>(compiledQuery.sql, parameters)),
+      )
+      end?.({ rowCount })
       // No await on the hot path unless afterCommit is set: it would cost every query a tick.
       if (this.#commits) await this.#commits.succeeded(this.#client, compiledQuery, command)
       return {
-        numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount ?? 0) : undefined,
-        rows: rows ?? [],
+        numAffectedRows: AFFECTING.has(command) ? BigInt(rowCount) : undefined,
+        rows,
       }
     } catch (caught) {
       const error = statementTimeoutError(caught, this.#target, performance.now() - started)
@@ -109,15 +112,17 @@ export class SluiceConnection implements DatabaseConnection {
       this.#target.slowQueryMs,
       compiledQuery,
     )
-    const cursor = this.#client.query(
-      new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]),
-    )
+    const client = this.#client
+    // Cursor reads and the close bypass `query`: they get the client's deadline here.
+    const bounded = <T>(work: Promise<T>): Promise<T> =>
+      client instanceof SluiceClient ? client.bounded(work) : work
+    const cursor = client.query(new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]))
     let rowCount = 0
     let failed = false
     const started = performance.now()
     try {
       while (true) {
-        const rows = await cursor.read(chunkSize)
+        const rows = await bounded(cursor.read(chunkSize))
         if (rows.length === 0) break
         rowCount += rows.length
         yield { rows }
@@ -129,7 +134,9 @@ export class SluiceConnection implements DatabaseConnection {
       end?.({ rowCount, error })
       throw await this.#fail(error, compiledQuery)
     } finally {
-      await cursor.close().catch(() => undefined)
+      // Also when the consumer stopped early (break, throw, return): the portal is closed
+      // before the client goes back to its pool, or the connection is destroyed trying.
+      await bounded(cursor.close()).catch((error: unknown) => this.markBroken(error))
       // Also when the consumer stopped early: a streamed INSERT ... RETURNING has run in full.
       if (!failed) await this.#commits?.succeeded(this.#client, compiledQuery, '')
     }

@@ -10,6 +10,7 @@ import type { TargetConfig } from '../config/target.js'
 import { DatabaseClosedError, PoolTimeoutError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { Instrumentation } from '../instrumentation/events.js'
+import { withDeadline } from '../internal/deadline.js'
 import { transactionSetupSql } from '../pool/session-settings.js'
 import { type AfterCommit, checkAfterCommit } from './commit-tracker.js'
 import { savepointSql } from './savepoint-sql.js'
@@ -151,12 +152,7 @@ export class SluiceDriver implements Driver {
         wake = resolve
         this.#idleWaiters.add(resolve)
       })
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs)
-      })
-      await Promise.race([idle, timeout])
-      clearTimeout(timer)
+      await withDeadline(idle, timeoutMs, () => undefined)
       this.#idleWaiters.delete(wake)
     }
     for (const connection of this.#checkedOut) connection.release(true)

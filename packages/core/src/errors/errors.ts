@@ -35,10 +35,18 @@ export type ConnectionErrorCode =
   | 'CONNECTION_LOST'
   | 'CONNECT_TIMEOUT'
   | 'AUTHENTICATION_FAILED'
+  | 'DATABASE_NOT_FOUND'
+  | 'TOO_MANY_CONNECTIONS'
+  | 'CONNECTION_REJECTED'
+  | 'TLS_FAILED'
+  /** The server did not answer a statement within its deadline; the connection was closed. */
+  | 'DEADLINE_EXCEEDED'
 
 /**
- * The server could not be reached, refused the credentials, or dropped the connection.
- * `cause` holds the socket error or pg's `DatabaseError`.
+ * The server could not be reached, refused the session (credentials, database name, too many
+ * connections, TLS, ...), or dropped the connection. The message names the target; `cause`
+ * holds the socket or TLS error or the server's `DatabaseError`, and `context.sqlState` the
+ * SQLSTATE of a refusal.
  *
  * @example
  * ```ts

@@ -28,8 +28,16 @@ export function isDatabaseError(error: unknown): error is Error & { code: string
   )
 }
 
-/** PostgreSQL answers 28P01/28000; PgBouncer answers 08P01 "SASL authentication failed". */
-function isAuthenticationFailure(error: Error & { code: string }): boolean {
+/**
+ * True for a refused login: PostgreSQL answers 28P01/28000; PgBouncer answers 08P01
+ * "SASL authentication failed".
+ *
+ * @example
+ * ```ts
+ * if (isDatabaseError(error) && isAuthenticationFailure(error)) rotateCredentials()
+ * ```
+ */
+export function isAuthenticationFailure(error: Error & { code: string }): boolean {
   return (
     AUTH_SQLSTATES.has(error.code) ||
     (error.code === '08P01' && /authentication failed/i.test(error.message))

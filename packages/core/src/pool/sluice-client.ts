@@ -1,7 +1,9 @@
 import pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
-import { StatementTimeoutError } from '../errors/errors.js'
+import { connectError } from '../errors/connect-errors.js'
+import { ConnectionError, StatementTimeoutError } from '../errors/errors.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
+import { withDeadline } from '../internal/deadline.js'
 import { sendCancelRequest } from './cancel-request.js'
 
 const QUERY_CANCELED = '57014'
@@ -15,69 +17,107 @@ export interface SluiceClientConfig extends pg.ClientConfig {
 /**
  * The pg `Client` every Sluice pool uses (one class for all targets, so pg's hot paths stay
  * monomorphic when a process talks to a primary and replicas). It turns a statement cancelled
- * for running past the statement timeout into a {@link StatementTimeoutError}, and in
- * PgBouncer `transaction` mode (where `statement_timeout` cannot be a session setting) it
- * enforces the timeout itself by sending a cancel request when the deadline passes.
+ * for running past the statement timeout into a {@link StatementTimeoutError}, and it puts a
+ * client-side deadline on every statement, in every pooler mode, because a server that is
+ * frozen (processes stopped, sockets open) or behind a dead link never answers, not even to
+ * its own timeout:
+ * - in PgBouncer `transaction` mode, where `statement_timeout` cannot be a session setting, a
+ *   cancel request goes out a little after the timeout;
+ * - a statement that has still not ended a little after that has its connection closed and
+ *   fails with `ConnectionError` (`DEADLINE_EXCEEDED`); pg-pool then discards the client.
+ * A statement timeout of 0 turns both off.
  */
 export class SluiceClient extends pg.Client {
   readonly #target: TargetConfig
   readonly #timeoutMs: number
-  readonly #enforceDeadline: boolean
+  readonly #graceMs: number
+  readonly #cancelFirst: boolean
   #deadlineFired = false
+  #destroyed = false
+  /** Statements started on this client; identifies the running one for the watchdog. */
+  #statement = 0
+  /** The running statement's number, 0 when none runs. */
+  #running = 0
+  #watchdog: NodeJS.Timeout | undefined
+  readonly #onWatchdog = () => this.#expire(this.#running, this.#cancelFirst)
 
   constructor(config: SluiceClientConfig) {
     super(config)
     const target = config.sluiceTarget
     this.#target = target
     this.#timeoutMs = target.session.statementTimeoutMs
-    this.#enforceDeadline = target.poolerMode === 'transaction' && this.#timeoutMs > 0
+    this.#graceMs = Math.max(100, this.#timeoutMs / 10)
+    this.#cancelFirst = target.poolerMode === 'transaction'
   }
 
   /**
-   * True once a client-side deadline sent a cancel request on this connection. The request
-   * travels on its own socket and may land after the statement ended, on whatever this
-   * connection runs next (a ROLLBACK, another request's query): such a client must not be
-   * reused, and {@link SluiceConnection} destroys it on release.
+   * True once a client-side deadline sent a cancel request on this connection or closed it.
+   * A cancel request travels on its own socket and may land after the statement ended, on
+   * whatever this connection runs next (a ROLLBACK, another request's query): such a client
+   * must not be reused, and {@link SluiceConnection} destroys it on release.
    */
   get deadlineFired(): boolean {
     return this.#deadlineFired
   }
 
   /**
+   * Opens the connection; whatever fails before the server is ready for queries (its refusal
+   * of the database, the credentials or one more session, TLS, the socket) rejects with a
+   * `ConnectionError` naming the target (see {@link connectError}).
+   */
+  override connect(): Promise<pg.Client>
+  override connect(callback: (error: Error | null) => void): void
+  override connect(callback?: (error: Error | null) => void): Promise<pg.Client> | undefined {
+    const target = this.#target
+    if (callback) {
+      super.connect((error: Error | null) => callback(error && connectError(error, target)))
+      return
+    }
+    return super.connect().catch((error: unknown) => {
+      throw connectError(error, target)
+    })
+  }
+
+  /**
+   * Starts the deadline of one statement run through `query`; call the returned
+   * function when it has ended. The deadline is the statement timeout plus a grace period.
+   */
+  #startDeadline(): () => void {
+    if (this.#timeoutMs === 0) return noop
+    const statement = ++this.#statement
+    this.#running = statement
+    // One timer per client, re-armed (not re-created) for each statement.
+    if (this.#watchdog) this.#watchdog.refresh()
+    else {
+      this.#watchdog = setTimeout(this.#onWatchdog, this.#timeoutMs + this.#graceMs)
+      this.#watchdog.unref()
+    }
+    return () => {
+      if (this.#running === statement) this.#running = 0
+    }
+  }
+
+  /**
    * Runs a parameterized statement for {@link SluiceConnection}, which maps a timed-out
-   * statement itself (see {@link statementTimeoutError}): without a client-side deadline to
-   * enforce, this is pg's own `query`, with nothing wrapped around it.
+   * statement itself (see {@link statementTimeoutError}).
    */
   run<R extends pg.QueryResultRow>(sql: string, parameters: unknown[]): Promise<pg.QueryResult<R>> {
-    if (this.#enforceDeadline) return this.query(sql, parameters) as Promise<pg.QueryResult<R>>
-    return super.query<R>(sql, parameters)
+    return this.query(sql, parameters) as Promise<pg.QueryResult<R>>
   }
 
   override query(...args: unknown[]): never {
     const query = super.query as (...a: unknown[]) => unknown
-    const target = this.#target
-    const timeoutMs = this.#timeoutMs
     const first = args[0] as { submit?: unknown } | undefined
-    if (timeoutMs === 0 || typeof first?.submit === 'function') {
+    if (this.#timeoutMs === 0 || typeof first?.submit === 'function') {
       return query.apply(this, args) as never
     }
+    const target = this.#target
     const started = performance.now()
-    let cancelled = false
-    // A little after the timeout: inside a transaction the server's own (SET LOCAL) timeout
-    // then answers first, and no cancel request is left to race the ROLLBACK that follows.
-    const timer = this.#enforceDeadline
-      ? setTimeout(
-          () => {
-            cancelled = true
-            this.#deadlineFired = true
-            void this.#cancelRunningStatement()
-          },
-          timeoutMs + Math.max(100, timeoutMs / 10),
-        )
-      : undefined
+    const ended = this.#startDeadline()
     const settle = (error: unknown): unknown => {
-      clearTimeout(timer)
-      const elapsedMs = cancelled ? Number.POSITIVE_INFINITY : performance.now() - started
+      ended()
+      if (error && this.#destroyed) return this.deadlineError(error)
+      const elapsedMs = this.#deadlineFired ? Number.POSITIVE_INFINITY : performance.now() - started
       return statementTimeoutError(error, target, elapsedMs)
     }
     const callbackAt = args.findIndex((arg) => typeof arg === 'function')
@@ -89,13 +129,66 @@ export class SluiceClient extends pg.Client {
     }
     return (query.apply(this, args) as Promise<unknown>).then(
       (result) => {
-        clearTimeout(timer)
+        ended()
         return result
       },
       (error: unknown) => {
         throw settle(error)
       },
     ) as never
+  }
+
+  /**
+   * How long a statement may go unanswered before this client closes its connection: the
+   * statement timeout plus one grace period (two in `transaction` mode, where a cancel request
+   * goes first). 0 when the statement timeout is 0.
+   */
+  get deadlineMs(): number {
+    if (this.#timeoutMs === 0) return 0
+    return this.#timeoutMs + (this.#cancelFirst ? 2 : 1) * this.#graceMs
+  }
+
+  /**
+   * Waits for `work` (a cursor read or close, which pg runs outside `query`) within
+   * {@link deadlineMs}; past it, the connection is closed and `work`'s caller gets
+   * `ConnectionError` (`DEADLINE_EXCEEDED`).
+   */
+  bounded<T>(work: Promise<T>): Promise<T> {
+    if (this.#timeoutMs === 0) return work
+    return withDeadline(work, this.deadlineMs, () => {
+      this.#deadlineFired = true
+      this.#destroy()
+      throw this.deadlineError(undefined)
+    })
+  }
+
+  /** `error` as the {@link ConnectionError} of a deadline that closed this connection, if one did. */
+  deadlineError(error: unknown): unknown {
+    if (!this.#destroyed) return error
+    const target = this.#target
+    return new ConnectionError(
+      'DEADLINE_EXCEEDED',
+      `${target.label} (${target.address}) did not answer within ${this.deadlineMs} ms; the connection was closed`,
+      { cause: error, context: { target: target.label } },
+    )
+  }
+
+  #destroy(): void {
+    this.#destroyed = true
+    // With a statement running, pg's end() destroys the socket at once: the statement fails.
+    void this.end().catch(() => undefined)
+  }
+
+  /** The watchdog fired for `statement`: cancel it first (once) or close the connection. */
+  #expire(statement: number, cancel: boolean): void {
+    if (statement === 0 || this.#running !== statement) return
+    this.#deadlineFired = true
+    if (cancel) {
+      void this.#cancelRunningStatement()
+      setTimeout(() => this.#expire(statement, false), this.#graceMs).unref()
+      return
+    }
+    this.#destroy()
   }
 
   #cancelRunningStatement(): Promise<void> {
@@ -111,6 +204,8 @@ export class SluiceClient extends pg.Client {
     })
   }
 }
+
+const noop = () => {}
 
 /**
  * `error` as a {@link StatementTimeoutError} when it is a cancelled statement (57014) that ran

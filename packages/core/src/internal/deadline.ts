@@ -1,0 +1,47 @@
+/**
+ * Waits for `work` for at most `timeoutMs`. If it settles in time, its outcome is returned; if
+ * not, `expired` is called and its outcome is returned instead: return a fallback value, or
+ * throw a typed error (and destroy whatever the work was holding, so it is never reused). A
+ * late rejection of `work` is swallowed; the timer never keeps the process alive.
+ *
+ * @internal Plumbing for Sluice's packages, not part of the public API.
+ * @example
+ * ```ts
+ * const rows = await withDeadline(pool.query('select 1'), 2000, () => {
+ *   throw new ConnectionError('CONNECT_TIMEOUT', 'no answer within 2000 ms')
+ * })
+ * ```
+ */
+export function withDeadline<T, F = T>(
+  work: Promise<T>,
+  timeoutMs: number,
+  expired: () => F,
+): Promise<T | F> {
+  return new Promise<T | F>((resolve, reject) => {
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      try {
+        resolve(expired())
+      } catch (error) {
+        reject(error)
+      }
+    }, timeoutMs)
+    timer.unref?.()
+    work.then(
+      (value) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}

@@ -1,0 +1,8 @@
+/**
+ * `@sluice/core/internal`: plumbing that only Sluice's own packages use. Nothing here is part of
+ * the public API; it may change in any release.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+export { withDeadline } from './deadline.js'

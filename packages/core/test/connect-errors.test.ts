@@ -1,0 +1,97 @@
+import { sharedPostgres } from '@sluice/testing/vitest'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConnectionError, isDatabaseError, parseConfig, type SluiceDatabase } from '../src/index.js'
+import { freshDatabase, testDatabase, withPassword } from './helpers.js'
+
+const databases: SluiceDatabase<unknown>[] = []
+const open = (url: string) => {
+  const database = testDatabase(parseConfig({ ...env, DATABASE_URL: url, DB_POOL_TIMEOUT: '5s' }))
+  databases.push(database)
+  return database
+}
+afterAll(async () => {
+  await Promise.all(databases.map((database) => database.close()))
+})
+
+let url: string
+let env: Readonly<Record<string, string>>
+let name: string
+const role = `limited_${process.pid}`
+beforeAll(async () => {
+  ;({ url, env, name } = await freshDatabase())
+  const primary = sharedPostgres().primary
+  await primary.query(`create role ${role} login password 'hunter2' connection limit 0`)
+  await primary.query(`create database ${name}_closed`)
+  await primary.query(`alter database ${name}_closed allow_connections false`)
+})
+afterAll(async () => {
+  const primary = sharedPostgres().primary
+  await primary.query(`alter database ${name}_closed allow_connections true`)
+  await primary.query(`drop database ${name}_closed`)
+  await primary.query(`drop role ${role}`)
+})
+
+/** The error a query fails with, and the same error as health() reports it. */
+async function failure(databaseUrl: string) {
+  const database = open(databaseUrl)
+  const error = await sql`select 1`.execute(database.db).catch((e: unknown) => e)
+  const report = await database.health()
+  return { error, health: report.targets[0]?.error }
+}
+
+describe('errors raised while connecting are ConnectionErrors naming the target', () => {
+  const withDatabase = (database: string) => {
+    const parsed = new URL(url)
+    parsed.pathname = `/${database}`
+    return parsed.toString()
+  }
+  const withUser = (user: string) => {
+    const parsed = new URL(url)
+    parsed.username = user
+    parsed.password = 'hunter2'
+    return parsed.toString()
+  }
+  it.each([
+    [
+      'a database name with a typo',
+      () => withDatabase(`${name}_typo`),
+      'DATABASE_NOT_FOUND',
+      '3D000',
+    ],
+    ['a wrong password', () => withPassword(url, 'hunter2'), 'AUTHENTICATION_FAILED', '28P01'],
+    ['a role over its connection limit', () => withUser(role), 'TOO_MANY_CONNECTIONS', '53300'],
+    [
+      'a database that allows no connections',
+      () => withDatabase(`${name}_closed`),
+      'CONNECTION_REJECTED',
+      '55000',
+    ],
+  ])('%s', async (_, makeUrl, code, sqlState) => {
+    const { error, health } = await failure(makeUrl())
+    expect(error).toBeInstanceOf(ConnectionError)
+    expect(error).toMatchObject({ code, context: { target: 'primary', sqlState } })
+    const cause = (error as Error).cause
+    expect(isDatabaseError(cause) && cause.code).toBe(sqlState)
+    const { message } = error as Error
+    expect(message).toContain(`primary (127.0.0.1:${new URL(url).port}/`)
+    expect(JSON.stringify({ message, ...(error as object), health })).not.toContain('hunter2')
+    expect(health?.code).toBe(code)
+  })
+})
+
+describe('errors of a query are still pg DatabaseErrors', () => {
+  it('whatever their SQLSTATE, even one a refused connection would have', async () => {
+    const database = open(url)
+    const missing = await sql`select * from no_such_table`.execute(database.db).catch((e) => e)
+    expect(isDatabaseError(missing) && missing.code).toBe('42P01')
+    const raised = await sql`do $$ begin raise exception 'no db' using errcode = '3D000'; end $$`
+      .execute(database.db)
+      .catch((e) => e)
+    expect(raised).not.toBeInstanceOf(ConnectionError)
+    expect(isDatabaseError(raised) && raised.code).toBe('3D000')
+    // The connection that ran them is fine: the server still answers on it.
+    const { rows } = await sql<{ n: number }>`select 1 as n`.execute(database.db)
+    expect(rows).toEqual([{ n: 1 }])
+  })
+})
