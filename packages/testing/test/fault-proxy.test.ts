@@ -186,6 +186,18 @@ describe('startFaultProxy', () => {
   })
 })
 
+describe('attachFaultProxy', () => {
+  it('fails with CONTROL_UNREACHABLE when the owning process is gone', async () => {
+    const dead = await freePort()
+    const control = { url: `http://127.0.0.1:${dead}/`, secret: 'none' }
+    const ghost = attachFaultProxy({ id: 'ghost', host: '127.0.0.1', port: dead, control })
+    await expect(ghost.cut()).rejects.toMatchObject({
+      name: 'TestServerError',
+      code: 'CONTROL_UNREACHABLE',
+    })
+  })
+})
+
 describe('a raw (Redis) proxy', () => {
   it('forwards, and counts request/response round trips', async () => {
     const node = redis.nodes[0]

@@ -13,6 +13,8 @@ export interface ControlAddress {
 type Target = Record<string, unknown>
 
 const targets = new Map<string, Target>()
+/** A control call's deadline: controls answer at once, unless the owning process hangs. */
+const CALL_TIMEOUT_MS = 30_000
 let started: Promise<ControlAddress> | undefined
 
 /**
@@ -81,11 +83,12 @@ export async function callControl<T>(
       method: 'POST',
       headers: { authorization: `Bearer ${address.secret}`, 'content-type': 'application/json' },
       body: JSON.stringify({ id, method, args }),
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     })
   } catch (error) {
     throw new TestServerError(
       'CONTROL_UNREACHABLE',
-      `the process that owns ${id} does not answer at ${address.url} (has it exited?)`,
+      `the process that owns ${id} did not answer at ${address.url} within ${CALL_TIMEOUT_MS / 1000} s (has it exited?)`,
       { cause: error },
     )
   }

@@ -6,6 +6,7 @@ import { attachFaultProxy } from '../faults/attached-proxy.js'
 import type { FaultProxy, FaultProxyInfo } from '../faults/fault-proxy.js'
 import { freezeTree, isFrozen, notRunning, thawTree } from '../faults/freeze.js'
 import { run, runSync } from '../process/run.js'
+import { waitFor } from '../process/wait.js'
 
 /** What identifies a running server; plain data, so it can cross process boundaries. */
 export interface PostgresServerInfo {
@@ -192,6 +193,48 @@ export class PostgresServer {
     return row?.recovery === true
   }
 
+  /**
+   * Sets `synchronous_commit` server-wide (ALTER SYSTEM and a reload, no restart) and waits
+   * until new sessions use it; `off` makes COMMIT return before its WAL is flushed, as the
+   * asynchronous commit some production primaries run with. Anything else than PostgreSQL's
+   * values is `TestServerError` `INVALID_SETTING`.
+   *
+   * @example
+   * ```ts
+   * await cluster.primary.setSynchronousCommit('off')
+   * ```
+   */
+  async setSynchronousCommit(
+    mode: 'on' | 'off' | 'local' | 'remote_write' | 'remote_apply',
+  ): Promise<void> {
+    if (!['on', 'off', 'local', 'remote_write', 'remote_apply'].includes(mode))
+      throw invalidSetting(
+        'synchronous_commit',
+        mode,
+        'on, off, local, remote_write or remote_apply',
+      )
+    await this.alterSystem('synchronous_commit', mode, mode)
+  }
+
+  /**
+   * ALTER SYSTEM SET `name` = `value`, reload, and wait until a new session's
+   * `pg_settings.setting` is `setting`. `value` must already be validated.
+   */
+  protected async alterSystem(name: string, value: string, setting: string): Promise<void> {
+    await this.query(`alter system set ${name} = '${value}'`)
+    await this.query('select pg_reload_conf()')
+    await waitFor(
+      async () => {
+        const [row] = await this.query<{ setting: string }>(
+          'select setting from pg_settings where name = $1',
+          [name],
+        )
+        return row?.setting === setting
+      },
+      { what: `${this.name} to apply ${name} = ${value}` },
+    )
+  }
+
   /** Appends settings to postgresql.conf (used before the first start). */
   configure(lines: readonly string[]): void {
     appendFileSync(join(this.dataDir, 'postgresql.conf'), `${lines.join('\n')}\n`)
@@ -215,4 +258,9 @@ export class PostgresServer {
     const [command, ...rest] = args
     return run(this.#bin('pg_ctl'), [command as string, '-D', this.dataDir, ...rest])
   }
+}
+
+/** The `TestServerError` (`INVALID_SETTING`) for a setting helper given a bad value. */
+export function invalidSetting(name: string, value: unknown, expected: string): TestServerError {
+  return new TestServerError('INVALID_SETTING', `${name} needs ${expected}, got ${String(value)}`)
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { attachFaultProxy } from '../faults/attached-proxy.js'
@@ -166,6 +166,31 @@ export class RedisNode {
     const pid = this.pid
     if (pid === undefined) throw notRunning(`redis on ${this.port}`, 'freeze')
     await freezeTree(pid, `redis on ${this.port}`)
+  }
+
+  /**
+   * Kills the node and starts it again with no data, as a restart without persistence or a
+   * failover to an empty replica looks to clients (a Cluster node keeps its slots). Works on a
+   * frozen or stopped node.
+   *
+   * @example
+   * ```ts
+   * await node.restartEmpty()
+   * await node.cli('dbsize') // '0'
+   * ```
+   */
+  async restartEmpty(): Promise<void> {
+    await this.thaw()
+    await this.kill()
+    // Nothing is saved (no RDB snapshots, no AOF); remove any file a user's setting left.
+    for (const file of ['dump.rdb', 'appendonly.aof', 'appendonlydir'])
+      rmSync(join(this.#info.dir, file), { recursive: true, force: true })
+    await this.start()
+  }
+
+  /** `FLUSHALL` on this node: every key of every database is gone, the process stays up. */
+  async flushAll(): Promise<void> {
+    await this.cli('flushall')
   }
 
   /** Resumes a frozen node; a no-op on a node that is not frozen. */

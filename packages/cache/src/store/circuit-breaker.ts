@@ -42,6 +42,11 @@ export class CircuitBreaker {
     this.#probing = false
   }
 
+  /** A call that neither succeeded nor failed (cut short by its caller): frees the trial slot. */
+  released(): void {
+    this.#probing = false
+  }
+
   failed(): void {
     this.#failures++
     this.#probing = false
