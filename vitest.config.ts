@@ -22,22 +22,29 @@ function sourceAliases() {
 /**
  * One vitest project per package and PostgreSQL engine: every PostgreSQL test runs on
  * PostgreSQL 15 (system) and 18 (embedded). Files run in forks, two at a time (2 cores).
+ * The `<pkg>:prod` projects run the same tests in the production profile (every server behind
+ * PgBouncer in transaction mode, instrumentation registered, replicas with an apply delay,
+ * Redis with a password; see @sluice/testing's README), on PostgreSQL 15 only to keep CI short.
  */
 const engines = [
   { name: 'pg15', engine: 'system' },
   { name: 'pg18', engine: 'embedded' },
 ] as const
 
-const packageProject = (pkg: string, engine: (typeof engines)[number]) => ({
+const packageProject = (pkg: string, name: string, env: Record<string, string>) => ({
   extends: true as const,
   test: {
-    name: `${pkg}:${engine.name}`,
+    name: `${pkg}:${name}`,
     root: `packages/${pkg}`,
     include: ['test/**/*.test.ts'],
+    // Long fault workloads (test/faults/) run once, on PostgreSQL 15 outside the production profile.
+    exclude: name === 'pg15' ? [] : ['test/faults/**'],
     globalSetup: ['test/global-setup.ts'],
-    env: { SLUICE_PG_ENGINE: engine.engine },
+    env,
   },
 })
+
+const production = { SLUICE_PG_ENGINE: 'system', SLUICE_TEST_PROFILE: 'production' }
 
 export default defineConfig({
   resolve: { alias: sourceAliases() },
@@ -47,8 +54,15 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    projects: ['cache', 'core', 'partitions', 'router', 'testing'].flatMap((pkg) =>
-      engines.map((engine) => packageProject(pkg, engine)),
-    ),
+    projects: [
+      ...['cache', 'core', 'partitions', 'router', 'testing'].flatMap((pkg) =>
+        engines.map((engine) =>
+          packageProject(pkg, engine.name, { SLUICE_PG_ENGINE: engine.engine }),
+        ),
+      ),
+      ...['cache', 'core', 'partitions', 'router'].map((pkg) =>
+        packageProject(pkg, 'prod', production),
+      ),
+    ],
   },
 })

@@ -1,4 +1,12 @@
-import { sharedRedisUrl } from '@sluice/testing/vitest'
+import {
+  createDatabase,
+  type DatabaseOptions,
+  parseConfig,
+  type SluiceDatabase,
+} from '@sluice/core'
+import { databaseName } from '@sluice/testing'
+import { type ProfileInstrumentationOptions, withProfile } from '@sluice/testing/profile'
+import { sharedPostgres, sharedRedisUrl } from '@sluice/testing/vitest'
 import { Redis } from 'ioredis'
 import { afterAll } from 'vitest'
 import { type Cache, type CacheEvent, type CacheOptions, createCache } from '../src/index.js'
@@ -26,16 +34,39 @@ export function redisClient(url = sharedRedisUrl()): Redis {
 }
 
 /** A cache (on the shared Redis unless told otherwise) that records its events; closed after the file. */
-export function testCache(options: Partial<CacheOptions> = {}): Cache & { events: CacheEvent[] } {
+export function testCache(
+  options: Partial<CacheOptions> = {},
+  profile: ProfileInstrumentationOptions = {},
+): Cache & { events: CacheEvent[] } {
   const events: CacheEvent[] = []
-  const cache = createCache({
-    redis: redisClient(),
-    namespace: freshNamespace(),
-    instrumentation: { onCache: (event) => events.push(event) },
-    ...options,
-  })
+  const cache = createCache(
+    withProfile(
+      {
+        redis: redisClient(),
+        namespace: freshNamespace(),
+        database: 'test',
+        instrumentation: { onCache: (event: CacheEvent) => events.push(event) },
+        ...options,
+      },
+      profile,
+    ),
+  )
   caches.push(cache)
   return Object.assign(cache, { events })
+}
+
+/**
+ * A new database on the shared PostgreSQL (through PgBouncer in the production profile), and
+ * a way to open it with the profile's instrumentation (config `overrides` on top of its env).
+ */
+export async function freshDatabase(prefix: string): Promise<{
+  open<DB>(overrides?: Record<string, string>, options?: DatabaseOptions): SluiceDatabase<DB>
+}> {
+  const { env } = await sharedPostgres().createDatabase(databaseName(prefix))
+  return {
+    open: (overrides = {}, options = {}) =>
+      createDatabase(parseConfig({ ...env, ...overrides }), withProfile(options)),
+  }
 }
 
 /** A promise with its resolve function, to hold a loader at a point of the test's choosing. */

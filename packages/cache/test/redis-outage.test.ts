@@ -1,10 +1,9 @@
-import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
-import { type RedisServer, startRedis } from '@sluice/testing'
-import { sharedPostgres } from '@sluice/testing/vitest'
+import type { SluiceDatabase } from '@sluice/core'
+import { type RedisServer, startRedis, testProfile } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import type { CacheEvent } from '../src/index.js'
-import { freshNamespace, redisClient, testCache } from './helpers.js'
+import { freshDatabase, freshNamespace, redisClient, testCache } from './helpers.js'
 
 const CALLERS = 200
 const KEYS = 50
@@ -14,9 +13,8 @@ let redis: RedisServer
 let database: SluiceDatabase<Record<string, never>>
 
 beforeAll(async () => {
-  redis = await startRedis()
-  const { url } = await sharedPostgres().createDatabase(`redis_outage_${process.pid}`)
-  database = createDatabase(parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '10' }))
+  redis = await startRedis(testProfile().redis)
+  database = (await freshDatabase('redis_outage')).open({ DB_POOL_SIZE: '10' })
 })
 afterAll(async () => {
   await database?.close()
@@ -27,7 +25,9 @@ afterAll(async () => {
 function tally(events: readonly (CacheEvent & { at: number })[], from: number, to = Infinity) {
   const inWindow = events.filter((event) => event.at >= from && event.at < to)
   const count = (kind: CacheEvent['kind'], tier?: 'l1' | 'l2') =>
-    inWindow.filter((event) => event.kind === kind && (!tier || event.tier === tier)).length
+    inWindow.filter(
+      (event) => event.kind === kind && (!tier || ('tier' in event && event.tier === tier)),
+    ).length
   const hits = count('hit')
   return {
     hits,

@@ -1,7 +1,6 @@
-import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
-import { sharedPostgres } from '@sluice/testing/vitest'
+import type { SluiceDatabase } from '@sluice/core'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { gate, testCache } from './helpers.js'
+import { freshDatabase, gate, testCache } from './helpers.js'
 
 interface DB {
   counters: { id: number; value: number }
@@ -11,8 +10,7 @@ const ITERATIONS = 10_000
 let database: SluiceDatabase<DB>
 
 beforeAll(async () => {
-  const { url } = await sharedPostgres().createDatabase(`stale_set_${process.pid}`)
-  database = createDatabase<DB>(parseConfig({ DATABASE_URL: url }))
+  database = (await freshDatabase('stale_set')).open<DB>()
   await database.db.schema
     .createTable('counters')
     .addColumn('id', 'integer', (c) => c.primaryKey())

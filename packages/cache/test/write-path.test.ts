@@ -1,9 +1,8 @@
-import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
-import { sharedPostgres } from '@sluice/testing/vitest'
+import type { SluiceDatabase } from '@sluice/core'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
 import { tableTag } from '../src/index.js'
-import { freshNamespace, testCache } from './helpers.js'
+import { freshDatabase, freshNamespace, testCache } from './helpers.js'
 
 interface DB {
   profiles: { id: number; name: string }
@@ -17,11 +16,9 @@ let database: SluiceDatabase<DB>
 let plain: SluiceDatabase<DB>
 
 beforeAll(async () => {
-  const { url } = await sharedPostgres().createDatabase(`write_path_${process.pid}`)
-  database = createDatabase<DB>(parseConfig({ DATABASE_URL: url }), {
-    afterCommit: cache.invalidateOnCommit,
-  })
-  plain = createDatabase<DB>(parseConfig({ DATABASE_URL: url }))
+  const fresh = await freshDatabase('write_path')
+  database = fresh.open<DB>({}, { afterCommit: cache.invalidateOnCommit })
+  plain = fresh.open<DB>()
   await sql`create table profiles (id int primary key, name text not null)`.execute(database.db)
   await Promise.all([cache.ready(), other.ready()])
 })

@@ -1,8 +1,9 @@
 import type pg from 'pg'
 import type { TargetConfig } from './config/target.js'
-import { DatabaseClosedError, TargetRoleError } from './errors/errors.js'
+import { ConnectionError, DatabaseClosedError, TargetRoleError } from './errors/errors.js'
 import { toSluiceError } from './errors/pg-errors.js'
 import { SluiceError } from './errors/sluice-error.js'
+import { queryWithin } from './internal/query-within.js'
 
 /** Connection counts of one pool. */
 export interface PoolCounts {
@@ -81,12 +82,21 @@ export async function probeTarget(
   pool: pg.Pool,
   target: TargetConfig,
   role: TargetHealth['role'],
+  timeoutMs = target.pool.acquireTimeoutMs,
 ): Promise<TargetProbe> {
   if (pool.ended || pool.ending) return { status: 'down', error: new DatabaseClosedError() }
   const started = performance.now()
   try {
-    const { rows } = await pool.query<{ recovery: boolean }>(
+    const rows = await queryWithin<{ recovery: boolean }>(
+      pool,
       'select pg_is_in_recovery() as recovery',
+      timeoutMs,
+      () =>
+        new ConnectionError(
+          'DEADLINE_EXCEEDED',
+          `${target.label} (${target.address}) did not answer a health check within ${timeoutMs} ms`,
+          { context: { target: target.label } },
+        ),
     )
     const latencyMs = performance.now() - started
     const inRecovery = rows[0]?.recovery === true
@@ -108,15 +118,16 @@ export async function probeTarget(
  *
  * @example
  * ```ts
- * const report = await checkTarget(pool, config.primary, 'primary')
+ * const report = await checkTarget(pool, config.primary, 'primary', 1000)
  * ```
  */
 export async function checkTarget(
   pool: pg.Pool,
   target: TargetConfig,
   role: TargetHealth['role'],
+  timeoutMs = target.pool.acquireTimeoutMs,
 ): Promise<TargetHealth> {
-  const { status, latencyMs, error } = await probeTarget(pool, target, role)
+  const { status, latencyMs, error } = await probeTarget(pool, target, role, timeoutMs)
   return {
     target: target.label,
     role,

@@ -8,7 +8,7 @@ import {
   parseConfig,
   type SluiceDatabase,
 } from '../src/index.js'
-import { freshDatabase } from './helpers.js'
+import { freshDatabase, testDatabase } from './helpers.js'
 
 interface DB {
   users: { id: Generated<number>; name: string }
@@ -28,10 +28,10 @@ let calls: Call[] = []
 let failNext = false
 
 beforeAll(async () => {
-  const { url } = await freshDatabase()
+  const { url, env } = await freshDatabase()
   outside = new pg.Client({ connectionString: url })
   await outside.connect()
-  database = createDatabase<DB>(parseConfig({ DATABASE_URL: url }), {
+  database = testDatabase<DB>(parseConfig({ ...env }), {
     // Runs a query on another connection: it sees the write only if it has committed, and the
     // write's caller must not get control back before this finishes.
     afterCommit: async (tables) => {

@@ -1,18 +1,12 @@
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  ConnectionError,
-  createDatabase,
-  isDatabaseError,
-  parseConfig,
-  type SluiceDatabase,
-} from '../src/index.js'
-import { freshDatabase, withPassword } from './helpers.js'
+import { ConnectionError, isDatabaseError, parseConfig, type SluiceDatabase } from '../src/index.js'
+import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const databases: SluiceDatabase<unknown>[] = []
 const open = (url: string) => {
-  const database = createDatabase(parseConfig({ DATABASE_URL: url, DB_POOL_TIMEOUT: '5s' }))
+  const database = testDatabase(parseConfig({ ...env, DATABASE_URL: url, DB_POOL_TIMEOUT: '5s' }))
   databases.push(database)
   return database
 }
@@ -21,10 +15,13 @@ afterAll(async () => {
 })
 
 let url: string
+let env: Readonly<Record<string, string>>
 let name: string
 const role = `limited_${process.pid}`
 beforeAll(async () => {
-  ;({ url, name } = await freshDatabase())
+  // The server itself: these are the server's own refusals (3D000, 28P01, 53300, 55000);
+  // PgBouncer answers each of them with its own 08P01 instead.
+  ;({ url, env, name } = await freshDatabase({}, { direct: true }))
   const primary = sharedPostgres().primary
   await primary.query(`create role ${role} login password 'hunter2' connection limit 0`)
   await primary.query(`create database ${name}_closed`)

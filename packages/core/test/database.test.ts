@@ -3,7 +3,6 @@ import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Generated, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createDatabase,
   DatabaseClosedError,
   type Instrumentation,
   type PoolEvent,
@@ -12,7 +11,7 @@ import {
   type QueryStartEvent,
   type SluiceDatabase,
 } from '../src/index.js'
-import { freshDatabase, timeOutWaitingForPool } from './helpers.js'
+import { freshDatabase, testDatabase, timeOutWaitingForPool } from './helpers.js'
 
 interface DB {
   users: { id: Generated<number>; name: string }
@@ -28,11 +27,11 @@ const recorder: Instrumentation = {
   onPoolEvent: (e) => poolEvents.push(e),
 }
 let database: SluiceDatabase<DB>
-let url: string
+let env: Readonly<Record<string, string>>
 
 beforeAll(async () => {
-  ;({ url } = await freshDatabase())
-  database = createDatabase<DB>(parseConfig({ DATABASE_URL: url, DB_SLOW_QUERY_MS: '100' }), {
+  ;({ env } = await freshDatabase())
+  database = testDatabase<DB>(parseConfig({ ...env, DB_SLOW_QUERY_MS: '100' }), {
     instrumentation: [
       recorder,
       {
@@ -123,8 +122,8 @@ describe('createDatabase', () => {
 
   it('reports acquire timeouts and closed connections', async () => {
     const events: PoolEvent[] = []
-    const small = createDatabase<DB>(
-      parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '200ms' }),
+    const small = testDatabase<DB>(
+      parseConfig({ ...env, DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '200ms' }),
       { instrumentation: { onPoolEvent: (e) => events.push(e) } },
     )
     await timeOutWaitingForPool(small.db)
@@ -144,7 +143,7 @@ describe('createDatabase', () => {
     expect(report.targets[0]).toMatchObject({ target: 'primary', role: 'primary', status: 'up' })
     expect(report.targets[0]?.latencyMs).toBeGreaterThan(0)
     expect(report.targets[0]?.pool.total).toBeGreaterThanOrEqual(1)
-    const down = createDatabase(
+    const down = testDatabase(
       parseConfig({ DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${await freePort()}/x` }),
     )
     const downReport = await down.health()
@@ -159,7 +158,7 @@ describe('createDatabase', () => {
 
 describe('close()', () => {
   it('lets in-flight queries finish, then refuses new ones with DATABASE_CLOSED', async () => {
-    const db = createDatabase<DB>(parseConfig({ DATABASE_URL: url }))
+    const db = testDatabase<DB>(parseConfig({ ...env }))
     const running = sql<{ done: number }>`select 1 as done from pg_sleep(0.3)`.execute(db.db)
     await waitUntilRunning('pg_sleep(0.3)')
     await db.close({ timeoutMs: 10_000 })
@@ -171,7 +170,7 @@ describe('close()', () => {
   })
 
   it('cuts off queries still running after the timeout', async () => {
-    const db = createDatabase<DB>(parseConfig({ DATABASE_URL: url }))
+    const db = testDatabase<DB>(parseConfig({ ...env }))
     const running = sql`select pg_sleep(30)`.execute(db.db).catch((e: unknown) => e)
     await waitUntilRunning('pg_sleep(30)')
     await db.close({ timeoutMs: 100 })

@@ -1,17 +1,43 @@
+import { databaseName } from '@sluice/testing'
+import { withProfile } from '@sluice/testing/profile'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
 import { expect } from 'vitest'
-import { parseConfig, type SluiceConfig } from '../src/index.js'
+import {
+  createDatabase,
+  type DatabaseOptions,
+  parseConfig,
+  type SluiceConfig,
+  type SluiceDatabase,
+} from '../src/index.js'
 
-let counter = 0
-
-/** A new database on the shared cluster, and a Sluice config for it. */
+/**
+ * A new database on the shared cluster: its client URL and environment (through PgBouncer in
+ * the production profile; the server itself with `direct`, for tests of session state that a
+ * pooler in transaction mode does not keep) and a Sluice config for it.
+ */
 export async function freshDatabase(
   overrides: Record<string, unknown> = {},
-): Promise<{ url: string; config: SluiceConfig; name: string }> {
-  const name = `core_${process.pid}_${++counter}`
-  const { url } = await sharedPostgres().createDatabase(name)
-  return { url, name, config: parseConfig({ DATABASE_URL: url, ...overrides }) }
+  { direct = false }: { direct?: boolean } = {},
+): Promise<{
+  url: string
+  env: Readonly<Record<string, string>>
+  config: SluiceConfig
+  name: string
+}> {
+  const name = databaseName('core')
+  const database = await sharedPostgres().createDatabase(name)
+  const url = direct ? database.directUrl : database.url
+  const env = direct ? { DATABASE_URL: url } : database.env
+  return { url, env, name, config: parseConfig({ ...env, ...overrides }) }
+}
+
+/** `createDatabase` with the test profile's instrumentation added (see `withProfile`). */
+export function testDatabase<DB>(
+  config: SluiceConfig,
+  options: DatabaseOptions = {},
+): SluiceDatabase<DB> {
+  return createDatabase<DB>(config, withProfile(options))
 }
 
 /** Replaces the password of a URL. */

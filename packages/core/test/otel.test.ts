@@ -2,9 +2,9 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import { recordSpans, type SpanRecorder } from '@sluice/testing/observability'
 import { type Generated, sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createDatabase, parseConfig, type SluiceDatabase } from '../src/index.js'
+import { parseConfig, type SluiceDatabase } from '../src/index.js'
 import { otelInstrumentation } from '../src/otel/index.js'
-import { freshDatabase } from './helpers.js'
+import { freshDatabase, testDatabase } from './helpers.js'
 
 interface DB {
   accounts: { id: Generated<number>; email: string }
@@ -12,12 +12,12 @@ interface DB {
 
 let recorder: SpanRecorder
 let database: SluiceDatabase<DB>
-let url: string
+let env: Readonly<Record<string, string>>
 
 beforeAll(async () => {
   recorder = recordSpans()
-  ;({ url } = await freshDatabase())
-  database = createDatabase<DB>(parseConfig({ DATABASE_URL: url }), {
+  ;({ env } = await freshDatabase())
+  database = testDatabase<DB>(parseConfig({ ...env }), {
     instrumentation: otelInstrumentation({ tracer: recorder.tracer }),
   })
   await sql`create table accounts (id serial primary key, email text unique not null)`.execute(
@@ -91,7 +91,7 @@ it('a failed query gets an ERROR status named by its SQLSTATE, without the messa
 
 it('queryText: false leaves the SQL out', async () => {
   const before = recorder.spans().length
-  const quiet = createDatabase<DB>(parseConfig({ DATABASE_URL: url }), {
+  const quiet = testDatabase<DB>(parseConfig({ ...env }), {
     instrumentation: otelInstrumentation({ tracer: recorder.tracer, queryText: false }),
   })
   await quiet.db.selectFrom('accounts').selectAll().execute()

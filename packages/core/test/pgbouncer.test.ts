@@ -6,7 +6,6 @@ import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   combineInstrumentation,
-  createDatabase,
   type Instrumentation,
   parseConfig,
   type QueryEndEvent,
@@ -14,7 +13,7 @@ import {
   StatementTimeoutError,
 } from '../src/index.js'
 import { prometheusInstrumentation } from '../src/prometheus/index.js'
-import { freshDatabase } from './helpers.js'
+import { freshDatabase, testDatabase } from './helpers.js'
 
 const bouncers: PgBouncer[] = []
 const databases: SluiceDatabase<unknown>[] = []
@@ -38,7 +37,7 @@ async function throughBouncer(
     poolSize: 4,
   })
   bouncers.push(bouncer)
-  const database = createDatabase(
+  const database = testDatabase(
     parseConfig({
       DATABASE_URL: bouncer.url(name),
       DB_POOLER_MODE: poolMode,

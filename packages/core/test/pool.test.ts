@@ -5,14 +5,13 @@ import type pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   ConnectionError,
-  createDatabase,
   createPool,
   PoolTimeoutError,
   parseConfig,
   SluiceDriver,
   StatementTimeoutError,
 } from '../src/index.js'
-import { freshDatabase, withPassword } from './helpers.js'
+import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const pools: pg.Pool[] = []
 afterEach(async () => {
@@ -23,13 +22,20 @@ const track = (pool: pg.Pool) => {
   return pool
 }
 
+// These tests read the session of one server connection (its settings, its backend in
+// pg_stat_activity, its lifetime): they go to the server itself, not through PgBouncer.
+const DIRECT = { direct: true }
+
 describe('createPool on a direct connection', () => {
   it('applies statement timeout, idle-in-transaction timeout and application name to every connection', async () => {
-    const { config } = await freshDatabase({
-      DB_STATEMENT_TIMEOUT: '1234',
-      DB_IDLE_IN_TRANSACTION_TIMEOUT: '4321',
-      DB_APPLICATION_NAME: 'orders-api',
-    })
+    const { config } = await freshDatabase(
+      {
+        DB_STATEMENT_TIMEOUT: '1234',
+        DB_IDLE_IN_TRANSACTION_TIMEOUT: '4321',
+        DB_APPLICATION_NAME: 'orders-api',
+      },
+      DIRECT,
+    )
     const pool = track(createPool(config.primary))
     const clients = await Promise.all([pool.connect(), pool.connect()])
     for (const client of clients) {
@@ -44,7 +50,7 @@ describe('createPool on a direct connection', () => {
   })
 
   it('a statement past the timeout is cancelled by the server and rejects with STATEMENT_TIMEOUT', async () => {
-    const { config } = await freshDatabase({ DB_STATEMENT_TIMEOUT: '200' })
+    const { config } = await freshDatabase({ DB_STATEMENT_TIMEOUT: '200' }, DIRECT)
     const pool = track(createPool(config.primary))
     const error = await pool.query('select pg_sleep(5)').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StatementTimeoutError)
@@ -54,9 +60,11 @@ describe('createPool on a direct connection', () => {
   })
 
   it('through the Kysely client too, for queries and streams; an early cancel is not a timeout', async () => {
-    const short = createDatabase((await freshDatabase({ DB_STATEMENT_TIMEOUT: '200' })).config)
-    const { config } = await freshDatabase({ DB_STATEMENT_TIMEOUT: '20s' })
-    const long = createDatabase(config)
+    const short = testDatabase(
+      (await freshDatabase({ DB_STATEMENT_TIMEOUT: '200' }, DIRECT)).config,
+    )
+    const { config } = await freshDatabase({ DB_STATEMENT_TIMEOUT: '20s' }, DIRECT)
+    const long = testDatabase(config)
     const canceller = track(createPool(config.primary))
     try {
       await expect(sql`select pg_sleep(5)`.execute(short.db)).rejects.toBeInstanceOf(
@@ -82,7 +90,7 @@ describe('createPool on a direct connection', () => {
   })
 
   it('an exhausted pool rejects with POOL_TIMEOUT instead of hanging', async () => {
-    const { config } = await freshDatabase({ DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '150' })
+    const { config } = await freshDatabase({ DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '150' }, DIRECT)
     const pool = track(createPool(config.primary))
     const held = await pool.connect()
     const driver = new SluiceDriver(pool, config.primary)
@@ -93,7 +101,10 @@ describe('createPool on a direct connection', () => {
   })
 
   it('replaces connections older than the max lifetime', async () => {
-    const { config } = await freshDatabase({ DB_POOL_SIZE: '1', DB_POOL_MAX_LIFETIME: '1s' })
+    const { config } = await freshDatabase(
+      { DB_POOL_SIZE: '1', DB_POOL_MAX_LIFETIME: '1s' },
+      DIRECT,
+    )
     const pool = track(createPool(config.primary))
     const pid = async () =>
       (await pool.query('select pg_backend_pid() as pid')).rows[0].pid as number
@@ -111,7 +122,7 @@ describe('createPool on a direct connection', () => {
   })
 
   it('ends sessions idle inside a transaction past the timeout', async () => {
-    const { config } = await freshDatabase({ DB_IDLE_IN_TRANSACTION_TIMEOUT: '200' })
+    const { config } = await freshDatabase({ DB_IDLE_IN_TRANSACTION_TIMEOUT: '200' }, DIRECT)
     const pool = track(createPool(config.primary))
     const client = await pool.connect()
     client.on('error', () => {})
@@ -146,8 +157,8 @@ describe('connection failures are typed and never show the password', () => {
   })
 
   it('wrong password: AUTHENTICATION_FAILED', async () => {
-    const { url } = await freshDatabase()
-    const config = parseConfig({ DATABASE_URL: withPassword(url, 'hunter2') })
+    const { url, env } = await freshDatabase()
+    const config = parseConfig({ ...env, DATABASE_URL: withPassword(url, 'hunter2') })
     const pool = track(createPool(config.primary))
     const error = await new SluiceDriver(pool, config.primary)
       .acquireConnection()

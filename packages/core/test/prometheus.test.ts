@@ -2,9 +2,9 @@ import { metricValue } from '@sluice/testing/observability'
 import { type Generated, sql } from 'kysely'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase, parseConfig, type SluiceDatabase } from '../src/index.js'
+import { parseConfig, type SluiceDatabase } from '../src/index.js'
 import { prometheusInstrumentation } from '../src/prometheus/index.js'
-import { freshDatabase, timeOutWaitingForPool, withPassword } from './helpers.js'
+import { freshDatabase, testDatabase, timeOutWaitingForPool, withPassword } from './helpers.js'
 
 interface DB {
   accounts: { id: Generated<number>; email: string }
@@ -12,11 +12,12 @@ interface DB {
 
 const POOL = 'db_client_connection_pool_name'
 let url: string
+let env: Readonly<Record<string, string>>
 let name: string
 
 beforeAll(async () => {
-  ;({ url, name } = await freshDatabase())
-  const setup = createDatabase(parseConfig({ DATABASE_URL: url }))
+  ;({ url, env, name } = await freshDatabase())
+  const setup = testDatabase(parseConfig({ ...env }))
   await sql`create table accounts (id serial primary key, email text unique not null)`.execute(
     setup.db,
   )
@@ -27,7 +28,7 @@ describe('prometheusInstrumentation', () => {
   const registry = new Registry()
   let database: SluiceDatabase<DB>
   beforeAll(() => {
-    database = createDatabase<DB>(parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '4' }), {
+    database = testDatabase<DB>(parseConfig({ ...env, DB_POOL_SIZE: '4' }), {
       instrumentation: prometheusInstrumentation({ registry }),
     })
   })
@@ -81,11 +82,11 @@ describe('prometheusInstrumentation', () => {
 
 it('counts acquire timeouts; two instrumentations on one registry share its metrics', async () => {
   const registry = new Registry()
-  const config = parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '200ms' })
-  const first = createDatabase<DB>(config, {
+  const config = parseConfig({ ...env, DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '200ms' })
+  const first = testDatabase<DB>(config, {
     instrumentation: prometheusInstrumentation({ registry }),
   })
-  const second = createDatabase<DB>(config, {
+  const second = testDatabase<DB>(config, {
     instrumentation: prometheusInstrumentation({ registry }),
   })
   await timeOutWaitingForPool(first.db)
@@ -102,14 +103,14 @@ it('puts no password, connection string or parameter value in any metric', async
   const registry = new Registry()
   const instrumentation = prometheusInstrumentation({ registry })
   const password = 'sw0rdfish-metrics'
-  const wrong = createDatabase(parseConfig({ DATABASE_URL: withPassword(url, password) }), {
+  const wrong = testDatabase(parseConfig({ ...env, DATABASE_URL: withPassword(url, password) }), {
     instrumentation,
   })
   await expect(sql`select 1`.execute(wrong.db)).rejects.toMatchObject({
     code: 'AUTHENTICATION_FAILED',
   })
   await wrong.close()
-  const right = createDatabase<DB>(parseConfig({ DATABASE_URL: url }), { instrumentation })
+  const right = testDatabase<DB>(parseConfig({ ...env }), { instrumentation })
   await right.db.selectFrom('accounts').selectAll().where('email', '=', 'param-value').execute()
   await right.close()
   const text = await registry.metrics()

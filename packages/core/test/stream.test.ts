@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase, type SluiceDatabase } from '../src/index.js'
-import { freshDatabase } from './helpers.js'
+import type { SluiceDatabase } from '../src/index.js'
+import { freshDatabase, testDatabase } from './helpers.js'
 
 interface DB {
   numbers: { n: number; pad: string }
@@ -10,7 +10,7 @@ let database: SluiceDatabase<DB>
 
 beforeAll(async () => {
   const { config } = await freshDatabase()
-  database = createDatabase<DB>(config)
+  database = testDatabase<DB>(config)
   await sql`create view numbers as select g as n, repeat('x', 100) as pad from generate_series(1, 1000000) g`.execute(
     database.db,
   )

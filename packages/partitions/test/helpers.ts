@@ -1,16 +1,23 @@
 import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
+import { databaseName } from '@sluice/testing'
+import { withProfile } from '@sluice/testing/profile'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
 import { afterAll } from 'vitest'
 
-let counter = 0
 const databases: SluiceDatabase<unknown>[] = []
 afterAll(() => Promise.all(databases.map((database) => database.close())))
 
-/** A new database on the shared server: its Kysely client and URL. */
+/**
+ * A new database on the shared server: its Kysely client (with the test profile's
+ * instrumentation) and client URL (through PgBouncer in the production profile).
+ */
 export async function freshDatabase(): Promise<{ db: Kysely<unknown>; url: string }> {
-  const { url } = await sharedPostgres().createDatabase(`parts_${process.pid}_${++counter}`)
-  const database = createDatabase<unknown>(parseConfig({ DATABASE_URL: url, DB_POOL_SIZE: '6' }))
+  const { url, env } = await sharedPostgres().createDatabase(databaseName('parts'))
+  const database = createDatabase<unknown>(
+    parseConfig({ ...env, DB_POOL_SIZE: '6' }),
+    withProfile({}),
+  )
   databases.push(database)
   return { db: database.db, url }
 }

@@ -1,7 +1,14 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
-import { type DB, readPort, startTestCluster, type TestCluster, VIAS } from './helpers.js'
+import type { RoutedDatabase } from '../src/index.js'
+import {
+  type DB,
+  readPort,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+} from './helpers.js'
 
 const port = sql<number>`inet_server_port()`.as('port')
 
@@ -12,8 +19,8 @@ describe.each(VIAS)('transactions, connections and streams (%s)', (via) => {
 
   beforeAll(async () => {
     servers = await startTestCluster(via)
-    database = createRoutedDatabase<DB>(servers.config(), { lagCheckIntervalMs: 100 })
-    replicaTransactions = createRoutedDatabase<DB>(servers.config(), {
+    database = testRoutedDatabase<DB>(servers.config(), { lagCheckIntervalMs: 100 })
+    replicaTransactions = testRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: 100,
       readOnlyTransactions: 'replica',
     })
@@ -102,7 +109,7 @@ describe.each(VIAS)('transactions, connections and streams (%s)', (via) => {
   })
 
   test('after close(), every statement fails with DATABASE_CLOSED; close() is idempotent', async () => {
-    const closing = createRoutedDatabase<DB>(servers.config())
+    const closing = testRoutedDatabase<DB>(servers.config())
     expect(servers.labelOf(await readPort(closing.db))).toMatch(/^replica-/)
     await Promise.all([closing.close(), closing.close()])
     await expect(readPort(closing.db)).rejects.toMatchObject({ code: 'DATABASE_CLOSED' })
@@ -111,7 +118,7 @@ describe.each(VIAS)('transactions, connections and streams (%s)', (via) => {
 
   test("afterCommit hears the primary's committed writes, in both db and primary", async () => {
     const committed: string[][] = []
-    const tracked = createRoutedDatabase<DB>(servers.config(), {
+    const tracked = testRoutedDatabase<DB>(servers.config(), {
       afterCommit: (tables) => {
         committed.push([...tables])
       },

@@ -1,7 +1,15 @@
 import type { ReplicaServer } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
-import { type DB, readPort, startTestCluster, type TestCluster, VIAS, waitFor } from './helpers.js'
+import type { RoutedDatabase } from '../src/index.js'
+import {
+  type DB,
+  readPort,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+  waitFor,
+} from './helpers.js'
 
 const APPLY_DELAY_MS = 300
 const PAIRS = 1000
@@ -20,8 +28,8 @@ describe.each(VIAS)('read-your-writes (%s)', (via) => {
       ),
     )
     const options = { lagCheckIntervalMs: 100 }
-    database = createRoutedDatabase<DB>(servers.config(), options)
-    other = createRoutedDatabase<DB>(servers.config(), options)
+    database = testRoutedDatabase<DB>(servers.config(), options)
+    other = testRoutedDatabase<DB>(servers.config(), options)
   })
 
   afterAll(async () => {
@@ -82,7 +90,7 @@ describe.each(VIAS)('read-your-writes (%s)', (via) => {
     await database.session(async () => {
       await database.db.insertInto('items').values({ name: 'caught-up' }).execute()
       const token = database.consistencyToken()
-      expect(token).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/)
+      expect(token).toMatch(/^v1\.\d+\.[0-9A-F]+\.[0-9A-F]+\/[0-9A-F]+\.[0-9a-z]{4}$/)
       expect(servers.labelOf(await readPort(database.db))).toBe('primary')
       await waitFor(async () => servers.labelOf(await readPort(database.db)) !== 'primary', {
         what: 'session reads to return to a replica',

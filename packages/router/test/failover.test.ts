@@ -1,6 +1,6 @@
 import type { ReplicaServer } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import type { RoutedDatabase } from '../src/index.js'
 import {
   countReads,
   type DB,
@@ -8,6 +8,7 @@ import {
   routeRecorder,
   startTestCluster,
   type TestCluster,
+  testRoutedDatabase,
   VIAS,
   waitFor,
 } from './helpers.js'
@@ -22,7 +23,7 @@ describe.each(VIAS)('failover (%s)', (via) => {
 
   beforeAll(async () => {
     servers = await startTestCluster(via)
-    database = createRoutedDatabase<DB>(servers.config(), {
+    database = testRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: 200,
       retryDelayMs: 200,
       maxRetryDelayMs: 1000,

@@ -1,12 +1,13 @@
 import type { ReplicaServer } from '@sluice/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type ReplicaStatusEvent, type RoutedDatabase } from '../src/index.js'
+import type { ReplicaStatusEvent, RoutedDatabase } from '../src/index.js'
 import {
   countReads,
   type DB,
   readPort,
   startTestCluster,
   type TestCluster,
+  testRoutedDatabase,
   VIAS,
   waitFor,
 } from './helpers.js'
@@ -36,7 +37,7 @@ describe.each(VIAS)('lag (%s)', (via) => {
 
   beforeAll(async () => {
     servers = await startTestCluster(via)
-    database = createRoutedDatabase<DB>(servers.config(), {
+    database = testRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: INTERVAL_MS,
       maxLagMs: MAX_LAG_MS,
       instrumentation: { onReplicaStatus: (event) => transitions.push(event) },
@@ -114,7 +115,7 @@ describe.each(VIAS)('lag (%s)', (via) => {
   })
 
   test('with every replica lagging, reads go to the primary, or fail when configured', async () => {
-    const strict = createRoutedDatabase<DB>(servers.config(), {
+    const strict = testRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: INTERVAL_MS,
       maxLagMs: MAX_LAG_MS,
       fallback: 'error',

@@ -6,8 +6,15 @@ import { metricValue, recordSpans, type SpanRecorder } from '@sluice/testing/obs
 import { sql } from 'kysely'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
-import { countReads, type DB, startTestCluster, type TestCluster, waitFor } from './helpers.js'
+import type { RoutedDatabase } from '../src/index.js'
+import {
+  countReads,
+  type DB,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  waitFor,
+} from './helpers.js'
 
 let servers: TestCluster
 let database: RoutedDatabase<DB>
@@ -17,7 +24,7 @@ const registry = new Registry()
 beforeAll(async () => {
   servers = await startTestCluster('direct')
   recorder = recordSpans()
-  database = createRoutedDatabase<DB>(servers.config(), {
+  database = testRoutedDatabase<DB>(servers.config(), {
     lagCheckIntervalMs: 200,
     retryDelayMs: 100,
     maxRetryDelayMs: 200,

@@ -14,6 +14,7 @@ import {
   routeRecorder,
   startTestCluster,
   type TestCluster,
+  testRoutedDatabase,
   VIAS,
   waitFor,
 } from './helpers.js'
@@ -22,7 +23,7 @@ describe.each(VIAS)('routing (%s)', (via) => {
   let servers: TestCluster
   const open: RoutedDatabase<DB>[] = []
   const routed = (options: Parameters<typeof createRoutedDatabase>[1] = {}) => {
-    const database = createRoutedDatabase<DB>(servers.config(), {
+    const database = testRoutedDatabase<DB>(servers.config(), {
       lagCheckIntervalMs: 100,
       ...options,
     })

@@ -8,7 +8,14 @@ import {
   type StartPostgresOptions,
   startPostgres,
 } from './postgres/cluster.js'
-import { type StartRedisOptions, startRedis } from './redis/redis-server.js'
+import { type TestProfileName, testProfile } from './profile/test-profile.js'
+import {
+  attachRedis,
+  type RedisServer,
+  type RedisServerInfo,
+  type StartRedisOptions,
+  startRedis,
+} from './redis/redis-server.js'
 
 /** What {@link sluiceGlobalSetup} starts once per test run. */
 export interface SluiceSetupOptions {
@@ -20,8 +27,10 @@ export interface SluiceSetupOptions {
 
 /** What the global setup hands to the tests, as plain data. */
 export interface SluiceProvided {
+  readonly profile: TestProfileName
   readonly postgres?: PostgresClusterInfo
   readonly redisUrl?: string
+  readonly redis?: RedisServerInfo
 }
 
 declare module 'vitest' {
@@ -32,7 +41,11 @@ declare module 'vitest' {
 
 /**
  * Builds a vitest global setup that starts the servers once for the whole run and stops
- * them after it. Put it in a file named in `test.globalSetup`:
+ * them after it, as the project's test profile (`SLUICE_TEST_PROFILE` in the project's `env`,
+ * see `testProfile`) says: in the `production` profile every server is behind a PgBouncer in
+ * transaction mode, replicas apply commits late and Redis has a password, while the test
+ * files keep calling the same {@link sharedPostgres} and {@link sharedRedisUrl}. Put it in a
+ * file named in `test.globalSetup`:
  *
  * @example
  * ```ts
@@ -46,14 +59,24 @@ declare module 'vitest' {
  */
 export function sluiceGlobalSetup(options: SluiceSetupOptions = {}) {
   return async function setup(project: TestProject): Promise<() => Promise<void>> {
+    const env = project.config.env ?? {}
+    const profile = testProfile(env.SLUICE_TEST_PROFILE || process.env.SLUICE_TEST_PROFILE)
     const pgOptions = options.postgres === false ? undefined : (options.postgres ?? {})
-    const engine = pgOptions?.engine ?? project.config.env?.SLUICE_PG_ENGINE ?? 'auto'
+    const engine = pgOptions?.engine ?? env.SLUICE_PG_ENGINE ?? 'auto'
     const postgres =
-      pgOptions && (await startPostgres({ ...pgOptions, engine: engine as PostgresEngine }))
-    const redis = options.redis ? await startRedis(options.redis) : undefined
+      pgOptions &&
+      (await startPostgres({
+        ...profile.postgres,
+        ...pgOptions,
+        engine: engine as PostgresEngine,
+      }))
+    const redis = options.redis
+      ? await startRedis({ ...profile.redis, ...options.redis })
+      : undefined
     project.provide('sluice', {
+      profile: profile.name,
       ...(postgres && { postgres: postgres.info }),
-      ...(redis && { redisUrl: redis.url }),
+      ...(redis && { redisUrl: redis.url, redis: redis.info }),
     })
     return async () => {
       await Promise.all([postgres?.stop(), redis?.stop()])
@@ -63,12 +86,14 @@ export function sluiceGlobalSetup(options: SluiceSetupOptions = {}) {
 
 /**
  * In a test file: the cluster the global setup started. Give each file its own database with
- * `createDatabase` so files can run in parallel.
+ * `createDatabase` so files can run in parallel; its `url`, `replicaUrls` and `env` are what
+ * clients use (through PgBouncer in the production profile), `directUrl` the server itself.
  *
  * @example
  * ```ts
  * const cluster = sharedPostgres()
- * const { url } = await cluster.createDatabase(`orders_${process.pid}`)
+ * const { env } = await cluster.createDatabase(`orders_${process.pid}`)
+ * const config = parseConfig({ ...env, DB_POOL_SIZE: '4' })
  * ```
  */
 export function sharedPostgres(): PostgresCluster {
@@ -90,4 +115,20 @@ export function sharedRedisUrl(): string {
   const url = inject('sluice').redisUrl
   if (!url) throw new Error('No shared Redis: add sluiceGlobalSetup({ redis: {} }) to globalSetup')
   return url
+}
+
+/**
+ * In a test file: the Redis the global setup started, with its controls (`freeze()`,
+ * `restartEmpty()`, `network`...).
+ *
+ * @example
+ * ```ts
+ * const redis = sharedRedis()
+ * await redis.nodes[0].freeze()
+ * ```
+ */
+export function sharedRedis(): RedisServer {
+  const info = inject('sluice').redis
+  if (!info) throw new Error('No shared Redis: add sluiceGlobalSetup({ redis: {} }) to globalSetup')
+  return attachRedis(info)
 }

@@ -1,13 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { startFaultProxy } from '../faults/fault-proxy.js'
+import { type PgBouncer, startPgBouncer } from '../pgbouncer.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { chownTree } from '../process/run.js'
 import { waitFor } from '../process/wait.js'
+import { makeWorkDir } from '../process/work-dir.js'
 import { findPostgresBinaries, type PostgresEngine } from './binaries.js'
 import { ReplicaServer } from './replica.js'
 import { PostgresServer, type PostgresServerInfo } from './server.js'
-import { cacheRoot, copyTemplate, dataTemplate } from './template.js'
+import { copyTemplate, dataTemplate } from './template.js'
 
 /** Options of {@link startPostgres}. */
 export interface StartPostgresOptions {
@@ -15,6 +18,27 @@ export interface StartPostgresOptions {
   readonly replicas?: number
   /** Default `auto` (the `SLUICE_PG_ENGINE` environment variable overrides `auto`). */
   readonly engine?: PostgresEngine
+  /**
+   * Put a fault proxy in front of every server (`server.network`): the cluster's and servers'
+   * URLs go through it, replication between the servers does not.
+   */
+  readonly proxied?: boolean
+  /**
+   * Put a PgBouncer in this pool mode in front of every server (primary and replicas); the
+   * URLs of {@link PostgresCluster.createDatabase} then go through them. Default `false`.
+   */
+  readonly pgbouncer?: 'session' | 'transaction' | false
+  /**
+   * Every replica applies each commit this long after the primary made it
+   * (`recovery_min_apply_delay`, from the first start). Default 0.
+   */
+  readonly applyDelayMs?: number
+}
+
+/** The PgBouncers in front of a cluster's servers: primary first, then the replicas in order. */
+export interface PgBouncerFront {
+  readonly poolMode: 'session' | 'transaction'
+  readonly ports: readonly number[]
 }
 
 /** Plain data describing a cluster, e.g. handed from a vitest global setup to the tests. */
@@ -24,13 +48,27 @@ export interface PostgresClusterInfo {
   readonly root: string
   readonly primary: PostgresServerInfo
   readonly replicas: readonly PostgresServerInfo[]
+  /** Set when the cluster was started with `pgbouncer`. */
+  readonly pgbouncer?: PgBouncerFront
 }
 
 /** A database made by {@link PostgresCluster.createDatabase}, with its URLs. */
 export interface TestDatabase {
   readonly name: string
+  /** The primary's URL for clients: through its PgBouncer when the cluster has them. */
   readonly url: string
+  /** The replicas' URLs for clients: through their PgBouncers when the cluster has them. */
   readonly replicaUrls: readonly string[]
+  /** The primary itself, for what a pooler cannot do (session features, replication control). */
+  readonly directUrl: string
+  /** The replicas themselves. */
+  readonly directReplicaUrls: readonly string[]
+  /**
+   * The environment a service would get: `DATABASE_URL`, `DATABASE_REPLICA_URLS` (when there
+   * are replicas) and `DB_POOLER_MODE` (`none`, or the PgBouncers' pool mode). Spread it into
+   * `parseConfig` so a test runs unchanged behind PgBouncer.
+   */
+  readonly env: Readonly<Record<string, string>>
 }
 
 /**
@@ -49,13 +87,23 @@ export class PostgresCluster {
   readonly version: number
   readonly primary: PostgresServer
   readonly replicas: readonly ReplicaServer[]
+  /** The PgBouncers in front of the servers (only in the process that started them). */
+  readonly pgbouncers: readonly PgBouncer[]
   readonly #info: PostgresClusterInfo
   readonly #owner: (() => void) | undefined
 
-  /** `owner` removes the directories and exit hook; only the starting process passes it. */
-  constructor(info: PostgresClusterInfo, owner?: () => void) {
+  /**
+   * `owner` removes the directories and exit hook, and `pgbouncers` is filled as they start;
+   * only the starting process passes them.
+   */
+  constructor(
+    info: PostgresClusterInfo,
+    owner?: () => void,
+    pgbouncers: readonly PgBouncer[] = [],
+  ) {
     this.#info = info
     this.#owner = owner
+    this.pgbouncers = pgbouncers
     this.engine = info.engine
     this.version = info.version
     this.primary = new PostgresServer(info.primary)
@@ -64,7 +112,15 @@ export class PostgresCluster {
 
   /** Plain data to rebuild this cluster in another process with {@link attachPostgres}. */
   get info(): PostgresClusterInfo {
-    return this.#info
+    const base = {
+      ...this.#info,
+      primary: this.primary.info,
+      replicas: this.replicas.map((replica) => replica.info),
+    }
+    const [first] = this.pgbouncers
+    if (!first) return base
+    const poolMode = first.poolMode as PgBouncerFront['poolMode']
+    return { ...base, pgbouncer: { poolMode, ports: this.pgbouncers.map((b) => b.port) } }
   }
 
   /** The primary's URL for a database. */
@@ -75,6 +131,22 @@ export class PostgresCluster {
   /** The replicas' URLs for a database. */
   replicaUrls(database = 'postgres'): string[] {
     return this.replicas.map((replica) => replica.url(database))
+  }
+
+  /** The URLs clients use: through the PgBouncers when the cluster has them, else the servers'. */
+  clientUrls(database = 'postgres'): { url: string; replicaUrls: string[] } {
+    const ports = this.info.pgbouncer?.ports
+    const through = (url: string, index: number) => {
+      const port = ports?.[index]
+      if (port === undefined) return url
+      const parsed = new URL(url)
+      parsed.port = String(port)
+      return parsed.toString()
+    }
+    return {
+      url: through(this.url(database), 0),
+      replicaUrls: this.replicaUrls(database).map((url, i) => through(url, i + 1)),
+    }
   }
 
   /** Waits until every running replica has replayed everything the primary has written. */
@@ -114,24 +186,45 @@ export class PostgresCluster {
       `create database ${quote(name)}${template ? ` template ${quote(template)}` : ''}`,
     )
     await this.waitForReplay()
-    return { name, url: this.url(name), replicaUrls: this.replicaUrls(name) }
+    const { url, replicaUrls } = this.clientUrls(name)
+    const env: Record<string, string> = {
+      DATABASE_URL: url,
+      DB_POOLER_MODE: this.info.pgbouncer?.poolMode ?? 'none',
+    }
+    if (replicaUrls.length > 0) env.DATABASE_REPLICA_URLS = replicaUrls.join(',')
+    return {
+      name,
+      url,
+      replicaUrls,
+      directUrl: this.url(name),
+      directReplicaUrls: this.replicaUrls(name),
+      env,
+    }
   }
 
-  /** Stops every server and removes the data directories (only for a cluster this process started). */
+  /**
+   * Stops every server (and PgBouncer) and removes the data directories (only for a cluster
+   * this process started).
+   */
   async stop(): Promise<void> {
-    await Promise.all([...this.replicas, this.primary].map((server) => server.kill()))
+    await Promise.all(this.pgbouncers.map((bouncer) => bouncer.stop()))
+    const servers = [...this.replicas, this.primary]
+    await Promise.all(servers.map((server) => server.kill()))
+    if (this.#owner) await Promise.all(servers.map((server) => server.network?.stop()))
     this.#owner?.()
   }
 }
 
 /**
  * Starts a primary and `replicas` streaming replicas from local binaries, on free ports, in
- * temporary directories, running as an unprivileged account when the process is root.
+ * temporary directories, running as an unprivileged account when the process is root,
+ * optionally each behind a PgBouncer (`pgbouncer`) and with an apply delay (`applyDelayMs`).
  * Everything is removed on `stop()` and when the process exits.
  *
  * @example
  * ```ts
- * const cluster = await startPostgres({ replicas: 2 })
+ * const cluster = await startPostgres({ replicas: 2, pgbouncer: 'transaction' })
+ * const { env } = await cluster.createDatabase('orders_test') // DATABASE_URL through PgBouncer
  * afterAll(() => cluster.stop())
  * ```
  */
@@ -141,8 +234,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     requested === 'auto' ? ((process.env.SLUICE_PG_ENGINE as PostgresEngine) ?? 'auto') : requested
   const binaries = findPostgresBinaries(engine)
   const template = await dataTemplate(binaries)
-  const root = mkdtempSync(join(cacheRoot(), 'cluster-'))
-  chownTree(root)
+  const root = makeWorkDir('cluster')
   const serverInfo = async (name: string): Promise<PostgresServerInfo> => {
     const dataDir = join(root, name)
     copyTemplate(template, dataDir)
@@ -168,15 +260,32 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     for (const server of [cluster.primary, ...cluster.replicas]) server.killSync()
     removeRoot()
   })
-  const cluster = new PostgresCluster(info, () => {
-    unregister()
-    removeRoot()
-  })
+  const pgbouncers: PgBouncer[] = []
+  const cluster = new PostgresCluster(
+    info,
+    () => {
+      unregister()
+      removeRoot()
+    },
+    pgbouncers,
+  )
   try {
     cluster.primary.configure([`port = ${info.primary.port}`])
     await cluster.primary.start()
-    await Promise.all(cluster.replicas.map((replica) => startStandby(replica, info)))
+    const delay = Math.max(0, Math.trunc(options.applyDelayMs ?? 0))
+    await Promise.all(cluster.replicas.map((replica) => startStandby(replica, info, delay)))
     await cluster.waitForReplay()
+    if (options.proxied) {
+      for (const server of [cluster.primary, ...cluster.replicas]) {
+        const { host, port } = server
+        server.useNetwork(await startFaultProxy({ host, port, protocol: 'postgres' }))
+      }
+    }
+    const poolMode = options.pgbouncer
+    if (poolMode) {
+      const servers = [cluster.primary, ...cluster.replicas]
+      for (const upstream of servers) pgbouncers.push(await startPgBouncer({ upstream, poolMode }))
+    }
   } catch (error) {
     await cluster.stop()
     throw error
@@ -184,9 +293,17 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   return cluster
 }
 
-async function startStandby(replica: ReplicaServer, info: PostgresClusterInfo): Promise<void> {
+async function startStandby(
+  replica: ReplicaServer,
+  info: PostgresClusterInfo,
+  applyDelayMs: number,
+): Promise<void> {
   const conninfo = `host=127.0.0.1 port=${info.primary.port} user=postgres password=${info.primary.password} application_name=${replica.name}`
-  replica.configure([`port = ${replica.port}`, `primary_conninfo = '${conninfo}'`])
+  replica.configure([
+    `port = ${replica.port}`,
+    `primary_conninfo = '${conninfo}'`,
+    `recovery_min_apply_delay = '${applyDelayMs}ms'`,
+  ])
   const signal = join(replica.dataDir, 'standby.signal')
   writeFileSync(signal, '')
   chownTree(signal)

@@ -5,8 +5,8 @@ import { promisify } from 'node:util'
 import { TestServerError } from '../errors.js'
 import { chownTree } from '../process/run.js'
 import { waitFor } from '../process/wait.js'
+import { workRoot } from '../process/work-dir.js'
 import type { PostgresServer } from './server.js'
-import { cacheRoot } from './template.js'
 
 const openssl = promisify(execFile)
 
@@ -41,7 +41,7 @@ export interface CertificateOptions {
 export async function generateCertificates(
   options: CertificateOptions = {},
 ): Promise<TestCertificates> {
-  const dir = options.dir ?? mkdtempSync(join(cacheRoot(), 'tls-'))
+  const dir = options.dir ?? mkdtempSync(join(workRoot(), 'tls-'))
   const names = options.hostnames ?? ['localhost', '127.0.0.1']
   const altNames = names.map((name) => (/^[\d.]+$|:/.test(name) ? `IP:${name}` : `DNS:${name}`))
   const file = (name: string) => join(dir, name)
@@ -120,7 +120,7 @@ export async function enableTls(
 ): Promise<TestCertificates> {
   const certificates = await generateCertificates({
     ...options,
-    dir: mkdtempSync(join(cacheRoot(), 'tls-')),
+    dir: mkdtempSync(join(workRoot(), 'tls-')),
   })
   chownTree(join(certificates.keyFile, '..'))
   server.configure([

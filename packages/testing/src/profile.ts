@@ -1,0 +1,5 @@
+export {
+  type ProfileInstrumentationOptions,
+  profileInstrumentation,
+  withProfile,
+} from './profile/instrumentation.js'
