@@ -93,7 +93,7 @@ export function createCache(options: CacheOptions): Cache {
       },
     )
     const leased = bus
-    cache.gateL1(() => leased.leased)
+    cache.gateL1((now) => leased.leasedAt(now))
   }
   const dependencies = mergeDependencies(new Map(), options.dependencies ?? {})
   let closed: Promise<void> | undefined

@@ -74,6 +74,10 @@ export async function readDependencies(db: Kysely<never>): Promise<Record<string
       and v.oid <> s.oid and v.relkind in ('v', 'm')
   `.execute(db)
   const dependencies: Record<string, string[]> = {}
-  for (const { source, changed } of rows) (dependencies[source] ??= []).push(changed)
+  for (const { source, changed } of rows) {
+    const list = dependencies[source] ?? []
+    list.push(changed)
+    dependencies[source] = list
+  }
   return dependencies
 }
