@@ -44,6 +44,7 @@ export function testCache(
       {
         redis: redisClient(),
         namespace: freshNamespace(),
+        database: 'test',
         instrumentation: { onCache: (event: CacheEvent) => events.push(event) },
         ...options,
       },

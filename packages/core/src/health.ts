@@ -1,7 +1,9 @@
 import type pg from 'pg'
 import type { TargetConfig } from './config/target.js'
+import { ConnectionError } from './errors/errors.js'
 import { toSluiceError } from './errors/pg-errors.js'
 import { SluiceError } from './errors/sluice-error.js'
+import { queryWithin } from './internal/query-within.js'
 
 /** Connection counts of one pool. */
 export interface PoolCounts {
@@ -47,21 +49,34 @@ export function poolCounts(pool: pg.Pool): PoolCounts {
 }
 
 /**
- * Checks one server with `select 1` through its pool, within the pool's acquire timeout.
+ * Checks one server with `select 1` through its pool. The whole check, the wait for a
+ * connection included, has `timeoutMs` (default: the pool's acquire timeout); a server that
+ * does not answer in time (frozen, or behind a dead link) is reported `down` with code
+ * `DEADLINE_EXCEEDED`, and the connection that waited for it is destroyed.
  *
  * @example
  * ```ts
- * const report = await checkTarget(pool, config.primary, 'primary')
+ * const report = await checkTarget(pool, config.primary, 'primary', 1000)
  * ```
  */
 export async function checkTarget(
   pool: pg.Pool,
   target: TargetConfig,
   role: TargetHealth['role'],
+  timeoutMs = target.pool.acquireTimeoutMs,
 ): Promise<TargetHealth> {
   const started = performance.now()
   try {
-    await pool.query('select 1')
+    await queryWithin(
+      pool,
+      'select 1',
+      timeoutMs,
+      () =>
+        new ConnectionError(
+          'DEADLINE_EXCEEDED',
+          `${target.label} (${target.address}) did not answer a health check within ${timeoutMs} ms`,
+        ),
+    )
     const latencyMs = performance.now() - started
     return { target: target.label, role, status: 'up', latencyMs, pool: poolCounts(pool) }
   } catch (error) {

@@ -13,6 +13,7 @@ export {
   type TargetOverrides,
   withTargetSettings,
 } from './config/target.js'
+export type { ConsistencySource } from './consistency.js'
 export {
   type CloseOptions,
   createDatabase,

@@ -6,6 +6,7 @@ import {
   withTargetSettings,
 } from '@sluice/core'
 import type pg from 'pg'
+import type { ReplicaProbe } from './lag-probe.js'
 import { formatLsn } from './lsn.js'
 import type { ResolvedRouterOptions } from './options.js'
 import type { MutableReplicaState, ReplicaState, ReplicaStatus } from './replica-state.js'
@@ -38,9 +39,15 @@ export class TargetNode {
     this.probePool = createPool(probeTarget)
   }
 
-  /** Ends both pools (after the driver has drained). */
-  async end(): Promise<void> {
-    await Promise.all([this.driver.destroy(), this.probePool.end()])
+  #ended: Promise<void> | undefined
+
+  /** Ends both pools, cutting off what still runs (idempotent; never rejects). */
+  end(): Promise<void> {
+    this.#ended ??= Promise.all([this.driver.destroy(), this.probePool.end()]).then(
+      () => undefined,
+      () => undefined,
+    )
+    return this.#ended
   }
 }
 
@@ -49,6 +56,10 @@ export class ReplicaNode extends TargetNode {
   readonly state: MutableReplicaState
   /** The replay LSN at the last check: only ever behind the real one, so safe for tokens. */
   replayLsn: bigint | undefined
+  /** The timeline at the last check, `undefined` when not known. */
+  timeline: number | undefined
+  /** The cluster's system identifier as the replica reported it. */
+  systemId: string | undefined
   /** Checks failed in a row. */
   failures = 0
   /** When a `down` replica may be checked again (epoch ms). */
@@ -68,19 +79,17 @@ export class ReplicaNode extends TargetNode {
   }
 
   /** Records a successful check. */
-  checked(check: {
-    inRecovery: boolean
-    replayLsn: bigint | undefined
-    lagBytes: number | undefined
-    lagMs: number
-  }): void {
+  checked(check: ReplicaProbe): void {
     const { maxLagMs, maxLagBytes } = this.#options
     this.failures = 0
     this.replayLsn = check.replayLsn
+    this.timeline = check.timeline
+    this.systemId = check.systemId
     const state = this.state
     state.checkedAt = Date.now()
     state.lagMs = check.lagMs
     state.replayLsn = check.replayLsn === undefined ? undefined : formatLsn(check.replayLsn)
+    state.timeline = check.timeline
     state.lagBytes = check.lagBytes
     state.lastError = undefined
     const overBound = check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes

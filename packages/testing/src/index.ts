@@ -1,4 +1,12 @@
 export { TestServerError } from './errors.js'
+export { attachFaultProxy } from './faults/attached-proxy.js'
+export {
+  type FaultProxy,
+  type FaultProxyInfo,
+  type FaultProxyStats,
+  type StartFaultProxyOptions,
+  startFaultProxy,
+} from './faults/fault-proxy.js'
 export { PgBouncer, type StartPgBouncerOptions, startPgBouncer } from './pgbouncer.js'
 export {
   findPostgresBinaries,
@@ -20,4 +28,11 @@ export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
 export { freePort } from './process/ports.js'
 export { type WaitOptions, waitFor } from './process/wait.js'
 export { type TestProfile, type TestProfileName, testProfile } from './profile/test-profile.js'
-export { RedisNode, RedisServer, type StartRedisOptions, startRedis } from './redis/redis-server.js'
+export { RedisNode, type RedisNodeInfo } from './redis/redis-node.js'
+export {
+  attachRedis,
+  RedisServer,
+  type RedisServerInfo,
+  type StartRedisOptions,
+  startRedis,
+} from './redis/redis-server.js'

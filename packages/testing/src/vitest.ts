@@ -9,7 +9,13 @@ import {
   startPostgres,
 } from './postgres/cluster.js'
 import { type TestProfileName, testProfile } from './profile/test-profile.js'
-import { type StartRedisOptions, startRedis } from './redis/redis-server.js'
+import {
+  attachRedis,
+  type RedisServer,
+  type RedisServerInfo,
+  type StartRedisOptions,
+  startRedis,
+} from './redis/redis-server.js'
 
 /** What {@link sluiceGlobalSetup} starts once per test run. */
 export interface SluiceSetupOptions {
@@ -24,6 +30,7 @@ export interface SluiceProvided {
   readonly profile: TestProfileName
   readonly postgres?: PostgresClusterInfo
   readonly redisUrl?: string
+  readonly redis?: RedisServerInfo
 }
 
 declare module 'vitest' {
@@ -69,7 +76,7 @@ export function sluiceGlobalSetup(options: SluiceSetupOptions = {}) {
     project.provide('sluice', {
       profile: profile.name,
       ...(postgres && { postgres: postgres.info }),
-      ...(redis && { redisUrl: redis.url }),
+      ...(redis && { redisUrl: redis.url, redis: redis.info }),
     })
     return async () => {
       await Promise.all([postgres?.stop(), redis?.stop()])
@@ -108,4 +115,20 @@ export function sharedRedisUrl(): string {
   const url = inject('sluice').redisUrl
   if (!url) throw new Error('No shared Redis: add sluiceGlobalSetup({ redis: {} }) to globalSetup')
   return url
+}
+
+/**
+ * In a test file: the Redis the global setup started, with its controls (`freeze()`,
+ * `restartEmpty()`, `network`...).
+ *
+ * @example
+ * ```ts
+ * const redis = sharedRedis()
+ * await redis.nodes[0].freeze()
+ * ```
+ */
+export function sharedRedis(): RedisServer {
+  const info = inject('sluice').redis
+  if (!info) throw new Error('No shared Redis: add sluiceGlobalSetup({ redis: {} }) to globalSetup')
+  return attachRedis(info)
 }

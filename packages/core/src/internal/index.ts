@@ -6,3 +6,4 @@
  * @packageDocumentation
  */
 export { withDeadline } from './deadline.js'
+export { queryWithin } from './query-within.js'

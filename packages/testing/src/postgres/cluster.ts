@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { startFaultProxy } from '../faults/fault-proxy.js'
 import { type PgBouncer, startPgBouncer } from '../pgbouncer.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
@@ -17,6 +18,11 @@ export interface StartPostgresOptions {
   readonly replicas?: number
   /** Default `auto` (the `SLUICE_PG_ENGINE` environment variable overrides `auto`). */
   readonly engine?: PostgresEngine
+  /**
+   * Put a fault proxy in front of every server (`server.network`): the cluster's and servers'
+   * URLs go through it, replication between the servers does not.
+   */
+  readonly proxied?: boolean
   /**
    * Put a PgBouncer in this pool mode in front of every server (primary and replicas); the
    * URLs of {@link PostgresCluster.createDatabase} then go through them. Default `false`.
@@ -106,10 +112,15 @@ export class PostgresCluster {
 
   /** Plain data to rebuild this cluster in another process with {@link attachPostgres}. */
   get info(): PostgresClusterInfo {
+    const base = {
+      ...this.#info,
+      primary: this.primary.info,
+      replicas: this.replicas.map((replica) => replica.info),
+    }
     const [first] = this.pgbouncers
-    if (!first) return this.#info
+    if (!first) return base
     const poolMode = first.poolMode as PgBouncerFront['poolMode']
-    return { ...this.#info, pgbouncer: { poolMode, ports: this.pgbouncers.map((b) => b.port) } }
+    return { ...base, pgbouncer: { poolMode, ports: this.pgbouncers.map((b) => b.port) } }
   }
 
   /** The primary's URL for a database. */
@@ -197,7 +208,9 @@ export class PostgresCluster {
    */
   async stop(): Promise<void> {
     await Promise.all(this.pgbouncers.map((bouncer) => bouncer.stop()))
-    await Promise.all([...this.replicas, this.primary].map((server) => server.kill()))
+    const servers = [...this.replicas, this.primary]
+    await Promise.all(servers.map((server) => server.kill()))
+    if (this.#owner) await Promise.all(servers.map((server) => server.network?.stop()))
     this.#owner?.()
   }
 }
@@ -262,6 +275,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     const delay = Math.max(0, Math.trunc(options.applyDelayMs ?? 0))
     await Promise.all(cluster.replicas.map((replica) => startStandby(replica, info, delay)))
     await cluster.waitForReplay()
+    if (options.proxied) {
+      for (const server of [cluster.primary, ...cluster.replicas]) {
+        const { host, port } = server
+        server.useNetwork(await startFaultProxy({ host, port, protocol: 'postgres' }))
+      }
+    }
     const poolMode = options.pgbouncer
     if (poolMode) {
       const servers = [cluster.primary, ...cluster.replicas]

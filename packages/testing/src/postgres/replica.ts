@@ -1,5 +1,5 @@
 import { waitFor } from '../process/wait.js'
-import { PostgresServer } from './server.js'
+import { invalidSetting, PostgresServer } from './server.js'
 
 /**
  * A streaming replica with replication fault controls.
@@ -35,22 +35,39 @@ export class ReplicaServer extends PostgresServer {
 
   /**
    * Delays applying each commit until `ms` after it happened on the primary
-   * (`recovery_min_apply_delay`); 0 removes the delay. Takes effect without a restart.
+   * (`recovery_min_apply_delay`); 0 removes the delay. Takes effect without a restart. A
+   * negative or non-finite `ms` is `TestServerError` `INVALID_SETTING`.
    */
   async setApplyDelay(ms: number): Promise<void> {
-    await this.query(
-      `alter system set recovery_min_apply_delay = '${Math.max(0, Math.trunc(ms))}ms'`,
-    )
-    await this.query('select pg_reload_conf()')
-    await waitFor(
-      async () => {
-        const [row] = await this.query<{ delay: string }>(
-          "select setting as delay from pg_settings where name = 'recovery_min_apply_delay'",
-        )
-        return Number(row?.delay) === Math.max(0, Math.trunc(ms))
-      },
-      { what: `${this.name} to apply the new delay` },
-    )
+    const delay = milliseconds('recovery_min_apply_delay', ms, 0)
+    await this.alterSystem('recovery_min_apply_delay', `${delay}ms`, String(delay))
+  }
+
+  /**
+   * How long replay waits for standby queries that conflict with it before cancelling them
+   * (`max_standby_streaming_delay`; -1 waits forever). 0 cancels at once: with
+   * {@link setHotStandbyFeedback}(false), a VACUUM on the primary then cancels a long read
+   * here with a recovery conflict (SQLSTATE 40001).
+   *
+   * @example
+   * ```ts
+   * await replica.setHotStandbyFeedback(false)
+   * await replica.setStandbyDelay(0)
+   * ```
+   */
+  async setStandbyDelay(ms: number): Promise<void> {
+    const delay = milliseconds('max_standby_streaming_delay', ms, -1)
+    await this.alterSystem('max_standby_streaming_delay', `${delay}ms`, String(delay))
+  }
+
+  /**
+   * Whether the replica tells the primary which rows its queries still need
+   * (`hot_standby_feedback`, on by default in these fixtures). Off lets the primary's VACUUM
+   * remove them, so replay conflicts with long standby queries.
+   */
+  async setHotStandbyFeedback(on: boolean): Promise<void> {
+    if (typeof on !== 'boolean') throw invalidSetting('hot_standby_feedback', on, 'true or false')
+    await this.alterSystem('hot_standby_feedback', on ? 'on' : 'off', on ? 'on' : 'off')
   }
 
   /** Promotes the replica to a primary and waits until it has left recovery. */
@@ -66,4 +83,11 @@ export class ReplicaServer extends PostgresServer {
     const [row] = await this.query<{ lsn: string }>('select pg_last_wal_replay_lsn()::text as lsn')
     return row?.lsn ?? '0/0'
   }
+}
+
+/** `ms` as a whole number of milliseconds >= `min`, else `INVALID_SETTING`. */
+function milliseconds(name: string, ms: number, min: number): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < min)
+    throw invalidSetting(name, ms, `a finite number of milliseconds >= ${min}`)
+  return Math.trunc(ms)
 }

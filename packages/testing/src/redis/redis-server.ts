@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
-import { ChildServer } from '../process/child-server.js'
+import { startFaultProxy } from '../faults/fault-proxy.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { waitFor } from '../process/wait.js'
 import { makeWorkDir } from '../process/work-dir.js'
-
-const execFileAsync = promisify(execFile)
+import { RedisNode, type RedisNodeInfo } from './redis-node.js'
 
 /** Options of {@link startRedis}. */
 export interface StartRedisOptions {
@@ -16,69 +13,19 @@ export interface StartRedisOptions {
   readonly cluster?: { readonly masters: number }
   /** Require this password (`requirepass`). */
   readonly password?: string
+  /**
+   * Put a fault proxy in front of every node (`node.network`): `url` and `startupNodes` go
+   * through it, and a Cluster's nodes announce the proxies' ports so clients following MOVED
+   * stay behind them; the cluster bus bypasses them.
+   */
+  readonly proxied?: boolean
 }
 
-/** One redis-server process. */
-export class RedisNode {
-  readonly host = '127.0.0.1'
-  readonly port: number
-  readonly #server: ChildServer
-  readonly #password: string | undefined
-
-  constructor(
-    port: number,
-    dir: string,
-    password: string | undefined,
-    clusterBusPort: number | undefined,
-  ) {
-    this.port = port
-    this.#password = password
-    mkdirSync(dir, { recursive: true })
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
-    args.push('--dir', dir, '--daemonize', 'no', '--protected-mode', 'no')
-    if (password) args.push('--requirepass', password, '--masterauth', password)
-    if (clusterBusPort !== undefined) {
-      // An explicit bus port: the default (port + 10000) lands in the ephemeral range.
-      args.push('--cluster-enabled', 'yes', '--cluster-node-timeout', '2000')
-      args.push('--cluster-port', String(clusterBusPort))
-    }
-    this.#server = new ChildServer('redis-server', args, join(dir, 'redis.log'), false)
-  }
-
-  get running(): boolean {
-    return this.#server.running
-  }
-
-  /** Runs a redis-cli command against this node and returns its output. */
-  async cli(...args: string[]): Promise<string> {
-    const auth = this.#password ? ['-a', this.#password, '--no-auth-warning'] : []
-    const { stdout } = await execFileAsync('redis-cli', [
-      '-h',
-      this.host,
-      '-p',
-      String(this.port),
-      ...auth,
-      ...args,
-    ])
-    return stdout.trim()
-  }
-
-  async start(): Promise<void> {
-    await this.#server.start(() =>
-      waitFor(async () => (await this.cli('ping')) === 'PONG', {
-        what: `redis on ${this.port}`,
-      }).then(() => undefined),
-    )
-  }
-
-  /** SIGKILL: connections drop at once, nothing is saved. */
-  kill(): Promise<void> {
-    return this.#server.kill()
-  }
-
-  killSync(): void {
-    this.#server.killSync()
-  }
+/** Plain data describing a Redis server or cluster, e.g. handed from a vitest global setup. */
+export interface RedisServerInfo {
+  readonly cluster: boolean
+  readonly password?: string | undefined
+  readonly nodes: readonly RedisNodeInfo[]
 }
 
 /**
@@ -95,31 +42,32 @@ export class RedisNode {
 export class RedisServer {
   readonly nodes: readonly RedisNode[]
   readonly cluster: boolean
-  readonly #password: string | undefined
-  readonly #release: () => void
+  readonly #info: RedisServerInfo
+  readonly #release: (() => void) | undefined
 
-  constructor(
-    nodes: readonly RedisNode[],
-    cluster: boolean,
-    password: string | undefined,
-    release: () => void,
-  ) {
-    this.nodes = nodes
-    this.cluster = cluster
-    this.#password = password
+  /** `release` removes the directories and exit hook; only the starting process passes it. */
+  constructor(info: RedisServerInfo, release?: () => void) {
+    this.#info = info
+    this.nodes = info.nodes.map((node) => new RedisNode(node))
+    this.cluster = info.cluster
     this.#release = release
   }
 
-  /** `redis://[:password@]127.0.0.1:<port>` of the first node. */
-  get url(): string {
-    const node = this.nodes[0] as RedisNode
-    const auth = this.#password ? `:${encodeURIComponent(this.#password)}@` : ''
-    return `redis://${auth}${node.host}:${node.port}`
+  /** Plain data to rebuild this server in another process with {@link attachRedis}. */
+  get info(): RedisServerInfo {
+    return { ...this.#info, nodes: this.nodes.map((node) => node.info) }
   }
 
-  /** `{ host, port }` of each node, as ioredis' `Cluster` takes them. */
+  /** `redis://[:password@]127.0.0.1:<port>` of the first node (through its proxy if proxied). */
+  get url(): string {
+    const { host, port } = (this.nodes[0] as RedisNode).address
+    const auth = this.#info.password ? `:${encodeURIComponent(this.#info.password)}@` : ''
+    return `redis://${auth}${host}:${port}`
+  }
+
+  /** `{ host, port }` of each node (its proxy if proxied), as ioredis' `Cluster` takes them. */
   get startupNodes(): { host: string; port: number }[] {
-    return this.nodes.map(({ host, port }) => ({ host, port }))
+    return this.nodes.map((node) => node.address)
   }
 
   /** Kills every node (SIGKILL). */
@@ -133,10 +81,39 @@ export class RedisServer {
     if (this.cluster) await waitForClusterOk(this.nodes)
   }
 
-  /** Kills every node and removes the data directories. */
+  /**
+   * Restarts every node with no data (see {@link RedisNode.restartEmpty}); a Cluster keeps
+   * its slot map and is `cluster_state:ok` again when this resolves.
+   */
+  async restartEmpty(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.restartEmpty()))
+    if (this.cluster) await waitForClusterOk(this.nodes)
+  }
+
+  /** `FLUSHALL` on every node. */
+  async flushAll(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.flushAll()))
+  }
+
+  /** SIGSTOPs every node (see {@link RedisNode.freeze}). */
+  async freeze(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.freeze()))
+  }
+
+  /** Resumes every frozen node. */
+  async thaw(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.thaw()))
+  }
+
+  /**
+   * Thaws and kills every node; the process that started the server also removes the data
+   * directories.
+   */
   async stop(): Promise<void> {
+    await this.thaw()
     await this.kill()
-    this.#release()
+    if (this.#release) await Promise.all(this.nodes.map((node) => node.network?.stop()))
+    this.#release?.()
   }
 }
 
@@ -153,40 +130,66 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const root = makeWorkDir('redis')
   const count = options.cluster?.masters ?? 1
   const clustered = options.cluster !== undefined
-  const nodes: RedisNode[] = []
+  const nodes: RedisNodeInfo[] = []
   for (let i = 0; i < count; i++) {
-    const port = await freePort()
-    const busPort = clustered ? await freePort() : undefined
-    nodes.push(new RedisNode(port, join(root, `node-${i + 1}`), options.password, busPort))
+    nodes.push({
+      port: await freePort(),
+      dir: join(root, `node-${i + 1}`),
+      password: options.password,
+      busPort: clustered ? await freePort() : undefined,
+      announcePort: options.proxied ? await freePort() : undefined,
+    })
   }
   const removeRoot = () => rmSync(root, { recursive: true, force: true })
   const unregister = onProcessExit(() => {
-    for (const node of nodes) node.killSync()
+    for (const node of server.nodes) node.killSync()
     removeRoot()
   })
-  const server = new RedisServer(nodes, clustered, options.password, () => {
+  const server = new RedisServer({ cluster: clustered, password: options.password, nodes }, () => {
     unregister()
     removeRoot()
   })
   try {
-    await Promise.all(nodes.map((node) => node.start()))
+    await Promise.all(server.nodes.map((node) => node.start()))
+    if (options.proxied) {
+      for (const node of server.nodes) {
+        const { host, port } = node
+        const listenPort = node.info.announcePort
+        node.useNetwork(await startFaultProxy({ host, port, protocol: 'raw', listenPort }))
+      }
+    }
     if (clustered) {
-      const first = nodes[0] as RedisNode
+      const first = server.nodes[0] as RedisNode
       await first.cli(
         '--cluster',
         'create',
-        ...nodes.map((n) => `${n.host}:${n.port}`),
+        ...server.nodes.map((n) => `${n.host}:${n.port}`),
         '--cluster-replicas',
         '0',
         '--cluster-yes',
       )
-      await waitForClusterOk(nodes)
+      await waitForClusterOk(server.nodes)
     }
   } catch (error) {
     await server.stop()
     throw error
   }
   return server
+}
+
+/**
+ * Rebuilds a Redis handle from {@link RedisServerInfo} (e.g. one a vitest global setup
+ * provided). Every control works; `stop()` leaves the directories to the process that
+ * started the server.
+ *
+ * @example
+ * ```ts
+ * const redis = attachRedis(info)
+ * await redis.freeze()
+ * ```
+ */
+export function attachRedis(info: RedisServerInfo): RedisServer {
+  return new RedisServer(info)
 }
 
 async function waitForClusterOk(nodes: readonly RedisNode[]): Promise<void> {

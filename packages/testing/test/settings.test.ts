@@ -1,0 +1,75 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type PostgresCluster, type ReplicaServer, startPostgres, waitFor } from '../src/index.js'
+
+let cluster: PostgresCluster
+let replica: ReplicaServer
+
+beforeAll(async () => {
+  cluster = await startPostgres({ replicas: 1 })
+  replica = cluster.replicas[0] as ReplicaServer
+})
+afterAll(() => cluster?.stop())
+
+const show = async (server: PostgresCluster['primary'], name: string) =>
+  Object.values((await server.query(`show ${name}`))[0] ?? {})[0]
+
+describe('server settings helpers', () => {
+  it('setSynchronousCommit changes what new sessions on the primary use', async () => {
+    await cluster.primary.setSynchronousCommit('off')
+    expect(await show(cluster.primary, 'synchronous_commit')).toBe('off')
+    await cluster.primary.setSynchronousCommit('on')
+    expect(await show(cluster.primary, 'synchronous_commit')).toBe('on')
+  })
+
+  it('refuses values the server would not take', async () => {
+    await expect(cluster.primary.setSynchronousCommit('sometimes' as 'on')).rejects.toMatchObject({
+      name: 'TestServerError',
+      code: 'INVALID_SETTING',
+    })
+    for (const bad of [-2, Number.NaN, Number.POSITIVE_INFINITY])
+      await expect(replica.setStandbyDelay(bad)).rejects.toMatchObject({ code: 'INVALID_SETTING' })
+    await expect(replica.setApplyDelay(-1)).rejects.toMatchObject({ code: 'INVALID_SETTING' })
+  })
+
+  it('setStandbyDelay(0) with feedback off: a VACUUM on the primary cancels a standby read (40001)', async () => {
+    await replica.setHotStandbyFeedback(false)
+    await replica.setStandbyDelay(0)
+    expect(await show(replica, 'max_standby_streaming_delay')).toBe('0')
+    expect(await show(replica, 'hot_standby_feedback')).toBe('off')
+    await cluster.primary.query('create table conflicted (id int)')
+    await cluster.primary.query('insert into conflicted select generate_series(1, 1000)')
+    await cluster.waitForReplay()
+
+    const reader = new pg.Client({ connectionString: replica.url() })
+    const lost = new Promise<Error>((resolve) => reader.on('error', resolve))
+    await reader.connect()
+    await reader.query('begin isolation level repeatable read')
+    expect((await reader.query('select count(*)::int as n from conflicted')).rows[0]?.n).toBe(1000)
+
+    await cluster.primary.query('delete from conflicted')
+    await cluster.primary.query('vacuum conflicted')
+    // Replay removes the rows the reader's snapshot still sees: the reader is cancelled.
+    const error = await waitFor(
+      () =>
+        Promise.race([
+          lost,
+          reader.query('select count(*) from conflicted').then(
+            () => false,
+            (e: Error) => e,
+          ),
+        ]),
+      { what: 'the recovery conflict' },
+    )
+    expect(error).toMatchObject({ code: '40001' })
+    const [conflicts] = await replica.query<{ n: string }>(
+      "select confl_snapshot as n from pg_stat_database_conflicts where datname = 'postgres'",
+    )
+    expect(Number(conflicts?.n)).toBeGreaterThan(0)
+    await reader.end().catch(() => undefined)
+
+    await replica.setStandbyDelay(30_000)
+    expect(await show(replica, 'max_standby_streaming_delay')).toBe('30s')
+    await replica.setHotStandbyFeedback(true)
+  })
+})
