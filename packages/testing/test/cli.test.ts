@@ -106,21 +106,26 @@ describe('sluice-testing up', () => {
     expect(existsSync(envFile)).toBe(false)
   })
 
-  it('rejects bad arguments with a usage message and exit code 2, starting nothing', async () => {
-    for (const args of [
+  it('rejects bad arguments with a usage message and exit code 2, starting nothing', {
+    timeout: 120_000, // four node processes compiling TypeScript, at once, on a busy machine
+  }, async () => {
+    const cases = [
       ['up', '--replicas', '-1'],
       ['up', '--replicas', 'two'],
       ['down'],
       ['up', '--nope'],
-    ]) {
-      const child = sluiceTesting(...args)
-      let stderr = ''
-      child.stderr?.on('data', (chunk) => {
-        stderr += chunk
-      })
-      const [code] = await once(child, 'exit')
-      expect(code, args.join(' ')).toBe(2)
-      expect(stderr).toContain('Usage: sluice-testing up')
-    }
+    ]
+    await Promise.all(
+      cases.map(async (args) => {
+        const child = sluiceTesting(...args)
+        let stderr = ''
+        child.stderr?.on('data', (chunk) => {
+          stderr += chunk
+        })
+        const [code] = await once(child, 'exit')
+        expect(code, args.join(' ')).toBe(2)
+        expect(stderr).toContain('Usage: sluice-testing up')
+      }),
+    )
   })
 })
