@@ -43,7 +43,7 @@ export function contender(
 function sluice(shape: Shape, redisUrl: string, namespace: string): Contender {
   const redis = shape === 'l1' ? undefined : new Redis(redisUrl)
   const cache = createCache({
-    redis,
+    redis: redis ?? false,
     namespace,
     defaultTtlMs: TTL_MS,
     l1: shape === 'l2' ? false : { maxEntries: MEMORY_ENTRIES },

@@ -35,6 +35,7 @@ describe.each(MODES)('getOrLoad (%s)', (_name, modeOptions) => {
 
   test('1,000 concurrent callers of one cold key: the loader runs once', async () => {
     const cache = testCache(mode)
+    await cache.ready() // L1 serves once the invalidation channel is live
     let loads = 0
     const release = gate()
     const results = await Promise.all(
@@ -144,6 +145,7 @@ describe.each(MODES)('getOrLoad (%s)', (_name, modeOptions) => {
   test('L1 is bounded by the memory of what it holds', async () => {
     // A 3,000-character string holds about 6 kB of heap (two bytes a character, at most).
     const cache = testCache({ ...mode, l1: { maxBytes: 20_000 } })
+    await cache.ready()
     const keys = ['a', 'b', 'c', 'd', 'e']
     for (const key of keys) await cache.set(key, key.repeat(3000))
     const tiers: (string | undefined)[] = []

@@ -9,7 +9,7 @@ import {
   type SluiceConfig,
   type SluiceDatabase,
 } from '@sluice/core'
-import { withDeadline } from '@sluice/core/internal'
+import { checkReady, withDeadline } from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
 import { latestToken, newestToken } from './latest-token.js'
@@ -18,7 +18,7 @@ import { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
 import { MAX_REPLICAS, Router } from './router.js'
 import { RoutingDriver } from './routing-driver.js'
-import { ReplicaNode, TargetNode } from './target-node.js'
+import { ReplicaNode, TargetNode, withRouterView } from './target-node.js'
 
 /**
  * A Kysely client over a primary and its replicas. `db` routes each statement; `primary`
@@ -155,15 +155,26 @@ export function createRoutedDatabase<DB>(
     primary: kysely(true),
     session: (fn) => scopes.session(fn),
     consistencyToken: () => scopes.token(),
-    latestToken: () => latestToken(primary),
-    newestToken,
+    latestToken: () => latestToken(router),
+    newestToken: (a, b) => newestToken(a, b, monitor.systemId),
     withConsistency: (consistency, fn) => scopes.withConsistency(consistency, fn),
     replicas: () => replicas.map((replica) => replica.snapshot()),
     health: async (): Promise<HealthReport> =>
       healthReport(
-        await Promise.all(
-          nodes.map((node) => checkTarget(node.pool, node.target, node.role, timeoutMs)),
-        ),
+        await Promise.all([
+          checkTarget(primary.pool, primary.target, 'primary', timeoutMs),
+          ...replicas.map(async (replica) =>
+            withRouterView(
+              await checkTarget(replica.pool, replica.target, 'replica', timeoutMs),
+              replica,
+            ),
+          ),
+        ]),
+      ),
+    ready: (readyOptions) =>
+      checkReady(
+        [primary, ...replicas].map(({ pool, target, role }) => ({ pool, target, role })),
+        readyOptions,
       ),
     close,
   }

@@ -1,10 +1,11 @@
 import {
   createPool,
   SluiceDriver,
-  SluiceError,
   type TargetConfig,
+  type TargetHealth,
   withTargetSettings,
 } from '@sluice/core'
+import { describeError } from '@sluice/core/internal'
 import type pg from 'pg'
 import type { ReplicaProbe } from './lag-probe.js'
 import { formatLsn } from './lsn.js'
@@ -104,7 +105,7 @@ export class ReplicaNode extends TargetNode {
     const delay = Math.min(retryDelayMs * 2 ** (this.failures - 1), maxRetryDelayMs)
     this.nextCheckAt = Date.now() + delay
     this.state.checkedAt = Date.now()
-    this.state.lastError = describe(error)
+    this.state.lastError = describeError(error)
     this.#setStatus('down')
   }
 
@@ -121,11 +122,28 @@ export class ReplicaNode extends TargetNode {
   }
 }
 
-function describe(error: unknown): { code: string; message: string } {
-  if (error instanceof SluiceError) return { code: error.code, message: error.message }
-  const code = (error as { code?: unknown })?.code
+/**
+ * A replica's health as the server answered it, with what the router knows besides: a
+ * replica it holds back for lag is `lagging` (with its lag), one it found out of recovery is
+ * `promoted`, even if the server answered this check.
+ */
+export function withRouterView(health: TargetHealth, replica: ReplicaNode): TargetHealth {
+  const { status, lagMs } = replica.state
+  const known =
+    health.status === 'up' && (status === 'lagging' || status === 'promoted')
+      ? status
+      : health.status
   return {
-    code: typeof code === 'string' ? code : 'UNKNOWN',
-    message: error instanceof Error ? error.message : String(error),
+    ...health,
+    status: known,
+    ...(lagMs !== undefined && { lagMs }),
+    ...(known === 'lagging'
+      ? {
+          error: {
+            code: 'REPLICA_LAGGING',
+            message: `${replica.target.label} is over the lag bounds`,
+          },
+        }
+      : {}),
   }
 }

@@ -5,19 +5,25 @@ import { estimateSize } from './estimate-size.js'
 
 /** What an entry costs L1 beyond its value: the LRU's node, the key, the tag map. */
 const ENTRY_OVERHEAD = 200
+const DROPS_REMEMBERED = 10_000
 
 /**
  * L1: this process's copies, in an LRU bounded by entries and by an estimate of the heap
  * they hold ({@link estimateSize}), each kept at
  * most `maxAgeMs`, with an index from tag to keys so that a tag invalidation touches only its
- * entries. `epoch` moves with every invalidation: a load that began before one must not fill
- * L1 (its value may be what the invalidation removed).
+ * entries. `epoch` moves with every invalidation, and each dropped key and tag remembers the
+ * epoch it was dropped at: a load that began before an invalidation of its key or of one of
+ * its tags must not fill L1 (its value may be what the invalidation removed); loads of other
+ * keys may.
  */
 export class LocalTier {
   readonly #lru: LRUCache<string, Entry> | undefined
   readonly #maxAgeMs: number
   readonly #keysByTag = new Map<string, Set<string>>()
   #epoch = 0
+  /** Epoch of the last drop of each key and tag, and of the last clear. */
+  readonly #droppedAt = new Map<string, number>()
+  #clearedAt = 0
   #allowed: () => boolean = () => true
 
   constructor(options: ResolvedCacheOptions['l1']) {
@@ -50,7 +56,7 @@ export class LocalTier {
   /** Keeps a copy, unless an invalidation happened since `epoch`. */
   fill(key: string, entry: Entry, epoch: number): void {
     const ttl = entry.freshUntil - Date.now()
-    if (!this.#lru || epoch !== this.#epoch || ttl <= 0 || !this.#allowed()) return
+    if (!this.#lru || ttl <= 0 || this.#droppedSince(key, entry, epoch) || !this.#allowed()) return
     const size =
       ENTRY_OVERHEAD + key.length * 2 + estimateSize(entry.value) + estimateSize(entry.tags)
     this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size })
@@ -67,7 +73,11 @@ export class LocalTier {
 
   /** Drops the keys and every copy loaded under any of the tags. */
   drop(keys: readonly string[], tags: readonly string[]): void {
-    this.#epoch++
+    const epoch = ++this.#epoch
+    // Bounded: past this many remembered drops, forget them all as if L1 had been cleared.
+    if (this.#droppedAt.size > DROPS_REMEMBERED) this.#forgetDrops()
+    for (const key of keys) this.#droppedAt.set(`k${key}`, epoch)
+    for (const tag of tags) this.#droppedAt.set(`t${tag}`, epoch)
     for (const key of keys) this.#lru?.delete(key)
     for (const tag of tags) {
       for (const key of [...(this.#keysByTag.get(tag) ?? [])]) this.#lru?.delete(key)
@@ -75,8 +85,21 @@ export class LocalTier {
   }
 
   clear(): void {
-    this.#epoch++
+    this.#forgetDrops()
     this.#lru?.clear()
+  }
+
+  #forgetDrops(): void {
+    this.#clearedAt = ++this.#epoch
+    this.#droppedAt.clear()
+  }
+
+  /** Whether the key, or a tag of the entry, was dropped after `epoch`. */
+  #droppedSince(key: string, entry: Entry, epoch: number): boolean {
+    if (epoch === this.#epoch) return false
+    if (this.#clearedAt > epoch || (this.#droppedAt.get(`k${key}`) ?? 0) > epoch) return true
+    for (const tag in entry.tags) if ((this.#droppedAt.get(`t${tag}`) ?? 0) > epoch) return true
+    return false
   }
 
   #unindex(key: string, entry: Entry): void {

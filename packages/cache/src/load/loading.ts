@@ -13,6 +13,7 @@ import { within } from '../within.js'
 import { floorOf, runAtFloor } from './floor.js'
 
 const WAIT_POLL_MS = 20
+const MAX_ORPHANS = 10_000
 
 /** One key's load as a request: what to load, under which tags, with which options. */
 export interface LoadRequest<T = unknown> {
@@ -39,6 +40,8 @@ export class Loading {
   readonly #options: ResolvedCacheOptions
   readonly #emit: (event: CacheEvent) => void
   readonly #closing = new AbortController()
+  /** Locks this process holds but could not release (Redis did not answer): released first. */
+  readonly #orphans = new Map<string, string>()
 
   constructor(
     shared: GuardedStore,
@@ -97,7 +100,11 @@ export class Loading {
       stopExtending()
       const release = async () => {
         await stored
-        if (lock.kind === 'locked') await this.#shared.unlock(key, owner)
+        if (lock.kind !== 'locked') return
+        const released = await this.#shared.unlock(key, owner)
+        if (released !== UNAVAILABLE) return
+        if (this.#orphans.size >= MAX_ORPHANS) this.#orphans.clear()
+        this.#orphans.set(key, owner)
       }
       void release()
     }
@@ -230,6 +237,12 @@ export class Loading {
     lockMs: number,
     deadline: number,
   ): Promise<LockOutcome<T> | undefined> {
+    const orphan = this.#orphans.get(key)
+    if (orphan !== undefined) {
+      // Our own earlier load's lock: without this, callers would wait for it to expire.
+      const released = await this.#shared.unlock(key, orphan)
+      if (released !== UNAVAILABLE) this.#orphans.delete(key)
+    }
     const locked = await this.#shared.tryLock(key, owner, lockMs, deadline)
     if (locked === UNAVAILABLE) return { kind: 'unlocked' }
     if (!locked) return undefined

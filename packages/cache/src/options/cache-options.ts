@@ -131,7 +131,8 @@ const schema = z.object({
   // `false` is handled before parsing: a union would report `l1`, not `l1.maxAgeMs`.
   l1: z
     .object({
-      maxEntries: count(100_000_000).default(l1Defaults.maxEntries),
+      // lru-cache allocates its index for maxEntries up front (about 16 bytes each).
+      maxEntries: count(10_000_000).default(l1Defaults.maxEntries),
       maxBytes: count(Number.MAX_SAFE_INTEGER).default(l1Defaults.maxBytes),
       maxAgeMs: duration(timer).default(l1Defaults.maxAgeMs),
     })

@@ -5,6 +5,7 @@ import { ConnectionError, StatementTimeoutError } from '../errors/errors.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
 import { withDeadline } from '../internal/deadline.js'
 import { sendCancelRequest } from './cancel-request.js'
+import { serverOffersTls } from './tls-options.js'
 
 const QUERY_CANCELED = '57014'
 type QueryCallback = (error: Error | undefined, result: unknown) => void
@@ -73,19 +74,32 @@ export class SluiceClient extends pg.Client {
   /**
    * Opens the connection; whatever fails before the server is ready for queries (its refusal
    * of the database, the credentials or one more session, TLS, the socket) rejects with a
-   * `ConnectionError` naming the target (see {@link connectError}).
+   * `ConnectionError` naming the target (see {@link connectError}). With `sslmode=prefer`, a
+   * server that offers no TLS gets plain TCP.
    */
   override connect(): Promise<pg.Client>
   override connect(callback: (error: Error | null) => void): void
   override connect(callback?: (error: Error | null) => void): Promise<pg.Client> | undefined {
     const target = this.#target
-    if (callback) {
-      super.connect((error: Error | null) => callback(error && connectError(error, target)))
-      return
-    }
-    return super.connect().catch((error: unknown) => {
-      throw connectError(error, target)
-    })
+    const opened = (target.ssl.mode === 'prefer' ? this.#preferTls() : Promise.resolve())
+      .then(() => super.connect())
+      .catch((error: unknown) => {
+        throw connectError(error, target)
+      })
+    if (!callback) return opened
+    opened.then(
+      () => callback(null),
+      (error: Error) => callback(error),
+    )
+    return undefined
+  }
+
+  async #preferTls(): Promise<void> {
+    if (await serverOffersTls(this.#target)) return
+    // pg reads its TLS choice from these two fields when the socket connects.
+    const self = this as unknown as { ssl: unknown; connection: { ssl: unknown } }
+    self.ssl = false
+    self.connection.ssl = false
   }
 
   /**

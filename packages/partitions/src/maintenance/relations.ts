@@ -2,7 +2,14 @@ import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
-/** Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers. */
+/**
+ * Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers.
+ *
+ * @example
+ * ```ts
+ * const names = await relationNames(db, messages) // Map { 'messages_p20261101' => 'taken', ... }
+ * ```
+ */
 export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
   const schemas = [spec.schema, spec.retention?.archiveSchema ?? spec.schema]
   const { rows } = await sql<{ schema: string; name: string; reusable: boolean }>`
@@ -20,7 +27,14 @@ export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
   return names
 }
 
-/** `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it. */
+/**
+ * `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it.
+ *
+ * @example
+ * ```ts
+ * freeName('messages_p20270101', new Map([['messages_p20270101', 'taken']])) // 'messages_p20270101_2'
+ * ```
+ */
 export function freeName(base: string, names: ReadonlyMap<string, string>): string {
   for (let n = 1; ; n++) {
     const name = n === 1 ? base : `${base}_${n}`

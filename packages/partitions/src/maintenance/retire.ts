@@ -2,7 +2,14 @@ import { literal, qualified, quote } from '../spec/identifiers.js'
 import type { PartitionSpec } from '../spec/spec.js'
 import type { Statement } from './plan.js'
 
-/** Drop or archive a detached partition (an archive name already taken gets a suffix). */
+/**
+ * Drop or archive a detached partition (an archive name already taken gets a suffix).
+ *
+ * @example
+ * ```ts
+ * retireStatements(messages, 'public', 'messages_p20250101', new Map()) // [{ sql: 'drop table if exists ...' }]
+ * ```
+ */
 export function retireStatements(
   spec: PartitionSpec,
   schema: string,
@@ -31,6 +38,12 @@ export function retireStatements(
   ]
 }
 
+/**
+ * @example
+ * ```ts
+ * forget('public', 'messages_p20250101').sql // 'delete from sluice_partitions.retiring where ...'
+ * ```
+ */
 export function forget(schema: string, name: string): Statement {
   return {
     sql: `delete from sluice_partitions.retiring where schema_name = ${literal(schema)} and table_name = ${literal(name)}`,
