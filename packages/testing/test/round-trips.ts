@@ -1,0 +1,35 @@
+import type pg from 'pg'
+import { expect } from 'vitest'
+import type { FaultProxy } from '../src/index.js'
+
+/** Round trips of `select 1` on `client`, in ms, fastest first. */
+async function roundTrips(client: pg.Client, count = 7): Promise<number[]> {
+  const times: number[] = []
+  for (let i = 0; i < count; i++) {
+    const started = performance.now()
+    await client.query('select 1')
+    times.push(performance.now() - started)
+  }
+  return times.sort((a, b) => a - b)
+}
+
+/**
+ * Checks that `network.latency(50)` makes every round trip of `client` at least 100 ms (50 ms
+ * each way) and adds about 100 ms to the fastest one, and that `restore()` takes it away.
+ * Fastest round trips, not medians: a loaded machine slows some samples, never speeds one up.
+ */
+export async function expectLatencyAddsAndRestores(
+  client: pg.Client,
+  network: FaultProxy,
+): Promise<void> {
+  const [base] = await roundTrips(client)
+  await network.latency(50)
+  const slow = await roundTrips(client)
+  await network.restore()
+  const [restored] = await roundTrips(client)
+  const [fastestSlow] = slow
+  expect(fastestSlow).toBeGreaterThanOrEqual(99) // timers round down by under a millisecond
+  expect((fastestSlow as number) - (base as number)).toBeGreaterThanOrEqual(85)
+  expect((fastestSlow as number) - (base as number)).toBeLessThan(400)
+  expect((restored as number) - (base as number)).toBeLessThan(40)
+}
