@@ -34,7 +34,7 @@ const config = () =>
     DB_POOL_SIZE: pool,
   })
 
-function client(): { db: Kysely<DB>; close: () => Promise<void> } {
+async function client(): Promise<{ db: Kysely<DB>; close: () => Promise<void> }> {
   switch (spec.kind) {
     case 'plain': {
       const db = new Kysely<DB>({ dialect: dialect(spec.url) })
@@ -47,6 +47,20 @@ function client(): { db: Kysely<DB>; close: () => Promise<void> } {
     }
     case 'router':
       return createRoutedDatabase<DB>(config())
+    case 'router-baseline': {
+      const module = new URL(spec.module ?? '', 'file:///')
+      const router = (await import(module.href)) as typeof import('@sluice/router')
+      const core = (await import(new URL('../../core/dist/index.js', module).href)) as {
+        parseConfig: typeof parseConfig
+      }
+      return router.createRoutedDatabase<DB>(
+        core.parseConfig({
+          DATABASE_URL: spec.url,
+          DATABASE_REPLICA_URLS: [...(spec.replicaUrls ?? [])],
+          DB_POOL_SIZE: pool,
+        }),
+      )
+    }
     case 'kysely-replication': {
       const [first, ...rest] = (spec.replicaUrls ?? []).map(dialect)
       if (!first) throw new Error('kysely-replication needs replicaUrls')
@@ -62,7 +76,7 @@ function client(): { db: Kysely<DB>; close: () => Promise<void> } {
   }
 }
 
-const { db, close } = client()
+const { db, close } = await client()
 serveRuns(
   (i) =>
     db

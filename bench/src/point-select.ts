@@ -17,11 +17,20 @@ export interface ClientSpec {
   /**
    * `plain`: Kysely + pg on `url`; `sluice` / `sluice+hooks`: createDatabase on `url` (with a
    * no-op hook); `router`: createRoutedDatabase with `url` as the primary and `replicaUrls`;
-   * `kysely-replication`: its round-robin dialect over the same servers.
+   * `kysely-replication`: its round-robin dialect over the same servers; `router-baseline`:
+   * like `router`, with another build of `@sluice/router` (and its `@sluice/core`) at `module`.
    */
-  readonly kind: 'plain' | 'sluice' | 'sluice+hooks' | 'router' | 'kysely-replication'
+  readonly kind:
+    | 'plain'
+    | 'sluice'
+    | 'sluice+hooks'
+    | 'router'
+    | 'router-baseline'
+    | 'kysely-replication'
   readonly url: string
   readonly replicaUrls?: readonly string[]
+  /** `router-baseline`: the built `dist/index.js` of that router; its core is `../../core/dist`. */
+  readonly module?: string
 }
 
 /** Creates and fills the `items` table through `db`. */

@@ -1,157 +1,129 @@
-import { createHash } from 'node:crypto'
-import { type AfterCommit, cachedQueryInfo } from '@sluice/core'
+import { cachedQueryInfo } from '@sluice/core'
 import { Redis } from 'ioredis'
-import type { CacheStore } from './cache-store.js'
-import { storeError } from './errors.js'
-import { GuardedStore } from './guarded-store.js'
+import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
+import { CacheError, storeError } from './errors.js'
+import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
-import { MemoryStore } from './memory-store.js'
-import { type CacheOptions, resolveCacheOptions } from './options.js'
-import { RedisStore } from './redis-store.js'
+import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
+import { queryKey } from './query-key.js'
+import { describeRedis } from './redis-description.js'
+import type { CacheStore } from './store/cache-store.js'
+import { GuardedStore } from './store/guarded-store.js'
+import { MemoryStore } from './store/memory-store.js'
+import { RedisStore } from './store/redis-store.js'
 import { tableTag } from './table-tag.js'
-import { type LoadOptions, TieredCache } from './tiered-cache.js'
+import { TieredCache } from './tiered-cache.js'
 import { within } from './within.js'
 
-/** A Kysely query the cache can run: anything with `compile()` and `execute()`. */
-export interface CacheableQuery<R> {
-  compile(): {
-    readonly sql: string
-    readonly parameters: readonly unknown[]
-    readonly query: Parameters<typeof cachedQueryInfo>[0]['query']
-  }
-  execute(): Promise<R[]>
-}
+const READY_PROBE = 'sluice:ready'
 
 /**
- * Cache-aside over an in-process LRU and a shared store (Redis, or memory without it).
+ * Creates a cache. `redis` (a URL, an ioredis client or Cluster, or `false` for in-process
+ * only) is required unless `store` is given. See {@link CacheOptions} for the knobs and
+ * defaults.
  *
+ * @throws ConfigError (`CONFIG_INVALID`) for bad options, naming each.
  * @example
  * ```ts
- * const cache: Cache = createCache({ redis: process.env.REDIS_URL, namespace: 'app' })
- * const user = await cache.getOrLoad(`user:${id}`, () => findUser(id), { ttlMs: 3_600_000, tags: [`user:${id}`] })
- * ```
- */
-export interface Cache {
-  /**
-   * The cached value, or the loader's (run once per key across callers and processes). A
-   * loader's `undefined` means "not found" (cached only with `negativeTtlMs`). A loader that
-   * throws caches nothing; every caller waiting on it gets its error.
-   */
-  getOrLoad<T>(
-    key: string,
-    loader: () => Promise<T | undefined>,
-    options?: LoadOptions,
-  ): Promise<T | undefined>
-  /** A fresh cached value, or `undefined`; never loads. */
-  get<T>(key: string): Promise<T | undefined>
-  /** Stores a value; loads of the key already running cannot overwrite it. */
-  set<T>(key: string, value: T, options?: Pick<LoadOptions, 'ttlMs' | 'tags'>): Promise<void>
-  /** Invalidates one key or several. */
-  delete(keys: string | readonly string[]): Promise<void>
-  /** Makes every entry loaded under any of these tags a miss. */
-  invalidateTags(tags: readonly string[]): Promise<void>
-  /** Stores many entries, e.g. at start-up. */
-  warm(
-    entries: ReadonlyArray<{
-      key: string
-      value: unknown
-      ttlMs?: number
-      tags?: readonly string[]
-    }>,
-  ): Promise<void>
-  /**
-   * Runs a Kysely query through the cache. The key defaults to a hash of its SQL and
-   * parameters; each table it reads adds a {@link tableTag} (`table:<name>`).
-   */
-  query<R>(query: CacheableQuery<R>, options?: LoadOptions & { key?: string }): Promise<R[]>
-  /**
-   * Write-path invalidation: pass it as a Sluice database's `afterCommit`, and each committed
-   * write to a table invalidates its {@link tableTag}, after COMMIT and before the commit
-   * returns to the writer; a rolled-back transaction invalidates nothing.
-   *
-   * @example
-   * ```ts
-   * const database = createDatabase<DB>(parseConfig(), { afterCommit: cache.invalidateOnCommit })
-   * ```
-   */
-  readonly invalidateOnCommit: AfterCommit
-  /** The circuit breaker's state for the shared store. */
-  readonly storeState: 'closed' | 'open' | 'half-open'
-  /**
-   * A start-up check: resolves once the shared store answers and this instance hears other
-   * instances' invalidations. Rejects with `CacheError` `CACHE_STORE_AUTH_FAILED` when Redis
-   * refuses the credentials, or `CACHE_STORE_UNAVAILABLE` when it does not answer within
-   * `timeoutMs` (default 5 s). The cache works without it: calls just miss meanwhile.
-   */
-  ready(options?: { timeoutMs?: number }): Promise<void>
-  /** Clears this instance's L1 and closes the Redis client it created from a URL. */
-  close(): Promise<void>
-}
-
-/**
- * Creates a cache. With `redis` (a URL, an ioredis client or Cluster) the shared tier is
- * Redis; without it, the process's memory, which is a supported mode. See {@link CacheOptions}
- * for the knobs and defaults.
- *
- * @throws ConfigError (`CONFIG_INVALID`) for bad options.
- * @example
- * ```ts
- * const cache = createCache({ redis: 'redis://localhost:6379', namespace: 'app', defaultTtlMs: 60_000 })
- * const posts = await cache.query(db.selectFrom('posts').selectAll().where('author', '=', id), { ttlMs: 30_000 })
+ * const cache = createCache({ redis: 'redis://localhost:6379', namespace: 'app', database: 'main' })
+ * const posts = await cache.query(db.selectFrom('posts').selectAll().where('author', '=', id), { ttlMs: '30s' })
  * await cache.invalidateTags(['table:posts'])
  * ```
  */
 export function createCache(options: CacheOptions): Cache {
   const resolved = resolveCacheOptions(options)
+  const onCache = resolved.hooks?.onCache
+  let warned = false
+  // Without a subscriber, the first absorbed error is still said once, as a process warning.
+  const emit = (event: CacheEvent) => {
+    if (onCache) return onCache(event)
+    if (event.kind !== 'error' || warned) return
+    warned = true
+    process.emitWarning(
+      `${event.error.message} (later cache errors are not printed: pass instrumentation.onCache to see them)`,
+      { code: 'SLUICE_CACHE_ERROR', detail: `source: ${event.source}` },
+    )
+  }
+  let lastRedisError: unknown
   const owned =
-    typeof options.redis === 'string'
+    !options.store && typeof options.redis === 'string'
       ? new Redis(options.redis, { maxRetriesPerRequest: 1 })
       : undefined
-  const report = (error: unknown) =>
-    resolved.hooks?.onCache?.({ kind: 'error', error: storeError(error) })
-  owned?.on('error', report)
-  const client = owned ?? (typeof options.redis === 'object' ? options.redis : undefined)
+  const report = (source: 'store' | 'bus') => (error: unknown) => {
+    lastRedisError = error
+    emit({ kind: 'error', source, error: storeError(error) })
+  }
+  owned?.on('error', report('store'))
+  const given = typeof options.redis === 'object' ? options.redis : undefined
   const store: CacheStore =
-    options.store ?? (client ? new RedisStore(client, resolved.namespace) : new MemoryStore())
+    options.store ??
+    (owned || given ? new RedisStore(owned ?? given!, resolved.namespace) : new MemoryStore())
+  // A RedisStore, whether the cache made it or was given it, brings its client for the bus.
+  const client = store instanceof RedisStore ? store.client : undefined
+  if (client && !owned) client.on('error', (error: unknown) => (lastRedisError = error))
   const shared = new GuardedStore(
     store,
     {
       timeoutMs: resolved.storeTimeoutMs,
       failureThreshold: resolved.breakerThreshold,
       openMs: resolved.breakerOpenMs,
+      newest: options.consistency
+        ? (a: string, b: string) => options.consistency!.newestToken(a, b)
+        : undefined,
     },
-    (event) => resolved.hooks?.onCache?.(event),
+    emit,
+    // Sent late: other instances may hold copies since; tell them now.
+    (batch) => void bus?.publish(batch),
   )
   let bus: InvalidationBus | undefined
-  const cache = new TieredCache(shared, resolved, (invalidation) => bus?.publish(invalidation))
-  if (client && !options.store && resolved.l1 !== false) {
-    bus = new InvalidationBus(client, `${resolved.namespace}:invalidations`, {
-      onInvalidation: (invalidation) => cache.dropLocal(invalidation),
-      onMissedMessages: () => cache.clear(),
-      onError: report,
-    })
+  const cache = new TieredCache(shared, resolved, options.consistency, (invalidation) =>
+    bus?.publish(invalidation),
+  )
+  if (client) {
+    const member = resolved.l1 !== false
+    bus = new InvalidationBus(
+      client,
+      resolved.namespace,
+      { leaseMs: resolved.busLeaseMs, member },
+      {
+        onInvalidation: (invalidation) => cache.dropLocal(invalidation),
+        onMissedMessages: () => cache.clear(),
+        onError: report('bus'),
+      },
+    )
+    const leased = bus
+    cache.gateL1(() => leased.leased)
   }
+  let closed: Promise<void> | undefined
+  const host = client ? describeRedis(client) : store.name
   return {
     getOrLoad: (key, loader, loadOptions) => cache.getOrLoad(key, loader, loadOptions),
     get: (key) => cache.get(key),
     set: (key, value, setOptions) => cache.set(key, value, setOptions),
-    delete: (keys) => cache.delete(typeof keys === 'string' ? [keys] : keys),
+    delete: async (keys) => cache.delete(typeof keys === 'string' ? [keys] : keys),
     invalidateTags: (tags) => cache.invalidateTags(tags),
     warm: async (entries) => {
       await Promise.all(entries.map(({ key, value, ...rest }) => cache.set(key, value, rest)))
     },
-    query<R>(
-      query: CacheableQuery<R>,
-      { key, tags = [], ...loadOptions }: LoadOptions & { key?: string } = {},
-    ) {
+    async query<R>(query: CacheableQuery<R>, queryOptions: QueryOptions = {}): Promise<R[]> {
+      const { key, database = resolved.database, tags = [], ...loadOptions } = queryOptions
       const compiled = query.compile()
+      if (key === undefined && (typeof database !== 'string' || database.length === 0)) {
+        throw new CacheError(
+          'CACHE_OPTION_INVALID',
+          'cache.query needs the name of the database it runs on (the `database` option of createCache or of the call), or a key',
+          { field: 'database' },
+        )
+      }
       const tables = cachedQueryInfo(compiled).tables.map(tableTag)
-      return cache.getOrLoad(key ?? queryKey(compiled), () => query.execute(), {
-        ...loadOptions,
-        tags: [...new Set([...tables, ...tags])],
-      }) as Promise<R[]>
+      const value = await cache.getOrLoad(
+        key ?? queryKey(database as string, compiled),
+        () => query.execute(),
+        { ...loadOptions, tags: [...new Set([...tables, ...tags])] },
+      )
+      return value as R[]
     },
-    invalidateOnCommit: (tables) => cache.invalidateTags(tables.map(tableTag)),
+    invalidateOnCommit: (tables) => cache.invalidateTags(tables.map(tableTag), true),
     get storeState() {
       return shared.breakerState
     },
@@ -159,27 +131,47 @@ export function createCache(options: CacheOptions): Cache {
       try {
         await within(Promise.all([store.get(READY_PROBE), bus?.ready()]), timeoutMs)
       } catch (error) {
-        throw storeError(error)
+        throw readyError(host, timeoutMs, error, lastRedisError)
       }
     },
-    close: async () => {
-      bus?.close()
-      cache.clear()
-      await store.close()
-      owned?.disconnect()
+    health: async () => ({
+      ...(await shared.health(READY_PROBE)),
+      mode: client ? 'redis' : store instanceof MemoryStore ? 'memory' : 'custom',
+      bus: bus?.subscribed,
+      closed: closed !== undefined,
+    }),
+    close: () => {
+      closed ??= (async () => {
+        cache.close()
+        bus?.close()
+        const sent = await shared.close(resolved.closeTimeoutMs)
+        if (!sent) {
+          emit({
+            kind: 'error',
+            source: 'store',
+            error: new CacheError(
+              'CACHE_STORE_UNAVAILABLE',
+              `close(): invalidations could not be sent to ${host} within ${resolved.closeTimeoutMs} ms`,
+            ),
+          })
+        }
+        await store.close()
+        owned?.disconnect()
+      })()
+      return closed
     },
   }
 }
 
-const READY_PROBE = 'sluice:ready'
-
-/** `query:` and a hash of the statement's SQL and parameters (JSON, with bigints as `123n`). */
-function queryKey(compiled: {
-  readonly sql: string
-  readonly parameters: readonly unknown[]
-}): string {
-  const parameters = JSON.stringify(compiled.parameters, (_key, value: unknown) =>
-    typeof value === 'bigint' ? `${value}n` : value,
+/** A `ready()` failure naming the store's host and the cause (never a password). */
+function readyError(host: string, timeoutMs: number, error: unknown, last: unknown): CacheError {
+  const cause = storeError(last ?? error)
+  if (cause.code === 'CACHE_STORE_AUTH_FAILED') {
+    return new CacheError('CACHE_STORE_AUTH_FAILED', `${host}: ${cause.message}`)
+  }
+  const why = cause.message.replace(/^The cache store failed: /, '')
+  return new CacheError(
+    'CACHE_STORE_UNAVAILABLE',
+    `The cache store at ${host} is not ready after ${timeoutMs} ms: ${why}`,
   )
-  return `query:${createHash('sha256').update(compiled.sql).update(parameters).digest('base64url')}`
 }

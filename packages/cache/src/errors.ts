@@ -3,15 +3,24 @@ import { SluiceError } from '@sluice/core'
 /** Stable codes of {@link CacheError}. */
 export type CacheErrorCode =
   | 'CACHE_KEY_INVALID'
+  | 'CACHE_OPTION_INVALID'
   | 'CACHE_VALUE_UNSERIALIZABLE'
+  | 'CACHE_PAYLOAD_UNREADABLE'
+  | 'CACHE_LOAD_TIMEOUT'
+  | 'CACHE_CLOSED'
   | 'CACHE_STORE_AUTH_FAILED'
   | 'CACHE_STORE_UNAVAILABLE'
+  | 'CACHE_CONSISTENCY_UNAVAILABLE'
 
 /**
- * Bad input to the cache (a key that is empty or too long; a value that cannot be stored: a
- * function, a symbol, a circular structure), or a shared store that refused the credentials
- * or did not answer. Store errors reach callers only from `cache.ready()`; elsewhere they
- * are absorbed (the cache misses) and reported as `error` events.
+ * Bad input to the cache (a key that is empty or too long, `CACHE_KEY_INVALID`; a call's option
+ * out of range, `CACHE_OPTION_INVALID` with `field`; a value that cannot be stored, a function,
+ * a symbol or a class instance), a loader that did not settle within `loadTimeoutMs`
+ * (`CACHE_LOAD_TIMEOUT`), a call after `close()` (`CACHE_CLOSED`), or a shared store that
+ * refused the credentials or did not answer. Store errors reach callers only from
+ * `cache.ready()`; elsewhere they are absorbed (the cache misses) and reported as `error`
+ * events, as are payloads this version cannot read (`CACHE_PAYLOAD_UNREADABLE`) and
+ * invalidations for which no consistency token could be had (`CACHE_CONSISTENCY_UNAVAILABLE`).
  *
  * @example
  * ```ts
@@ -24,9 +33,19 @@ export type CacheErrorCode =
  */
 export class CacheError extends SluiceError {
   declare readonly code: CacheErrorCode
+  /** For `CACHE_OPTION_INVALID`: the option at fault (`ttlMs`, `graceMs`...). */
+  readonly field: string | undefined
 
-  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
+  constructor(
+    code: CacheErrorCode,
+    message: string,
+    options?: { cause?: unknown; field?: string },
+  ) {
+    super(code, message, {
+      cause: options?.cause,
+      context: options?.field === undefined ? undefined : { field: options.field },
+    })
+    this.field = options?.field
   }
 }
 

@@ -1,25 +1,56 @@
 import type { Instrumentation } from '@sluice/core'
+import type { CacheError } from './errors.js'
+
+/** Why a load stored nothing. */
+export type NotStoredReason =
+  /** Invalidated while loading (its value may predate the invalidation). */
+  | 'invalidated'
+  /** Over `maxEntryBytes`. */
+  | 'too-large'
+  /** The shared store did not answer, or the cache was closed meanwhile. */
+  | 'store-unavailable'
+  /** `undefined` without `negativeTtlMs`. */
+  | 'not-found'
 
 /**
- * What happened in the cache. `tier` says which tier answered a hit; `key` is the cache key
- * (keys must not hold secrets); `error` is a store failure that was absorbed.
+ * What happened in the cache, keyed on `kind`. `key` is the cache key (keys must not hold
+ * secrets); `tier` says which tier answered a hit.
+ *
+ * - `error`: a failure that was absorbed: `source` `store` (Redis did not answer, refused the
+ *   credentials), `bus` (the invalidation channel), `refresh` (a background refresh's loader),
+ *   `consistency` (no token could be had for an invalidation: its reload reads without a floor)
+ *   or `payload` (an entry in Redis that this version cannot read: served as a miss).
+ *
+ * @example
+ * ```ts
+ * const log = (event: CacheEvent) => {
+ *   if (event.kind === 'error') logger.warn({ source: event.source, code: event.error.code }, event.error.message)
+ * }
+ * ```
  */
-export interface CacheEvent {
-  readonly kind: 'hit' | 'miss' | 'stale-served' | 'load' | 'lock-wait' | 'invalidation' | 'error'
-  readonly key?: string
-  readonly tags?: readonly string[]
-  readonly tier?: 'l1' | 'l2'
-  /** How long a load or a lock wait took. */
-  readonly durationMs?: number
-  /** For `load`: whether the value was stored. */
-  readonly stored?: boolean
-  /**
-   * For a `load` that stored nothing, why: `invalidated` while loading, `too-large` (over
-   * `maxEntryBytes`), `store-unavailable`, or `not-found` (`undefined` without `negativeTtlMs`).
-   */
-  readonly reason?: 'invalidated' | 'too-large' | 'store-unavailable' | 'not-found'
-  readonly error?: unknown
-}
+export type CacheEvent =
+  | { readonly kind: 'hit'; readonly key: string; readonly tier: 'l1' | 'l2' }
+  | { readonly kind: 'miss'; readonly key: string }
+  | { readonly kind: 'stale-served'; readonly key: string; readonly tier: 'l2' }
+  | {
+      readonly kind: 'load'
+      readonly key: string
+      readonly durationMs: number
+      readonly stored: boolean
+      readonly reason?: NotStoredReason
+    }
+  | { readonly kind: 'lock-wait'; readonly key: string; readonly durationMs: number }
+  | {
+      readonly kind: 'invalidation'
+      readonly keys: readonly string[]
+      readonly tags: readonly string[]
+    }
+  | {
+      readonly kind: 'error'
+      readonly source: 'store' | 'bus' | 'refresh' | 'consistency' | 'payload'
+      readonly error: CacheError
+      readonly key?: string
+    }
 
 /**
  * Core's hooks plus the cache's events.
@@ -27,7 +58,7 @@ export interface CacheEvent {
  * @example
  * ```ts
  * const hits: CacheInstrumentation = { onCache: (e) => e.kind === 'hit' && counter.inc({ tier: e.tier }) }
- * createCache({ namespace: 'app', instrumentation: hits })
+ * createCache({ redis: false, namespace: 'app', instrumentation: hits })
  * ```
  */
 export interface CacheInstrumentation extends Instrumentation {

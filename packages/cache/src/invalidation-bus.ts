@@ -7,23 +7,47 @@ export interface Invalidation {
   readonly tags: readonly string[]
 }
 
+interface Message extends Invalidation {
+  readonly origin: string
+  readonly id: number
+}
+
+interface Waiting {
+  readonly members: Set<string>
+  readonly done: () => void
+}
+
 /**
- * Invalidations between instances over Redis pub/sub, on a connection of its own. Each
- * instance drops its L1 copies when another invalidates; after the subscription reconnects it
- * clears its whole L1, since it may have missed messages meanwhile. Never throws: a failed
- * publish is reported and the other instances' copies age out after `l1.maxAgeMs`.
+ * Invalidations between instances over Redis pub/sub, on a connection of its own, confirmed.
+ *
+ * Every instance with an L1 is a member (a field of one Redis hash, refreshed on a timer) and
+ * holds a lease: it serves L1 copies only while a ping on its subscription answered within
+ * the last `leaseMs`. An invalidation is published, then waits until every live member has
+ * confirmed that it dropped its copies, or `leaseMs` has passed: by then a member that did not
+ * confirm (cut off, frozen, dead) has lost its lease and no longer serves L1. So once an
+ * invalidation resolves, no instance serves what it removed. After its subscription
+ * reconnects, an instance clears its whole L1, since it may have missed messages meanwhile.
+ * Never throws: failures are reported and cost only the L1.
  */
 export class InvalidationBus {
   readonly #publisher: Redis | Cluster
   readonly #subscriber: Redis | Cluster
   readonly #channel: string
+  readonly #members: string
   readonly #origin = randomUUID()
+  readonly #leaseMs: number
+  readonly #member: boolean
   readonly #onError: (error: unknown) => void
+  readonly #waiting = new Map<number, Waiting>()
+  readonly #heartbeat: NodeJS.Timeout
   #subscribed = false
+  #leaseUntil = 0
+  #nextId = 0
 
   constructor(
     client: Redis | Cluster,
-    channel: string,
+    namespace: string,
+    options: { leaseMs: number; member: boolean },
     handlers: {
       onInvalidation: (invalidation: Invalidation) => void
       onMissedMessages: () => void
@@ -31,14 +55,22 @@ export class InvalidationBus {
     },
   ) {
     this.#publisher = client
-    this.#channel = channel
+    this.#channel = `${namespace}:invalidations`
+    this.#members = `${namespace}:{bus}:members`
+    this.#leaseMs = options.leaseMs
+    this.#member = options.member
     this.#onError = handlers.onError
     this.#subscriber = client.duplicate()
     this.#subscriber.on('error', handlers.onError)
-    this.#subscriber.on('message', (_channel: string, text: string) => {
+    const acks = this.#ackChannel(this.#origin)
+    this.#subscriber.on('message', (channel: string, text: string) => {
       try {
-        const message = JSON.parse(text) as Invalidation & { origin: string }
-        if (message.origin !== this.#origin) handlers.onInvalidation(message)
+        if (channel === acks) return this.#acked(JSON.parse(text) as { id: number; from: string })
+        const message = JSON.parse(text) as Message
+        if (message.origin === this.#origin) return
+        handlers.onInvalidation(message)
+        const ack = JSON.stringify({ id: message.id, from: this.#origin })
+        this.#publisher.publish(this.#ackChannel(message.origin), ack).catch(this.#onError)
       } catch (error) {
         handlers.onError(error)
       }
@@ -47,20 +79,103 @@ export class InvalidationBus {
       if (this.#subscribed) handlers.onMissedMessages()
       this.#subscribed = true
     })
-    this.#subscriber.subscribe(channel).catch(handlers.onError)
+    this.#subscriber.on('close', () => {
+      this.#leaseUntil = 0
+    })
+    this.#subscriber.subscribe(this.#channel, acks).catch(handlers.onError)
+    this.#heartbeat = setInterval(() => void this.#renew(), Math.max(10, this.#leaseMs / 4))
+    this.#heartbeat.unref()
+    void this.#renew()
   }
 
-  /** Resolves once the subscription is live (for tests and warm-up). */
+  /** Whether the subscription is live. */
+  get subscribed(): boolean {
+    return this.#subscribed && this.#subscriber.status === 'ready'
+  }
+
+  /** True while this instance may serve L1 copies: its lease is held. */
+  get leased(): boolean {
+    return Date.now() < this.#leaseUntil
+  }
+
+  /** Resolves once the subscription is live and the lease held (for start-up checks). */
   async ready(): Promise<void> {
-    await this.#subscriber.subscribe(this.#channel)
+    await this.#subscriber.subscribe(this.#channel, this.#ackChannel(this.#origin))
+    await this.#renew()
   }
 
-  publish(invalidation: Invalidation): void {
-    const message = JSON.stringify({ ...invalidation, origin: this.#origin })
-    this.#publisher.publish(this.#channel, message).catch(this.#onError)
+  /**
+   * Publishes an invalidation; resolves once every live member confirmed it, or after
+   * `leaseMs` at the latest, or at once when Redis could not be reached (never rejects).
+   */
+  async publish(invalidation: Invalidation): Promise<void> {
+    const id = this.#nextId++
+    let done = () => {}
+    const confirmed = new Promise<void>((resolve) => {
+      done = resolve
+    })
+    const timer = setTimeout(done, this.#leaseMs * 1.1)
+    try {
+      const members = await this.#liveMembers()
+      if (members.size === 0) return
+      this.#waiting.set(id, { members, done })
+      const message = JSON.stringify({ ...invalidation, origin: this.#origin, id })
+      await this.#publisher.publish(this.#channel, message)
+      await confirmed
+    } catch (error) {
+      // Nobody heard it: the invalidation is announced again once the store has it.
+      this.#onError(error)
+    } finally {
+      clearTimeout(timer)
+      this.#waiting.delete(id)
+    }
   }
 
   close(): void {
+    clearInterval(this.#heartbeat)
+    this.#leaseUntil = 0
+    for (const waiting of this.#waiting.values()) waiting.done()
+    if (this.#member) this.#publisher.hdel(this.#members, this.#origin).catch(() => undefined)
     this.#subscriber.disconnect()
+  }
+
+  /** Pings the subscription (the lease) and refreshes this member's entry. */
+  async #renew(): Promise<void> {
+    const sent = Date.now()
+    try {
+      await Promise.all([
+        this.#subscriber.ping(),
+        this.#member &&
+          this.#publisher.hset(this.#members, this.#origin, String(sent + 3 * this.#leaseMs)),
+      ])
+      if (this.#subscribed) this.#leaseUntil = Math.max(this.#leaseUntil, sent + this.#leaseMs)
+    } catch (error) {
+      this.#onError(error)
+    }
+  }
+
+  /** The other members whose entries have not expired; expired ones are removed. */
+  async #liveMembers(): Promise<Set<string>> {
+    const entries = await this.#publisher.hgetall(this.#members)
+    const now = Date.now()
+    const live = new Set<string>()
+    const expired: string[] = []
+    for (const [origin, until] of Object.entries(entries)) {
+      if (Number(until) <= now) expired.push(origin)
+      else if (origin !== this.#origin) live.add(origin)
+    }
+    if (expired.length > 0) this.#publisher.hdel(this.#members, ...expired).catch(() => undefined)
+    return live
+  }
+
+  #acked({ id, from }: { id: number; from: string }): void {
+    const waiting = this.#waiting.get(id)
+    if (!waiting) return
+    waiting.members.delete(from)
+    if (waiting.members.size === 0) waiting.done()
+  }
+
+  #ackChannel(origin: string): string {
+    return `${this.#channel}:ack:${origin}`
   }
 }

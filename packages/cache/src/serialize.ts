@@ -1,46 +1,40 @@
+import { parse, stringify } from 'devalue'
 import { CacheError } from './errors.js'
 
-// Tagged forms for what JSON would lose. A plain object that happens to look like one is
-// escaped, so that it reads back as itself.
-const TAG = '$sluice'
+// devalue keeps what JSON loses (undefined, NaN, -0, ±Infinity, bigint, Date including an
+// invalid one, RegExp, Map, Set, typed arrays, ArrayBuffer, URL, sparse arrays, shared and
+// circular references) and refuses what it cannot restore (functions, symbols, class
+// instances). Buffer is a Uint8Array to devalue: it gets a reducer so that it reads back as
+// a Buffer, not as a plain Uint8Array.
+const REDUCERS = {
+  Buffer: (value: unknown) => Buffer.isBuffer(value) && value.toString('base64'),
+}
+const REVIVERS = {
+  Buffer: (base64: string) => Buffer.from(base64, 'base64'),
+}
 
 /**
- * Serializes a value for the cache: what JSON keeps (including `null`), plus `Date`, `bigint`
- * and `Buffer`. `undefined` inside objects is dropped, as JSON does.
+ * Serializes a value for the cache (with devalue): every value the cache accepts reads back
+ * exactly, from L1 and from Redis alike. Plain objects, arrays, strings, numbers (NaN, -0,
+ * ±Infinity), booleans, `null`, `undefined`, bigint, Date (an invalid one too), RegExp, Map,
+ * Set, typed arrays, ArrayBuffer, Buffer, URL, and shared or circular references.
  *
- * @throws CacheError `CACHE_VALUE_UNSERIALIZABLE` for functions, symbols and circular values.
+ * @throws CacheError `CACHE_VALUE_UNSERIALIZABLE` for a function, a symbol or a class instance
+ * (anything whose prototype is not `Object.prototype` or `null`), anywhere in the value.
  * @example
  * ```ts
- * deserialize(serialize({ at: new Date(0), n: 10n })) // { at: Date(0), n: 10n }
+ * deserialize(serialize({ at: new Date(0), ids: new Set([1n]) })) // { at: Date(0), ids: Set {1n} }
  * ```
  */
 export function serialize(value: unknown): string {
-  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-    throw new CacheError('CACHE_VALUE_UNSERIALIZABLE', `A ${typeof value} cannot be cached`)
-  }
   try {
-    return JSON.stringify(value, function replacer(this: Record<string, unknown>, key, encoded) {
-      const original = this[key]
-      if (original instanceof Date) return { [TAG]: 'date', v: original.getTime() }
-      if (typeof original === 'bigint') return { [TAG]: 'bigint', v: original.toString() }
-      if (Buffer.isBuffer(original)) return { [TAG]: 'buffer', v: original.toString('base64') }
-      if (typeof original === 'function' || typeof original === 'symbol') {
-        throw new CacheError(
-          'CACHE_VALUE_UNSERIALIZABLE',
-          `A ${typeof original} at "${key}" cannot be cached`,
-        )
-      }
-      if (isTagged(encoded)) return { [TAG]: 'object', v: Object.entries(encoded as object) }
-      return encoded
-    })
+    return stringify(value, REDUCERS)
   } catch (error) {
-    if (error instanceof CacheError) throw error
+    const path = (error as { path?: string }).path
     throw new CacheError(
       'CACHE_VALUE_UNSERIALIZABLE',
-      `The value cannot be cached: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      `The value cannot be cached: ${(error as Error).message}${path ? ` (at ${path})` : ''}`,
+      { cause: error },
     )
   }
 }
@@ -48,28 +42,12 @@ export function serialize(value: unknown): string {
 /**
  * Reads back what {@link serialize} wrote.
  *
+ * @throws Error for text that {@link serialize} did not write.
  * @example
  * ```ts
  * deserialize<{ n: bigint }>(serialize({ n: 1n })).n // 1n
  * ```
  */
 export function deserialize<T>(text: string): T {
-  return JSON.parse(text, (_key, value) => {
-    if (!isTagged(value)) return value
-    const { [TAG]: kind, v } = value as { [TAG]: string; v: unknown }
-    switch (kind) {
-      case 'date':
-        return new Date(v as number)
-      case 'bigint':
-        return BigInt(v as string)
-      case 'buffer':
-        return Buffer.from(v as string, 'base64')
-      default:
-        return Object.fromEntries(v as [string, unknown][])
-    }
-  }) as T
-}
-
-function isTagged(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && Object.hasOwn(value, TAG)
+  return parse(text, REVIVERS) as T
 }

@@ -1,57 +1,52 @@
-import { randomUUID } from 'node:crypto'
-import { setTimeout as delay } from 'node:timers/promises'
-import { decodeEntry, type Entry, encodeEntry } from './entry.js'
-import { validateKey } from './errors.js'
+import type { ConsistencySource } from '@sluice/core'
+import { type Entry, encodeEntry, versionsOf } from './entry.js'
+import { CacheError, validateKey } from './errors.js'
 import type { CacheEvent } from './events.js'
-import { type GuardedStore, UNAVAILABLE } from './guarded-store.js'
 import type { Invalidation } from './invalidation-bus.js'
-import { LocalTier } from './local-tier.js'
-import type { ResolvedCacheOptions } from './options.js'
-
-/** Options of one `getOrLoad`. */
-export interface LoadOptions {
-  /** Default: the cache's `defaultTtlMs`. */
-  readonly ttlMs?: number
-  /** Invalidating any of these tags makes the entry a miss. */
-  readonly tags?: readonly string[]
-  /** After the TTL, serve the old value this much longer while one caller refreshes it. Default 0. */
-  readonly graceMs?: number
-  /** Cache a loader's `undefined` ("not found") this long. Default 0: not cached. */
-  readonly negativeTtlMs?: number
-  /** Overrides the cache's `lockTimeoutMs` for this key. */
-  readonly lockTimeoutMs?: number
-}
-
-const WAIT_POLL_MS = 20
-
-type LockOutcome<T> = { kind: 'locked' | 'unlocked' } | { kind: 'value'; value: T | undefined }
+import { LocalTier } from './l1/local-tier.js'
+import { Loading, type LoadRequest } from './load/loading.js'
+import type { ResolvedCacheOptions } from './options/cache-options.js'
+import { callDuration, MAX_TTL_MS } from './options/duration.js'
+import { type LoadOptions, resolveLoadOptions } from './options/load-options.js'
+import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
+import { within } from './within.js'
 
 interface Flight {
   readonly promise: Promise<unknown>
   readonly tags: readonly string[]
+  /** The store after the loader, while it runs: until it settles, callers share the value. */
+  storing: Promise<unknown> | undefined
 }
 
 /**
  * The cache-aside engine: L1 (lru-cache) in front of a shared store, in-process single-flight,
- * a cross-process lock, generation-checked stores and versioned tags.
+ * generation-checked stores and versioned tags; loads themselves are {@link Loading}'s.
  */
 export class TieredCache {
   readonly #shared: GuardedStore
   readonly #options: ResolvedCacheOptions
   readonly #l1: LocalTier
+  readonly #loading: Loading
   readonly #flights = new Map<string, Flight>()
   readonly #refreshing = new Set<string>()
-  readonly #announce: (invalidation: Invalidation) => void
+  readonly #announce: (invalidation: Invalidation) => Promise<void> | undefined
+  readonly #consistency: ConsistencySource | undefined
+  #closed = false
 
   constructor(
     shared: GuardedStore,
     options: ResolvedCacheOptions,
-    announce: (invalidation: Invalidation) => void = () => {},
+    consistency: ConsistencySource | undefined,
+    announce: (invalidation: Invalidation) => Promise<void> | undefined = () => undefined,
   ) {
     this.#shared = shared
     this.#options = options
+    this.#consistency = consistency
     this.#announce = announce
     this.#l1 = new LocalTier(options.l1)
+    this.#loading = new Loading(shared, this.#l1, consistency, options, (event) =>
+      this.#emit(event),
+    )
   }
 
   async getOrLoad<T>(
@@ -59,8 +54,8 @@ export class TieredCache {
     loader: () => Promise<T | undefined>,
     options: LoadOptions = {},
   ): Promise<T | undefined> {
+    this.#open()
     validateKey(key, 'key')
-    const tags = (options.tags ?? []).map((tag) => validateKey(tag, 'tag'))
     const local = this.#l1.fresh(key)
     if (local) {
       this.#emit({ kind: 'hit', key, tier: 'l1' })
@@ -68,57 +63,88 @@ export class TieredCache {
     }
     const flying = this.#flights.get(key)
     if (flying) return flying.promise as Promise<T | undefined>
-    const promise = this.#readOrLoad(key, loader, tags, options)
-    const flight: Flight = { promise, tags }
-    this.#flights.set(key, flight)
-    const land = () => {
-      if (this.#flights.get(key) === flight) this.#flights.delete(key)
+    if (typeof loader !== 'function') {
+      throw new CacheError('CACHE_OPTION_INVALID', 'loader must be a function', { field: 'loader' })
     }
-    promise.then(land, land)
+    const tags = validateTags(options.tags)
+    let flight: Flight | undefined
+    const load = {
+      key,
+      loader,
+      tags,
+      options: resolveLoadOptions(options, this.#options),
+      storing: (stored: Promise<void>) => {
+        const running = flight
+        if (!running) return
+        const done = () => {
+          running.storing = undefined
+        }
+        running.storing = stored.then(done, done)
+      },
+    }
+    const promise = this.#readOrLoad<T>(load)
+    flight = { promise, tags, storing: undefined }
+    this.#flights.set(key, flight)
+    const current = flight
+    const land = () => {
+      if (this.#flights.get(key) === current) this.#flights.delete(key)
+    }
+    const settle = () => (current.storing ? current.storing.then(land) : land())
+    promise.then(settle, settle)
     return promise
   }
 
   /** A fresh value from L1 or the shared store, without loading. */
   async get<T>(key: string): Promise<T | undefined> {
+    this.#open()
     validateKey(key, 'key')
     const local = this.#l1.fresh(key)
     if (local) return local.value as T | undefined
-    const found = await this.#readShared<T>(key)
+    const found = await this.#loading.readShared<T>(key, this.#shared.deadline())
     return found && found.freshUntil > Date.now() ? found.value : undefined
   }
 
-  /** Stores a value as authoritative: loads already running for the key cannot overwrite it. */
+  /**
+   * Stores a value as authoritative: it moves the key's generation first (so loads already
+   * running cannot overwrite it), then stores under the new generation, so a `delete` that
+   * lands in between wins.
+   */
   async set<T>(key: string, value: T, options: Pick<LoadOptions, 'ttlMs' | 'tags'> = {}) {
+    this.#open()
     validateKey(key, 'key')
-    const tags = (options.tags ?? []).map((tag) => validateKey(tag, 'tag'))
-    const versions = await this.#shared.tagVersions(tags)
-    const ttl = this.#ttl(options.ttlMs ?? this.#options.defaultTtlMs)
-    const entry = this.#entry(value, tags, versions === UNAVAILABLE ? [] : versions, ttl)
+    const tags = validateTags(options.tags)
+    const ttlMs = this.#loading.jittered(
+      callDuration(options.ttlMs, 'ttlMs', { min: 1, max: MAX_TTL_MS }, this.#options.defaultTtlMs),
+    )
+    const deadline = this.#shared.deadline()
+    const versions = await this.#shared.snapshotTags(tags, deadline)
+    const entry: Entry<T> = {
+      value,
+      tags: versionsOf(tags, versions === UNAVAILABLE ? [] : versions),
+      freshUntil: Date.now() + ttlMs,
+    }
     const payload = encodeEntry(entry) // refuses an unserializable value before any change
-    await this.delete([key]) // moves the generation: running loads can no longer store
+    await this.#invalidate([key], [], undefined)
     const epoch = this.#l1.epoch
-    const bytes = Buffer.byteLength(payload)
-    if (versions === UNAVAILABLE || bytes > this.#options.maxEntryBytes) return
-    await this.#shared.set(key, payload, ttl)
-    this.#l1.fill(key, entry, epoch, bytes)
+    if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes) return
+    const generation = await this.#shared.generation(key)
+    if (generation === UNAVAILABLE) return
+    const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation.version)
+    if (stored === true) this.#l1.fill(key, entry, epoch)
   }
 
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
   async delete(keys: readonly string[]): Promise<void> {
+    this.#open()
     const valid = keys.map((key) => validateKey(key, 'key'))
-    this.dropLocal({ keys: valid, tags: [] })
-    await this.#shared.invalidate(valid, [])
-    this.#announce({ keys: valid, tags: [] })
-    this.#emit({ kind: 'invalidation', key: valid.join(',') })
+    await this.#invalidate(valid, [], await this.#token(false))
   }
 
   /** Makes every entry loaded under any of the tags a miss, here and in every process. */
-  async invalidateTags(tags: readonly string[]): Promise<void> {
-    const valid = tags.map((tag) => validateKey(tag, 'tag'))
-    this.dropLocal({ keys: [], tags: valid })
-    await this.#shared.invalidate([], valid)
-    this.#announce({ keys: [], tags: valid })
-    this.#emit({ kind: 'invalidation', tags: valid })
+  async invalidateTags(tags: readonly string[], afterCommit = false): Promise<void> {
+    this.#open()
+    const valid = validateTags(tags)
+    await this.#invalidate([], valid, await this.#token(afterCommit))
   }
 
   /**
@@ -134,181 +160,114 @@ export class TieredCache {
     }
   }
 
+  /** L1 serves and keeps copies only while `allowed()`. */
+  gateL1(allowed: () => boolean): void {
+    this.#l1.gate(allowed)
+  }
+
   clear(): void {
     this.#l1.clear()
     this.#flights.clear()
   }
 
-  async #readOrLoad<T>(
-    key: string,
-    loader: () => Promise<T | undefined>,
-    tags: readonly string[],
-    options: LoadOptions,
-  ): Promise<T | undefined> {
-    const epoch = this.#l1.epoch
-    const found = await this.#readShared<T>(key)
-    if (found) {
-      this.#l1.fill(key, found, epoch, found.bytes ?? 0)
-      if (found.freshUntil > Date.now()) {
-        this.#emit({ kind: 'hit', key, tier: 'l2' })
-        return found.value
-      }
-      this.#emit({ kind: 'stale-served', key, tier: 'l2' })
-      this.#refresh(key, loader, tags, options)
-      return found.value
-    }
-    this.#emit({ kind: 'miss', key })
-    return this.#load(key, loader, tags, options, epoch)
+  /** From now on every call rejects with `CACHE_CLOSED`, and waiting loads stop waiting. */
+  close(): void {
+    this.#closed = true
+    this.#loading.close()
+    this.clear()
   }
 
-  #refresh<T>(
-    key: string,
-    loader: () => Promise<T | undefined>,
-    tags: readonly string[],
-    options: LoadOptions,
-  ) {
-    if (this.#refreshing.has(key)) return
-    this.#refreshing.add(key)
-    this.#load(key, loader, tags, options, this.#l1.epoch)
-      .catch((error: unknown) => this.#emit({ kind: 'error', key, error }))
-      .finally(() => this.#refreshing.delete(key))
-  }
-
-  async #load<T>(
-    key: string,
-    loader: () => Promise<T | undefined>,
-    tags: readonly string[],
-    options: LoadOptions,
-    epoch: number,
-  ): Promise<T | undefined> {
-    // Snapshot what the value will be checked against before the loader reads anything.
-    const [generation, versions] = await Promise.all([
-      this.#shared.generation(key),
-      this.#shared.tagVersions(tags),
-    ])
-    const lockMs = options.lockTimeoutMs ?? this.#options.lockTimeoutMs
-    const owner = randomUUID()
-    const lock = await this.#lockOrWait<T>(key, owner, lockMs)
-    if (lock.kind === 'value') return lock.value
-    const started = performance.now()
-    try {
-      const value = await loader()
-      const ttlMs = value === undefined ? options.negativeTtlMs : options.ttlMs
-      const reason =
-        value === undefined && !ttlMs
-          ? 'not-found'
-          : generation === UNAVAILABLE || versions === UNAVAILABLE
-            ? 'store-unavailable'
-            : await this.#store(key, value, tags, versions, generation, {
-                ttlMs: ttlMs ?? this.#options.defaultTtlMs,
-                graceMs: options.graceMs ?? 0,
-                epoch,
-              })
-      const durationMs = performance.now() - started
-      const stored = reason === undefined
-      this.#emit({ kind: 'load', key, durationMs, stored, ...(stored ? {} : { reason }) })
-      return value
-    } finally {
-      if (lock.kind === 'locked') await this.#shared.unlock(key, owner)
-    }
-  }
-
-  /** Stores a loaded value if its generation did not move; why not, if it was not stored. */
-  async #store<T>(
-    key: string,
-    value: T | undefined,
-    tags: readonly string[],
-    versions: readonly number[],
-    generation: number,
-    { ttlMs, graceMs, epoch }: { ttlMs: number; graceMs: number; epoch: number },
-  ): Promise<'invalidated' | 'too-large' | 'store-unavailable' | undefined> {
-    const ttl = this.#ttl(ttlMs)
-    const entry = this.#entry(value, tags, versions, ttl)
-    const payload = encodeEntry(entry)
-    const bytes = Buffer.byteLength(payload)
-    if (bytes > this.#options.maxEntryBytes) return 'too-large'
-    const result = await this.#shared.setIfGeneration(key, payload, ttl + graceMs, generation)
-    if (result === UNAVAILABLE) return 'store-unavailable'
-    if (!result) return 'invalidated'
-    this.#l1.fill(key, entry, epoch, bytes)
-    return undefined
+  async #invalidate(keys: readonly string[], tags: readonly string[], token: string | undefined) {
+    const invalidation = { keys, tags }
+    this.dropLocal(invalidation)
+    await this.#shared.invalidate(keys, tags, token)
+    // Again: a load that began meanwhile may have filled L1 from what the store held before.
+    this.dropLocal(invalidation)
+    await this.#announce(invalidation)
+    this.#emit({ kind: 'invalidation', keys, tags })
   }
 
   /**
-   * Takes the key's cross-process lock, or waits for its holder's value. A caller that gets
-   * the lock checks the store once more: a holder that finished between this caller's miss
-   * and its lock has stored the value, and loading it again would be a wasted load.
+   * The floor an invalidation records: with a consistency source, the session's token (for an
+   * explicit call inside a session) or one covering every committed write (it asks the
+   * primary); without one, none. A source that cannot answer within `loadTimeoutMs` leaves
+   * the invalidation without a floor, reported as an `error` event.
    */
-  async #lockOrWait<T>(key: string, owner: string, lockMs: number): Promise<LockOutcome<T>> {
-    const first = await this.#tryLock<T>(key, owner, lockMs)
-    if (first) return first
-    const started = performance.now()
-    // The holder stores its value, or dies and its lock expires after lockMs; then another
-    // waiter may take the lock and load. Waiting ends, at the latest, once a second holder's
-    // lock could have expired too: then this caller loads without the lock.
-    const deadline = Date.now() + 2 * lockMs + WAIT_POLL_MS * 10
+  async #token(afterCommit: boolean): Promise<string | undefined> {
+    const consistency = this.#consistency
+    if (!consistency) return undefined
+    const session = afterCommit ? undefined : consistency.consistencyToken()
+    if (session !== undefined) return session
     try {
-      while (Date.now() < deadline) {
-        await delay(WAIT_POLL_MS)
-        const found = await this.#readShared<T>(key)
-        if (found && found.freshUntil > Date.now()) return { kind: 'value', value: found.value }
-        const retry = await this.#tryLock<T>(key, owner, lockMs)
-        if (retry) return retry
+      return await within(consistency.latestToken(), this.#options.loadTimeoutMs)
+    } catch (error) {
+      this.#emit({
+        kind: 'error',
+        source: 'consistency',
+        error: new CacheError(
+          'CACHE_CONSISTENCY_UNAVAILABLE',
+          `No consistency token for an invalidation: ${(error as Error).message}`,
+          { cause: error },
+        ),
+      })
+      return undefined
+    }
+  }
+
+  async #readOrLoad<T>(load: LoadRequest): Promise<T | undefined> {
+    const epoch = this.#l1.epoch
+    const deadline = this.#shared.deadline()
+    const found = await this.#loading.readShared<T>(load.key, deadline)
+    if (found) {
+      this.#l1.fill(load.key, found, epoch)
+      if (found.freshUntil > Date.now()) {
+        this.#emit({ kind: 'hit', key: load.key, tier: 'l2' })
+        return found.value
       }
-      return { kind: 'unlocked' }
-    } finally {
-      this.#emit({ kind: 'lock-wait', key, durationMs: performance.now() - started })
+      this.#emit({ kind: 'stale-served', key: load.key, tier: 'l2' })
+      this.#refresh(load)
+      return found.value
     }
+    this.#emit({ kind: 'miss', key: load.key })
+    return this.#loading.load(load, epoch, deadline) as Promise<T | undefined>
   }
 
-  /** The lock (or, without a store, no lock); `undefined` while another caller holds it. */
-  async #tryLock<T>(
-    key: string,
-    owner: string,
-    lockMs: number,
-  ): Promise<LockOutcome<T> | undefined> {
-    const locked = await this.#shared.tryLock(key, owner, lockMs)
-    if (locked === UNAVAILABLE) return { kind: 'unlocked' }
-    if (!locked) return undefined
-    const found = await this.#readShared<T>(key)
-    if (!found || found.freshUntil <= Date.now()) return { kind: 'locked' }
-    await this.#shared.unlock(key, owner)
-    return { kind: 'value', value: found.value }
+  #refresh(load: LoadRequest) {
+    if (this.#refreshing.has(load.key)) return
+    this.#refreshing.add(load.key)
+    this.#loading
+      .load(load, this.#l1.epoch, this.#shared.deadline())
+      .catch((error: unknown) =>
+        this.#emit({
+          kind: 'error',
+          source: 'refresh',
+          key: load.key,
+          error:
+            error instanceof CacheError
+              ? error
+              : new CacheError('CACHE_STORE_UNAVAILABLE', `A refresh failed: ${error}`, {
+                  cause: error,
+                }),
+        }),
+      )
+      .finally(() => this.#refreshing.delete(load.key))
   }
 
-  async #readShared<T>(key: string): Promise<Entry<T> | undefined> {
-    const payload = await this.#shared.get(key)
-    if (payload === UNAVAILABLE || payload === undefined) return undefined
-    const entry = decodeEntry<T>(payload)
-    if (!entry) return undefined
-    const names = Object.keys(entry.tags)
-    if (names.length === 0) return entry
-    const current = await this.#shared.tagVersions(names)
-    if (current === UNAVAILABLE) return undefined
-    const outdated = names.some((name, i) => (current[i] ?? 0) !== entry.tags[name])
-    return outdated ? undefined : entry
-  }
-
-  #entry<T>(
-    value: T | undefined,
-    tags: readonly string[],
-    versions: readonly number[],
-    ttlMs: number,
-  ): Entry<T> {
-    return {
-      value,
-      tags: Object.fromEntries(tags.map((tag, i) => [tag, versions[i] ?? 0])),
-      freshUntil: Date.now() + ttlMs,
-    }
-  }
-
-  /** A TTL with jitter: up to `jitter` of it either way. */
-  #ttl(ttlMs: number): number {
-    const spread = ttlMs * this.#options.jitter
-    return Math.max(1, Math.round(ttlMs + (Math.random() * 2 - 1) * spread))
+  #open(): void {
+    if (this.#closed) throw new CacheError('CACHE_CLOSED', 'The cache was closed')
   }
 
   #emit(event: CacheEvent): void {
     this.#options.hooks?.onCache?.(event)
   }
+}
+
+function validateTags(tags: readonly string[] | undefined): readonly string[] {
+  if (tags === undefined) return []
+  if (!Array.isArray(tags)) {
+    throw new CacheError('CACHE_OPTION_INVALID', 'tags must be an array of strings', {
+      field: 'tags',
+    })
+  }
+  return tags.map((tag) => validateKey(tag, 'tag'))
 }

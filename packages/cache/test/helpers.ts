@@ -5,7 +5,7 @@ import {
   type SluiceDatabase,
 } from '@sluice/core'
 import { databaseName } from '@sluice/testing'
-import { withProfile } from '@sluice/testing/profile'
+import { type ProfileInstrumentationOptions, withProfile } from '@sluice/testing/profile'
 import { sharedPostgres, sharedRedisUrl } from '@sluice/testing/vitest'
 import { Redis } from 'ioredis'
 import { afterAll } from 'vitest'
@@ -34,15 +34,22 @@ export function redisClient(url = sharedRedisUrl()): Redis {
 }
 
 /** A cache (on the shared Redis unless told otherwise) that records its events; closed after the file. */
-export function testCache(options: Partial<CacheOptions> = {}): Cache & { events: CacheEvent[] } {
+export function testCache(
+  options: Partial<CacheOptions> = {},
+  profile: ProfileInstrumentationOptions = {},
+): Cache & { events: CacheEvent[] } {
   const events: CacheEvent[] = []
   const cache = createCache(
-    withProfile({
-      redis: redisClient(),
-      namespace: freshNamespace(),
-      instrumentation: { onCache: (event: CacheEvent) => events.push(event) },
-      ...options,
-    }),
+    withProfile(
+      {
+        redis: redisClient(),
+        namespace: freshNamespace(),
+        database: 'test',
+        instrumentation: { onCache: (event: CacheEvent) => events.push(event) },
+        ...options,
+      },
+      profile,
+    ),
   )
   caches.push(cache)
   return Object.assign(cache, { events })

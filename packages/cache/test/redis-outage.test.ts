@@ -25,7 +25,9 @@ afterAll(async () => {
 function tally(events: readonly (CacheEvent & { at: number })[], from: number, to = Infinity) {
   const inWindow = events.filter((event) => event.at >= from && event.at < to)
   const count = (kind: CacheEvent['kind'], tier?: 'l1' | 'l2') =>
-    inWindow.filter((event) => event.kind === kind && (!tier || event.tier === tier)).length
+    inWindow.filter(
+      (event) => event.kind === kind && (!tier || ('tier' in event && event.tier === tier)),
+    ).length
   const hits = count('hit')
   return {
     hits,

@@ -30,7 +30,9 @@ describe('a Redis URL with a bad password', () => {
     const load = async () => ++loads
     expect(await cache.getOrLoad('k', load)).toBe(1)
     expect(await cache.getOrLoad('k', load)).toBe(2) // not cached: the store said no
-    const errors = cache.events.filter((event): event is CacheEvent => event.kind === 'error')
+    const errors = cache.events.filter(
+      (event): event is Extract<CacheEvent, { kind: 'error' }> => event.kind === 'error',
+    )
     expect(errors.length).toBeGreaterThan(0)
     for (const event of [error, ...errors.map((e) => e.error)]) {
       expect(event).toBeInstanceOf(CacheError)

@@ -7,6 +7,7 @@ import { checkTarget, type HealthReport, healthReport } from './health.js'
 import { combineInstrumentation } from './instrumentation/combine.js'
 import type { Instrumentation } from './instrumentation/events.js'
 import { createPool } from './pool/create-pool.js'
+import { checkReady, type ReadyOptions } from './ready.js'
 
 /** Options of {@link createDatabase}. */
 export interface DatabaseOptions {
@@ -39,8 +40,19 @@ export interface CloseOptions {
  */
 export interface SluiceDatabase<DB> {
   readonly db: Kysely<DB>
-  /** Reachability, round-trip latency and pool counts. Never throws. */
+  /**
+   * Reachability, role, round-trip latency and pool counts of every server. Never throws;
+   * after `close()` every server is `down` with `DATABASE_CLOSED`.
+   */
   health(): Promise<HealthReport>
+  /**
+   * Resolves once every server accepts connections with the configured credentials and
+   * database and is in its configured role, within `timeoutMs`; call it at start-up to fail
+   * fast. Unlike `health()`, it throws.
+   *
+   * @throws DatabaseNotReadyError (`DATABASE_NOT_READY`) naming each server that is not ready.
+   */
+  ready(options?: ReadyOptions): Promise<void>
   /**
    * Stops accepting queries (they fail with `DATABASE_CLOSED`), waits for in-flight ones up to
    * `timeoutMs`, then ends the pool. Idempotent.
@@ -82,6 +94,7 @@ export function createDatabase<DB>(
   return {
     db,
     health: async () => healthReport([await checkTarget(pool, target, 'primary')]),
+    ready: (readyOptions) => checkReady([{ pool, target, role: 'primary' }], readyOptions),
     close: ({ timeoutMs = 10_000 } = {}) => {
       closing ??= driver.drain(timeoutMs).then(() => driver.destroy())
       return closing

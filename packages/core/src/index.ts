@@ -13,6 +13,7 @@ export {
   type TargetOverrides,
   withTargetSettings,
 } from './config/target.js'
+export type { ConsistencySource } from './consistency.js'
 export {
   type CloseOptions,
   createDatabase,
@@ -29,8 +30,11 @@ export {
   ConnectionError,
   type ConnectionErrorCode,
   DatabaseClosedError,
+  DatabaseNotReadyError,
   PoolTimeoutError,
+  type ReadinessFailure,
   StatementTimeoutError,
+  TargetRoleError,
 } from './errors/errors.js'
 export { isDatabaseError, toSluiceError } from './errors/pg-errors.js'
 export { type ErrorContext, SluiceError, type SluiceErrorOptions } from './errors/sluice-error.js'
@@ -52,3 +56,4 @@ export type {
 export { cachedQueryInfo, type QueryInfo, queryInfo } from './instrumentation/query-info.js'
 export { ShapeCache } from './instrumentation/shape-cache.js'
 export { createPool } from './pool/create-pool.js'
+export type { ReadyOptions } from './ready.js'

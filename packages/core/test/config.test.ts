@@ -88,7 +88,7 @@ describe('parseConfig', () => {
       DATABASE_URL: 'mysql://app@db/app',
       DB_POOL_SIZE: '0',
       DB_POOL_TIMEOUT: 'soon',
-      DB_SSL_MODE: 'prefer',
+      DB_SSL_MODE: 'allow',
       DB_POOLER_MODE: 'pgpool',
     })
     expect(error.code).toBe('CONFIG_INVALID')
@@ -137,25 +137,5 @@ describe('parseConfig', () => {
       expect(text).not.toContain(SECRET)
       expect(text).not.toContain(encodeURIComponent(SECRET))
     }
-  })
-
-  it('checks TLS settings: a CA file needs verify-full and must be readable', () => {
-    expect(configError({ DATABASE_URL: url(), DB_SSL_CA_FILE: '/etc/hostname' }).issues).toEqual([
-      { field: 'DB_SSL_CA_FILE', message: 'a CA file needs SSL mode verify-full' },
-    ])
-    expect(
-      configError({
-        DATABASE_URL: url(),
-        DB_SSL_MODE: 'verify-full',
-        DB_SSL_CA_FILE: '/nope/ca.pem',
-      }).issues,
-    ).toEqual([{ field: 'DB_SSL_CA_FILE', message: 'the CA file cannot be read' }])
-    const config = parseConfig({
-      DATABASE_URL: url(),
-      DB_SSL_MODE: 'verify-full',
-      DB_SSL_CA_FILE: '/etc/hostname',
-    })
-    expect(config.primary.ssl.mode).toBe('verify-full')
-    expect(config.primary.ssl.ca).toBeTypeOf('string')
   })
 })

@@ -19,7 +19,9 @@ let env: Readonly<Record<string, string>>
 let name: string
 const role = `limited_${process.pid}`
 beforeAll(async () => {
-  ;({ url, env, name } = await freshDatabase())
+  // The server itself: these are the server's own refusals (3D000, 28P01, 53300, 55000);
+  // PgBouncer answers each of them with its own 08P01 instead.
+  ;({ url, env, name } = await freshDatabase({}, { direct: true }))
   const primary = sharedPostgres().primary
   await primary.query(`create role ${role} login password 'hunter2' connection limit 0`)
   await primary.query(`create database ${name}_closed`)

@@ -2,30 +2,49 @@ import { SluiceError } from '@sluice/core'
 
 /** Stable codes of {@link PartitionError}. */
 export type PartitionErrorCode =
+  /** The spec's table does not exist (field `table`). */
+  | 'PARTITION_TABLE_NOT_FOUND'
+  /** The table is not range-partitioned on the spec's column alone (field `column`). */
   | 'PARTITION_TABLE_NOT_PARTITIONED'
+  /** The partition key is not `timestamptz`, `timestamp` or `date` (field `column`). */
   | 'PARTITION_COLUMN_NOT_TIME'
+  /** The spec's template table does not exist (field `template`). */
+  | 'PARTITION_TEMPLATE_NOT_FOUND'
+  /** The spec changed since the last run in a way that would remove more data (field named). */
+  | 'PARTITION_SPEC_CHANGED'
+  /** A query on a strictly checked table has no pruning predicate on its key. */
   | 'PARTITION_KEY_REQUIRED'
+  /** DDL kept timing out on locks. */
   | 'PARTITION_LOCK_TIMEOUT'
+  /** Another runner held the table for longer than the caller would wait. */
+  | 'PARTITION_BUSY'
+  /** Rows cannot move out of the default partition safely; the message names the manual fix. */
+  | 'PARTITION_MOVE_REFUSED'
+  /** `createPartitionedTable`'s maintenance run failed for a step (the cause says why). */
+  | 'PARTITION_MAINTENANCE_FAILED'
 
 /**
- * A partition operation that cannot go ahead: the table is not range-partitioned on the
- * spec's column, the column is not a time type, a query on a strictly checked table has no
- * predicate on its partition key, or DDL kept timing out on locks. Bad specs throw
- * `ConfigError` (`CONFIG_INVALID`) naming each field instead.
+ * A partition operation that cannot go ahead. `context.field` names the spec field at fault
+ * where there is one (`table`, `column`, `template`, `retention`, `interval`). Bad specs
+ * throw `ConfigError` (`CONFIG_INVALID`) from `definePartitions` instead.
  *
  * @example
  * ```ts
- * try {
- *   await runMaintenance(db, [messages], { now: new Date() })
- * } catch (error) {
- *   if (error instanceof PartitionError && error.code === 'PARTITION_TABLE_NOT_PARTITIONED') throw error
+ * const result = await runMaintenance(db, [messages])
+ * for (const { table, error } of result.errors) {
+ *   if (error instanceof PartitionError) console.error(table, error.code, error.context.field)
  * }
  * ```
  */
 export class PartitionError extends SluiceError {
   declare readonly code: PartitionErrorCode
 
-  constructor(code: PartitionErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
+  constructor(
+    code: PartitionErrorCode,
+    message: string,
+    options: { cause?: unknown; field?: string; table?: string } = {},
+  ) {
+    const { cause, ...context } = options
+    super(code, message, { cause, context })
   }
 }

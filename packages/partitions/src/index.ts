@@ -1,4 +1,23 @@
 export type { AnyKysely } from './any-kysely.js'
+export { listPartitions, type PartitionInfo } from './catalog/catalog.js'
+export { maintenanceStatus } from './catalog/metadata.js'
+export { PartitionError, type PartitionErrorCode } from './errors.js'
+export { type CreateOptions, createPartitionedTable } from './maintenance/create-table.js'
+export type { MaintenanceEvent, PartitionInstrumentation } from './maintenance/events.js'
+export {
+  type MaintenanceStep,
+  type PlanOptions,
+  planMaintenance,
+  type Statement,
+} from './maintenance/plan.js'
+export { type MaintenanceResult, type RunOptions, runMaintenance } from './maintenance/run.js'
+export {
+  type MaintenanceSchedule,
+  type ScheduleOptions,
+  startMaintenance,
+} from './maintenance/schedule.js'
+export { explainPartitions, partitionRange } from './query/query.js'
+export { RequirePartitionKeyPlugin } from './query/strict-plugin.js'
 export {
   addIntervals,
   type Interval,
@@ -7,16 +26,8 @@ export {
   type LocalDate,
   localDate,
   startInstant,
-} from './calendar.js'
-export { listPartitions, type PartitionInfo, partitionKeyType } from './catalog.js'
-export { type CreateOptions, createPartitionedTable } from './create-table.js'
-export { PartitionError, type PartitionErrorCode } from './errors.js'
-export type { MaintenanceEvent, PartitionInstrumentation } from './events.js'
-export { type PartitionRange, partitionFor, rangeStarting } from './partition-for.js'
-export { type MaintenanceStep, type PlanOptions, planMaintenance, type Statement } from './plan.js'
-export { explainPartitions, partitionRange } from './query.js'
-export { type MaintenanceResult, type RunOptions, runMaintenance } from './run.js'
-export { type MaintenanceSchedule, type ScheduleOptions, startMaintenance } from './schedule.js'
+} from './spec/calendar.js'
+export { type PartitionRange, partitionFor, rangeStarting } from './spec/partition-for.js'
 export {
   definePartitions,
   type IndexSpec,
@@ -24,5 +35,4 @@ export {
   type PartitionSpecInput,
   type RetentionKeep,
   type RetentionMode,
-} from './spec.js'
-export { RequirePartitionKeyPlugin } from './strict-plugin.js'
+} from './spec/spec.js'

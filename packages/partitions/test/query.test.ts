@@ -12,7 +12,7 @@ import { freshDatabase } from './helpers.js'
 
 interface DB {
   messages: { id: Generated<number>; author: string; sent_at: Date }
-  authors: { name: string }
+  authors: { name: string; sent_at: Date | null }
 }
 
 const messages = definePartitions({
@@ -38,7 +38,11 @@ beforeAll(async () => {
         .addColumn('sent_at', 'timestamptz', (c) => c.notNull()),
     { now: new Date('2026-01-10T00:00:00Z') },
   )
-  await typed().schema.createTable('authors').addColumn('name', 'text').execute()
+  await typed()
+    .schema.createTable('authors')
+    .addColumn('name', 'text')
+    .addColumn('sent_at', 'timestamptz')
+    .execute()
   await typed()
     .insertInto('messages')
     .values([
@@ -78,6 +82,20 @@ describe('partition-aware queries', () => {
         .selectAll(),
       strict.updateTable('messages').set({ author: 'ann' }).where('id', '=', 1),
       strict.deleteFrom('messages as m').where('m.author', '=', 'nobody'),
+      // Predicates that mention the key but do not prune (issue 13, item 16).
+      strict.selectFrom('messages').selectAll().where('sent_at', 'is not', null),
+      strict
+        .selectFrom('messages')
+        .selectAll()
+        .where((eb) =>
+          eb.or([eb('sent_at', '>', new Date('2026-03-01')), eb('author', '=', 'ann')]),
+        ),
+      strict
+        .selectFrom('messages')
+        .innerJoin('authors', 'authors.name', 'messages.author')
+        .selectAll()
+        .where('authors.sent_at', '>=', new Date('2026-03-01')),
+      strict.selectFrom('messages').selectAll().where('sent_at', '<>', new Date('2026-03-01')),
     ]
     for (const query of unkeyed) {
       const error = await query.execute().catch((e: unknown) => e)
@@ -89,6 +107,20 @@ describe('partition-aware queries', () => {
       strict.selectFrom('messages').selectAll().where(partitionRange(messages, february)),
       strict.selectFrom('messages').selectAll().where('sent_at', '>=', new Date('2026-03-01')),
       strict.selectFrom('authors').selectAll(), // not partitioned
+      strict
+        .selectFrom('messages as m')
+        .innerJoin('authors', 'authors.name', 'm.author')
+        .selectAll()
+        .where('m.sent_at', '>=', new Date('2026-03-01')),
+      strict
+        .selectFrom('messages')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb('sent_at', '<', new Date('2026-02-01')),
+            eb.between('sent_at', new Date('2026-03-01'), new Date('2026-03-02')),
+          ]),
+        ),
     ]
     for (const query of keyed) await expect(query.execute()).resolves.toBeDefined()
   })

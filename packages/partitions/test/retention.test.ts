@@ -96,13 +96,16 @@ test('Prometheus metrics count the partitions the server gained and lost, and sk
   const before = await bounds(db, 'logs')
   const registry = new Registry()
   const instrumentation = prometheusInstrumentation({ registry })
-  // Another runner holds the maintenance lock: this run is skipped.
+  // Another runner holds the table's lease: this run is skipped, and says who holds it.
   const other = await client(url)
-  await other.query(`select pg_advisory_lock(hashtext('sluice.partitions.maintenance'))`)
+  await other.query(
+    `update sluice_partitions.tables set runner = 'other', lease_until = now() + interval '1 hour'`,
+  )
   expect(await runMaintenance(db, [spec], { now: NOVEMBER, instrumentation })).toMatchObject({
     status: 'skipped',
+    skipped: [{ table: 'public.logs', heldBy: 'other' }],
   })
-  await other.query(`select pg_advisory_unlock(hashtext('sluice.partitions.maintenance'))`)
+  await other.query(`update sluice_partitions.tables set runner = null, lease_until = null`)
   expect(await runMaintenance(db, [spec], { now: NOVEMBER, instrumentation })).toMatchObject({
     status: 'done',
   })
@@ -173,7 +176,7 @@ describe.each([
   })
 })
 
-test('a default partition holding rows for next month: maintenance moves them out in batches and creates the partition', async () => {
+test('a default partition holding rows for next month: maintenance moves them out in one transaction and creates the partition', async () => {
   const { db } = await freshDatabase()
   const spec = definePartitions({
     table: 'events',
@@ -201,7 +204,6 @@ test('a default partition holding rows for next month: maintenance moves them ou
 
   const result = await runMaintenance(db, [spec], {
     now: new Date('2026-12-10T00:00:00Z'),
-    batchSize: 10_000,
   })
   expect(result).toMatchObject({
     status: 'done',

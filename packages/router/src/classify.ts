@@ -11,6 +11,9 @@ export interface Classification {
     | 'locking-clause'
     | 'data-modifying-cte'
     | 'write-function'
+    | 'raw-dml'
+    /** A standby refused this statement shape as a write once; see `learnWrite`. */
+    | 'standby-rejected'
 }
 
 /** Functions that write even when called from a SELECT; `writeFunctions` adds to these. */
@@ -32,6 +35,29 @@ export const DEFAULT_WRITE_FUNCTIONS: readonly string[] = Object.freeze([
   'set_config',
   'txid_current',
   'pg_current_xact_id',
+  // Large objects: every writer (lo_open and loread only read).
+  'lo_creat',
+  'lo_create',
+  'lo_from_bytea',
+  'lo_import',
+  'lo_put',
+  'lo_truncate',
+  'lo_truncate64',
+  'lo_unlink',
+  'lowrite',
+  // WAL functions that fail during recovery.
+  'pg_current_wal_lsn',
+  'pg_current_wal_insert_lsn',
+  'pg_current_wal_flush_lsn',
+  'pg_walfile_name',
+  'pg_walfile_name_offset',
+  'pg_switch_wal',
+  'pg_create_restore_point',
+  'pg_logical_emit_message',
+  'pg_replication_origin_create',
+  'pg_replication_origin_drop',
+  'pg_replication_origin_advance',
+  'pg_replication_origin_session_setup',
 ])
 
 const READ_MARKER = '/* sluice:read */ '
@@ -43,6 +69,9 @@ const WRITE_NODES = new Set([
 ])
 const LOCKS = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
 const RAW_LOCK = /\bfor\s+(?:no\s+key\s+update|key\s+share|update|share)\b/i
+// A data-modifying statement written out in a raw fragment (a raw CTE body, say).
+const RAW_DML =
+  /\b(?:insert\s+into|update\s+(?:only\s+)?[\w."]+(?:\s+(?:as\s+)?\w+)?\s+set|delete\s+from|merge\s+into)\b/i
 const READ: Classification = Object.freeze({ kind: 'read', reason: 'select' })
 const MARKED_READ: Classification = Object.freeze({ kind: 'read', reason: 'marked-read' })
 
@@ -105,7 +134,11 @@ export interface WriteFunctions {
 export function compileWriteFunctions(extra: readonly string[] = []): WriteFunctions {
   const names = new Set([...DEFAULT_WRITE_FUNCTIONS, ...extra].map(baseName))
   const alternatives = [...names].map((name) => name.replace(/[^a-z0-9_$]/g, '\\$&')).join('|')
-  return { names, rawCall: new RegExp(`\\b(?:${alternatives})\\s*\\(`, 'i') }
+  // A call, the name quoted or not, schema-qualified or not: nextval(, "nextval"(, pg_catalog."nextval"(
+  return {
+    names,
+    rawCall: new RegExp(`(?:^|[^\\w$"])"?(?:${alternatives})"?\\s*\\(`, 'i'),
+  }
 }
 
 function baseName(name: string): string {
@@ -133,6 +166,7 @@ function findWrite(root: RootOperationNode, writes: WriteFunctions): Classificat
         const text = (node.sqlFragments as readonly string[]).join(' ')
         if (writes.rawCall.test(text)) found = 'write-function'
         else if (RAW_LOCK.test(text)) found = 'locking-clause'
+        else if (RAW_DML.test(text)) found = 'raw-dml'
         break
       }
       default:

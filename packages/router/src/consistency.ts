@@ -1,50 +1,74 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { ConfigError } from '@sluice/core'
-import { formatLsn, parseLsn } from './lsn.js'
+import { laterPosition, type Position } from './position.js'
+import { formatToken, parseToken } from './token.js'
 
-/** What the reads in a scope require; writes in it raise `minLsn` here and in enclosing scopes. */
+/** What the reads in a scope require; writes in it raise `min` here and in enclosing scopes. */
 interface Scope {
-  minLsn: bigint | undefined
+  min: Position | undefined
   readonly maxLagMs: number | undefined
   readonly parent: Scope | undefined
 }
 
 /** The requirement a read carries, or none. */
 export interface ReadRequirement {
-  readonly minLsn: bigint | undefined
+  readonly min: Position | undefined
   readonly maxLagMs: number | undefined
 }
 
 /**
  * Read-your-writes scopes of one routed database, carried through async calls by
- * AsyncLocalStorage.
+ * AsyncLocalStorage. Scopes nest; a write raises the position of its scope and of every
+ * enclosing one, so an outer scope sees what parallel inner branches wrote, and an inner
+ * scope sees the outer scope's later writes (it reads the chain at every statement).
  */
 export class ConsistencyScopes {
   readonly #storage = new AsyncLocalStorage<Scope>()
+  readonly #systemId: () => Promise<string | undefined>
+  readonly #knownSystemId: () => string | undefined
+
+  /**
+   * @param systemId resolves the cluster's system identifier (after the first replica check)
+   * @param knownSystemId the identifier if already known, without waiting
+   */
+  constructor(
+    systemId: () => Promise<string | undefined>,
+    knownSystemId: () => string | undefined,
+  ) {
+    this.#systemId = systemId
+    this.#knownSystemId = knownSystemId
+  }
 
   /** Runs `fn` in a session: the current one if there is one, else a new one. */
   session<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#storage.getStore()) return fn()
-    return this.#storage.run({ minLsn: undefined, maxLagMs: undefined, parent: undefined }, fn)
+    return this.#storage.run({ min: undefined, maxLagMs: undefined, parent: undefined }, fn)
   }
 
-  /** Runs `fn` in a nested scope whose reads need at least `atLeast` and at most `maxLagMs`. */
+  /**
+   * Runs `fn` in a nested scope whose reads need at least `atLeast` and at most `maxLagMs`.
+   * The token is checked before `fn` runs (format, and cluster once it is known).
+   */
   async withConsistency<T>(
     requirement: { atLeast?: string; maxLagMs?: number },
     fn: () => Promise<T>,
   ): Promise<T> {
-    const parent = this.#storage.getStore()
-    const atLeast = requirement.atLeast === undefined ? undefined : parseLsn(requirement.atLeast)
-    const { maxLagMs } = requirement
+    const { atLeast, maxLagMs } = requirement ?? {}
     if (maxLagMs !== undefined && !(Number.isFinite(maxLagMs) && maxLagMs >= 0)) {
       throw new ConfigError([
         { field: 'maxLagMs', message: 'must be a number of milliseconds, 0 or more' },
       ])
     }
+    let position: Position | undefined
+    if (atLeast !== undefined) {
+      parseToken(atLeast) // format errors first, without waiting for the cluster
+      position = parseToken(atLeast, this.#knownSystemId() ?? (await this.#systemId()))
+    }
+    const parent = this.#storage.getStore()
     return this.#storage.run(
       {
-        minLsn: maxLsn(parent?.minLsn, atLeast),
-        maxLagMs: minDefined(parent?.maxLagMs, requirement.maxLagMs),
+        min: laterPosition(parent && requirementOf(parent).min, position),
+        maxLagMs: minDefined(parent && requirementOf(parent).maxLagMs, maxLagMs),
         parent,
       },
       fn,
@@ -53,33 +77,43 @@ export class ConsistencyScopes {
 
   /** The current scope's requirement, or `undefined` outside any scope. */
   current(): ReadRequirement | undefined {
-    return this.#storage.getStore()
+    const scope = this.#storage.getStore()
+    return scope && requirementOf(scope)
   }
 
-  /** True inside a scope: writes there must report their commit LSN. */
+  /** True inside a scope: writes there must report their position. */
   get tracking(): boolean {
     return this.#storage.getStore() !== undefined
   }
 
-  /** Records a write's commit LSN in the current scope and the scopes around it. */
-  noteWrite(lsn: string): void {
-    const value = parseLsn(lsn)
+  /** Records a write's position in the current scope and the scopes around it. */
+  noteWrite(position: Position): void {
     for (let scope = this.#storage.getStore(); scope; scope = scope.parent) {
-      scope.minLsn = maxLsn(scope.minLsn, value)
+      scope.min = laterPosition(scope.min, position)
     }
   }
 
-  /** The current scope's LSN as a token string. */
+  /** The current scope's position as a token, once the cluster's system identifier is known. */
   token(): string | undefined {
-    const lsn = this.#storage.getStore()?.minLsn
-    return lsn === undefined ? undefined : formatLsn(lsn)
+    const min = this.current()?.min
+    const systemId = min?.systemId ?? this.#knownSystemId()
+    return min === undefined || systemId === undefined
+      ? undefined
+      : formatToken({ ...min, systemId })
   }
 }
 
-function maxLsn(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
-  if (a === undefined) return b
-  if (b === undefined) return a
-  return a > b ? a : b
+/**
+ * A scope's own requirement joined with its parents': an inner scope started before the outer
+ * scope wrote again still needs that write.
+ */
+function requirementOf(scope: Scope): ReadRequirement {
+  if (scope.parent === undefined) return scope
+  const parent = requirementOf(scope.parent)
+  return {
+    min: laterPosition(scope.min, parent.min),
+    maxLagMs: minDefined(scope.maxLagMs, parent.maxLagMs),
+  }
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

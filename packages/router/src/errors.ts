@@ -29,7 +29,10 @@ export class NoReplicaAvailableError extends SluiceError {
 }
 
 /**
- * A consistency token that is not a PostgreSQL LSN such as `16/B374D848`.
+ * A consistency token that cannot be used (code `INVALID_CONSISTENCY_TOKEN`): not a string,
+ * longer than 64 characters, truncated or altered. The subclasses name the other problems:
+ * {@link ConsistencyTokenFormatError} and {@link ForeignConsistencyTokenError}. The message
+ * quotes at most 40 characters of the token.
  *
  * @example
  * ```ts
@@ -37,11 +40,50 @@ export class NoReplicaAvailableError extends SluiceError {
  * ```
  */
 export class InvalidConsistencyTokenError extends SluiceError {
-  constructor(token: unknown) {
+  constructor(
+    token: unknown,
+    problem = 'is not a consistency token',
+    code = 'INVALID_CONSISTENCY_TOKEN',
+  ) {
     const shown = typeof token === 'string' ? JSON.stringify(token.slice(0, 40)) : typeof token
+    super(code, `Consistency token ${shown} ${problem}`)
+  }
+}
+
+/**
+ * A token in a format this version does not read (code `CONSISTENCY_TOKEN_FORMAT`): a bare LSN
+ * such as `16/B374D848` (the format before v1) or a newer version.
+ *
+ * @example
+ * ```ts
+ * await database.withConsistency({ atLeast: '16/B374D848' }, read) // throws CONSISTENCY_TOKEN_FORMAT
+ * ```
+ */
+export class ConsistencyTokenFormatError extends InvalidConsistencyTokenError {
+  constructor(token: string, format: string) {
     super(
-      'INVALID_CONSISTENCY_TOKEN',
-      `Consistency token ${shown} is not a PostgreSQL LSN like "16/B374D848"`,
+      token,
+      `is in an unsupported format (${format}); pass a token from consistencyToken() of this version`,
+      'CONSISTENCY_TOKEN_FORMAT',
+    )
+  }
+}
+
+/**
+ * A token minted by another PostgreSQL cluster (code `CONSISTENCY_TOKEN_FOREIGN_CLUSTER`): its
+ * system identifier is not this cluster's, so its position means nothing here.
+ *
+ * @example
+ * ```ts
+ * await database.withConsistency({ atLeast: tokenFromStaging }, read) // throws CONSISTENCY_TOKEN_FOREIGN_CLUSTER
+ * ```
+ */
+export class ForeignConsistencyTokenError extends InvalidConsistencyTokenError {
+  constructor(token: string, tokenSystemId: string, systemId: string) {
+    super(
+      token,
+      `comes from another cluster (system ${tokenSystemId}; this one is system ${systemId})`,
+      'CONSISTENCY_TOKEN_FOREIGN_CLUSTER',
     )
   }
 }

@@ -1,5 +1,5 @@
 import { type AfterCommit, combineInstrumentation, parseDuration, parseOptions } from '@sluice/core'
-import type { KyselyPlugin } from 'kysely'
+import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import type { RouterInstrumentation } from './route-events.js'
 import { leastInFlight, type ReplicaStrategy, roundRobin } from './strategies.js'
@@ -20,8 +20,10 @@ import { leastInFlight, type ReplicaStrategy, roundRobin } from './strategies.js
 export interface RouterOptions {
   /** Hooks for query, pool, routing and replica-state events. */
   readonly instrumentation?: RouterInstrumentation | readonly RouterInstrumentation[]
-  /** Kysely plugins, e.g. `CamelCasePlugin`. */
+  /** Kysely plugins, e.g. `CamelCasePlugin`; passed to both Kysely instances. */
   readonly plugins?: readonly KyselyPlugin[]
+  /** Kysely's own `log` option (`['query', 'error']` or a function), passed through. */
+  readonly log?: KyselyConfig['log']
   /** `round-robin` (default), `least-in-flight`, or any strategy such as `weighted({...})`. */
   readonly strategy?: 'round-robin' | 'least-in-flight' | ReplicaStrategy
   /** How often each replica's lag and health are checked. Default 1000 ms. */
@@ -36,7 +38,10 @@ export interface RouterOptions {
   readonly writeFunctions?: readonly string[]
   /** Where `READ ONLY` transactions run: `primary` (default) or a `replica`. */
   readonly readOnlyTransactions?: 'primary' | 'replica'
-  /** Time allowed for one lag check, connection included. Default 2000 ms. */
+  /**
+   * Time allowed for one lag check or `health()` check of a server, connection included; a
+   * server that does not answer in time counts as down. Default 2000 ms.
+   */
   readonly probeTimeoutMs?: number | string
   /** First wait before re-checking a replica that is down; doubles up to `maxRetryDelayMs`. Default 500 ms. */
   readonly retryDelayMs?: number | string
@@ -53,6 +58,7 @@ export interface RouterOptions {
 export interface ResolvedRouterOptions {
   readonly hooks: RouterInstrumentation | undefined
   readonly plugins: readonly KyselyPlugin[]
+  readonly log: KyselyConfig['log']
   readonly strategy: ReplicaStrategy
   readonly lagCheckIntervalMs: number
   readonly maxLagMs: number
@@ -92,7 +98,7 @@ const strategy = z.union([
   ),
 ])
 
-const schema = z.object({
+const schema = z.strictObject({
   strategy: strategy.default('round-robin'),
   lagCheckIntervalMs: duration('lagCheckIntervalMs', 1000),
   maxLagMs: duration('maxLagMs', 5000),
@@ -103,7 +109,18 @@ const schema = z.object({
     .default(16 * 1024 * 1024),
   fallback: z.enum(['primary', 'error']).default('primary'),
   writeFunctions: z
-    .array(z.string().regex(/^[A-Za-z_][\w$.]*$/, { error: 'must be a function name' }))
+    .array(
+      z.string({ error: 'must be a function name' }).superRefine((name, ctx) => {
+        const problem = name.includes('"')
+          ? 'give the name without quotes (names match in any case)'
+          : name.includes('.')
+            ? 'give the name without a schema (a name matches in every schema)'
+            : /^[A-Za-z_][\w$]*$/.test(name)
+              ? undefined
+              : 'must be a function name'
+        if (problem) ctx.addIssue({ code: 'custom', message: problem })
+      }),
+    )
     .default([]),
   readOnlyTransactions: z.enum(['primary', 'replica']).default('primary'),
   probeTimeoutMs: duration('probeTimeoutMs', 2000),
@@ -124,7 +141,7 @@ export function resolveRouterOptions(
   options: RouterOptions,
   replicaLabels: readonly string[],
 ): ResolvedRouterOptions {
-  const { instrumentation, plugins, afterCommit, ...rest } = options
+  const { instrumentation, plugins, afterCommit, log, ...rest } = options
   const parsed = parseOptions(schema, rest)
   const chosen =
     parsed.strategy === 'round-robin'
@@ -138,6 +155,7 @@ export function resolveRouterOptions(
     strategy: chosen,
     hooks: combineInstrumentation<RouterInstrumentation>(...[instrumentation ?? []].flat()),
     plugins: [...(plugins ?? [])],
+    log,
     afterCommit,
   })
 }

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { ConnectionError, toSluiceError } from '@sluice/core'
-import { primaryLsn, probeReplica, type ReplicaProbe } from './lag-probe.js'
+import { toSluiceError } from '@sluice/core'
+import { withDeadline } from '@sluice/core/internal'
+import { probePrimary, probeReplica, type ReplicaProbe } from './lag-probe.js'
 import type { ResolvedRouterOptions } from './options.js'
 import type { ReplicaNode, TargetNode } from './target-node.js'
 
@@ -23,6 +24,8 @@ export class ReplicaMonitor {
   #timer: NodeJS.Timeout | undefined
   #round: Promise<void> | undefined
   #stopped = false
+  /** The cluster's system identifier, from the first check that answered. */
+  systemId: string | undefined
 
   constructor(
     primary: TargetNode,
@@ -66,10 +69,11 @@ export class ReplicaMonitor {
     await this.#round
   }
 
-  async stop(): Promise<void> {
+  /** Stops checking; a round under way ends within `probeTimeoutMs` (not awaited past `timeoutMs`). */
+  async stop(timeoutMs: number): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
-    await this.#round
+    if (this.#round) await withDeadline(this.#round, timeoutMs, () => undefined)
   }
 
   #tick(): void {
@@ -81,15 +85,20 @@ export class ReplicaMonitor {
   }
 
   async #checkAll(): Promise<void> {
-    const primary = await this.#deadline(primaryLsn(this.#primary.probePool), this.#primary).catch(
-      () => undefined,
-    )
+    const primary = await probePrimary(
+      this.#primary.probePool,
+      this.#primary.target,
+      this.#timeoutMs,
+    ).catch(() => undefined)
+    if (primary) this.systemId = primary.systemId
     const now = Date.now()
     await Promise.all(
       this.#replicas.map(async (replica) => {
         if (replica.state.status === 'down' && now < replica.nextCheckAt) return
         try {
-          replica.checked(await this.#probe(replica, primary))
+          const probe = await this.#probe(replica, primary?.lsn)
+          this.systemId ??= probe.systemId
+          replica.checked(probe)
         } catch (error) {
           replica.failed(toSluiceError(error, replica.target))
         }
@@ -108,34 +117,10 @@ export class ReplicaMonitor {
    * once more after a moment: one that is really behind is still behind.
    */
   async #probe(replica: ReplicaNode, primary: bigint | undefined): Promise<ReplicaProbe> {
-    const probe = await this.#deadline(probeReplica(replica.probePool, primary), replica)
+    const check = () => probeReplica(replica.probePool, replica.target, primary, this.#timeoutMs)
+    const probe = await check()
     if (!probe.inRecovery || probe.lagMs <= this.#maxLagMs) return probe
     await delay(CONFIRM_DELAY_MS)
-    return this.#deadline(probeReplica(replica.probePool, primary), replica)
-  }
-
-  /**
-   * Bounds a check by `probeTimeoutMs` even where the statement timeout cannot act, e.g. a
-   * query queued inside PgBouncer for a server that is gone.
-   */
-  async #deadline<T>(check: Promise<T>, node: TargetNode): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const where = `${node.target.label} (${node.target.address})`
-        reject(
-          new ConnectionError(
-            'CONNECT_TIMEOUT',
-            `${where} did not answer a lag check within ${this.#timeoutMs} ms`,
-          ),
-        )
-      }, this.#timeoutMs)
-    })
-    check.catch(() => undefined)
-    try {
-      return await Promise.race([check, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
+    return check()
   }
 }

@@ -28,6 +28,8 @@ export interface ReplicaState {
   readonly lagBytes?: number
   /** The replica's replay LSN at the last check. */
   readonly replayLsn?: string
+  /** The timeline it was on at the last check (tokens from another timeline do not count). */
+  readonly timeline?: number
   /** Queries running on it now. */
   readonly inFlight: number
   /** Reads it has served through this router. */

@@ -10,7 +10,10 @@ import type { ReplicaState, ReplicaStatus } from './replica-state.js'
  * - `sticky-primary`: the connection already wrote (inside `db.connection()`), so it stays on the primary.
  * - `transaction` / `read-only-transaction`: the whole transaction runs there.
  * - `fallback`: a read no replica could serve (see `skipped`), sent to the primary.
- * - `retry`: a read retried on another server after a connection error (see `error`).
+ * - `retry`: a read retried on another server after a replica-specific failure (see `error`).
+ * - `pinned`: inside `db.connection()`, a read on the server the connection already read from.
+ * - `reclassified`: a standby refused the statement as a write; it is retried on the primary,
+ *   and that statement shape goes there from now on.
  */
 export type RouteReason =
   | 'write'
@@ -21,6 +24,8 @@ export type RouteReason =
   | 'read-only-transaction'
   | 'fallback'
   | 'retry'
+  | 'pinned'
+  | 'reclassified'
 
 /** One routing decision. */
 export interface RouteEvent {
@@ -32,7 +37,7 @@ export interface RouteEvent {
   readonly classification?: Classification['reason']
   /** Why each replica was passed over, e.g. `{ 'replica-1': 'lagging' }`. */
   readonly skipped?: Readonly<Record<string, string>>
-  /** The connection error that caused a `retry`. */
+  /** The failure that caused a `retry` or a `reclassified`. */
   readonly error?: unknown
 }
 

@@ -1,6 +1,7 @@
 import {
   type CloseOptions,
   ConfigError,
+  type ConsistencySource,
   checkTarget,
   type HealthReport,
   healthReport,
@@ -8,14 +9,16 @@ import {
   type SluiceConfig,
   type SluiceDatabase,
 } from '@sluice/core'
+import { checkReady, withDeadline } from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
+import { latestToken, newestToken } from './latest-token.js'
 import { type RouterOptions, resolveRouterOptions } from './options.js'
 import { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
 import { MAX_REPLICAS, Router } from './router.js'
 import { RoutingDriver } from './routing-driver.js'
-import { ReplicaNode, TargetNode } from './target-node.js'
+import { ReplicaNode, TargetNode, withRouterView } from './target-node.js'
 
 /**
  * A Kysely client over a primary and its replicas. `db` routes each statement; `primary`
@@ -30,7 +33,7 @@ import { ReplicaNode, TargetNode } from './target-node.js'
  * })
  * ```
  */
-export interface RoutedDatabase<DB> extends SluiceDatabase<DB> {
+export interface RoutedDatabase<DB> extends SluiceDatabase<DB>, ConsistencySource {
   /** Always the primary (writes made through it still count for read-your-writes). */
   readonly primary: Kysely<DB>
   /**
@@ -39,12 +42,25 @@ export interface RoutedDatabase<DB> extends SluiceDatabase<DB> {
    * Nested calls join the enclosing session.
    */
   session<T>(fn: () => Promise<T>): Promise<T>
-  /** The commit LSN of the latest write in the current scope (e.g. `'0/3000148'`), to pass on. */
+  /**
+   * The token of the latest write in the current scope, to pass on (an HTTP header, a job
+   * payload): `v1.<system id>.<timeline>.<LSN>.<check>`, at most 60 characters. It is a
+   * position at or after the end of the write's commit record in every commit mode, on its
+   * timeline, in this cluster. `undefined` outside a scope or before any write in it.
+   */
   consistencyToken(): string | undefined
+  /** A token at or after every write committed on the primary so far (asks the primary). */
+  latestToken(): Promise<string>
+  /** The newer of two tokens. */
+  newestToken(a: string, b: string): string
   /**
    * Runs `fn` with reads that need a replica at or past `atLeast` (a token from
    * `consistencyToken()`, maybe from another process) and no more than `maxLagMs` behind.
-   * @throws InvalidConsistencyTokenError (`INVALID_CONSISTENCY_TOKEN`) for a token that is not an LSN.
+   * A read with a token goes to a replica that has replayed it on the same timeline, else to
+   * the primary (whatever `fallback` says).
+   * @throws InvalidConsistencyTokenError (`INVALID_CONSISTENCY_TOKEN`: malformed, truncated, too
+   * long; `CONSISTENCY_TOKEN_FORMAT`: a bare LSN or another version;
+   * `CONSISTENCY_TOKEN_FOREIGN_CLUSTER`: another cluster's token).
    */
   withConsistency<T>(
     consistency: { atLeast?: string; maxLagMs?: number },
@@ -91,17 +107,38 @@ export function createRoutedDatabase<DB>(
   )
   const primary = new TargetNode(config.primary, 'primary', resolved)
   const replicas = config.replicas.map((target) => new ReplicaNode(target, resolved))
-  const scopes = new ConsistencyScopes()
   const monitor = new ReplicaMonitor(primary, replicas, resolved)
+  const scopes = new ConsistencyScopes(
+    async () => {
+      await monitor.ready
+      return monitor.systemId
+    },
+    () => monitor.systemId,
+  )
   const router = new Router(primary, replicas, scopes, monitor, resolved)
+  const nodes = [primary, ...replicas]
   let closing: Promise<void> | undefined
   const close = ({ timeoutMs = 10_000 }: CloseOptions = {}) => {
+    if (!(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      return Promise.reject(
+        new ConfigError([
+          { field: 'timeoutMs', message: 'must be a number of milliseconds, 0 or more' },
+        ]),
+      )
+    }
     closing ??= (async () => {
       router.closed = true
-      await monitor.stop()
-      const nodes = [primary, ...replicas]
-      await Promise.all(nodes.map((node) => node.driver.drain(timeoutMs)))
-      await Promise.all(nodes.map((node) => node.end()))
+      // One budget for every step: a frozen server must not stretch close() past it. Past the
+      // budget, running statements are cut off and the pools end in the background.
+      const deadline = performance.now() + timeoutMs
+      const left = () => Math.max(0, deadline - performance.now())
+      const graceful = (async () => {
+        await Promise.all([monitor.stop(left()), ...nodes.map((node) => node.driver.drain(left()))])
+        await Promise.all(nodes.map((node) => node.end()))
+      })()
+      await withDeadline(graceful, timeoutMs, () => {
+        for (const node of nodes) void node.end()
+      })
     })()
     return closing
   }
@@ -109,21 +146,35 @@ export function createRoutedDatabase<DB>(
     new Kysely<DB>({
       dialect: postgresDialect(new RoutingDriver(router, primaryOnly, () => close())),
       plugins: [...resolved.plugins],
+      ...(resolved.log !== undefined && { log: resolved.log }),
     })
   monitor.start()
+  const timeoutMs = resolved.probeTimeoutMs
   return {
     db: kysely(false),
     primary: kysely(true),
     session: (fn) => scopes.session(fn),
     consistencyToken: () => scopes.token(),
+    latestToken: () => latestToken(primary),
+    newestToken,
     withConsistency: (consistency, fn) => scopes.withConsistency(consistency, fn),
     replicas: () => replicas.map((replica) => replica.snapshot()),
     health: async (): Promise<HealthReport> =>
       healthReport(
         await Promise.all([
-          checkTarget(primary.pool, primary.target, 'primary'),
-          ...replicas.map((replica) => checkTarget(replica.pool, replica.target, 'replica')),
+          checkTarget(primary.pool, primary.target, 'primary', timeoutMs),
+          ...replicas.map(async (replica) =>
+            withRouterView(
+              await checkTarget(replica.pool, replica.target, 'replica', timeoutMs),
+              replica,
+            ),
+          ),
         ]),
+      ),
+    ready: (readyOptions) =>
+      checkReady(
+        [primary, ...replicas].map(({ pool, target, role }) => ({ pool, target, role })),
+        readyOptions,
       ),
     close,
   }

@@ -8,7 +8,9 @@ import {
 } from './classify.js'
 import type { ConsistencyScopes, ReadRequirement } from './consistency.js'
 import { InvalidStrategyPickError, NoReplicaAvailableError } from './errors.js'
+import { parseLsn } from './lsn.js'
 import type { ResolvedRouterOptions } from './options.js'
+import { reached, UNKNOWN_POSITION } from './position.js'
 import type { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
 import type { RouteEvent } from './route-events.js'
@@ -17,12 +19,22 @@ import type { ReplicaNode, TargetNode } from './target-node.js'
 /** Replicas one router can hold: a read's candidates are a bit set in a 32-bit integer. */
 export const MAX_REPLICAS = 31
 
-const LSN_SQL = CompiledQuery.raw('select pg_current_wal_lsn()::text as lsn')
-const UNKNOWN_LSN = 'FFFFFFFF/FFFFFFFF'
+// The insert position, not the write position: with synchronous_commit = off the commit record
+// is inserted but maybe not yet written. The WAL file name starts with the current timeline.
+const POSITION_SQL = CompiledQuery.raw(
+  'select l::text as lsn, pg_walfile_name(l) as wal from pg_current_wal_insert_lsn() l',
+)
+const POSITION_AND_SYSTEM_SQL = CompiledQuery.raw(
+  `select l::text as lsn, pg_walfile_name(l) as wal,
+    (select system_identifier::text from pg_control_system()) as system_id
+  from pg_current_wal_insert_lsn() l`,
+)
+const LEARNED_WRITE: Classification = Object.freeze({ kind: 'write', reason: 'standby-rejected' })
+const LEARNED_LIMIT = 1000
 
 /**
  * The routing decisions shared by every connection of one routed database: classification,
- * replica choice with fallback, and commit-LSN capture for read-your-writes.
+ * replica choice with fallback, and write positions for read-your-writes.
  */
 export class Router {
   readonly primary: TargetNode
@@ -32,6 +44,8 @@ export class Router {
   readonly options: ResolvedRouterOptions
   readonly #writes: WriteFunctions
   readonly #classifications = new ShapeCache<Classification>()
+  /** Statements a standby refused as writes, by SQL: they go to the primary from then on. */
+  readonly #learned = new Map<string, Classification>()
   // The candidate set of the last read, by which replicas were eligible: reads see the same set
   // until a status, lag or token changes it, so the hot path builds no arrays.
   #eligible = -1
@@ -59,21 +73,51 @@ export class Router {
 
   /** Classifies a statement from its operation tree, once per query shape. */
   classify(query: CompiledQuery): Classification {
-    return this.#classifications.get(query, (node) => classifyQuery(node, this.#writes))
+    return this.#classifications.get(
+      query,
+      (node, text) => this.#learned.get(text) ?? classifyQuery(node, this.#writes),
+    )
+  }
+
+  /**
+   * A standby refused `query` as a write: from now on that statement shape goes to the
+   * primary. Emits a `reclassified` route event.
+   */
+  learnWrite(query: CompiledQuery, error: unknown): void {
+    if (this.#learned.size >= LEARNED_LIMIT) this.#learned.clear()
+    this.#learned.set(query.sql, LEARNED_WRITE)
+    this.#classifications.set(query, LEARNED_WRITE)
+    this.onRoute?.({
+      target: this.primary.target.label,
+      role: 'primary',
+      reason: 'reclassified',
+      classification: LEARNED_WRITE.reason,
+      error,
+    })
+  }
+
+  /** The index bit of a replica, for `excluded` sets. */
+  bit(replica: ReplicaNode): number {
+    return 1 << this.replicas.indexOf(replica)
   }
 
   /**
    * Picks the server for a read: a replica the strategy chooses among those that are up,
-   * within the lag bounds and caught up with the scope's token; else the primary, or
-   * `NoReplicaAvailableError` with `fallback: 'error'`. `failed` is left out (a retry).
-   * Await `monitor.ready` first, so that replicas have been checked.
+   * within the lag bounds and caught up with the scope's token, and not in `excluded` (a bit
+   * set of replicas that failed this read); else the primary. With `fallback: 'error'`, a read
+   * that carries no token and is no retry fails with `NoReplicaAvailableError` instead; a read
+   * with a token, or a retry, goes to the primary. Await `monitor.ready` first.
    */
-  pickRead(reason: 'read' | 'read-only-transaction' = 'read', failed?: ReplicaNode): TargetNode {
+  pickRead(
+    reason: 'read' | 'read-only-transaction' = 'read',
+    excluded = 0,
+    error?: unknown,
+  ): TargetNode {
     const requirement = this.scopes.current()
     let eligible = 0
     for (let index = 0; index < this.replicas.length; index++) {
       const replica = this.replicas[index] as ReplicaNode
-      if (replica !== failed && skipReason(replica, requirement) === undefined) {
+      if ((excluded & (1 << index)) === 0 && skipReason(replica, requirement) === undefined) {
         eligible |= 1 << index
       }
     }
@@ -82,37 +126,60 @@ export class Router {
       this.onRoute?.({
         target: replica.target.label,
         role: 'replica',
-        reason: failed ? 'retry' : reason,
+        reason: excluded ? 'retry' : reason,
+        error,
       })
       return replica
     }
     const skipped: Record<string, string> = {}
-    for (const replica of this.replicas) {
+    this.replicas.forEach((replica, index) => {
       skipped[replica.target.label] =
-        replica === failed ? 'failed' : (skipReason(replica, requirement) ?? 'unknown')
+        excluded & (1 << index) ? 'failed' : (skipReason(replica, requirement) ?? 'unknown')
+    })
+    if (this.options.fallback === 'error' && !excluded && requirement?.min === undefined) {
+      throw new NoReplicaAvailableError(skipped)
     }
-    if (this.options.fallback === 'error') throw new NoReplicaAvailableError(skipped)
     this.onRoute?.({
       target: this.primary.target.label,
       role: 'primary',
-      reason: failed ? 'retry' : 'fallback',
+      reason: excluded ? 'retry' : 'fallback',
       skipped,
+      error,
     })
     return this.primary
   }
 
+  /** True when `node` may still serve this scope's reads (a pinned connection asks). */
+  canServe(node: TargetNode): boolean {
+    if (node === this.primary) return true
+    return skipReason(node as ReplicaNode, this.scopes.current()) === undefined
+  }
+
   /**
-   * After a write committed in a consistency scope: reads the primary's WAL position on the
-   * same connection (it is at or after the commit record) and records it as the scope's
-   * token. If that fails, the scope is pinned to the primary instead.
+   * After a write (committed, rolled back or failed) in a consistency scope: reads the
+   * primary's WAL insert position and timeline on the same connection and records them as the
+   * scope's position. That position is at or after the end of the commit record in every
+   * commit mode, and after anything a failed write waited for (the row it conflicted with). If
+   * it cannot be read, the scope's reads are pinned to the primary instead.
    */
-  async noteCommit(connection: SluiceConnection): Promise<void> {
+  async noteWrite(connection: SluiceConnection): Promise<void> {
     if (!this.scopes.tracking) return
     try {
-      const { rows } = await connection.executeQuery<{ lsn: string }>(LSN_SQL)
-      this.scopes.noteWrite((rows[0] as { lsn: string }).lsn)
+      const known = this.monitor.systemId
+      const { rows } = await connection.executeQuery<{
+        lsn: string
+        wal: string
+        system_id?: string
+      }>(known === undefined ? POSITION_AND_SYSTEM_SQL : POSITION_SQL)
+      const row = rows[0] as { lsn: string; wal: string; system_id?: string }
+      if (row.system_id !== undefined) this.monitor.systemId ??= row.system_id
+      this.scopes.noteWrite({
+        systemId: known ?? row.system_id,
+        timeline: Number.parseInt(row.wal.slice(0, 8), 16),
+        lsn: parseLsn(row.lsn),
+      })
     } catch {
-      this.scopes.noteWrite(UNKNOWN_LSN)
+      this.scopes.noteWrite(UNKNOWN_POSITION)
     }
   }
 
@@ -139,7 +206,8 @@ function skipReason(
 ): string | undefined {
   if (replica.state.status !== 'up') return replica.state.status
   if (requirement === undefined) return undefined
-  if (requirement.minLsn !== undefined && (replica.replayLsn ?? 0n) < requirement.minLsn) {
+  const min = requirement.min
+  if (min !== undefined && !reached(min, replica.systemId, replica.timeline, replica.replayLsn)) {
     return 'behind-token'
   }
   if (requirement.maxLagMs !== undefined && (replica.state.lagMs ?? 0) > requirement.maxLagMs) {

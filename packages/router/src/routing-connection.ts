@@ -1,4 +1,4 @@
-import { ConnectionError, PoolTimeoutError, type SluiceConnection } from '@sluice/core'
+import { ConnectionError, type SluiceConnection } from '@sluice/core'
 import type {
   CompiledQuery,
   DatabaseConnection,
@@ -7,14 +7,22 @@ import type {
   TransactionSettings,
 } from 'kysely'
 import type { Classification } from './classify.js'
+import { failureKind } from './replica-failures.js'
 import type { Router } from './router.js'
 import { ReplicaNode, type TargetNode } from './target-node.js'
 
+/** Every replica's bit: a retry with this set goes to the primary. */
+const ALL_REPLICAS = -1
+
 /**
  * What Kysely sees as one connection. It binds to a real server only when the first statement
- * (or BEGIN) arrives: a read goes to a replica, a write to the primary. Once it has written,
- * or inside a transaction, it stays where it is. A replica read that fails with a connection
- * error or a pool timeout is retried once on another server; writes and SQL errors never are.
+ * (or BEGIN) arrives: a read goes to a replica, a write to the primary. Once it has served a
+ * statement it stays on that server (so `db.connection()` is pinned, and time never goes
+ * backwards in it), moving only forward, to the primary, when it writes or when its replica
+ * no longer satisfies the scope. A read that fails for a replica-specific reason (see
+ * {@link failureKind}) before handing out rows is retried on another replica, then the
+ * primary; one a standby refused as a write is retried on the primary, and its shape is
+ * routed there from then on.
  */
 export class RoutingConnection implements DatabaseConnection {
   readonly #router: Router
@@ -23,6 +31,8 @@ export class RoutingConnection implements DatabaseConnection {
   #connection: SluiceConnection | undefined
   #sticky: boolean
   #transaction: TransactionSettings | undefined
+  /** The bound server answered in this checkout: later reads stay there (or move forward). */
+  #served = false
 
   constructor(router: Router, primaryOnly: boolean) {
     this.#router = router
@@ -36,7 +46,11 @@ export class RoutingConnection implements DatabaseConnection {
     if (this.#transaction) return (this.#connection as SluiceConnection).executeQuery<R>(query)
     const classification = this.#router.classify(query)
     if (classification.kind === 'read' && !this.#sticky) {
-      return this.#read((connection) => connection.executeQuery<R>(query))
+      return this.#read(
+        query,
+        (connection) => connection.executeQuery<R>(query),
+        () => this.#executeOnPrimary<R>(query, this.#router.classify(query)),
+      )
     }
     return this.#executeOnPrimary(query, classification)
   }
@@ -46,9 +60,13 @@ export class RoutingConnection implements DatabaseConnection {
     classification: Classification,
   ): Promise<QueryResult<R>> {
     const connection = await this.#usePrimary(classification)
-    const result = await connection.executeQuery<R>(query)
-    if (classification.kind === 'write') await this.#router.noteCommit(connection)
-    return result
+    if (classification.kind !== 'write') return connection.executeQuery<R>(query)
+    try {
+      return await connection.executeQuery<R>(query)
+    } finally {
+      // Failed writes too: the read that checks why (a unique violation) must see the winner.
+      await this.#router.noteWrite(connection)
+    }
   }
 
   async *streamQuery<R>(
@@ -60,69 +78,87 @@ export class RoutingConnection implements DatabaseConnection {
       return
     }
     const classification = this.#router.classify(query)
-    if (classification.kind === 'write' || this.#sticky) {
-      const connection = await this.#usePrimary(classification)
-      yield* connection.streamQuery<R>(query, chunkSize)
-      if (classification.kind === 'write') await this.#router.noteCommit(connection)
-      return
-    }
-    // Only the first chunk can be retried elsewhere: after that, rows have been handed out.
     let rest: AsyncIterator<QueryResult<R>> | undefined
-    const first = await this.#read((connection) => {
+    let written: SluiceConnection | undefined
+    let replica: ReplicaNode | undefined
+    const onPrimary = async (verdict: Classification) => {
+      const connection = await this.#usePrimary(verdict)
+      if (verdict.kind === 'write') written = connection
       rest = connection.streamQuery<R>(query, chunkSize)
       return rest.next()
-    })
-    if (first.done) return
-    yield first.value
-    const iterator = rest as AsyncIterator<QueryResult<R>>
+    }
     try {
-      for (let chunk = await iterator.next(); !chunk.done; chunk = await iterator.next()) {
-        yield chunk.value
+      // Only the first chunk can be retried elsewhere: after that, rows have been handed out.
+      const first =
+        classification.kind === 'write' || this.#sticky
+          ? await onPrimary(classification)
+          : await this.#read(
+              query,
+              (connection) => {
+                rest = connection.streamQuery<R>(query, chunkSize)
+                return rest.next()
+              },
+              () => onPrimary(this.#router.classify(query)),
+            )
+      if (!written && this.#node instanceof ReplicaNode) {
+        replica = this.#node
+        replica.state.inFlight++
       }
+      const iterator = rest as AsyncIterator<QueryResult<R>>
+      for (let chunk = first; !chunk.done; chunk = await iterator.next()) yield chunk.value
     } finally {
-      await iterator.return?.()
+      // However the stream ends (done, break, throw, return, an abandoned consumer): close the
+      // portal (or destroy the connection), release the in-flight count, record a write.
+      try {
+        await rest?.return?.()
+      } finally {
+        if (replica) replica.state.inFlight--
+        if (written) await this.#router.noteWrite(written)
+      }
     }
   }
 
-  /** Binds to the primary, or to a replica for a READ ONLY transaction when allowed. */
+  /**
+   * Binds to the primary, or for a READ ONLY transaction when `readOnlyTransactions` allows,
+   * to a replica; a replica that refuses the connection or the BEGIN (nothing has run yet) is
+   * left for another, then the primary. SERIALIZABLE transactions always run on the primary:
+   * a standby cannot take a serializable snapshot (0A000).
+   */
   async begin(settings: TransactionSettings): Promise<void> {
     const router = this.#router
-    let node: TargetNode = router.primary
-    if (
+    const onReplica =
       settings.accessMode === 'read only' &&
+      settings.isolationLevel !== 'serializable' &&
       !this.#sticky &&
       router.options.readOnlyTransactions === 'replica'
-    ) {
-      if (!router.monitor.isReady) await router.monitor.ready
-      node = router.pickRead('read-only-transaction')
+    if (onReplica) {
+      await this.#read(
+        undefined,
+        (connection) => (this.#node as TargetNode).driver.beginTransaction(connection, settings),
+        undefined,
+        'read-only-transaction',
+      )
     } else {
       this.#sticky = true
       router.onRoute?.({
-        target: node.target.label,
+        target: router.primary.target.label,
         role: 'primary',
         reason: this.#primaryOnly ? 'primary-only' : 'transaction',
       })
+      const connection = await this.#bind(router.primary)
+      await router.primary.driver.beginTransaction(connection, settings)
     }
-    const connection = await this.#bind(node)
-    await node.driver.beginTransaction(connection, settings)
     this.#transaction = settings
   }
 
-  /** Commits; a write transaction in a consistency scope then records its commit LSN. */
+  /** Commits; a write transaction in a consistency scope then records its position. */
   async commit(): Promise<void> {
-    const { node, connection } = this.#bound()
-    const settings = this.#transaction
-    this.#transaction = undefined
-    await node.driver.commitTransaction(connection)
-    if (node === this.#router.primary && settings?.accessMode !== 'read only') {
-      await this.#router.noteCommit(connection)
-    }
+    await this.#end((node, connection) => node.driver.commitTransaction(connection))
   }
 
+  /** Rolls back; on the primary, the scope's position still moves (what it waited for). */
   async rollback(): Promise<void> {
-    const { node, connection } = this.#bound()
-    this.#transaction = undefined
-    await node.driver.rollbackTransaction(connection)
+    await this.#end((node, connection) => node.driver.rollbackTransaction(connection))
   }
 
   async savepoint(
@@ -142,6 +178,22 @@ export class RoutingConnection implements DatabaseConnection {
     this.#unbind()
     this.#sticky = this.#primaryOnly
     this.#transaction = undefined
+    this.#served = false
+  }
+
+  async #end(
+    finish: (node: TargetNode, connection: SluiceConnection) => Promise<void>,
+  ): Promise<void> {
+    const { node, connection } = this.#bound()
+    const settings = this.#transaction
+    this.#transaction = undefined
+    try {
+      await finish(node, connection)
+    } finally {
+      if (node === this.#router.primary && settings?.accessMode !== 'read only') {
+        await this.#router.noteWrite(connection)
+      }
+    }
   }
 
   /** Returns the bound server connection, if any, to its pool. */
@@ -150,6 +202,7 @@ export class RoutingConnection implements DatabaseConnection {
     const connection = this.#connection
     this.#node = undefined
     this.#connection = undefined
+    this.#served = false
     if (node && connection) void node.driver.releaseConnection(connection)
   }
 
@@ -170,20 +223,56 @@ export class RoutingConnection implements DatabaseConnection {
     return this.#bind(router.primary)
   }
 
-  async #read<T>(run: (connection: SluiceConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs a read: on the server this connection already read from if it still satisfies the
+   * scope (else the primary, which is ahead of it), otherwise where the router picks. A
+   * replica-specific failure moves it to another replica and finally the primary (straight to
+   * the primary once this connection has served reads, so time never goes backwards); a
+   * standby's write rejection teaches the router the shape of `query` and runs `onRejectedWrite`.
+   */
+  async #read<T>(
+    query: CompiledQuery | undefined,
+    run: (connection: SluiceConnection) => Promise<T>,
+    onRejectedWrite: (() => Promise<T>) | undefined,
+    reason: 'read' | 'read-only-transaction' = 'read',
+  ): Promise<T> {
     const router = this.#router
     if (!router.monitor.isReady) await router.monitor.ready
-    const node = router.pickRead()
-    try {
-      return await this.#readOn(node, run)
-    } catch (error) {
-      if (!(node instanceof ReplicaNode)) throw error
-      // A replica whose pool is jammed (its connections stuck, say in PgBouncer's queue for a
-      // dead server) is skipped for this read, but only the monitor decides it is down.
-      if (error instanceof ConnectionError) node.failed(error)
-      else if (!(error instanceof PoolTimeoutError)) throw error
-      return this.#readOn(router.pickRead('read', node), run)
+    let node = this.#pinned() ?? router.pickRead(reason)
+    let excluded = 0
+    for (;;) {
+      try {
+        return await this.#readOn(node, run)
+      } catch (error) {
+        const kind = node instanceof ReplicaNode ? failureKind(error) : undefined
+        if (kind === 'standby-write' && query && onRejectedWrite) {
+          router.learnWrite(query, error)
+          return onRejectedWrite()
+        }
+        if (kind !== 'replica') throw error
+        const replica = node as ReplicaNode
+        // A replica that cannot be reached (or answers nothing in time) is marked down until
+        // the monitor sees it back; a jammed pool or a recovery conflict only skips it here.
+        if (error instanceof ConnectionError) replica.failed(error)
+        excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(replica)
+        this.#unbind()
+        node = router.pickRead(reason, excluded, error)
+      }
     }
+  }
+
+  /** The server a connection that already served reads stays on, if any. */
+  #pinned(): TargetNode | undefined {
+    const node = this.#node
+    if (!node || !this.#served) return undefined
+    const router = this.#router
+    const pinned = router.canServe(node) ? node : router.primary
+    router.onRoute?.({
+      target: pinned.target.label,
+      role: pinned === router.primary ? 'primary' : 'replica',
+      reason: 'pinned',
+    })
+    return pinned
   }
 
   /** Runs `run` on `node`, counting it in flight there while it runs. */
@@ -191,14 +280,19 @@ export class RoutingConnection implements DatabaseConnection {
     node: TargetNode,
     run: (connection: SluiceConnection) => Promise<T>,
   ): Promise<T> {
-    const connection =
-      this.#node === node && this.#connection ? this.#connection : await this.#bind(node)
-    if (!(node instanceof ReplicaNode)) return run(connection)
+    const connection = await this.#bind(node)
+    if (!(node instanceof ReplicaNode)) {
+      const result = await run(connection)
+      this.#served = true
+      return result
+    }
     const state = node.state
     state.inFlight++
     state.reads++
     try {
-      return await run(connection)
+      const result = await run(connection)
+      this.#served = true
+      return result
     } finally {
       state.inFlight--
     }

@@ -1,11 +1,13 @@
 import {
   createPool,
   SluiceDriver,
-  SluiceError,
   type TargetConfig,
+  type TargetHealth,
   withTargetSettings,
 } from '@sluice/core'
+import { describeError } from '@sluice/core/internal'
 import type pg from 'pg'
+import type { ReplicaProbe } from './lag-probe.js'
 import { formatLsn } from './lsn.js'
 import type { ResolvedRouterOptions } from './options.js'
 import type { MutableReplicaState, ReplicaState, ReplicaStatus } from './replica-state.js'
@@ -38,9 +40,15 @@ export class TargetNode {
     this.probePool = createPool(probeTarget)
   }
 
-  /** Ends both pools (after the driver has drained). */
-  async end(): Promise<void> {
-    await Promise.all([this.driver.destroy(), this.probePool.end()])
+  #ended: Promise<void> | undefined
+
+  /** Ends both pools, cutting off what still runs (idempotent; never rejects). */
+  end(): Promise<void> {
+    this.#ended ??= Promise.all([this.driver.destroy(), this.probePool.end()]).then(
+      () => undefined,
+      () => undefined,
+    )
+    return this.#ended
   }
 }
 
@@ -49,6 +57,10 @@ export class ReplicaNode extends TargetNode {
   readonly state: MutableReplicaState
   /** The replay LSN at the last check: only ever behind the real one, so safe for tokens. */
   replayLsn: bigint | undefined
+  /** The timeline at the last check, `undefined` when not known. */
+  timeline: number | undefined
+  /** The cluster's system identifier as the replica reported it. */
+  systemId: string | undefined
   /** Checks failed in a row. */
   failures = 0
   /** When a `down` replica may be checked again (epoch ms). */
@@ -68,19 +80,17 @@ export class ReplicaNode extends TargetNode {
   }
 
   /** Records a successful check. */
-  checked(check: {
-    inRecovery: boolean
-    replayLsn: bigint | undefined
-    lagBytes: number | undefined
-    lagMs: number
-  }): void {
+  checked(check: ReplicaProbe): void {
     const { maxLagMs, maxLagBytes } = this.#options
     this.failures = 0
     this.replayLsn = check.replayLsn
+    this.timeline = check.timeline
+    this.systemId = check.systemId
     const state = this.state
     state.checkedAt = Date.now()
     state.lagMs = check.lagMs
     state.replayLsn = check.replayLsn === undefined ? undefined : formatLsn(check.replayLsn)
+    state.timeline = check.timeline
     state.lagBytes = check.lagBytes
     state.lastError = undefined
     const overBound = check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes
@@ -95,7 +105,7 @@ export class ReplicaNode extends TargetNode {
     const delay = Math.min(retryDelayMs * 2 ** (this.failures - 1), maxRetryDelayMs)
     this.nextCheckAt = Date.now() + delay
     this.state.checkedAt = Date.now()
-    this.state.lastError = describe(error)
+    this.state.lastError = describeError(error)
     this.#setStatus('down')
   }
 
@@ -112,11 +122,28 @@ export class ReplicaNode extends TargetNode {
   }
 }
 
-function describe(error: unknown): { code: string; message: string } {
-  if (error instanceof SluiceError) return { code: error.code, message: error.message }
-  const code = (error as { code?: unknown })?.code
+/**
+ * A replica's health as the server answered it, with what the router knows besides: a
+ * replica it holds back for lag is `lagging` (with its lag), one it found out of recovery is
+ * `promoted`, even if the server answered this check.
+ */
+export function withRouterView(health: TargetHealth, replica: ReplicaNode): TargetHealth {
+  const { status, lagMs } = replica.state
+  const known =
+    health.status === 'up' && (status === 'lagging' || status === 'promoted')
+      ? status
+      : health.status
   return {
-    code: typeof code === 'string' ? code : 'UNKNOWN',
-    message: error instanceof Error ? error.message : String(error),
+    ...health,
+    status: known,
+    ...(lagMs !== undefined && { lagMs }),
+    ...(known === 'lagging'
+      ? {
+          error: {
+            code: 'REPLICA_LAGGING',
+            message: `${replica.target.label} is over the lag bounds`,
+          },
+        }
+      : {}),
   }
 }

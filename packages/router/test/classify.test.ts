@@ -117,6 +117,43 @@ const table: readonly Row[] = [
     (db) => db.selectNoFrom((eb) => eb.fn('public.touch_items', []).as('t')),
     'write',
   ],
+  [
+    'SELECT lo_create() (large-object writers)',
+    (db) => db.selectNoFrom((eb) => eb.fn('lo_create', [sql.lit(0)]).as('o')),
+    'write',
+  ],
+  [
+    'SELECT lo_unlink(lo_create()) in a raw fragment',
+    (db) => db.selectNoFrom(sql`lo_unlink(lo_create(0))`.as('o')),
+    'write',
+  ],
+  [
+    'SELECT pg_current_wal_lsn()',
+    (db) => db.selectNoFrom((eb) => eb.fn('pg_current_wal_lsn', []).as('l')),
+    'write',
+  ],
+  [
+    'SELECT pg_logical_emit_message()',
+    (db) =>
+      db.selectNoFrom((eb) =>
+        eb.fn('pg_logical_emit_message', [sql.lit(false), sql.lit('p'), sql.lit('m')]).as('l'),
+      ),
+    'write',
+  ],
+  [
+    'a quoted, schema-qualified write function in a raw fragment',
+    (db) => db.selectNoFrom(sql`pg_catalog."nextval"('item_numbers')`.as('n')),
+    'write',
+  ],
+  [
+    'a raw CTE body that inserts',
+    (db) =>
+      db
+        .with('made(id)', () => sql`(insert into items (name) values ('raw cte') returning id)`)
+        .selectFrom('made')
+        .selectAll(),
+    'write',
+  ],
   ['raw SQL', raw(sql`select count(*) from items`), 'write'],
 ]
 

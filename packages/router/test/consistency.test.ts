@@ -90,7 +90,7 @@ describe.each(VIAS)('read-your-writes (%s)', (via) => {
     await database.session(async () => {
       await database.db.insertInto('items').values({ name: 'caught-up' }).execute()
       const token = database.consistencyToken()
-      expect(token).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/)
+      expect(token).toMatch(/^v1\.\d+\.[0-9A-F]+\.[0-9A-F]+\/[0-9A-F]+\.[0-9a-z]{4}$/)
       expect(servers.labelOf(await readPort(database.db))).toBe('primary')
       await waitFor(async () => servers.labelOf(await readPort(database.db)) !== 'primary', {
         what: 'session reads to return to a replica',

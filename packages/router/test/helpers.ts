@@ -11,6 +11,7 @@ import { withProfile } from '@sluice/testing/profile'
 import { type Generated, type Kysely, sql } from 'kysely'
 import {
   createRoutedDatabase,
+  type ReplicaStrategy,
   type RoutedDatabase,
   type RouteEvent,
   type RouterInstrumentation,
@@ -41,8 +42,15 @@ export interface TestCluster {
   stop(): Promise<void>
 }
 
-export async function startTestCluster(via: Via): Promise<TestCluster> {
-  const cluster = await startPostgres({ replicas: 2, applyDelayMs: profile.postgres.applyDelayMs })
+export async function startTestCluster(
+  via: Via,
+  options: { readonly proxied?: boolean } = {},
+): Promise<TestCluster> {
+  const cluster = await startPostgres({
+    replicas: 2,
+    applyDelayMs: profile.postgres.applyDelayMs,
+    proxied: options.proxied,
+  })
   await cluster.primary.query('create table items (id serial primary key, name text not null)')
   await cluster.primary.query('create sequence item_numbers')
   await cluster.waitForReplay()
@@ -120,3 +128,41 @@ export function routeRecorder(): RouterInstrumentation & { events: RouteEvent[] 
 }
 
 export { waitFor }
+
+/** A strategy that sends reads to `label` whenever it is a candidate (and otherwise to the first). */
+export function preferring(label: string): ReplicaStrategy {
+  return {
+    name: `prefer-${label}`,
+    pick: (candidates) =>
+      Math.max(
+        0,
+        candidates.findIndex((replica) => replica.label === label),
+      ),
+  }
+}
+
+/** Backends of `application` on `server` that are not idle, as `pg_stat_activity` shows them. */
+export async function busyBackends(
+  server: { query: PostgresCluster['primary']['query'] },
+  application: string,
+): Promise<number> {
+  const rows = await server.query<{ n: number }>(
+    "select count(*)::int as n from pg_stat_activity where application_name = $1 and state <> 'idle'",
+    [application],
+  )
+  return rows[0]?.n ?? 0
+}
+
+/**
+ * Runs `work` beside a plain timer of `deadlineMs` started at the same moment, and returns how
+ * much later than that timer `work` finished (negative: sooner). On a loaded machine timers
+ * fire late; a deadline is kept when the work ends no later than a timer of the same length.
+ */
+export async function lateness(deadlineMs: number, work: () => Promise<unknown>): Promise<number> {
+  const reference = new Promise<number>((resolve) =>
+    setTimeout(() => resolve(performance.now()), deadlineMs),
+  )
+  await work()
+  const finished = performance.now()
+  return finished - (await reference)
+}

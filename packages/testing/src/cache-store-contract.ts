@@ -1,21 +1,40 @@
 import { describe, expect, test } from 'vitest'
 import { waitFor } from './process/wait.js'
 
+/** A floor as the contract passes it (the cache's `Floor`). */
+export interface ContractFloor {
+  readonly token: string
+  readonly newest: (a: string, b: string) => string
+}
+
+/** A generation or tag version with its floor (the cache's `Versioned`). */
+export interface ContractVersioned {
+  readonly version: string
+  readonly floor: string | undefined
+}
+
 /**
  * The shape of `@sluice/cache`'s `CacheStore`, as the contract exercises it (declared here so
  * that this package does not depend on the cache).
  */
 export interface ContractStore {
   get(key: string): Promise<string | undefined>
-  set(key: string, payload: string, ttlMs: number): Promise<void>
-  generation(key: string): Promise<number>
-  setIfGeneration(key: string, payload: string, ttlMs: number, generation: number): Promise<boolean>
-  invalidate(keys: readonly string[]): Promise<void>
-  tagVersions(tags: readonly string[]): Promise<number[]>
-  bumpTags(tags: readonly string[]): Promise<void>
+  generation(key: string): Promise<ContractVersioned>
+  setIfGeneration(key: string, payload: string, ttlMs: number, generation: string): Promise<boolean>
+  invalidate(keys: readonly string[], floor?: ContractFloor): Promise<void>
+  tagVersions(tags: readonly string[]): Promise<(string | undefined)[]>
+  snapshotTags(tags: readonly string[]): Promise<ContractVersioned[]>
+  bumpTags(tags: readonly string[], floor?: ContractFloor): Promise<void>
   tryLock(key: string, owner: string, ttlMs: number): Promise<boolean>
+  extendLock(key: string, owner: string, ttlMs: number): Promise<boolean>
   unlock(key: string, owner: string): Promise<boolean>
 }
+
+/** Tokens for the floor tests: numbers as strings, the larger the newer. */
+const numericFloor = (token: number): ContractFloor => ({
+  token: String(token),
+  newest: (a, b) => (Number(a) >= Number(b) ? a : b),
+})
 
 /**
  * The behaviour every `CacheStore` must have, as a vitest suite: run it against each
@@ -31,52 +50,80 @@ export interface ContractStore {
 export function cacheStoreContract(name: string, store: () => Promise<ContractStore>): void {
   let counter = 0
   const key = (label: string) => `contract:${process.pid}:${++counter}:${label}`
+  const put = async (s: ContractStore, k: string, payload: string, ttlMs: number) => {
+    const { version } = await s.generation(k)
+    expect(await s.setIfGeneration(k, payload, ttlMs, version)).toBe(true)
+  }
 
   describe(`CacheStore contract: ${name}`, () => {
-    test('set then get returns the payload; a missing key is undefined', async () => {
+    test('a stored payload reads back; a missing key is undefined', async () => {
       const s = await store()
       const k = key('set')
       expect(await s.get(k)).toBeUndefined()
-      await s.set(k, 'payload ✓', 60_000)
+      await put(s, k, 'payload ✓', 60_000)
       expect(await s.get(k)).toBe('payload ✓')
     })
 
     test('entries expire after their TTL', async () => {
       const s = await store()
       const k = key('ttl')
-      await s.set(k, 'short', 50)
+      await put(s, k, 'short', 50)
       await waitFor(async () => (await s.get(k)) === undefined, { what: 'the entry to expire' })
-    })
-
-    test('setIfGeneration stores while the generation is unchanged', async () => {
-      const s = await store()
-      const k = key('gen')
-      const generation = await s.generation(k)
-      expect(await s.setIfGeneration(k, 'fresh', 60_000, generation)).toBe(true)
-      expect(await s.get(k)).toBe('fresh')
     })
 
     test('an invalidation between reading the generation and storing blocks the store', async () => {
       const s = await store()
       const k = key('stale')
-      await s.set(k, 'old', 60_000)
-      const generation = await s.generation(k)
+      await put(s, k, 'old', 60_000)
+      const { version: generation } = await s.generation(k)
       await s.invalidate([k])
       expect(await s.get(k)).toBeUndefined()
       expect(await s.setIfGeneration(k, 'stale', 60_000, generation)).toBe(false)
       expect(await s.get(k)).toBeUndefined()
-      const next = await s.generation(k)
+      const { version: next } = await s.generation(k)
       expect(next).not.toBe(generation)
       expect(await s.setIfGeneration(k, 'new', 60_000, next)).toBe(true)
     })
 
-    test('tag versions start at 0 and only grow', async () => {
+    test('keys of any characters, braces first, are one group', async () => {
+      const s = await store()
+      for (const label of ['}', '}{', '{}', '{x}', 'a}b{c', '\u0000\n\t', 'é漢🙂']) {
+        const k = `${label}${key('chars')}`
+        await put(s, k, label, 60_000)
+        expect(await s.get(k)).toBe(label)
+        expect(await s.tryLock(k, 'owner', 60_000)).toBe(true)
+        await s.invalidate([k])
+        expect(await s.get(k)).toBeUndefined()
+        expect(await s.unlock(k, 'owner')).toBe(true)
+      }
+    })
+
+    test('tag versions: none before use, created for a load, changed by every bump', async () => {
       const s = await store()
       const [a, b] = [key('tag-a'), key('tag-b')]
-      expect(await s.tagVersions([a, b])).toEqual([0, 0])
-      await s.bumpTags([a])
+      expect(await s.tagVersions([a, b])).toEqual([undefined, undefined])
+      const [first] = await s.snapshotTags([a])
+      expect((await s.tagVersions([a]))[0]).toBe(first?.version)
+      expect((await s.snapshotTags([a]))[0]?.version).toBe(first?.version)
       await s.bumpTags([a, b])
-      expect(await s.tagVersions([b, a])).toEqual([1, 2])
+      const [second, other] = await s.tagVersions([a, b])
+      expect(second).not.toBe(first?.version)
+      expect(other).toBeDefined()
+      await s.bumpTags([a])
+      expect((await s.tagVersions([a]))[0]).not.toBe(second)
+    })
+
+    test('floors: the newest recorded with any invalidation is kept', async () => {
+      const s = await store()
+      const [k, t] = [key('floor-key'), key('floor-tag')]
+      expect((await s.generation(k)).floor).toBeUndefined()
+      await s.invalidate([k], numericFloor(20))
+      await s.invalidate([k], numericFloor(10)) // older: arrived late, must not lower the floor
+      await s.invalidate([k])
+      expect((await s.generation(k)).floor).toBe('20')
+      await s.bumpTags([t], numericFloor(5))
+      await s.bumpTags([t], numericFloor(7))
+      expect((await s.snapshotTags([t]))[0]?.floor).toBe('7')
     })
 
     test('a lock has one owner, is released only by it, and expires', async () => {
@@ -89,6 +136,19 @@ export function cacheStoreContract(name: string, store: () => Promise<ContractSt
       expect(await s.tryLock(k, 'second', 50)).toBe(true)
       await waitFor(() => s.tryLock(k, 'third', 60_000), { what: 'the lock to expire' })
       expect(await s.unlock(k, 'second')).toBe(false)
+    })
+
+    test('only the owner extends a lock', async () => {
+      const s = await store()
+      const k = key('extend')
+      const started = Date.now()
+      expect(await s.tryLock(k, 'owner', 200)).toBe(true)
+      expect(await s.extendLock(k, 'other', 60_000)).toBe(false)
+      expect(await s.extendLock(k, 'owner', 60_000)).toBe(true)
+      // Past the lock's first 200 ms, it is still held: the extension took.
+      await waitFor(async () => Date.now() - started > 400, { what: 'the first TTL to pass' })
+      expect(await s.tryLock(k, 'other', 60_000)).toBe(false)
+      expect(await s.unlock(k, 'owner')).toBe(true)
     })
   })
 }

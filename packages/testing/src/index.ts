@@ -25,6 +25,12 @@ export {
 export { databaseName } from './postgres/database-name.js'
 export { ReplicaServer } from './postgres/replica.js'
 export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
+export {
+  type CertificateOptions,
+  enableTls,
+  generateCertificates,
+  type TestCertificates,
+} from './postgres/tls.js'
 export { freePort } from './process/ports.js'
 export { type WaitOptions, waitFor } from './process/wait.js'
 export { type TestProfile, type TestProfileName, testProfile } from './profile/test-profile.js'

@@ -1,12 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PostgresServer } from './postgres/server.js'
-import { cacheRoot } from './postgres/template.js'
 import { ChildServer } from './process/child-server.js'
 import { onProcessExit } from './process/cleanup.js'
 import { freePort } from './process/ports.js'
 import { chownTree } from './process/run.js'
 import { waitFor } from './process/wait.js'
+import { makeWorkDir } from './process/work-dir.js'
 
 /** Options of {@link startPgBouncer}. */
 export interface StartPgBouncerOptions {
@@ -110,7 +110,7 @@ export class PgBouncer {
 export async function startPgBouncer(options: StartPgBouncerOptions): Promise<PgBouncer> {
   const { upstream } = options
   const poolMode = options.poolMode ?? 'transaction'
-  const dir = mkdtempSync(join(cacheRoot(), 'pgbouncer-'))
+  const dir = makeWorkDir('pgbouncer')
   const port = await freePort()
   const password = new URL(upstream.url()).password
   writeFileSync(join(dir, 'userlist.txt'), `"postgres" "${decodeURIComponent(password)}"\n`)

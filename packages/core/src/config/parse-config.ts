@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { ConfigError, type ConfigIssue } from '../errors/errors.js'
 import { CONFIG_FIELDS, configSchema, type RawConfig, type SluiceConfigInput } from './schema.js'
 import { makeTarget, type ParsedUrl, parsePostgresUrl, type TargetConfig } from './target.js'
+import { tlsSettings } from './tls-settings.js'
+import { checkUrlParameters } from './url-parameters.js'
 
 /**
  * The parsed, frozen configuration of one primary and its replicas.
@@ -74,46 +75,44 @@ function envToObject(env: Record<string, unknown>): Record<string, unknown> {
 
 function buildConfig(raw: RawConfig, fieldName: (key: string) => string): SluiceConfig {
   const issues: ConfigIssue[] = []
-  const parseUrl = (field: string, url: string): ParsedUrl | undefined => {
-    const parsed = parsePostgresUrl(url)
-    if (typeof parsed === 'string') issues.push({ field, message: `the URL ${parsed}` })
-    return typeof parsed === 'string' ? undefined : parsed
-  }
-  const primaryUrl = parseUrl(fieldName('primaryUrl'), raw.primaryUrl)
   const seen = new Map<string, string>()
-  if (primaryUrl) seen.set(serverKey(primaryUrl), 'the primary')
-  const replicaUrls = raw.replicaUrls.map((url, index) => {
-    const field = `${fieldName('replicaUrls')}[${index}]`
-    const parsed = parseUrl(field, url)
-    const earlier = parsed && seen.get(serverKey(parsed))
+  const urls: { field: string; url: string; role: string }[] = [
+    { field: fieldName('primaryUrl'), url: raw.primaryUrl, role: 'the primary' },
+    ...raw.replicaUrls.map((url, index) => ({
+      field: `${fieldName('replicaUrls')}[${index}]`,
+      url,
+      role: `replica ${index + 1}`,
+    })),
+  ]
+  const targets = urls.map(({ field, url, role }) => {
+    const parsed = parsePostgresUrl(url)
+    if (typeof parsed === 'string') {
+      issues.push({ field, message: `the URL ${parsed}` })
+      return undefined
+    }
+    const earlier = seen.get(serverKey(parsed))
     if (earlier) issues.push({ field, message: `points at the same server as ${earlier}` })
-    else if (parsed) seen.set(serverKey(parsed), `replica ${index + 1}`)
-    return parsed
+    else seen.set(serverKey(parsed), role)
+    return { parsed, settings: targetSettings(raw, field, parsed, fieldName, issues) }
   })
-  const ssl = sslSettings(raw, fieldName, issues)
-  if (issues.length > 0 || !primaryUrl) throw new ConfigError(issues)
-  const shared = {
-    pool: Object.freeze({
-      size: raw.poolSize,
-      acquireTimeoutMs: raw.poolTimeoutMs,
-      idleTimeoutMs: raw.poolIdleTimeoutMs,
-      maxLifetimeMs: raw.poolMaxLifetimeMs,
-    }),
-    session: Object.freeze({
-      statementTimeoutMs: raw.statementTimeoutMs,
-      idleInTransactionTimeoutMs: raw.idleInTransactionTimeoutMs,
-      applicationName: raw.applicationName,
-    }),
-    ssl,
-    poolerMode: raw.poolerMode,
-    slowQueryMs: raw.slowQueryMs,
-  }
-  return Object.freeze({
-    primary: makeTarget('primary', primaryUrl, shared),
-    replicas: Object.freeze(
-      replicaUrls.map((url, index) => makeTarget(`replica-${index + 1}`, url as ParsedUrl, shared)),
-    ),
+  if (issues.length > 0) throw new ConfigError(issues)
+  const pool = Object.freeze({
+    size: raw.poolSize,
+    acquireTimeoutMs: raw.poolTimeoutMs,
+    idleTimeoutMs: raw.poolIdleTimeoutMs,
+    maxLifetimeMs: raw.poolMaxLifetimeMs,
   })
+  const [primary, ...replicas] = targets.map((target, index) => {
+    const { parsed, settings } = target as NonNullable<typeof target>
+    return makeTarget(index === 0 ? 'primary' : `replica-${index}`, parsed, {
+      pool,
+      session: settings.session,
+      ssl: settings.ssl,
+      poolerMode: raw.poolerMode,
+      slowQueryMs: raw.slowQueryMs,
+    })
+  })
+  return Object.freeze({ primary: primary as TargetConfig, replicas: Object.freeze(replicas) })
 }
 
 function serverKey(url: ParsedUrl): string {
@@ -121,20 +120,49 @@ function serverKey(url: ParsedUrl): string {
   return `${host}:${url.port}/${url.database}`
 }
 
-function sslSettings(
+/** A target's session and TLS settings: its URL's parameters over the environment's. */
+function targetSettings(
   raw: RawConfig,
+  field: string,
+  url: ParsedUrl,
   fieldName: (key: string) => string,
   issues: ConfigIssue[],
-): TargetConfig['ssl'] {
-  if (raw.sslCaFile === undefined) return Object.freeze({ mode: raw.sslMode })
-  if (raw.sslMode !== 'verify-full') {
-    issues.push({ field: fieldName('sslCaFile'), message: 'a CA file needs SSL mode verify-full' })
-    return Object.freeze({ mode: raw.sslMode })
+): { session: TargetConfig['session']; ssl: TargetConfig['ssl'] } {
+  const { parameters, problems } = checkUrlParameters(url.parameters)
+  for (const message of problems) issues.push({ field, message })
+  const appField = fieldName('applicationName')
+  if (
+    parameters.application_name !== undefined &&
+    raw.applicationName !== undefined &&
+    parameters.application_name !== raw.applicationName
+  ) {
+    issues.push({ field, message: `parameter application_name disagrees with ${appField}` })
   }
-  try {
-    return Object.freeze({ mode: raw.sslMode, ca: readFileSync(raw.sslCaFile, 'utf8') })
-  } catch {
-    issues.push({ field: fieldName('sslCaFile'), message: 'the CA file cannot be read' })
-    return Object.freeze({ mode: raw.sslMode })
+  if (parameters.options !== undefined && raw.poolerMode !== 'none') {
+    issues.push({
+      field,
+      message:
+        'parameter options cannot pass through PgBouncer: set them with ALTER ROLE / ALTER DATABASE ... SET',
+    })
   }
+  const ssl = tlsSettings(
+    {
+      urlField: field,
+      url: parameters,
+      env: {
+        modeField: fieldName('sslMode'),
+        mode: raw.sslMode,
+        caField: fieldName('sslCaFile'),
+        caFile: raw.sslCaFile,
+      },
+    },
+    issues,
+  )
+  const session = {
+    statementTimeoutMs: raw.statementTimeoutMs,
+    idleInTransactionTimeoutMs: raw.idleInTransactionTimeoutMs,
+    applicationName: parameters.application_name ?? raw.applicationName ?? 'sluice',
+    ...(parameters.options !== undefined && { options: parameters.options }),
+  }
+  return { session: Object.freeze(session), ssl }
 }

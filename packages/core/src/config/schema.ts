@@ -62,15 +62,15 @@ export const CONFIG_FIELDS = {
       .string()
       .max(63, { error: 'application name must be at most 63 characters' })
       .regex(/^[\x20-\x7e]*$/, { error: 'application name must be printable ASCII' })
-      .default('sluice'),
+      .optional(),
   },
   sslMode: {
     env: 'DB_SSL_MODE',
     schema: z
-      .enum(['disable', 'require', 'verify-full'], {
-        error: 'SSL mode must be one of disable, require, verify-full',
+      .enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full'], {
+        error: 'SSL mode must be one of disable, prefer, require, verify-ca, verify-full',
       })
-      .default('disable'),
+      .optional(),
   },
   sslCaFile: { env: 'DB_SSL_CA_FILE', schema: z.string().min(1).optional() },
   slowQueryMs: { env: 'DB_SLOW_QUERY_MS', schema: duration('slow-query threshold').default(500) },

@@ -1,9 +1,20 @@
+/**
+ * libpq's TLS modes that Sluice honours. `disable`: plain TCP. `prefer`: TLS when the server
+ * offers it, else plain TCP (certificate not verified). `require`: TLS, certificate not
+ * verified. `verify-ca`: TLS with the certificate checked against the CA. `verify-full`: as
+ * `verify-ca`, and the certificate must name the host. (`allow` is refused: see README.)
+ */
+export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+
 /** How a target's TLS is set up. */
 export interface SslSettings {
-  /** `disable`: plain TCP; `require`: TLS without verifying the certificate; `verify-full`: TLS with the CA and host name verified. */
-  readonly mode: 'disable' | 'require' | 'verify-full'
-  /** PEM text of the CA bundle, read from `caFile` (only with `verify-full`). */
+  readonly mode: SslMode
+  /** PEM text of the CA bundle (`sslrootcert` / `DB_SSL_CA_FILE`); absent: the system's CAs. */
   readonly ca?: string
+  /** PEM client certificate (`sslcert`), for servers that authenticate clients by certificate. */
+  readonly cert?: string
+  /** PEM private key of `cert` (`sslkey`). Non-enumerable. */
+  readonly key?: string
 }
 
 /** Pool sizing and timing for one target. */
@@ -26,6 +37,8 @@ export interface SessionSettings {
   readonly idleInTransactionTimeoutMs: number
   /** Shown in `pg_stat_activity.application_name`. Default `sluice`. */
   readonly applicationName: string
+  /** Server options sent when connecting (libpq's `options`, e.g. `-c search_path=app`). */
+  readonly options?: string
 }
 
 /**
@@ -72,12 +85,15 @@ export interface ParsedUrl {
   readonly database: string
   readonly user: string
   readonly password?: string
+  /** The URL's query parameters (libpq connection parameters) other than `host`. */
+  readonly parameters: Readonly<Record<string, string>>
 }
 
 /**
- * Parses `postgres://user:password@host:port/database` (also `postgresql://`, and a Unix
- * socket directory in `?host=`). Returns a reason string when the URL is unusable; the reason
- * never contains the URL, since it may hold a password.
+ * Parses `postgres://user:password@host:port/database?param=value` (also `postgresql://`, and
+ * a Unix socket directory in `?host=`). Returns a reason string when the URL is unusable; the
+ * reason never contains the URL, since it may hold a password. The other parameters are
+ * returned as they are; `parseConfig` honours or refuses each of them.
  *
  * @example
  * ```ts
@@ -101,15 +117,20 @@ export function parsePostgresUrl(input: string): ParsedUrl | string {
   if (!user) return 'has no user name'
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || user
   const password = url.password ? decodeURIComponent(url.password) : undefined
+  const parameters: Record<string, string> = {}
+  for (const [name, value] of url.searchParams) {
+    if (url.searchParams.getAll(name).length > 1) return 'repeats a query parameter'
+    if (name !== 'host') parameters[name] = value
+  }
   return password === undefined
-    ? { host, port, database, user }
-    : { host, port, database, user, password }
+    ? { host, port, database, user, parameters }
+    : { host, port, database, user, password, parameters }
 }
 
 /** Builds a frozen {@link TargetConfig} whose password is not enumerable. */
 export function makeTarget(
   label: string,
-  url: ParsedUrl,
+  url: Omit<ParsedUrl, 'parameters'>,
   shared: Omit<
     TargetConfig,
     'label' | 'host' | 'port' | 'database' | 'user' | 'password' | 'address'

@@ -106,3 +106,64 @@ export class DatabaseClosedError extends SluiceError {
     super('DATABASE_CLOSED', message)
   }
 }
+
+/**
+ * A server is not in the role it was configured for (code `NOT_A_PRIMARY` for a "primary" in
+ * recovery, `NOT_A_REPLICA` for a "replica" that is not: a promoted standby, or a URL that
+ * points at a primary).
+ *
+ * @example
+ * ```ts
+ * const error = new TargetRoleError('replica', config.replicas[0])
+ * error.code // 'NOT_A_REPLICA'
+ * ```
+ */
+export class TargetRoleError extends SluiceError {
+  declare readonly code: 'NOT_A_PRIMARY' | 'NOT_A_REPLICA'
+
+  constructor(role: 'primary' | 'replica', target: { label: string; address: string }) {
+    const where = `${target.label} (${target.address})`
+    super(
+      role === 'primary' ? 'NOT_A_PRIMARY' : 'NOT_A_REPLICA',
+      role === 'primary'
+        ? `${where} is in recovery (a standby), not a primary`
+        : `${where} is not in recovery, so it is a primary, not a replica`,
+      { context: { target: target.label } },
+    )
+  }
+}
+
+/** One server that `ready()` found not ready, and why (a typed error). */
+export interface ReadinessFailure {
+  readonly target: string
+  readonly error: unknown
+}
+
+/**
+ * `ready()` found servers unreachable, misconfigured or in the wrong role (code
+ * `DATABASE_NOT_READY`). The message names each one with the reason; `failures` holds their
+ * typed errors (`ConnectionError`, `TargetRoleError`, ...), `cause` the first of them.
+ *
+ * @example
+ * ```ts
+ * await database.ready().catch((error) => {
+ *   if (error instanceof DatabaseNotReadyError) for (const f of error.failures) console.error(f.target, f.error)
+ *   process.exit(1)
+ * })
+ * ```
+ */
+export class DatabaseNotReadyError extends SluiceError {
+  readonly failures: readonly ReadinessFailure[]
+
+  constructor(failures: readonly ReadinessFailure[]) {
+    const reasons = failures.map(({ error }) => {
+      const code = error instanceof SluiceError ? `${error.code}: ` : ''
+      return `  - ${code}${error instanceof Error ? error.message : String(error)}`
+    })
+    super('DATABASE_NOT_READY', `The database is not ready:\n${reasons.join('\n')}`, {
+      cause: failures[0]?.error,
+      context: { target: failures[0]?.target },
+    })
+    this.failures = Object.freeze([...failures])
+  }
+}

@@ -25,11 +25,17 @@ export class ShapeCache<T> {
     query: Pick<CompiledQuery, 'query' | 'sql'>,
     derive: (node: RootOperationNode, sql: string) => T,
   ): T {
-    const node = query.query
-    let bySql = this.#byKind.get(node.kind)
-    const cached = bySql?.get(query.sql)
+    const cached = this.#byKind.get(query.query.kind)?.get(query.sql)
     if (cached !== undefined) return cached
-    const value = derive(node, query.sql)
+    const value = derive(query.query, query.sql)
+    this.set(query, value)
+    return value
+  }
+
+  /** Replaces what is remembered for the query's shape (e.g. a verdict proven wrong). */
+  set(query: Pick<CompiledQuery, 'query' | 'sql'>, value: T): void {
+    const kind = query.query.kind
+    let bySql = this.#byKind.get(kind)
     if (this.#size >= this.#limit) {
       this.#byKind.clear()
       this.#size = 0
@@ -37,10 +43,9 @@ export class ShapeCache<T> {
     }
     if (!bySql) {
       bySql = new Map()
-      this.#byKind.set(node.kind, bySql)
+      this.#byKind.set(kind, bySql)
     }
+    if (!bySql.has(query.sql)) this.#size++
     bySql.set(query.sql, value)
-    this.#size++
-    return value
   }
 }

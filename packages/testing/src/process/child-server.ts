@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { TestServerError } from '../errors.js'
 import { serverAccount } from './run.js'
 
@@ -40,6 +41,8 @@ export class ChildServer {
     const account = this.#asServerAccount ? serverAccount() : undefined
     const child = spawn(this.#command, this.#args, {
       stdio: ['ignore', log, log],
+      // In its own directory, where an orphan reaper finds it (see reapOrphans).
+      cwd: dirname(this.#logFile),
       ...(account && { uid: account.uid, gid: account.gid }),
     })
     closeSync(log)

@@ -12,6 +12,11 @@ export interface ProfileInstrumentationOptions {
   readonly registry?: Registry
   /** Where the spans go. Default: a recording tracer that exports nowhere. */
   readonly tracer?: Tracer
+  /**
+   * Register the OpenTelemetry adapter. Default `true`; `false` for a test that records the
+   * events on its own spans, which a second adapter would add a second time.
+   */
+  readonly otel?: boolean
 }
 
 let registry: Registry | undefined
@@ -36,7 +41,7 @@ export function profileInstrumentation(
   tracer ??= new BasicTracerProvider().getTracer('@sluice/testing/profile')
   return combineInstrumentation(
     prometheusInstrumentation({ registry: options.registry ?? registry }),
-    otelInstrumentation({ tracer: options.tracer ?? tracer }),
+    options.otel === false ? undefined : otelInstrumentation({ tracer: options.tracer ?? tracer }),
   )
 }
 

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { startFaultProxy } from '../faults/fault-proxy.js'
-import { cacheRoot } from '../postgres/template.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { waitFor } from '../process/wait.js'
+import { makeWorkDir } from '../process/work-dir.js'
 import { RedisNode, type RedisNodeInfo } from './redis-node.js'
 
 /** Options of {@link startRedis}. */
@@ -127,7 +127,7 @@ export class RedisServer {
  * ```
  */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
-  const root = mkdtempSync(join(cacheRoot(), 'redis-'))
+  const root = makeWorkDir('redis')
   const count = options.cluster?.masters ?? 1
   const clustered = options.cluster !== undefined
   const nodes: RedisNodeInfo[] = []

@@ -1,0 +1,114 @@
+import type { AfterCommit, cachedQueryInfo } from '@sluice/core'
+import type { LoadOptions } from './options/load-options.js'
+import type { StoreHealth } from './store/guarded-store.js'
+
+/** A Kysely query the cache can run: anything with `compile()` and `execute()`. */
+export interface CacheableQuery<R> {
+  compile(): {
+    readonly sql: string
+    readonly parameters: readonly unknown[]
+    readonly query: Parameters<typeof cachedQueryInfo>[0]['query']
+  }
+  execute(): Promise<R[]>
+}
+
+/** Options of `cache.query`. */
+export interface QueryOptions extends LoadOptions {
+  /** The key; by default one derived from `database`, the SQL and the typed parameters. */
+  readonly key?: string
+  /**
+   * The database the query runs on (a name, e.g. the tenant's), part of the derived key so
+   * that one SQL on two databases never shares an entry. Default: the cache's `database`.
+   */
+  readonly database?: string
+}
+
+/** What `cache.health()` reports. */
+export interface CacheHealth extends StoreHealth {
+  /** `redis` when the shared tier is Redis (or a `RedisStore`), else `memory` or the store's name. */
+  readonly mode: 'redis' | 'memory' | 'custom'
+  /** Whether the invalidation channel is subscribed (`undefined` without one). */
+  readonly bus: boolean | undefined
+  readonly closed: boolean
+}
+
+/**
+ * Cache-aside over an in-process LRU and a shared store (Redis, or memory with `redis: false`).
+ *
+ * @example
+ * ```ts
+ * const cache: Cache = createCache({ redis: process.env.REDIS_URL, namespace: 'app' })
+ * const user = await cache.getOrLoad(`user:${id}`, () => findUser(id), { ttlMs: '1h' })
+ * await cache.delete(`user:${id}`) // after updating the user
+ * ```
+ */
+export interface Cache {
+  /**
+   * The cached value, or the loader's (run once per key across callers and processes). A
+   * loader's `undefined` means "not found" (cached only with `negativeTtlMs`). A loader that
+   * throws caches nothing; every caller waiting on it gets its error. A loader that does not
+   * settle within `loadTimeoutMs` gives its callers `CACHE_LOAD_TIMEOUT`.
+   */
+  getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    options?: LoadOptions,
+  ): Promise<T | undefined>
+  /** A fresh cached value, or `undefined`; never loads. */
+  get<T>(key: string): Promise<T | undefined>
+  /** Stores a value; loads of the key already running cannot overwrite it, a later `delete` wins. */
+  set<T>(key: string, value: T, options?: Pick<LoadOptions, 'ttlMs' | 'tags'>): Promise<void>
+  /**
+   * Invalidates one key or several, everywhere. With `consistency`, the loads after it read
+   * at least the session's latest write (inside a `session()`), else every committed write.
+   */
+  delete(keys: string | readonly string[]): Promise<void>
+  /** Makes every entry loaded under any of these tags a miss (with a floor, as `delete`). */
+  invalidateTags(tags: readonly string[]): Promise<void>
+  /** `set` for many entries, e.g. at start-up. */
+  warm(
+    entries: ReadonlyArray<{
+      key: string
+      value: unknown
+      ttlMs?: LoadOptions['ttlMs']
+      tags?: readonly string[]
+    }>,
+  ): Promise<void>
+  /**
+   * Runs a Kysely query through the cache. The key defaults to one derived from the database
+   * name, the SQL and the typed parameters; each table it reads adds a {@link tableTag}.
+   *
+   * @throws CacheError `CACHE_OPTION_INVALID` (field `database`) without a database name.
+   */
+  query<R>(query: CacheableQuery<R>, options?: QueryOptions): Promise<R[]>
+  /**
+   * Write-path invalidation: pass it as a Sluice database's `afterCommit`, and each committed
+   * write to a table invalidates its {@link tableTag}, after COMMIT and before the commit
+   * returns to the writer; a rolled-back transaction invalidates nothing. With `consistency`
+   * the reloads read at least the commit.
+   *
+   * @example
+   * ```ts
+   * const database = createDatabase<DB>(parseConfig(), { afterCommit: cache.invalidateOnCommit })
+   * ```
+   */
+  readonly invalidateOnCommit: AfterCommit
+  /** The circuit breaker's state for the shared store. */
+  readonly storeState: 'closed' | 'open' | 'half-open'
+  /**
+   * A start-up check: resolves once the shared store answers and this instance hears other
+   * instances' invalidations. Rejects with `CacheError` `CACHE_STORE_AUTH_FAILED` when Redis
+   * refuses the credentials, or `CACHE_STORE_UNAVAILABLE` when it does not answer within
+   * `timeoutMs` (default 5 s); the message names the host and the cause, never a password.
+   * The cache works without it: calls just miss meanwhile.
+   */
+  ready(options?: { timeoutMs?: number }): Promise<void>
+  /** Reachability and latency of the shared store, breaker state, invalidations not yet sent. */
+  health(): Promise<CacheHealth>
+  /**
+   * Sends invalidations Redis has not received yet (trying for `closeTimeoutMs`), clears L1
+   * and closes the Redis client it created from a URL. Afterwards every call rejects with
+   * `CACHE_CLOSED`, and loads waiting for another process's value stop.
+   */
+  close(): Promise<void>
+}

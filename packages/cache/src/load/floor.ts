@@ -1,0 +1,93 @@
+import type { ConsistencySource } from '@sluice/core'
+import { CacheError } from '../errors.js'
+import type { CacheEvent } from '../events.js'
+import type { Versioned } from '../store/cache-store.js'
+import type { Maybe } from '../store/guarded-store.js'
+import { UNAVAILABLE } from '../store/guarded-store.js'
+
+/**
+ * The floor a load must read at: the newest token recorded by the invalidations of its key
+ * and of its tags; none without a consistency source.
+ *
+ * @example
+ * ```ts
+ * const floor = floorOf(database, generation, versions) // '0/3000148'
+ * ```
+ */
+export function floorOf(
+  consistency: ConsistencySource | undefined,
+  generation: Maybe<Versioned>,
+  versions: Maybe<readonly Versioned[]>,
+): string | undefined {
+  if (!consistency) return undefined
+  let floor = generation === UNAVAILABLE ? undefined : generation.floor
+  for (const version of versions === UNAVAILABLE ? [] : versions) {
+    if (version.floor === undefined) continue
+    floor = floor === undefined ? version.floor : newest(consistency, floor, version.floor)
+  }
+  return floor
+}
+
+/** The newer token; a token the source cannot read loses to one it can. */
+function newest(consistency: ConsistencySource, a: string, b: string): string {
+  try {
+    return consistency.newestToken(a, b)
+  } catch {
+    return isToken(consistency, a) ? a : b
+  }
+}
+
+function isToken(consistency: ConsistencySource, token: string): boolean {
+  try {
+    consistency.newestToken(token, token)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Runs a loader so that it reads at least the write of `floor`. A floor the source refuses
+ * (written by another version, or another cluster's) is replaced by a fresh token covering
+ * every committed write; if none can be had, the loader runs without a floor and an `error`
+ * event says so.
+ *
+ * @example
+ * ```ts
+ * const value = await runAtFloor(database, '0/3000148', () => findUser(1), emit)
+ * ```
+ */
+export async function runAtFloor<T>(
+  consistency: ConsistencySource | undefined,
+  floor: string | undefined,
+  loader: () => Promise<T>,
+  emit: (event: CacheEvent) => void,
+): Promise<T> {
+  if (!consistency || floor === undefined) return loader()
+  let started = false
+  const run = () => {
+    started = true
+    return loader()
+  }
+  try {
+    return await consistency.withConsistency({ atLeast: floor }, run)
+  } catch (error) {
+    if (started) throw error
+    emit({
+      kind: 'error',
+      source: 'consistency',
+      error: new CacheError(
+        'CACHE_CONSISTENCY_UNAVAILABLE',
+        `A recorded floor was refused (${(error as Error).message}); loading at the primary's latest position`,
+        { cause: error },
+      ),
+    })
+  }
+  try {
+    const latest = await consistency.latestToken()
+    return await consistency.withConsistency({ atLeast: latest }, run)
+  } catch (error) {
+    if (started) throw error
+    return loader()
+  }
+}

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { ConsistencySource } from '@sluice/core'
+import { decodeEntry, type Entry, encodeEntry, versionsOf } from '../entry.js'
+import { CacheError } from '../errors.js'
+import type { CacheEvent, NotStoredReason } from '../events.js'
+import type { LocalTier } from '../l1/local-tier.js'
+import type { ResolvedCacheOptions } from '../options/cache-options.js'
+import type { ResolvedLoad } from '../options/load-options.js'
+import type { Versioned } from '../store/cache-store.js'
+import { type GuardedStore, UNAVAILABLE } from '../store/guarded-store.js'
+import { within } from '../within.js'
+import { floorOf, runAtFloor } from './floor.js'
+
+const WAIT_POLL_MS = 20
+
+/** One key's load as a request: what to load, under which tags, with which options. */
+export interface LoadRequest<T = unknown> {
+  readonly key: string
+  readonly loader: () => Promise<T | undefined>
+  readonly tags: readonly string[]
+  readonly options: ResolvedLoad
+  /** Told of the store that follows the loader, which may outlast the call. */
+  readonly storing?: (stored: Promise<void>) => void
+}
+
+type LockOutcome<T> = { kind: 'locked' | 'unlocked' } | { kind: 'value'; value: T | undefined }
+
+/**
+ * Loads keys across processes: snapshots the generation and tag versions (and their floors)
+ * before the loader reads anything, takes the key's lock (extended while the loader runs) or
+ * waits for its holder's value, runs the loader at the floor within `loadTimeoutMs`, and
+ * stores the value only if the generation did not move.
+ */
+export class Loading {
+  readonly #shared: GuardedStore
+  readonly #l1: LocalTier
+  readonly #consistency: ConsistencySource | undefined
+  readonly #options: ResolvedCacheOptions
+  readonly #emit: (event: CacheEvent) => void
+  readonly #closing = new AbortController()
+
+  constructor(
+    shared: GuardedStore,
+    l1: LocalTier,
+    consistency: ConsistencySource | undefined,
+    options: ResolvedCacheOptions,
+    emit: (event: CacheEvent) => void,
+  ) {
+    this.#shared = shared
+    this.#l1 = l1
+    this.#consistency = consistency
+    this.#options = options
+    this.#emit = emit
+  }
+
+  /** Waiting loads stop and reject with `CACHE_CLOSED`. */
+  close(): void {
+    this.#closing.abort()
+  }
+
+  /**
+   * Loads a key; `deadline` bounds the store calls made before the loader runs, and what is
+   * left of it the wait for the store after it (a slower store finishes in the background).
+   */
+  async load<T>(request: LoadRequest<T>, epoch: number, deadline: number): Promise<T | undefined> {
+    const { key, tags, options } = request
+    const [generation, versions] = await Promise.all([
+      this.#shared.generation(key, deadline),
+      this.#shared.snapshotTags(tags, deadline),
+    ])
+    const owner = randomUUID()
+    const lock = await this.#lockOrWait<T>(key, owner, options.lockTimeoutMs, deadline)
+    if (lock.kind === 'value') return lock.value
+    const stopExtending = lock.kind === 'locked' ? this.#keepLock(key, owner, options) : () => {}
+    const started = performance.now()
+    // What the store calls before the loader left of the request's budget bounds the wait for
+    // the store after it: the store adds at most one storeTimeoutMs to a call in all.
+    const budgetLeft = deadline - Date.now()
+    let stored: Promise<void> | undefined
+    try {
+      const floor = floorOf(this.#consistency, generation, versions)
+      const value = await within(
+        runAtFloor(this.#consistency, floor, request.loader, (event) => this.#emit(event)),
+        options.loadTimeoutMs,
+        () =>
+          new CacheError(
+            'CACHE_LOAD_TIMEOUT',
+            `The loader of "${key.slice(0, 64)}" did not settle within ${options.loadTimeoutMs} ms`,
+          ),
+      )
+      stored = this.#storeLoaded(request, value, generation, versions, epoch, started)
+      request.storing?.(stored)
+      if (budgetLeft > 0) await within(stored, budgetLeft).catch(() => undefined)
+      return value
+    } finally {
+      stopExtending()
+      const release = async () => {
+        await stored
+        if (lock.kind === 'locked') await this.#shared.unlock(key, owner)
+      }
+      void release()
+    }
+  }
+
+  /** A value from the shared store that its tags still allow; undecodable payloads are misses. */
+  async readShared<T>(key: string, deadline: number): Promise<Entry<T> | undefined> {
+    const payload = await this.#shared.get(key, deadline)
+    if (payload === UNAVAILABLE || payload === undefined) return undefined
+    const entry = decodeEntry<T>(payload)
+    if (!entry) {
+      this.#emit({
+        kind: 'error',
+        source: 'payload',
+        key,
+        error: new CacheError(
+          'CACHE_PAYLOAD_UNREADABLE',
+          `The entry of "${key.slice(0, 64)}" is not in this version's format; it is treated as a miss`,
+        ),
+      })
+      return undefined
+    }
+    const names = Object.keys(entry.tags)
+    if (names.length === 0) return entry
+    const current = await this.#shared.tagVersions(names, deadline)
+    if (current === UNAVAILABLE) return undefined
+    return names.some((name, i) => current[i] !== entry.tags[name]) ? undefined : entry
+  }
+
+  /** A TTL with jitter: up to `jitter` of it either way. */
+  jittered(ttlMs: number): number {
+    const spread = ttlMs * this.#options.jitter
+    return Math.max(1, Math.round(ttlMs + (Math.random() * 2 - 1) * spread))
+  }
+
+  /**
+   * Stores a loaded value if its generation did not move. The value is serialized before
+   * this returns its promise, so an unserializable value rejects the load's callers.
+   */
+  #storeLoaded<T>(
+    { key, tags, options }: LoadRequest<T>,
+    value: T | undefined,
+    generation: Versioned | typeof UNAVAILABLE,
+    versions: Versioned[] | typeof UNAVAILABLE,
+    epoch: number,
+    started: number,
+  ): Promise<void> {
+    const ttlMs = value === undefined ? options.negativeTtlMs : options.ttlMs
+    const ttl = this.jittered(ttlMs)
+    const entry: Entry<T> = {
+      value,
+      tags: versionsOf(tags, versions === UNAVAILABLE ? [] : versions),
+      freshUntil: Date.now() + ttl,
+    }
+    const payload = encodeEntry(entry)
+    const done = (reason?: NotStoredReason) => {
+      const durationMs = performance.now() - started
+      this.#emit({ kind: 'load', key, durationMs, stored: reason === undefined, reason })
+    }
+    if (value === undefined && ttlMs === 0) return Promise.resolve(done('not-found'))
+    if (generation === UNAVAILABLE || versions === UNAVAILABLE) {
+      return Promise.resolve(done('store-unavailable'))
+    }
+    if (Buffer.byteLength(payload) > this.#options.maxEntryBytes) {
+      return Promise.resolve(done('too-large'))
+    }
+    return this.#shared
+      .setIfGeneration(key, payload, ttl + options.graceMs, generation.version)
+      .then((result) => {
+        if (result === UNAVAILABLE) return done('store-unavailable')
+        if (!result) return done('invalidated')
+        this.#l1.fill(key, entry, epoch)
+        done()
+      })
+  }
+
+  /** Extends the lock every half `lockTimeoutMs` while the loader runs; returns the stop. */
+  #keepLock(key: string, owner: string, options: ResolvedLoad): () => void {
+    const timer = setInterval(
+      () => {
+        void this.#shared.extendLock(key, owner, options.lockTimeoutMs)
+      },
+      Math.max(1, Math.floor(options.lockTimeoutMs / 2)),
+    )
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
+  /**
+   * Takes the key's cross-process lock, or waits for its holder's value. A caller that gets
+   * the lock checks the store once more: a holder that finished between this caller's miss
+   * and its lock has stored the value, and loading it again would be a wasted load.
+   */
+  async #lockOrWait<T>(
+    key: string,
+    owner: string,
+    lockMs: number,
+    deadline: number,
+  ): Promise<LockOutcome<T>> {
+    const first = await this.#tryLock<T>(key, owner, lockMs, deadline)
+    if (first) return first
+    const started = performance.now()
+    // The holder extends its lock while its loader runs (up to loadTimeoutMs), then stores its
+    // value; a holder that dies stops extending and its lock expires after lockMs. Waiting
+    // ends, at the latest, once the holder's loader would have timed out and a second
+    // holder's lock could have expired too: then this caller loads without the lock.
+    const until = Date.now() + this.#options.loadTimeoutMs + 2 * lockMs + WAIT_POLL_MS * 10
+    try {
+      while (Date.now() < until) {
+        try {
+          await delay(WAIT_POLL_MS, undefined, { signal: this.#closing.signal })
+        } catch {
+          throw new CacheError('CACHE_CLOSED', 'The cache was closed while waiting for a load')
+        }
+        const found = await this.readShared<T>(key, this.#shared.deadline())
+        if (found && found.freshUntil > Date.now()) return { kind: 'value', value: found.value }
+        const retry = await this.#tryLock<T>(key, owner, lockMs, this.#shared.deadline())
+        if (retry) return retry
+      }
+      return { kind: 'unlocked' }
+    } finally {
+      this.#emit({ kind: 'lock-wait', key, durationMs: performance.now() - started })
+    }
+  }
+
+  /** The lock (or, without a store, no lock); `undefined` while another caller holds it. */
+  async #tryLock<T>(
+    key: string,
+    owner: string,
+    lockMs: number,
+    deadline: number,
+  ): Promise<LockOutcome<T> | undefined> {
+    const locked = await this.#shared.tryLock(key, owner, lockMs, deadline)
+    if (locked === UNAVAILABLE) return { kind: 'unlocked' }
+    if (!locked) return undefined
+    const found = await this.readShared<T>(key, deadline)
+    if (!found || found.freshUntil <= Date.now()) return { kind: 'locked' }
+    await this.#shared.unlock(key, owner)
+    return { kind: 'value', value: found.value }
+  }
+}

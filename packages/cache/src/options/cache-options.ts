@@ -1,0 +1,216 @@
+import {
+  ConfigError,
+  type ConfigIssue,
+  type ConsistencySource,
+  combineInstrumentation,
+  parseOptions,
+} from '@sluice/core'
+import type { Cluster, Redis } from 'ioredis'
+import { z } from 'zod'
+import type { CacheInstrumentation } from '../events.js'
+import type { CacheStore } from '../store/cache-store.js'
+import { type DurationRule, MAX_TIMER_MS, MAX_TTL_MS, readDuration } from './duration.js'
+
+/** A duration: milliseconds (`250`) or a string with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
+export type Duration = number | string
+
+/**
+ * Options of `createCache`. Durations take milliseconds or a string with a unit, everywhere.
+ *
+ * @example
+ * ```ts
+ * createCache({ redis: process.env.REDIS_URL, namespace: 'app', defaultTtlMs: '1m' })
+ * ```
+ */
+export interface CacheOptions {
+  /**
+   * Required unless `store` is given: a Redis URL (the cache's own client), an ioredis client
+   * or Cluster (yours to close), or `false` for an in-process cache whose instances do not see
+   * each other's invalidations. An empty or missing URL is a `ConfigError`.
+   */
+  readonly redis?: Redis | Cluster | string | false
+  /** Any other shared store (a `RedisStore` gets the invalidation bus too); overrides `redis`. */
+  readonly store?: CacheStore
+  /** Prefix of every Redis key. Required, so that services sharing a Redis do not collide. */
+  readonly namespace: string
+  /**
+   * The router (`createRoutedDatabase(...)`), or any {@link ConsistencySource}: invalidations
+   * record the invalidating write's token, and the loads after them read at least that write.
+   */
+  readonly consistency?: ConsistencySource
+  /**
+   * The name of the database `cache.query` runs on (part of its keys, so that one SQL on two
+   * databases never shares an entry); a call's own `database` overrides it.
+   */
+  readonly database?: string
+  /** Default 60 s. */
+  readonly defaultTtlMs?: Duration
+  /** TTLs vary by up to this fraction either way, so that keys filled together do not expire together. Default 0.1. */
+  readonly jitter?: number
+  /**
+   * The in-process tier; `false` for none. Default 10,000 entries, 64 MiB of estimated heap,
+   * and copies kept at most `maxAgeMs` (5 s). Invalidations reach other instances' L1 over
+   * Redis pub/sub; `maxAgeMs` bounds how long a copy can outlive one whose message was lost.
+   */
+  readonly l1?:
+    | { readonly maxEntries?: number; readonly maxBytes?: number; readonly maxAgeMs?: Duration }
+    | false
+  /** Values whose serialized form is larger are returned but not cached. Default 1 MiB. */
+  readonly maxEntryBytes?: number
+  /** How long a loader holds a key's cross-process lock before extending it. Default 5 s. */
+  readonly lockTimeoutMs?: Duration
+  /** How long a loader may run before its callers get `CACHE_LOAD_TIMEOUT`. Default 10 s. */
+  readonly loadTimeoutMs?: Duration
+  /** Time allowed for one store call before it counts as a failure. Default 500 ms. */
+  readonly storeTimeoutMs?: Duration
+  /** Store failures in a row that open the circuit breaker. Default 5. */
+  readonly breakerThreshold?: number
+  /** How long the open breaker skips the store. Default 2 s. */
+  readonly breakerOpenMs?: Duration
+  /**
+   * With Redis: an instance serves L1 copies only while its invalidation channel answered a
+   * ping within this long, and an invalidation waits at most this long for every instance to
+   * confirm it dropped its copies. Default 1 s.
+   */
+  readonly busLeaseMs?: Duration
+  /** How long `close()` keeps trying to send invalidations Redis has not received. Default 2 s. */
+  readonly closeTimeoutMs?: Duration
+  readonly instrumentation?: CacheInstrumentation | readonly CacheInstrumentation[]
+}
+
+const duration = (rule: DurationRule) =>
+  z.unknown().transform((input, context) => {
+    const { ms, problem } = readDuration(input, rule)
+    if (problem === undefined) return ms
+    context.addIssue({ code: 'custom', message: problem })
+    return z.NEVER
+  })
+
+const timer = { min: 1, max: MAX_TIMER_MS }
+const count = (max: number) =>
+  z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(max, { error: `must be at most ${max}` })
+
+/** A `redis://` or `rediss://` URL (the value itself is never echoed in errors). */
+function isRedisUrl(url: string): boolean {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url).protocol)
+  } catch {
+    return false
+  }
+}
+
+const l1Defaults = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 5000 }
+
+const schema = z.object({
+  namespace: z
+    .string({ error: 'namespace is required' })
+    .regex(/^[\w.-]{1,64}$/, { error: 'namespace must be 1-64 letters, digits, _ . or -' }),
+  database: z
+    .string({ error: 'must be a string' })
+    .min(1, { error: 'must not be empty' })
+    .max(256, { error: 'must be at most 256 characters' })
+    .optional(),
+  defaultTtlMs: duration({ min: 1, max: MAX_TTL_MS }).default(60_000),
+  jitter: z
+    .number({ error: 'must be a number' })
+    .min(0, { error: 'must be from 0 to 0.5' })
+    .max(0.5, { error: 'must be from 0 to 0.5' })
+    .default(0.1),
+  maxEntryBytes: count(512 * 1024 * 1024).default(1024 * 1024),
+  lockTimeoutMs: duration(timer).default(5000),
+  loadTimeoutMs: duration(timer).default(10_000),
+  storeTimeoutMs: duration(timer).default(500),
+  breakerThreshold: count(1_000_000).default(5),
+  breakerOpenMs: duration(timer).default(2000),
+  busLeaseMs: duration({ min: 10, max: MAX_TIMER_MS }).default(1000),
+  closeTimeoutMs: duration({ min: 0, max: MAX_TIMER_MS }).default(2000),
+  // `false` is handled before parsing: a union would report `l1`, not `l1.maxAgeMs`.
+  l1: z
+    .object({
+      maxEntries: count(100_000_000).default(l1Defaults.maxEntries),
+      maxBytes: count(Number.MAX_SAFE_INTEGER).default(l1Defaults.maxBytes),
+      maxAgeMs: duration(timer).default(l1Defaults.maxAgeMs),
+    })
+    .default(l1Defaults),
+})
+
+/** {@link CacheOptions} with defaults filled in and durations in milliseconds. */
+export type ResolvedCacheOptions = Omit<z.infer<typeof schema>, 'l1'> & {
+  readonly l1: z.infer<typeof schema>['l1'] | false
+  readonly hooks: CacheInstrumentation | undefined
+}
+
+/**
+ * Validates cache options.
+ *
+ * @throws ConfigError (`CONFIG_INVALID`) naming every bad option.
+ * @example
+ * ```ts
+ * resolveCacheOptions({ redis: false, namespace: 'app' }).defaultTtlMs // 60000
+ * ```
+ */
+export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
+  const { store, redis, consistency, instrumentation, ...rest } = options ?? {}
+  const issues: ConfigIssue[] = []
+  const problem = redisProblem(redis, store)
+  if (problem) issues.push({ field: store === undefined ? 'redis' : 'store', message: problem })
+  if (consistency !== undefined && !isConsistencySource(consistency)) {
+    issues.push({
+      field: 'consistency',
+      message:
+        'must be a routed database (consistencyToken, latestToken, newestToken, withConsistency)',
+    })
+  }
+  let parsed: ResolvedCacheOptions | undefined
+  const { l1, ...others } = rest
+  try {
+    parsed =
+      l1 === false
+        ? { ...parseOptions(schema, others), l1: false, hooks: undefined }
+        : { ...parseOptions(schema, rest), hooks: undefined }
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    issues.push(...error.issues)
+  }
+  if (issues.length > 0 || !parsed) throw new ConfigError(issues)
+  return {
+    ...parsed,
+    hooks: combineInstrumentation<CacheInstrumentation>(...[instrumentation ?? []].flat()),
+  }
+}
+
+function redisProblem(redis: unknown, store: unknown): string | undefined {
+  if (store !== undefined) {
+    const methods = ['get', 'generation', 'setIfGeneration', 'invalidate', 'tryLock']
+    const valid = typeof store === 'object' && store !== null
+    return valid &&
+      methods.every((name) => typeof (store as Record<string, unknown>)[name] === 'function')
+      ? undefined
+      : 'store must implement CacheStore'
+  }
+  if (redis === false) return undefined
+  if (redis === undefined || redis === '') {
+    return 'is required: a Redis URL, an ioredis client, or false for an in-process cache (is REDIS_URL set?)'
+  }
+  if (typeof redis === 'string') {
+    return isRedisUrl(redis) ? undefined : 'must be a redis:// or rediss:// URL'
+  }
+  return typeof redis === 'object' &&
+    redis !== null &&
+    typeof (redis as { duplicate?: unknown }).duplicate === 'function'
+    ? undefined
+    : 'must be a Redis URL, an ioredis client or Cluster, or false'
+}
+
+function isConsistencySource(value: unknown): value is ConsistencySource {
+  const methods = ['consistencyToken', 'latestToken', 'newestToken', 'withConsistency']
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
+  )
+}

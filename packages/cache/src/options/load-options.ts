@@ -1,0 +1,63 @@
+import type { Duration, ResolvedCacheOptions } from './cache-options.js'
+import { callDuration, MAX_TIMER_MS, MAX_TTL_MS } from './duration.js'
+
+/** Options of one `getOrLoad` (and, for `ttlMs` and `tags`, of `set`). Durations as in `createCache`. */
+export interface LoadOptions {
+  /** Default: the cache's `defaultTtlMs`. */
+  readonly ttlMs?: Duration
+  /** Invalidating any of these tags makes the entry a miss. */
+  readonly tags?: readonly string[]
+  /** After the TTL, serve the old value this much longer while one caller refreshes it. Default 0. */
+  readonly graceMs?: Duration
+  /** Cache a loader's `undefined` ("not found") this long. Default 0: not cached. */
+  readonly negativeTtlMs?: Duration
+  /** Overrides the cache's `lockTimeoutMs` for this key. */
+  readonly lockTimeoutMs?: Duration
+  /** Overrides the cache's `loadTimeoutMs` for this key. */
+  readonly loadTimeoutMs?: Duration
+}
+
+/** A load's options with the cache's defaults, in milliseconds. */
+export interface ResolvedLoad {
+  readonly ttlMs: number
+  readonly graceMs: number
+  readonly negativeTtlMs: number
+  readonly lockTimeoutMs: number
+  readonly loadTimeoutMs: number
+}
+
+const ttl = { min: 1, max: MAX_TTL_MS }
+const optionalTtl = { min: 0, max: MAX_TTL_MS }
+const timer = { min: 1, max: MAX_TIMER_MS }
+
+/**
+ * Checks one call's options and fills in the cache's defaults.
+ *
+ * @throws CacheError `CACHE_OPTION_INVALID` naming the field (`ttlMs`, `graceMs`...).
+ * @example
+ * ```ts
+ * resolveLoadOptions({ ttlMs: '30s' }, cacheOptions).ttlMs // 30000
+ * ```
+ */
+export function resolveLoadOptions(
+  options: LoadOptions,
+  defaults: Pick<ResolvedCacheOptions, 'defaultTtlMs' | 'lockTimeoutMs' | 'loadTimeoutMs'>,
+): ResolvedLoad {
+  return {
+    ttlMs: callDuration(options.ttlMs, 'ttlMs', ttl, defaults.defaultTtlMs),
+    graceMs: callDuration(options.graceMs, 'graceMs', optionalTtl, 0),
+    negativeTtlMs: callDuration(options.negativeTtlMs, 'negativeTtlMs', optionalTtl, 0),
+    lockTimeoutMs: callDuration(
+      options.lockTimeoutMs,
+      'lockTimeoutMs',
+      timer,
+      defaults.lockTimeoutMs,
+    ),
+    loadTimeoutMs: callDuration(
+      options.loadTimeoutMs,
+      'loadTimeoutMs',
+      timer,
+      defaults.loadTimeoutMs,
+    ),
+  }
+}

@@ -1,0 +1,243 @@
+import { storeError } from '../errors.js'
+import type { CacheEvent } from '../events.js'
+import { within } from '../within.js'
+import type { CacheStore, Floor, Versioned } from './cache-store.js'
+import { CircuitBreaker } from './circuit-breaker.js'
+import { type InvalidationBatch, PendingInvalidations } from './pending-invalidations.js'
+
+/** Marks a store call that failed, timed out, or was skipped by the open breaker. */
+export const UNAVAILABLE = Symbol('store unavailable')
+export type Maybe<T> = T | typeof UNAVAILABLE
+
+/** First retry of invalidations that could not be sent; doubled up to {@link MAX_RETRY_MS}. */
+const FIRST_RETRY_MS = 50
+/** Invalidations that could not be sent are retried at least this often while Redis is away. */
+export const MAX_RETRY_MS = 2000
+
+/** What `cache.health()` reports about the shared store. */
+export interface StoreHealth {
+  /** `memory`, `redis`, or a custom store's name. */
+  readonly store: string
+  /** Whether the store answered a probe within `storeTimeoutMs`. */
+  readonly reachable: boolean
+  /** How long the probe took (ms), when it answered. */
+  readonly latencyMs: number | undefined
+  readonly breaker: 'closed' | 'open' | 'half-open'
+  /** Invalidations (keys and tags) waiting to be sent. */
+  readonly pendingInvalidations: number
+  /** Why the probe failed (a message without credentials), when it did. */
+  readonly error: string | undefined
+}
+
+/**
+ * The shared store as the cache uses it: every call is bounded by `timeoutMs`, failures open
+ * a circuit breaker, and a failed call yields {@link UNAVAILABLE} instead of throwing, so that
+ * Redis trouble degrades the cache and never fails a request. Invalidations that could not be
+ * recorded are kept, retried on a timer with backoff (at least every {@link MAX_RETRY_MS}),
+ * sent before any other call reaches the store again, and flushed by `close()`.
+ */
+export class GuardedStore {
+  readonly store: CacheStore
+  readonly #breaker: CircuitBreaker
+  readonly #timeoutMs: number
+  readonly #report: (event: CacheEvent) => void
+  readonly #pending: PendingInvalidations
+  #flushing: Promise<boolean> | undefined
+  #retry: NodeJS.Timeout | undefined
+  #retryMs = FIRST_RETRY_MS
+  #closed = false
+  readonly #sentLate: (batch: InvalidationBatch) => void
+  /** Keys and tags of batches that failed once: when they go out, they are announced. */
+  #late = false
+
+  constructor(
+    store: CacheStore,
+    options: {
+      timeoutMs: number
+      failureThreshold: number
+      openMs: number
+      newest: Floor['newest'] | undefined
+    },
+    report: (event: CacheEvent) => void,
+    /** Told of invalidations sent late (by the retry timer, a later call or `close()`). */
+    sentLate: (batch: InvalidationBatch) => void = () => {},
+  ) {
+    this.#sentLate = sentLate
+    this.store = store
+    this.#timeoutMs = options.timeoutMs
+    this.#breaker = new CircuitBreaker(options)
+    this.#report = report
+    this.#pending = new PendingInvalidations(options.newest)
+  }
+
+  get breakerState(): 'closed' | 'open' | 'half-open' {
+    return this.#breaker.state
+  }
+
+  // Each call takes the deadline of the request it serves (epoch ms): a call never waits past
+  // it, so a request's waits on the store add up to one `timeoutMs` at most.
+
+  get(key: string, deadline?: number): Promise<Maybe<string | undefined>> {
+    return this.#call((s) => s.get(key), deadline)
+  }
+
+  generation(key: string, deadline?: number): Promise<Maybe<Versioned>> {
+    return this.#call((s) => s.generation(key), deadline)
+  }
+
+  tagVersions(tags: readonly string[], deadline?: number): Promise<Maybe<(string | undefined)[]>> {
+    if (tags.length === 0) return Promise.resolve([])
+    return this.#call((s) => s.tagVersions(tags), deadline)
+  }
+
+  snapshotTags(tags: readonly string[], deadline?: number): Promise<Maybe<Versioned[]>> {
+    if (tags.length === 0) return Promise.resolve([])
+    return this.#call((s) => s.snapshotTags(tags), deadline)
+  }
+
+  setIfGeneration(key: string, payload: string, ttlMs: number, generation: string) {
+    return this.#call((s) => s.setIfGeneration(key, payload, ttlMs, generation))
+  }
+
+  tryLock(key: string, owner: string, ttlMs: number, deadline?: number): Promise<Maybe<boolean>> {
+    return this.#call((s) => s.tryLock(key, owner, ttlMs), deadline)
+  }
+
+  /** A deadline `timeoutMs` from now, for the store calls of one request. */
+  deadline(): number {
+    return Date.now() + this.#timeoutMs
+  }
+
+  extendLock(key: string, owner: string, ttlMs: number): Promise<Maybe<boolean>> {
+    return this.#call((s) => s.extendLock(key, owner, ttlMs))
+  }
+
+  unlock(key: string, owner: string): Promise<Maybe<boolean>> {
+    return this.#call((s) => s.unlock(key, owner))
+  }
+
+  /**
+   * Invalidates keys and bumps tags, recording `token` as their floor; what cannot be sent
+   * now is retried on a timer and before the next store call. True once it reached the store.
+   */
+  async invalidate(
+    keys: readonly string[],
+    tags: readonly string[],
+    token: string | undefined,
+  ): Promise<boolean> {
+    this.#pending.add(keys, tags, token)
+    await this.#flushing // one that began before these were added does not carry them
+    return this.#flush()
+  }
+
+  /** Probes the store (past the breaker, so that it tells the truth). */
+  async health(probeKey: string): Promise<StoreHealth> {
+    const started = performance.now()
+    let error: string | undefined
+    try {
+      await within(this.store.get(probeKey), this.#timeoutMs)
+    } catch (caught) {
+      error = storeError(caught).message
+    }
+    return {
+      store: this.store.name,
+      reachable: error === undefined,
+      latencyMs: error === undefined ? performance.now() - started : undefined,
+      breaker: this.breakerState,
+      pendingInvalidations: this.#pending.size,
+      error,
+    }
+  }
+
+  /**
+   * Sends what is pending, retrying until it is sent or `timeoutMs` has passed; then stops the
+   * retry timer. True when nothing was left unsent.
+   */
+  async close(timeoutMs: number): Promise<boolean> {
+    this.#closed = true
+    const deadline = Date.now() + timeoutMs
+    clearTimeout(this.#retry)
+    this.#retry = undefined
+    let sent = await this.#flush()
+    while (!sent && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, deadline - Date.now())))
+      sent = await this.#flush(true)
+    }
+    clearTimeout(this.#retry)
+    this.#retry = undefined
+    return sent
+  }
+
+  /** Sends the pending invalidations (joining a send under way); true once none is left. */
+  #flush(pastBreaker = false): Promise<boolean> {
+    if (this.#pending.size === 0) return Promise.resolve(true)
+    this.#flushing ??= this.#send(pastBreaker).finally(() => {
+      this.#flushing = undefined
+    })
+    return this.#flushing
+  }
+
+  async #send(pastBreaker: boolean): Promise<boolean> {
+    const batch = this.#pending.take()
+    const floor = this.#pending.floor(batch.token)
+    const done = await this.#call(
+      async (s) => {
+        await Promise.all([
+          batch.keys.length > 0 && s.invalidate(batch.keys, floor),
+          batch.tags.length > 0 && s.bumpTags(batch.tags, floor),
+        ])
+      },
+      undefined,
+      { flush: false, pastBreaker },
+    )
+    if (done === UNAVAILABLE) {
+      this.#pending.putBack(batch)
+      this.#late = true
+      this.#scheduleRetry()
+      return false
+    }
+    if (this.#late) {
+      this.#late = false
+      this.#sentLate(batch)
+    }
+    this.#retryMs = FIRST_RETRY_MS
+    return this.#pending.size === 0
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry) return
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined
+      void this.#flush(true)
+    }, this.#retryMs)
+    this.#retry.unref()
+    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS)
+  }
+
+  async #call<T>(
+    operation: (store: CacheStore) => Promise<T>,
+    deadline?: number,
+    { flush = true, pastBreaker = false } = {},
+  ): Promise<Maybe<T>> {
+    if (this.#closed && flush) return UNAVAILABLE
+    // Invalidations that could not be sent go first: until they are in, the store may hold
+    // values they remove, so nothing is read from it or written to it.
+    if (flush && this.#pending.size > 0 && !(await this.#flush())) return UNAVAILABLE
+    const timeoutMs =
+      deadline === undefined ? this.#timeoutMs : Math.min(this.#timeoutMs, deadline - Date.now())
+    if (timeoutMs <= 0) return UNAVAILABLE
+    if (!pastBreaker && !this.#breaker.allows()) return UNAVAILABLE
+    try {
+      const result = await within(operation(this.store), timeoutMs)
+      this.#breaker.succeeded()
+      return result
+    } catch (error) {
+      // A call cut short by its request's deadline says less about the store than one that
+      // had the whole timeout: only the latter counts towards opening the breaker.
+      if (timeoutMs === this.#timeoutMs) this.#breaker.failed()
+      else this.#breaker.released()
+      this.#report({ kind: 'error', source: 'store', error: storeError(error) })
+      return UNAVAILABLE
+    }
+  }
+}

@@ -1,0 +1,242 @@
+import { ConfigError, createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
+import { type RedisServer, startRedis } from '@sluice/testing'
+import { sharedPostgres } from '@sluice/testing/vitest'
+import { Cluster } from 'ioredis'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { CacheError, type CacheOptions, createCache } from '../src/index.js'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
+
+let cluster: RedisServer
+let clusterClient: Cluster
+beforeAll(async () => {
+  cluster = await startRedis({ cluster: { masters: 3 } })
+  clusterClient = new Cluster(cluster.startupNodes)
+})
+afterAll(async () => {
+  clusterClient?.disconnect()
+  await cluster?.stop()
+})
+
+const NASTY_KEYS = ['}', '}user:1', '{', '{}', '}{', 'a}b{c}', '\u0000\r\n\t', 'é漢🙂', ' ']
+
+describe.each([
+  ['redis', () => ({})],
+  ['redis cluster, 3 masters', () => ({ redis: clusterClient })],
+] as const)('keys and tags of any characters (%s)', (_name, mode) => {
+  test('load, hit, invalidate and tag every nasty key; no store error, the breaker stays closed', async () => {
+    const cache = testCache({ ...mode(), l1: false })
+    for (const key of NASTY_KEYS) {
+      const options = { tags: [key, `${key}-tag`] }
+      expect(await cache.getOrLoad(key, async () => `v1 ${key}`, options)).toBe(`v1 ${key}`)
+      expect(await cache.getOrLoad(key, async () => 'reloaded', options)).toBe(`v1 ${key}`)
+      await cache.invalidateTags([`${key}-tag`])
+      expect(await cache.getOrLoad(key, async () => `v2 ${key}`, options)).toBe(`v2 ${key}`)
+      await cache.delete(key)
+      expect(await cache.get(key)).toBeUndefined()
+    }
+    expect(cache.events.filter((event) => event.kind === 'error')).toEqual([])
+    expect(cache.storeState).toBe('closed')
+  })
+})
+
+describe('payloads this version cannot read are misses, never errors', () => {
+  test.each([
+    ['JSON of an older version', '{"v":"old","n":false,"t":{},"f":99999999999999}'],
+    ['a devalue payload of another shape', '[{"x":1},2]'],
+    ['not even JSON', '\u0000garbage'],
+    ['an entry with bad tags', '[{"s":1,"v":2,"t":3,"f":4},2,1,"x",5]'],
+  ])('%s', async (_name, payload) => {
+    const namespace = freshNamespace()
+    const cache = testCache({ namespace, l1: false })
+    await redisClient().set(`${namespace}:{kprofile}:v`, payload, 'PX', 60_000)
+    expect(await cache.get('profile')).toBeUndefined()
+    expect(await cache.getOrLoad('profile', async () => 'loaded')).toBe('loaded')
+    expect(await cache.getOrLoad('profile', async () => 'again')).toBe('loaded') // replaced
+    expect(cache.events).toContainEqual(
+      expect.objectContaining({
+        kind: 'error',
+        source: 'payload',
+        error: expect.objectContaining({ code: 'CACHE_PAYLOAD_UNREADABLE' }),
+      }),
+    )
+  })
+})
+
+describe('options: a typed error naming the field, never a silent downgrade', () => {
+  const base = { redis: false, namespace: 'opts' } as const
+  const fieldOf = (create: () => unknown) => {
+    try {
+      create()
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      return (error as ConfigError).issues.map((issue) => issue.field)
+    }
+    throw new Error('no error')
+  }
+
+  test.each<[string, Partial<CacheOptions>, string]>([
+    ['fractional lockTimeoutMs', { lockTimeoutMs: 1.5 }, 'lockTimeoutMs'],
+    ['NaN defaultTtlMs', { defaultTtlMs: Number.NaN }, 'defaultTtlMs'],
+    ['negative storeTimeoutMs', { storeTimeoutMs: -1 }, 'storeTimeoutMs'],
+    ['Infinity breakerOpenMs', { breakerOpenMs: Number.POSITIVE_INFINITY }, 'breakerOpenMs'],
+    ['a huge loadTimeoutMs (beyond a timer)', { loadTimeoutMs: 2 ** 40 }, 'loadTimeoutMs'],
+    ['fractional maxEntryBytes', { maxEntryBytes: 10.5 }, 'maxEntryBytes'],
+    ['a bad duration string', { defaultTtlMs: '5 minutes' }, 'defaultTtlMs'],
+    ['fractional l1.maxAgeMs', { l1: { maxAgeMs: 0.5 } }, 'l1.maxAgeMs'],
+    ['fractional breakerThreshold', { breakerThreshold: 2.5 }, 'breakerThreshold'],
+    ['a consistency that is not a router', { consistency: {} as never }, 'consistency'],
+  ])('createCache: %s', (_name, options, field) => {
+    expect(fieldOf(() => createCache({ ...base, ...options }))).toContain(field)
+  })
+
+  test('durations take the same forms in createCache and in each call', async () => {
+    const cache = testCache({ redis: false, defaultTtlMs: '1m', lockTimeoutMs: '2s' })
+    expect(await cache.getOrLoad('k', async () => 1, { ttlMs: '30s', graceMs: '1s' })).toBe(1)
+    await cache.set('s', 2, { ttlMs: 250 })
+    expect(await cache.get('s')).toBe(2)
+  })
+
+  test.each([
+    ['graceMs', { graceMs: 0.5 }],
+    ['ttlMs', { ttlMs: Number.NaN }],
+    ['ttlMs', { ttlMs: 0 }],
+    ['negativeTtlMs', { negativeTtlMs: -5 }],
+    ['lockTimeoutMs', { lockTimeoutMs: 10.25 }],
+    ['loadTimeoutMs', { loadTimeoutMs: 'soon' }],
+    ['tags', { tags: 'not-an-array' }],
+  ])(
+    'getOrLoad: a bad %s is CACHE_OPTION_INVALID naming it; nothing is stored',
+    async (field, options) => {
+      const cache = testCache({ l1: false })
+      await expect(cache.getOrLoad('k', async () => 1, options as never)).rejects.toMatchObject({
+        code: 'CACHE_OPTION_INVALID',
+        field,
+      })
+      expect(await cache.get('k')).toBeUndefined()
+    },
+  )
+
+  test('set: a bad ttlMs is CACHE_OPTION_INVALID', async () => {
+    const cache = testCache({ l1: false })
+    await expect(cache.set('k', 1, { ttlMs: 1.5 })).rejects.toMatchObject({
+      code: 'CACHE_OPTION_INVALID',
+      field: 'ttlMs',
+    })
+  })
+})
+
+describe('the mode is explicit: redis is required unless store is given', () => {
+  test.each([
+    ['missing', {}],
+    ['undefined (REDIS_URL unset)', { redis: process.env.SLUICE_UNSET_REDIS_URL }],
+    ['empty', { redis: '' }],
+  ])('redis %s is a ConfigError naming redis', (_name, options) => {
+    const create = () => createCache({ namespace: 'mode', ...options })
+    expect(create).toThrow(ConfigError)
+    expect(create).toThrow(/redis: is required/)
+  })
+
+  test('redis: false is an in-process cache; health() says so', async () => {
+    const cache = testCache({ redis: false })
+    expect(await cache.getOrLoad('k', async () => 1)).toBe(1)
+    expect(await cache.health()).toMatchObject({ mode: 'memory', reachable: true, bus: undefined })
+  })
+})
+
+describe('values of every type: exact round trip from L1 and from Redis, or refused before storing', () => {
+  test('Map, Set, NaN, ±Infinity, -0, invalid Date, typed arrays, undefined fields, bigint, Buffer', async () => {
+    const namespace = freshNamespace()
+    const withL1 = testCache({ namespace })
+    const sharedOnly = testCache({ namespace, l1: false })
+    const value = {
+      map: new Map([['a', new Set([1n, 2n])]]),
+      numbers: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0],
+      invalid: new Date(Number.NaN),
+      floats: new Float32Array([0.5]),
+      buffer: Buffer.from('bytes'),
+      missing: undefined,
+    }
+    await withL1.set('typed', value)
+    const fromL1 = await withL1.get<typeof value>('typed')
+    const fromL2 = await sharedOnly.get<typeof value>('typed')
+    expect(withL1.events.filter((e) => e.kind === 'hit')).toEqual([]) // get() emits no hit
+    expect(fromL1).toEqual(value)
+    expect(fromL2).toEqual(value)
+    expect(fromL2).toEqual(fromL1)
+    expect(Object.is(fromL2?.numbers[3], -0)).toBe(true)
+    expect(fromL2?.map.get('a')).toBeInstanceOf(Set)
+    expect(Buffer.isBuffer(fromL2?.buffer)).toBe(true)
+  })
+
+  test('a class instance or a function inside the value: CACHE_VALUE_UNSERIALIZABLE, nothing stored', async () => {
+    const namespace = freshNamespace()
+    const cache = testCache({ namespace })
+    class Session {
+      user = 1
+    }
+    for (const bad of [{ at: new Session() }, { run: () => 1 }, Symbol('s')]) {
+      await expect(cache.set('bad', bad)).rejects.toMatchObject({
+        code: 'CACHE_VALUE_UNSERIALIZABLE',
+      })
+      await expect(cache.getOrLoad('bad-load', async () => bad)).rejects.toBeInstanceOf(CacheError)
+    }
+    expect(await redisClient().keys(`${namespace}:{kbad*:v`)).toEqual([])
+  })
+})
+
+describe('cache.query keys: the database and typed parameters', () => {
+  interface DB {
+    items: { id: string; label: string }
+  }
+  let tenantA: SluiceDatabase<DB>
+  let tenantB: SluiceDatabase<DB>
+  beforeAll(async () => {
+    const make = async (name: string, label: string) => {
+      const { url } = await sharedPostgres().createDatabase(`${name}_${process.pid}`)
+      const database = createDatabase<DB>(parseConfig({ DATABASE_URL: url }))
+      await sql`create table items (id text primary key, label text not null)`.execute(database.db)
+      await database.db
+        .insertInto('items')
+        .values([
+          { id: '5', label: `${label} five` },
+          { id: '5n', label: `${label} 5n` },
+        ])
+        .execute()
+      return database
+    }
+    ;[tenantA, tenantB] = await Promise.all([make('tenant_a', 'A'), make('tenant_b', 'B')])
+  })
+  afterAll(async () => {
+    await Promise.all([tenantA?.close(), tenantB?.close()])
+  })
+
+  test('one SQL on two databases: each gets its own rows', async () => {
+    const cache = testCache()
+    const byId = (db: SluiceDatabase<DB>['db']) =>
+      db.selectFrom('items').select('label').where('id', '=', '5')
+    expect(await cache.query(byId(tenantA.db), { database: 'tenant_a' })).toEqual([
+      { label: 'A five' },
+    ])
+    expect(await cache.query(byId(tenantB.db), { database: 'tenant_b' })).toEqual([
+      { label: 'B five' },
+    ])
+  })
+
+  test('without a database name, cache.query refuses (the key could leak between databases)', async () => {
+    const cache = createCache({ redis: false, namespace: freshNamespace() })
+    await expect(cache.query(tenantA.db.selectFrom('items').selectAll())).rejects.toMatchObject({
+      code: 'CACHE_OPTION_INVALID',
+      field: 'database',
+    })
+    await cache.close()
+  })
+
+  test('bigint 5n and string "5n" are different parameters', async () => {
+    const cache = testCache()
+    const query = (id: unknown) =>
+      tenantA.db.selectFrom('items').select('label').where(sql<boolean>`id = ${id}::text`)
+    expect(await cache.query(query('5n'))).toEqual([{ label: 'A 5n' }])
+    expect(await cache.query(query(5n))).toEqual([{ label: 'A five' }])
+  })
+})

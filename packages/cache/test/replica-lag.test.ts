@@ -1,0 +1,117 @@
+import { parseConfig } from '@sluice/core'
+import { createRoutedDatabase, type RoutedDatabase } from '@sluice/router'
+import { type PostgresCluster, startPostgres } from '@sluice/testing'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import { type Cache, tableTag } from '../src/index.js'
+import { freshNamespace, testCache } from './helpers.js'
+
+interface DB {
+  users: { id: number; name: string }
+}
+
+const APPLY_DELAY_MS = 500
+let cluster: PostgresCluster
+let database: RoutedDatabase<DB>
+let url: string
+let replicaUrls: readonly string[]
+// Two app instances on one Redis, each with its own L1; the first writes, the second reads.
+let writer: Cache
+let reader: Cache
+
+beforeAll(async () => {
+  cluster = await startPostgres({ replicas: 2 })
+  ;({ url, replicaUrls } = await cluster.createDatabase('replica_lag'))
+  database = createRoutedDatabase<DB>(
+    parseConfig({ DATABASE_URL: url, DATABASE_REPLICA_URLS: replicaUrls.join(',') }),
+    // The cache is created below: the closure reads it once writes commit.
+    { lagCheckIntervalMs: 100, afterCommit: (tables) => writer.invalidateOnCommit(tables) },
+  )
+  await sql`create table users (id int primary key, name text not null)`.execute(database.primary)
+  await database.primary.insertInto('users').values({ id: 1, name: 'v0' }).execute()
+  await cluster.waitForReplay()
+  for (const replica of cluster.replicas) await replica.setApplyDelay(APPLY_DELAY_MS)
+  const namespace = freshNamespace()
+  writer = testCache({ namespace, consistency: database })
+  reader = testCache({ namespace, consistency: database })
+  await Promise.all([writer.ready(), reader.ready()])
+}, 180_000)
+
+afterAll(async () => {
+  for (const replica of cluster?.replicas ?? []) await replica.setApplyDelay(0)
+  await database?.close()
+  await cluster?.stop()
+})
+
+let version = 0
+beforeEach(() => {
+  version++
+})
+
+/** The loader of the README's example: reads through the router, so from a replica. */
+const findUser = async () =>
+  (
+    await database.db
+      .selectFrom('users')
+      .select(['name', sql<number>`inet_server_port()`.as('port')])
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow()
+  ).name
+const rename = (db: RoutedDatabase<DB>['db'], name: string) =>
+  db.updateTable('users').set({ name }).where('id', '=', 1).execute()
+
+describe(`replicas applying ${APPLY_DELAY_MS} ms late: the reload after an invalidation reads at least the invalidating write`, () => {
+  test('control: without `consistency`, the reload caches the replica’s old row (the defect)', async () => {
+    const plain = testCache({ namespace: freshNamespace() })
+    const key = `user:1:${version}`
+    const before = await plain.getOrLoad(key, findUser)
+    await rename(database.db, `control-${version}`)
+    await plain.delete(key)
+    // The replicas have not applied the update yet: this is what the floor prevents.
+    expect(await plain.getOrLoad(key, findUser)).toBe(before)
+  })
+
+  test('getOrLoad with an explicit delete after the update (outside any session)', async () => {
+    const key = `user:1:${version}`
+    await reader.getOrLoad(key, findUser)
+    await rename(database.db, `explicit-${version}`)
+    await writer.delete(key)
+    expect(await reader.getOrLoad(key, findUser)).toBe(`explicit-${version}`)
+    expect(await writer.getOrLoad(key, findUser)).toBe(`explicit-${version}`)
+  })
+
+  test('a delete inside session() records the session’s token', async () => {
+    const key = `user:1:${version}`
+    await reader.getOrLoad(key, findUser)
+    await database.session(async () => {
+      await rename(database.db, `session-${version}`)
+      expect(database.consistencyToken()).toBeDefined()
+      await writer.delete(key)
+    })
+    expect(await reader.getOrLoad(key, findUser)).toBe(`session-${version}`)
+  })
+
+  test('tags: invalidateTags after the update', async () => {
+    const key = `user-by-tag:${version}`
+    const options = { tags: [`user:1:${version}`] }
+    await reader.getOrLoad(key, findUser, options)
+    await rename(database.db, `tag-${version}`)
+    await writer.invalidateTags([`user:1:${version}`])
+    expect(await reader.getOrLoad(key, findUser, options)).toBe(`tag-${version}`)
+  })
+
+  test('cache.query with afterCommit: cache.invalidateOnCommit, read from the other instance', async () => {
+    const query = () =>
+      reader.query(database.db.selectFrom('users').select('name').where('id', '=', 1))
+    const name = async () => (await query())[0]?.name
+    await name()
+    await rename(database.db, `query-${version}`)
+    expect(await name()).toBe(`query-${version}`)
+    await database.db.transaction().execute((trx) => rename(trx, `query-trx-${version}`))
+    expect(await name()).toBe(`query-trx-${version}`)
+    // The floor is in Redis beside the tag's version, in the tag's slot.
+    const health = await reader.health()
+    expect(health.reachable).toBe(true)
+    expect(tableTag('users')).toBe('table:users')
+  })
+})

@@ -1,0 +1,51 @@
+import type pg from 'pg'
+import { withDeadline } from './deadline.js'
+
+/**
+ * Checks out a client of `pool`, runs `sql` and releases it, all within `timeoutMs`. Past the
+ * deadline the client is destroyed (never reused: whatever it was waiting for may still
+ * arrive) and `expired()` is thrown. For probes and health checks, which must answer in time
+ * even when the server is frozen.
+ *
+ * @internal Plumbing for Sluice's packages, not part of the public API.
+ * @example
+ * ```ts
+ * const rows = await queryWithin<{ n: number }>(pool, 'select 1 as n', 2000, () =>
+ *   new ConnectionError('DEADLINE_EXCEEDED', 'no answer within 2000 ms'),
+ * )
+ * ```
+ */
+export function queryWithin<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  sql: string,
+  timeoutMs: number,
+  expired: () => Error,
+): Promise<R[]> {
+  let client: pg.PoolClient | undefined
+  let done = false
+  const finish = (error?: Error): void => {
+    if (done || !client) return
+    done = true
+    client.release(error)
+  }
+  const work = (async () => {
+    client = await pool.connect()
+    if (done) {
+      client.release(new Error('the deadline passed while connecting'))
+      return []
+    }
+    try {
+      const { rows } = await client.query<R>(sql)
+      finish()
+      return rows
+    } catch (error) {
+      finish(error instanceof Error ? error : new Error(String(error)))
+      throw error
+    }
+  })()
+  return withDeadline(work, timeoutMs, () => {
+    if (client) finish(new Error('the deadline passed'))
+    else done = true
+    throw expired()
+  })
+}

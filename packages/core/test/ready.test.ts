@@ -1,0 +1,93 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { freePort } from '@sluice/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  ConnectionError,
+  createDatabase,
+  DatabaseNotReadyError,
+  parseConfig,
+  type SluiceDatabase,
+} from '../src/index.js'
+import { freshDatabase, withPassword } from './helpers.js'
+
+const databases: SluiceDatabase<unknown>[] = []
+const open = (env: Record<string, string>) => {
+  const database = createDatabase(parseConfig(env))
+  databases.push(database)
+  return database
+}
+// A server that accepts connections and never answers: only a deadline ends a wait on it.
+let silent: Server
+const silentSockets = new Set<Socket>()
+let silentPort: number
+let url: string
+beforeAll(async () => {
+  ;({ url } = await freshDatabase())
+  silent = createServer((socket) => silentSockets.add(socket))
+  silentPort = await freePort()
+  await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve))
+})
+afterAll(async () => {
+  await Promise.all(databases.map((database) => database.close()))
+  for (const socket of silentSockets) socket.destroy()
+  await new Promise((resolve) => silent.close(resolve))
+})
+
+async function notReady(database: SluiceDatabase<unknown>, timeoutMs?: number) {
+  const error = await database.ready(timeoutMs === undefined ? {} : { timeoutMs }).catch((e) => e)
+  expect(error).toBeInstanceOf(DatabaseNotReadyError)
+  expect(error.code).toBe('DATABASE_NOT_READY')
+  const [failure] = (error as DatabaseNotReadyError).failures
+  expect(failure?.target).toBe('primary')
+  return { error: error as DatabaseNotReadyError, cause: failure?.error }
+}
+
+describe('ready()', () => {
+  it('resolves when the primary accepts the configured credentials and database', async () => {
+    await expect(open({ DATABASE_URL: url }).ready()).resolves.toBeUndefined()
+  })
+
+  it('fails fast, naming the primary and why, for a wrong password or database name', async () => {
+    const password = await notReady(open({ DATABASE_URL: withPassword(url, 'hunter2') }))
+    expect(password.cause).toBeInstanceOf(ConnectionError)
+    expect(password.cause).toMatchObject({ code: 'AUTHENTICATION_FAILED' })
+    expect(password.error.message).toContain('primary (127.0.0.1:')
+    expect(password.error.message).not.toContain('hunter2')
+    const typo = new URL(url)
+    typo.pathname = '/no_such_database'
+    const database = await notReady(open({ DATABASE_URL: typo.toString() }))
+    expect(database.cause).toMatchObject({ code: 'DATABASE_NOT_FOUND' })
+    expect(database.error.message).toContain('DATABASE_NOT_FOUND')
+  })
+
+  it('fails within its deadline on a server that never answers, and at once on a closed port', async () => {
+    const started = performance.now()
+    const silentUrl = `postgres://app:hunter2@127.0.0.1:${silentPort}/app`
+    const { cause } = await notReady(open({ DATABASE_URL: silentUrl, DB_POOL_TIMEOUT: '5s' }), 300)
+    expect(cause).toMatchObject({ code: 'CONNECT_TIMEOUT' })
+    // The deadline is 300 ms; the bound leaves room for a busy machine, below the 5 s pool timeout.
+    expect(performance.now() - started).toBeLessThan(4_000)
+    const closed = `postgres://app:hunter2@127.0.0.1:${await freePort()}/app`
+    expect((await notReady(open({ DATABASE_URL: closed }))).cause).toMatchObject({
+      code: 'CONNECTION_FAILED',
+    })
+  })
+})
+
+describe('health()', () => {
+  it('after close() reports every server down with DATABASE_CLOSED', async () => {
+    const database = open({ DATABASE_URL: url })
+    expect((await database.health()).status).toBe('up')
+    await database.close()
+    const report = await database.health()
+    expect(report.status).toBe('down')
+    expect(report.targets).toEqual([
+      expect.objectContaining({
+        target: 'primary',
+        status: 'down',
+        error: { code: 'DATABASE_CLOSED', message: 'The database has been closed' },
+      }),
+    ])
+    expect((await notReady(database)).cause).toMatchObject({ code: 'DATABASE_CLOSED' })
+  })
+})

@@ -1,0 +1,220 @@
+import { isDatabaseError } from '@sluice/core'
+import { sql } from 'kysely'
+import type { AnyKysely } from '../any-kysely.js'
+import { PartitionError } from '../errors.js'
+import type { Interval } from '../spec/calendar.js'
+import type { PartitionSpec } from '../spec/spec.js'
+
+/**
+ * What the database remembers of each managed table, in schema `sluice_partitions`: the
+ * spec of the last successful run, when it ran, the last error, and the runner's lease
+ * (a lock row: it works through every pooler, PgBouncer in transaction mode included).
+ */
+const SETUP = [
+  'create schema if not exists sluice_partitions',
+  `create table if not exists sluice_partitions.tables (
+    schema_name text not null,
+    table_name text not null,
+    spec jsonb,
+    runner text,
+    lease_until timestamptz,
+    last_run_at timestamptz,
+    last_success_at timestamptz,
+    last_error text,
+    primary key (schema_name, table_name))`,
+  `create table if not exists sluice_partitions.retiring (
+    schema_name text not null,
+    table_name text not null,
+    parent_schema text not null,
+    parent_table text not null,
+    mode text not null,
+    primary key (schema_name, table_name))`,
+]
+
+/** Errors of two runners creating the same catalog objects at once: the other one won. */
+const CREATE_RACE = new Set(['23505', '42P06', '42P07'])
+
+/** Creates the metadata tables if they are missing (safe to race with another runner). */
+export async function ensureMetadata(db: AnyKysely): Promise<void> {
+  if (await metadataExists(db)) return
+  for (let tried = 0; ; tried++) {
+    try {
+      for (const statement of SETUP) await sql.raw(statement).execute(db)
+      return
+    } catch (error) {
+      if (tried >= 3 || !isDatabaseError(error) || !CREATE_RACE.has(error.code ?? '')) throw error
+    }
+  }
+}
+
+async function metadataExists(db: AnyKysely): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`
+    select to_regclass('sluice_partitions.retiring') is not null as found`.execute(db)
+  return rows[0]?.found ?? false
+}
+
+/** A table's lease: taken by this runner, or held by `heldBy` until `until`. */
+export type Lease =
+  | { readonly taken: true }
+  | { readonly taken: false; heldBy: string; until: Date }
+
+/** Takes (or renews) the table's lease for `leaseMs`, unless another runner holds it. */
+export async function takeLease(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  runner: string,
+  leaseMs: number,
+): Promise<Lease> {
+  const { rows } = await sql<{ runner: string; until: Date; taken: boolean }>`
+    insert into sluice_partitions.tables as t (schema_name, table_name, runner, lease_until)
+    values (${spec.schema}, ${spec.table}, ${runner}, clock_timestamp() + ${`${leaseMs} milliseconds`}::interval)
+    on conflict (schema_name, table_name) do update
+      set runner = excluded.runner, lease_until = excluded.lease_until
+      where t.runner is null or t.lease_until < clock_timestamp() or t.runner = excluded.runner
+    returning runner, lease_until as until, true as taken`.execute(db)
+  if (rows[0]) return { taken: true }
+  const { rows: held } = await sql<{ runner: string; until: Date }>`
+    select runner, lease_until as until from sluice_partitions.tables
+    where schema_name = ${spec.schema} and table_name = ${spec.table}`.execute(db)
+  return { taken: false, heldBy: held[0]?.runner ?? 'unknown', until: held[0]?.until ?? new Date() }
+}
+
+/** Gives the lease back and records the run: its spec, and success or the first error. */
+export async function releaseLease(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  runner: string,
+  error: unknown,
+): Promise<void> {
+  const message =
+    error === undefined ? null : String((error as Error)?.message ?? error).slice(0, 1000)
+  await sql`
+    update sluice_partitions.tables set runner = null, lease_until = null,
+      last_run_at = clock_timestamp(),
+      last_success_at = case when ${message}::text is null then clock_timestamp() else last_success_at end,
+      spec = case when ${message}::text is null then ${JSON.stringify(storedSpec(spec))}::jsonb else spec end,
+      last_error = ${message}
+    where schema_name = ${spec.schema} and table_name = ${spec.table} and runner = ${runner}`.execute(
+    db,
+  )
+}
+
+interface StoredSpec {
+  readonly column: string
+  readonly interval: Interval
+  readonly retention: {
+    readonly count: number
+    readonly unit: Interval
+    readonly mode: string
+  } | null
+}
+
+function storedSpec(spec: PartitionSpec): StoredSpec {
+  const retention = spec.retention
+  return {
+    column: spec.column,
+    interval: spec.interval,
+    retention: retention ? { ...retention.keep, mode: retention.mode } : null,
+  }
+}
+
+const DAYS: Record<Interval, number> = {
+  day: 1,
+  week: 7,
+  month: 30.44,
+  quarter: 91.31,
+  year: 365.25,
+}
+
+/**
+ * Compares the spec with the one of the last successful run. A new interval is fine (plans
+ * follow the catalog's real bounds), but a retention that keeps less, or that now drops what
+ * it used to keep, would remove data a mistake cannot bring back: refused unless accepted.
+ *
+ * @throws PartitionError `PARTITION_SPEC_CHANGED` naming `retention.keep` or `retention.mode`.
+ */
+export async function checkSpecChange(db: AnyKysely, spec: PartitionSpec): Promise<void> {
+  if (!(await metadataExists(db))) return
+  const { rows } = await sql<{ spec: StoredSpec | null }>`
+    select spec from sluice_partitions.tables
+    where schema_name = ${spec.schema} and table_name = ${spec.table}`.execute(db)
+  const before = rows[0]?.spec?.retention
+  const now = storedSpec(spec).retention
+  if (!before || !now) return
+  const table = `${spec.schema}.${spec.table}`
+  const kept = (r: { count: number; unit: Interval }) => r.count * DAYS[r.unit]
+  if (kept(now) < kept(before)) {
+    throw new PartitionError(
+      'PARTITION_SPEC_CHANGED',
+      `${table}: retention.keep went from ${before.count} ${before.unit}(s) to ${now.count} ${now.unit}(s) since the last run; pass acceptSpecChanges: true to apply it`,
+      { field: 'retention.keep', table },
+    )
+  }
+  if (now.mode === 'drop' && before.mode !== 'drop') {
+    throw new PartitionError(
+      'PARTITION_SPEC_CHANGED',
+      `${table}: retention.mode went from ${before.mode} to drop since the last run; pass acceptSpecChanges: true to apply it`,
+      { field: 'retention.mode', table },
+    )
+  }
+}
+
+/** A partition retention detached (or is detaching) and has not dropped or archived yet. */
+export interface RetiringPartition {
+  readonly schema: string
+  readonly name: string
+  /** It still exists, and how: `attached`, `pending` (detach interrupted) or `detached`. */
+  readonly state: 'attached' | 'pending' | 'detached' | 'gone'
+}
+
+/** The partitions of `spec` that retention started to retire in an earlier run. */
+export async function retiringPartitions(
+  db: AnyKysely,
+  spec: PartitionSpec,
+): Promise<RetiringPartition[]> {
+  if (!(await metadataExists(db))) return []
+  const { rows } = await sql<RetiringPartition>`
+    select r.schema_name as schema, r.table_name as name,
+      case when c.oid is null then 'gone'
+        when i.inhrelid is null then 'detached'
+        when i.inhdetachpending then 'pending' else 'attached' end as state
+    from sluice_partitions.retiring r
+    left join pg_namespace n on n.nspname = r.schema_name
+    left join pg_class c on c.relnamespace = n.oid and c.relname = r.table_name
+    left join pg_inherits i on i.inhrelid = c.oid
+    where r.parent_schema = ${spec.schema} and r.parent_table = ${spec.table}
+    order by 2`.execute(db)
+  return rows
+}
+
+/**
+ * The last run of every managed table, for operators and diagnostics: when maintenance last
+ * worked, and what failed since.
+ *
+ * @example
+ * ```ts
+ * for (const t of await maintenanceStatus(db)) console.log(t.table, t.lastSuccessAt, t.lastError)
+ * ```
+ */
+export async function maintenanceStatus(db: AnyKysely): Promise<
+  Array<{
+    table: string
+    lastRunAt: Date | null
+    lastSuccessAt: Date | null
+    lastError: string | null
+    runner: string | null
+  }>
+> {
+  if (!(await metadataExists(db))) return []
+  const { rows } = await sql<{
+    table: string
+    lastRunAt: Date | null
+    lastSuccessAt: Date | null
+    lastError: string | null
+    runner: string | null
+  }>`
+    select schema_name || '.' || table_name as table, last_run_at as "lastRunAt",
+      last_success_at as "lastSuccessAt", last_error as "lastError", runner
+    from sluice_partitions.tables order by 1`.execute(db)
+  return rows
+}

@@ -1,0 +1,224 @@
+import { sql } from 'kysely'
+import type { AnyKysely } from '../any-kysely.js'
+import { PartitionError } from '../errors.js'
+import type { KeySpan } from '../spec/bounds.js'
+import { qualified } from '../spec/identifiers.js'
+import { TIME_TYPES_TEXT, type TimeType, timeType } from '../spec/partition-for.js'
+import type { PartitionSpec } from '../spec/spec.js'
+
+/** An attached partition with its real bound from the catalog. */
+export interface AttachedPartition extends Partial<KeySpan> {
+  readonly schema: string
+  readonly name: string
+  readonly isDefault: boolean
+  /** An interrupted `DETACH ... CONCURRENTLY`. */
+  readonly detachPending: boolean
+}
+
+/** A foreign key of another table (or the parent itself) that references the parent. */
+export interface ReferencingKey {
+  readonly name: string
+  readonly schema: string
+  readonly table: string
+  /** The referencing table is partitioned. */
+  readonly partitioned: boolean
+  /** `pg_get_constraintdef`, e.g. `FOREIGN KEY (message_id, sent_at) REFERENCES ...`. */
+  readonly definition: string
+  /** Validated (not `NOT VALID`): a move validates it again after re-creating it. */
+  readonly validated: boolean
+}
+
+/** What maintenance must know about a parent table, read from the catalog in one go. */
+export interface ParentTable {
+  readonly spec: PartitionSpec
+  readonly type: TimeType
+  readonly owner: string
+  readonly currentUser: string
+  readonly serverVersion: number
+  /** `relreplident`: `d` default, `n` nothing, `f` full, `i` an index. */
+  readonly replicaIdentity: 'd' | 'n' | 'f' | 'i'
+  readonly grants: ReadonlyArray<{ grantee: string; privilege: string; grantable: boolean }>
+  /** Columns a copy names, in the parent's order: generated columns excluded. */
+  readonly copyColumns: readonly string[]
+  readonly hasIdentity: boolean
+  readonly referencedBy: readonly ReferencingKey[]
+  /** The parent or its default partition is in a publication. */
+  readonly published: boolean
+  readonly partitions: readonly AttachedPartition[]
+  /** Storage options of the spec's template (`fillfactor=70`, ...). */
+  readonly templateOptions: readonly string[]
+}
+
+const CASTS: Record<TimeType, string> = {
+  'timestamp with time zone': 'timestamptz',
+  'timestamp without time zone': 'timestamp',
+  date: 'date',
+}
+
+/**
+ * Reads the spec's parent table from the catalog, and checks it before any DDL: it exists,
+ * is range-partitioned on the spec's column alone, the column is a time type (any
+ * precision), and the template exists.
+ *
+ * @throws PartitionError `PARTITION_TABLE_NOT_FOUND`, `PARTITION_TABLE_NOT_PARTITIONED`,
+ *   `PARTITION_COLUMN_NOT_TIME` or `PARTITION_TEMPLATE_NOT_FOUND`.
+ * @example
+ * ```ts
+ * const parent = await readParent(db, messages)
+ * console.log(parent.type, parent.partitions.length)
+ * ```
+ */
+export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<ParentTable> {
+  const name = qualified(spec.schema, spec.table)
+  const { rows } = await sql<{
+    oid: string
+    strategy: string | null
+    natts: number | null
+    key: string | null
+    type: string | null
+    owner: string
+    current_user: string
+    version: number
+    replident: 'd' | 'n' | 'f' | 'i'
+  }>`
+    select c.oid::int8::text as oid, pt.partstrat as strategy, pt.partnatts as natts,
+      a.attname as key, format_type(a.atttypid, a.atttypmod) as type,
+      pg_get_userbyid(c.relowner) as owner, current_user as current_user,
+      current_setting('server_version_num')::int as version, c.relreplident as replident
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    left join pg_partitioned_table pt on pt.partrelid = c.oid
+    left join pg_attribute a on a.attrelid = c.oid and a.attnum = pt.partattrs[0]
+    where n.nspname = ${spec.schema} and c.relname = ${spec.table}`.execute(db)
+  const [parent] = rows
+  if (!parent) {
+    throw new PartitionError('PARTITION_TABLE_NOT_FOUND', `${name} does not exist`, {
+      field: 'table',
+    })
+  }
+  if (parent.strategy !== 'r' || parent.natts !== 1 || parent.key !== spec.column) {
+    throw new PartitionError(
+      'PARTITION_TABLE_NOT_PARTITIONED',
+      `${name} is not range-partitioned on ${spec.column} alone`,
+      { field: 'column' },
+    )
+  }
+  const type = timeType(parent.type ?? '')
+  if (!type) {
+    throw new PartitionError(
+      'PARTITION_COLUMN_NOT_TIME',
+      `${name}.${spec.column} is ${parent.type}; the partition key must be ${TIME_TYPES_TEXT}`,
+      { field: 'column' },
+    )
+  }
+  const oid = parent.oid
+  const [grants, columns, referencedBy, partitions, templateOptions] = await Promise.all([
+    sql<{ grantee: string; privilege: string; grantable: boolean }>`
+      select coalesce(r.rolname, 'PUBLIC') as grantee, a.privilege_type as privilege,
+        a.is_grantable as grantable
+      from pg_class c cross join lateral aclexplode(c.relacl) a
+      left join pg_roles r on r.oid = a.grantee
+      where c.oid = ${oid}::int8::oid and a.grantee <> c.relowner
+      order by 1, 2`.execute(db),
+    sql<{ name: string; generated: boolean; identity: boolean }>`
+      select attname as name, attgenerated <> '' as generated, attidentity <> '' as identity
+      from pg_attribute where attrelid = ${oid}::int8::oid and attnum > 0 and not attisdropped
+      order by attnum`.execute(db),
+    sql<ReferencingKey>`
+      select con.conname as name, rn.nspname as schema, rc.relname as table,
+        rc.relkind = 'p' as partitioned, pg_get_constraintdef(con.oid) as definition,
+        con.convalidated as validated
+      from pg_constraint con
+      join pg_class rc on rc.oid = con.conrelid
+      join pg_namespace rn on rn.oid = rc.relnamespace
+      where con.contype = 'f' and con.confrelid = ${oid}::int8::oid and con.conparentid = 0
+      order by 2, 3, 1`.execute(db),
+    attachedPartitions(db, oid, type),
+    spec.template ? templateStorage(db, spec) : Promise.resolve([]),
+  ])
+  const defaultName = partitions.find((p) => p.isDefault)?.name
+  const { rows: published } = await sql<{ published: boolean }>`
+    select exists (
+      select 1 from pg_publication_tables
+      where schemaname = ${spec.schema} and tablename in (${spec.table}, ${defaultName ?? spec.table})
+    ) as published`.execute(db)
+  return {
+    spec,
+    type,
+    owner: parent.owner,
+    currentUser: parent.current_user,
+    serverVersion: parent.version,
+    replicaIdentity: parent.replident,
+    grants: grants.rows,
+    copyColumns: columns.rows.filter((c) => !c.generated).map((c) => c.name),
+    hasIdentity: columns.rows.some((c) => c.identity),
+    referencedBy: referencedBy.rows,
+    published: published[0]?.published ?? false,
+    partitions,
+    templateOptions,
+  }
+}
+
+async function attachedPartitions(
+  db: AnyKysely,
+  oid: string,
+  type: TimeType,
+): Promise<AttachedPartition[]> {
+  const cast = sql.raw(CASTS[type])
+  const value = (text: string | null) =>
+    text === null
+      ? undefined
+      : text === 'min'
+        ? -Infinity
+        : text === 'max'
+          ? Infinity
+          : Number(text)
+  // Bounds as PostgreSQL prints them, read back in the same session: the catalog's truth.
+  const { rows } = await sql<{
+    schema: string
+    name: string
+    is_default: boolean
+    pending: boolean
+    lower: string | null
+    upper: string | null
+  }>`
+    with bound as (
+      select n.nspname as schema, c.relname as name, i.inhdetachpending as pending,
+        pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' as is_default,
+        regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$') as m
+      from pg_inherits i
+      join pg_class c on c.oid = i.inhrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where i.inhparent = ${oid}::int8::oid
+    )
+    select schema, name, is_default, pending,
+      case when m[1] = 'MINVALUE' then 'min' else
+        (extract(epoch from (trim(both '''' from m[1]))::${cast}) * 1000)::float8::text end as lower,
+      case when m[2] = 'MAXVALUE' then 'max' else
+        (extract(epoch from (trim(both '''' from m[2]))::${cast}) * 1000)::float8::text end as upper
+    from bound order by name`.execute(db)
+  return rows.map((row) => ({
+    schema: row.schema,
+    name: row.name,
+    isDefault: row.is_default,
+    detachPending: row.pending,
+    ...(row.lower !== null && row.upper !== null
+      ? { lower: value(row.lower), upper: value(row.upper) }
+      : {}),
+  }))
+}
+
+async function templateStorage(db: AnyKysely, spec: PartitionSpec): Promise<string[]> {
+  const template = spec.template as { schema: string; table: string }
+  const { rows } = await sql<{ options: string[] | null }>`
+    select c.reloptions as options from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${template.schema} and c.relname = ${template.table}`.execute(db)
+  if (!rows[0]) {
+    throw new PartitionError(
+      'PARTITION_TEMPLATE_NOT_FOUND',
+      `template ${qualified(template.schema, template.table)} does not exist`,
+      { field: 'template' },
+    )
+  }
+  return rows[0].options ?? []
+}

@@ -1,0 +1,117 @@
+import type { ParentTable } from '../catalog/parent.js'
+import { type KeySpan, keyLiteral, spanPredicate } from '../spec/bounds.js'
+import { literal, qualified, quote } from '../spec/identifiers.js'
+import type { PartitionSpec } from '../spec/spec.js'
+
+/** A partition to create: its name and its span on the key's axis. */
+export interface NewPartition {
+  readonly name: string
+  readonly span: KeySpan
+}
+
+const CHECK = 'sluice_partition_bound'
+
+const parentName = ({ spec }: ParentTable) => qualified(spec.schema, spec.table)
+const childName = ({ spec }: ParentTable, name: string) => qualified(spec.schema, name)
+
+/** `FOR VALUES FROM (lower) TO (upper)` of a span, in the key's type. */
+export function forValues({ type }: ParentTable, span: KeySpan): string {
+  return `for values from (${keyLiteral(span.lower, type)}) to (${keyLiteral(span.upper, type)})`
+}
+
+/** The predicate of a partition's range on the parent's key. */
+export function rangePredicate(parent: ParentTable, span: KeySpan): string {
+  return spanPredicate(quote(parent.spec.column), span, parent.type)
+}
+
+/**
+ * A new partition as a standalone table shaped like the parent: every column (generated ones
+ * too, identity left to the parent), defaults, constraints, indexes (built now, while empty,
+ * so ATTACH adopts them), storage and comments; a CHECK matching its bound, so ATTACH skips
+ * its validation scan; the template's storage options; the parent's owner and grants.
+ * Idempotent: a run interrupted after the CREATE picks up from here.
+ */
+export function createPartitionTable(parent: ParentTable, partition: NewPartition): string[] {
+  const table = childName(parent, partition.name)
+  const column = quote(parent.spec.column)
+  const statements = [
+    `create table if not exists ${table} (like ${parentName(parent)} including all excluding identity)`,
+    `alter table ${table} drop constraint if exists ${CHECK}`,
+    `alter table ${table} add constraint ${CHECK} check (${rangePredicate(parent, partition.span)} and ${column} is not null)`,
+  ]
+  if (parent.templateOptions.length > 0) {
+    const options = parent.templateOptions.map((option) => {
+      const [key = '', ...value] = option.split('=')
+      return `${quote(key)} = ${literal(value.join('='))}`
+    })
+    statements.push(`alter table ${table} set (${options.join(', ')})`)
+  }
+  if (parent.owner !== parent.currentUser) {
+    statements.push(`alter table ${table} owner to ${quote(parent.owner)}`)
+  }
+  for (const { grantee, privilege, grantable } of parent.grants) {
+    const to = grantee === 'PUBLIC' ? 'public' : quote(grantee)
+    statements.push(
+      `grant ${privilege.toLowerCase()} on ${table} to ${to}${grantable ? ' with grant option' : ''}`,
+    )
+  }
+  if (parent.replicaIdentity === 'f' || parent.replicaIdentity === 'n') {
+    const identity = parent.replicaIdentity === 'f' ? 'full' : 'nothing'
+    statements.push(`alter table ${table} replica identity ${identity}`)
+  }
+  return statements
+}
+
+/** Locks the parent (and so every partition) for the switch: see the README's "moving rows". */
+export function lockParent(parent: ParentTable): string {
+  return `lock table ${parentName(parent)} in access exclusive mode`
+}
+
+/**
+ * ATTACH (the CHECK makes it scan-free for the new table), then the CHECK goes (the bound
+ * does its job), and an index replica identity is set on the partition's copy of the index.
+ */
+export function attachPartition(parent: ParentTable, partition: NewPartition): string[] {
+  const table = childName(parent, partition.name)
+  const statements = [
+    `alter table ${parentName(parent)} attach partition ${table} ${forValues(parent, partition.span)}`,
+    `alter table ${table} drop constraint ${CHECK}`,
+  ]
+  if (parent.replicaIdentity === 'i') {
+    statements.push(`do $sluice$ declare index_name text; begin
+  select c.relname into strict index_name from pg_index x
+    join pg_inherits i on i.inhrelid = x.indexrelid join pg_class c on c.oid = x.indexrelid
+    join pg_index px on px.indexrelid = i.inhparent
+  where x.indrelid = ${literal(table)}::regclass and px.indrelid = ${literal(parentName(parent))}::regclass and px.indisreplident;
+  execute format('alter table %s replica identity using index %I', ${literal(table)}, index_name);
+end $sluice$`)
+  }
+  return statements
+}
+
+/** The default partition, for rows outside every range. */
+export function createDefaultPartition(spec: PartitionSpec): string {
+  return `create table ${qualified(spec.schema, `${spec.table}_default`)} partition of ${qualified(spec.schema, spec.table)} default`
+}
+
+/**
+ * DETACH: `concurrently` (no ACCESS EXCLUSIVE on the parent; impossible with a default
+ * partition, and outside any transaction), or `finalize` to complete an interrupted one.
+ */
+export function detachPartition(
+  spec: PartitionSpec,
+  schema: string,
+  name: string,
+  how: 'concurrently' | 'finalize' | 'plain',
+): string {
+  const suffix = how === 'plain' ? '' : ` ${how}`
+  return `alter table ${qualified(spec.schema, spec.table)} detach partition ${qualified(schema, name)}${suffix}`
+}
+
+/** The spec's indexes, on the parent (each partition gets its own). */
+export function createIndexes(spec: PartitionSpec): string[] {
+  return spec.indexes.map(
+    ({ columns, using }) =>
+      `create index on ${qualified(spec.schema, spec.table)} using ${using} (${columns.map(quote).join(', ')})`,
+  )
+}

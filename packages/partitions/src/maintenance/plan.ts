@@ -1,0 +1,246 @@
+import type { AnyKysely } from '../any-kysely.js'
+import { retiringPartitions } from '../catalog/metadata.js'
+import { type ParentTable, readParent } from '../catalog/parent.js'
+import type { PartitionError } from '../errors.js'
+import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
+import { literal, qualified } from '../spec/identifiers.js'
+import type { PartitionSpec } from '../spec/spec.js'
+import {
+  attachPartition,
+  createPartitionTable,
+  detachPartition,
+  lockParent,
+  type NewPartition,
+} from './ddl.js'
+import { checkMovable, deleteTriggers, moveRows, validateKeys } from './move.js'
+import { candidates, defaultRows, retentionCutoff } from './ranges.js'
+import { freeName, relationNames } from './relations.js'
+import { forget, retireStatements } from './retire.js'
+
+/**
+ * One SQL statement of a step. Each runs in its own transaction with a bounded
+ * `lock_timeout`, except that consecutive statements with the same `group` share one, and
+ * `outside` ones (`DETACH ... CONCURRENTLY` / `FINALIZE`) run outside any transaction.
+ */
+export interface Statement {
+  readonly sql: string
+  readonly group?: number
+  readonly outside?: boolean
+  /** Its affected rows are rows moved out of the default partition. */
+  readonly counts?: 'moved'
+  /**
+   * For `DETACH ... CONCURRENTLY`: once `partition` is pending detach (an earlier attempt did
+   * the first half, then hit the lock timeout), `finalize` runs instead.
+   */
+  readonly resume?: { readonly partition: string; readonly finalize: string }
+}
+
+/** One thing maintenance does to one partition. */
+export interface MaintenanceStep {
+  /** `create` a partition; `finalize` an interrupted detach; `retire` one past retention. */
+  readonly kind: 'create' | 'finalize' | 'retire'
+  /** The parent, `schema.table`. */
+  readonly table: string
+  readonly partition: string
+  readonly statements: readonly Statement[]
+  /** For `retire`: what happens after the detach. */
+  readonly mode?: 'drop' | 'detach' | 'archive'
+  /** For `create`: rows of its range found in the default partition when planned. */
+  readonly rows?: number
+  /** Why this step will not run (PostgreSQL offers no safe way); the message names the fix. */
+  readonly refused?: PartitionError
+}
+
+/** Options of {@link planMaintenance}. */
+export interface PlanOptions {
+  /** The time maintenance plans for. Default: now. */
+  readonly now?: Date
+  /**
+   * How the connection reaches PostgreSQL: core's `poolerMode` (`config.primary.poolerMode`).
+   * In `transaction` mode (PgBouncer) no session setting survives a statement, so the
+   * statements that cannot run in a transaction (`DETACH ... CONCURRENTLY` / `FINALIZE`, which
+   * never block reads or writes) run without `lock_timeout`. Default: `DB_POOLER_MODE` from
+   * the environment, as `parseConfig` reads it, else `none`.
+   */
+  readonly poolerMode?: 'none' | 'session' | 'transaction'
+}
+
+/**
+ * What maintenance would do now, as data: the exact statements, in order, without running
+ * any. Works from the catalog's real bounds, never from names: partitions of any name
+ * (pg_partman's `_p2026_08`, hand-made ones) count, and only what none of them covers is
+ * created. Finishes what earlier runs left (interrupted detaches, partitions detached but
+ * not dropped or archived), creates missing partitions from the oldest retained one up to
+ * `now + premake` (gaps too), creates partitions for rows waiting in the default partition
+ * (moving them, see the README), and retires partitions past retention.
+ *
+ * @throws PartitionError for the first table that cannot be planned (missing, not
+ *   range-partitioned on a time column, missing template), before anything runs.
+ * @example
+ * ```ts
+ * for (const step of await planMaintenance(db, [messages], { now: new Date() })) {
+ *   console.log(step.kind, step.partition, step.statements.map((s) => s.sql))
+ * }
+ * ```
+ */
+export async function planMaintenance(
+  db: AnyKysely,
+  specs: readonly PartitionSpec[],
+  options: PlanOptions = {},
+): Promise<MaintenanceStep[]> {
+  const steps: MaintenanceStep[] = []
+  for (const spec of specs) steps.push(...(await planTable(db, spec, options)))
+  return steps
+}
+
+/** The steps of one table (see {@link planMaintenance}). */
+export async function planTable(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  { now = new Date() }: PlanOptions,
+): Promise<MaintenanceStep[]> {
+  const parent = await readParent(db, spec)
+  const table = `${spec.schema}.${spec.table}`
+  const names = await relationNames(db, spec)
+  const steps: MaintenanceStep[] = []
+  const retire = (schema: string, name: string) => retireStatements(spec, schema, name, names)
+
+  // What earlier runs left half done.
+  const leftovers = await retiringPartitions(db, spec)
+  for (const left of leftovers) {
+    if (left.state === 'attached') continue // still attached: retention below decides again
+    const finalize =
+      left.state === 'pending'
+        ? [{ sql: detachPartition(spec, left.schema, left.name, 'finalize'), outside: true }]
+        : []
+    steps.push({
+      kind: left.state === 'pending' ? 'finalize' : 'retire',
+      table,
+      partition: left.name,
+      mode: spec.retention?.mode ?? 'drop',
+      statements: [
+        ...finalize,
+        ...(left.state === 'gone' ? [] : retire(left.schema, left.name)),
+        forget(left.schema, left.name),
+      ],
+    })
+  }
+  const cutoff = retentionCutoff(parent, now)
+  for (const pending of parent.partitions.filter((p) => p.detachPending)) {
+    if (leftovers.some((l) => l.schema === pending.schema && l.name === pending.name)) continue
+    const past = cutoff !== undefined && pending.upper !== undefined && pending.upper <= cutoff
+    steps.push({
+      kind: 'finalize',
+      table,
+      partition: pending.name,
+      ...(past ? { mode: spec.retention?.mode ?? 'drop' } : {}),
+      statements: [
+        { sql: detachPartition(spec, pending.schema, pending.name, 'finalize'), outside: true },
+        ...(past ? retire(pending.schema, pending.name) : []),
+      ],
+    })
+  }
+
+  // Creation: every uncovered piece of the ranges maintenance keeps.
+  const defaultPartition = parent.partitions.find((p) => p.isDefault && !p.detachPending)
+  const taken: KeySpan[] = parent.partitions.flatMap((p) =>
+    p.lower !== undefined && p.upper !== undefined ? [{ lower: p.lower, upper: p.upper }] : [],
+  )
+  const waiting = defaultPartition
+    ? await defaultRows(db, parent, defaultPartition.name)
+    : new Map()
+  let group = 0
+  for (const { range, rows } of candidates(parent, now, cutoff, taken, waiting)) {
+    const span = rangeSpan(range, parent.type)
+    const pieces = uncovered(span, taken)
+    for (const piece of pieces) {
+      taken.push(piece)
+      const whole = piece.lower === span.lower && piece.upper === span.upper
+      const base = whole
+        ? range.name
+        : `${spec.table}_p${nameDate(keyDate(piece.lower, parent.type, spec.timeZone))}`
+      const name = freeName(base, names)
+      names.set(name, 'planned')
+      const partition: NewPartition = { name, span: piece }
+      group++
+      steps.push(await creation(db, parent, partition, defaultPartition?.name, rows, group))
+    }
+  }
+
+  // Retention, by real bounds.
+  const mode = spec.retention?.mode ?? 'drop'
+  for (const partition of parent.partitions) {
+    if (cutoff === undefined || partition.isDefault || partition.detachPending) continue
+    if (partition.upper === undefined || partition.upper > cutoff) continue
+    const how = defaultPartition ? 'plain' : 'concurrently'
+    const detach = detachPartition(spec, partition.schema, partition.name, how)
+    const remember =
+      mode === 'detach'
+        ? []
+        : [
+            {
+              sql: `insert into sluice_partitions.retiring values (${literal(partition.schema)}, ${literal(partition.name)}, ${literal(spec.schema)}, ${literal(spec.table)}, ${literal(mode)}) on conflict do nothing`,
+            },
+          ]
+    steps.push({
+      kind: 'retire',
+      table,
+      partition: partition.name,
+      mode,
+      statements: [
+        ...remember,
+        how === 'concurrently'
+          ? {
+              sql: detach,
+              outside: true,
+              resume: {
+                partition: qualified(partition.schema, partition.name),
+                finalize: detachPartition(spec, partition.schema, partition.name, 'finalize'),
+              },
+            }
+          : { sql: detach },
+        ...retire(partition.schema, partition.name),
+        ...(mode === 'detach' ? [] : [forget(partition.schema, partition.name)]),
+      ],
+    })
+  }
+  return steps
+}
+
+async function creation(
+  db: AnyKysely,
+  parent: ParentTable,
+  partition: NewPartition,
+  defaultName: string | undefined,
+  rows: number,
+  group: number,
+): Promise<MaintenanceStep> {
+  const table = `${parent.spec.schema}.${parent.spec.table}`
+  const create = createPartitionTable(parent, partition).map((sql) => ({ sql }))
+  const attach = attachPartition(parent, partition)
+  const step = { kind: 'create' as const, table, partition: partition.name, rows }
+  if (!defaultName)
+    return { ...step, statements: [...create, ...attach.map((sql) => ({ sql, group }))] }
+  // With a default partition the switch happens under a brief lock on the parent, so that no
+  // query planned before it can miss rows or route an insert to the default (README).
+  const lock = { sql: lockParent(parent), group }
+  if (rows === 0) {
+    return { ...step, statements: [...create, lock, ...attach.map((sql) => ({ sql, group }))] }
+  }
+  let refused: PartitionError | undefined
+  try {
+    checkMovable(parent, partition, rows)
+  } catch (error) {
+    refused = error as PartitionError
+  }
+  const triggers = await deleteTriggers(db, parent.spec.schema, defaultName)
+  const move = moveRows(parent, partition, defaultName, triggers, attach).map((s) => ({
+    ...s,
+    group,
+  }))
+  return {
+    ...step,
+    statements: [...create, lock, ...move, ...validateKeys(parent).map((sql) => ({ sql }))],
+    ...(refused ? { refused } : {}),
+  }
+}

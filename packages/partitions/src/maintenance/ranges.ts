@@ -1,0 +1,90 @@
+import { sql } from 'kysely'
+import type { AnyKysely } from '../any-kysely.js'
+import type { ParentTable } from '../catalog/parent.js'
+import { type KeySpan, keyDate, rangeSpan } from '../spec/bounds.js'
+import {
+  addIntervals,
+  intervalStart,
+  type LocalDate,
+  localDate,
+  startInstant,
+} from '../spec/calendar.js'
+import { literal, qualified, quote } from '../spec/identifiers.js'
+import { partitionFor, rangeStarting } from '../spec/partition-for.js'
+
+/** The ranges to have: gap fill from the oldest kept partition, current + premake, and the ranges of rows waiting in the default. */
+export function* candidates(
+  parent: ParentTable,
+  now: Date,
+  cutoff: number | undefined,
+  taken: readonly KeySpan[],
+  waiting: ReadonlyMap<string, { start: LocalDate; rows: number }>,
+) {
+  const { spec, type } = parent
+  const current = partitionFor(spec, now)
+  const currentLower = rangeSpan(current, type).lower
+  // Gap fill from the oldest partition retention keeps (pg_partman's partition_gap_fill).
+  const lowers = taken
+    .filter(
+      (t) => Number.isFinite(t.lower) && t.lower < currentLower && t.upper > (cutoff ?? -Infinity),
+    )
+    .map((t) => Math.max(t.lower, cutoff ?? -Infinity))
+  const from =
+    lowers.length > 0
+      ? intervalStart(spec.interval, keyDate(Math.min(...lowers), type, spec.timeZone))
+      : current.from
+  const seen = new Set<string>()
+  const rowsOf = (name: string) => waiting.get(name)?.rows ?? 0
+  const last = rangeSpan(rangeStarting(spec, current.from, spec.premake), type).lower
+  for (let i = 0; i < 100_000; i++) {
+    const range = rangeStarting(spec, from, i)
+    if (rangeSpan(range, type).lower > last) break
+    seen.add(range.name)
+    yield { range, rows: rowsOf(range.name) }
+  }
+  for (const [name, { start }] of waiting) {
+    if (seen.has(name)) continue
+    const range = rangeStarting(spec, start)
+    const span = rangeSpan(range, type)
+    // Past retention, or beyond premake (premake reaches it later): the rows stay for now.
+    if ((cutoff !== undefined && span.upper <= cutoff) || span.lower > last) continue
+    yield { range, rows: rowsOf(name) }
+  }
+}
+
+/** The start of what retention keeps, on the key's axis (`undefined`: keep everything). */
+export function retentionCutoff({ spec, type }: ParentTable, now: Date): number | undefined {
+  const retention = spec.retention
+  if (!retention) return undefined
+  const date = addIntervals(
+    retention.keep.unit,
+    localDate(now, spec.timeZone),
+    -retention.keep.count,
+  )
+  return type === 'timestamp with time zone'
+    ? startInstant(date, spec.timeZone).getTime()
+    : Date.UTC(date.year, date.month - 1, date.day)
+}
+
+/** Rows of the default partition by the range they belong to (an index or one scan, no lock beyond ACCESS SHARE). */
+export async function defaultRows(db: AnyKysely, parent: ParentTable, defaultName: string) {
+  const { spec, type } = parent
+  const column = quote(spec.column)
+  const local =
+    type === 'timestamp with time zone'
+      ? `${column} at time zone ${literal(spec.timeZone)}`
+      : `${column}::timestamp`
+  const { rows } = await sql<{ start: string; rows: number }>`
+    select to_char(date_trunc(${spec.interval}, ${sql.raw(local)}), 'YYYY-MM-DD') as start, count(*)::int as rows
+    from ${sql.raw(qualified(spec.schema, defaultName))} where ${sql.raw(column)} is not null
+    group by 1`.execute(db)
+  const waiting = new Map<string, { start: LocalDate; rows: number }>()
+  for (const row of rows) {
+    const [year = 0, month = 1, day = 1] = row.start.split('-').map(Number)
+    const start = intervalStart(spec.interval, { year, month, day })
+    const range = rangeStarting(spec, start)
+    const before = waiting.get(range.name)?.rows ?? 0
+    waiting.set(range.name, { start, rows: before + row.rows })
+  }
+  return waiting
+}

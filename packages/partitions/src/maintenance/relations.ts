@@ -1,0 +1,30 @@
+import { sql } from 'kysely'
+import type { AnyKysely } from '../any-kysely.js'
+import type { PartitionSpec } from '../spec/spec.js'
+
+/** Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers. */
+export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
+  const schemas = [spec.schema, spec.retention?.archiveSchema ?? spec.schema]
+  const { rows } = await sql<{ schema: string; name: string; reusable: boolean }>`
+    select n.nspname as schema, c.relname as name,
+      n.nspname = ${spec.schema}
+      and exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.conname = 'sluice_partition_bound')
+      and not exists (select 1 from pg_inherits i where i.inhrelid = c.oid) as reusable
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname in (${schemas[0]}, ${schemas[1]})`.execute(db)
+  const names = new Map<string, 'reusable' | 'taken' | 'planned'>()
+  for (const row of rows) {
+    const key = row.schema === spec.schema ? row.name : `${row.schema}.${row.name}`
+    names.set(key, row.reusable ? 'reusable' : 'taken')
+  }
+  return names
+}
+
+/** `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it. */
+export function freeName(base: string, names: ReadonlyMap<string, string>): string {
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}_${n}`
+    const state = names.get(name)
+    if (state === undefined || state === 'reusable') return name
+  }
+}

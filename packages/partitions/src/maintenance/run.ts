@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { setTimeout as delay } from 'node:timers/promises'
+import { isDatabaseError } from '@sluice/core'
+import { sql } from 'kysely'
+import type { AnyKysely } from '../any-kysely.js'
+import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from '../catalog/metadata.js'
+import { PartitionError } from '../errors.js'
+import type { PartitionSpec } from '../spec/spec.js'
+import type { PartitionInstrumentation } from './events.js'
+import { type MaintenanceStep, type PlanOptions, planTable, type Statement } from './plan.js'
+
+/** Options of {@link runMaintenance}. */
+export interface RunOptions extends PlanOptions {
+  /**
+   * `lock_timeout` of every statement (`SET LOCAL`, so it holds through PgBouncer in
+   * transaction mode): DDL never queues long behind a query, nor makes queries queue long
+   * behind it. Default 100 ms.
+   */
+  readonly lockTimeoutMs?: number
+  /** Tries of a statement that hit the lock timeout (or a deadlock), before its step is given up. Default 20. */
+  readonly attempts?: number
+  /** Wait before the first retry; it doubles (with jitter), up to 5 s. Default 100 ms. */
+  readonly retryDelayMs?: number
+  /** How long a runner's lease on a table lasts; renewed before every step. Default 2 min. */
+  readonly leaseMs?: number
+  /** Wait up to this long for another runner's lease on a table, instead of skipping it. Default 0. */
+  readonly waitMs?: number
+  /** Apply a retention that keeps less (or drops what it kept) than at the last run. Default false. */
+  readonly acceptSpecChanges?: boolean
+  readonly instrumentation?: PartitionInstrumentation
+}
+
+/** What a maintenance run did. */
+export interface MaintenanceResult {
+  /** `skipped`: every table was held by another runner, so this one did nothing. */
+  readonly status: 'done' | 'skipped'
+  readonly created: readonly string[]
+  readonly finalized: readonly string[]
+  /** Partitions detached by retention (then dropped, archived, or left detached). */
+  readonly detached: readonly string[]
+  readonly dropped: readonly string[]
+  readonly archived: readonly string[]
+  /** Rows moved out of a default partition into new partitions. */
+  readonly movedRows: number
+  /** Tables another runner held: who, and until when its lease runs. */
+  readonly skipped: ReadonlyArray<{
+    readonly table: string
+    readonly heldBy: string
+    readonly until: Date
+  }>
+  /**
+   * What failed, per table (`step` missing: the table could not be planned); the other steps
+   * and tables still ran. The next run tries again.
+   */
+  readonly errors: ReadonlyArray<{
+    readonly table: string
+    readonly step?: MaintenanceStep
+    readonly error: unknown
+  }>
+  /** The longest time a transaction of this run held a parent table's lock, in ms. */
+  readonly longestLockMs: number
+  readonly durationMs: number
+}
+
+const RETRYABLE = new Set(['55P03', '40P01']) // lock_not_available, deadlock_detected
+
+/**
+ * Brings partitions in line with their specs, table by table: finishes what earlier runs
+ * left, creates partitions up to `now + premake` (filling gaps and taking rows out of the
+ * default partition), and applies retention. Idempotent. One runner at a time per table: a
+ * lease row in `sluice_partitions.tables` (it works through PgBouncer in transaction mode);
+ * a table another runner holds is listed in `skipped`, never silently. Every statement runs
+ * with a short `lock_timeout` and is retried with backoff. A table that fails (missing, not
+ * partitioned, a step refused) is reported in `errors`; the others still run. Each table's
+ * last run, success and error are recorded in the database (see {@link maintenanceStatus}).
+ *
+ * @example
+ * ```ts
+ * const result = await runMaintenance(db, [messages, auditLog], { now: new Date() })
+ * console.log(result.status, result.created, result.dropped, result.errors)
+ * ```
+ */
+export async function runMaintenance(
+  db: AnyKysely,
+  specs: readonly PartitionSpec[],
+  options: RunOptions = {},
+): Promise<MaintenanceResult> {
+  const started = performance.now()
+  await ensureMetadata(db)
+  const result = emptyResult()
+  const runner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  const leaseMs = options.leaseMs ?? 120_000
+  for (const spec of specs) {
+    const table = `${spec.schema}.${spec.table}`
+    const lease = await waitForLease(db, spec, runner, leaseMs, options.waitMs ?? 0)
+    if (!lease.taken) {
+      result.skipped.push({ table, heldBy: lease.heldBy, until: lease.until })
+      continue
+    }
+    const errorsBefore = result.errors.length
+    try {
+      if (!options.acceptSpecChanges) await checkSpecChange(db, spec)
+      const steps = await planTable(db, spec, options)
+      const run = new Runner(db, options, result)
+      for (const step of steps) {
+        const renewed = await takeLease(db, spec, runner, leaseMs)
+        if (!renewed.taken) {
+          throw new PartitionError(
+            'PARTITION_BUSY',
+            `${table}: lost the lease to ${renewed.heldBy}`,
+            { table },
+          )
+        }
+        await run.step(step)
+      }
+    } catch (error) {
+      result.errors.push({ table, error })
+    } finally {
+      await releaseLease(db, spec, runner, result.errors[errorsBefore]?.error)
+    }
+  }
+  if (specs.length > 0 && result.skipped.length === specs.length) result.status = 'skipped'
+  const done = { ...result, durationMs: performance.now() - started }
+  options.instrumentation?.onMaintenance?.({ kind: 'run', result: done })
+  return done
+}
+
+async function waitForLease(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  runner: string,
+  leaseMs: number,
+  waitMs: number,
+) {
+  const deadline = performance.now() + waitMs
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+    const lease = await takeLease(db, spec, runner, leaseMs)
+    if (lease.taken || performance.now() + pause > deadline) return lease
+    await delay(pause)
+  }
+}
+
+type Mutable<T> = {
+  -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K]
+}
+
+function emptyResult(): Mutable<MaintenanceResult> {
+  return {
+    status: 'done',
+    created: [],
+    finalized: [],
+    detached: [],
+    dropped: [],
+    archived: [],
+    movedRows: 0,
+    skipped: [],
+    errors: [],
+    longestLockMs: 0,
+    durationMs: 0,
+  }
+}
+
+/** Runs planned steps, transaction by transaction, retrying lock timeouts with backoff. */
+class Runner {
+  readonly #db: AnyKysely
+  readonly #options: RunOptions
+  readonly #result: Mutable<MaintenanceResult>
+
+  constructor(db: AnyKysely, options: RunOptions, result: Mutable<MaintenanceResult>) {
+    this.#db = db
+    this.#options = options
+    this.#result = result
+  }
+
+  /** Runs one step; its failure is recorded and the run goes on. */
+  async step(step: MaintenanceStep): Promise<void> {
+    if (step.refused) {
+      this.#result.errors.push({ table: step.table, step, error: step.refused })
+      return
+    }
+    try {
+      const { statements } = step
+      for (let start = 0; start < statements.length; ) {
+        const group = statements[start]?.group
+        let end = start + 1
+        while (group !== undefined && statements[end]?.group === group) end++
+        const batch = statements.slice(start, end)
+        start = end
+        await this.#withRetries(batch[0]?.sql ?? '', () => this.#runBatch(batch))
+      }
+      this.#record(step)
+    } catch (error) {
+      this.#result.errors.push({ table: step.table, step, error })
+    }
+  }
+
+  /** One statement outside a transaction, or a transaction of one or more. */
+  async #runBatch(batch: readonly Statement[]): Promise<void> {
+    const timeout = `${Math.max(1, Math.trunc(this.#options.lockTimeoutMs ?? 100))}ms`
+    const [first] = batch
+    if (first?.outside) {
+      // DETACH CONCURRENTLY / FINALIZE cannot run in a transaction: a session setting, on
+      // one connection, where the pooler keeps sessions.
+      const mode = this.#options.poolerMode ?? process.env.DB_POOLER_MODE
+      const session = mode !== 'transaction'
+      await this.#db.connection().execute(async (connection) => {
+        if (session)
+          await sql`select set_config('lock_timeout', ${timeout}, false)`.execute(connection)
+        try {
+          await sql.raw(await this.#sqlFor(connection, first)).execute(connection)
+        } finally {
+          if (session) await sql`reset lock_timeout`.execute(connection)
+        }
+      })
+      return
+    }
+    let locked: number | undefined
+    await this.#db.transaction().execute(async (trx) => {
+      await sql`select set_config('lock_timeout', ${timeout}, true)`.execute(trx)
+      for (const statement of batch) {
+        const outcome = await sql.raw(statement.sql).execute(trx)
+        if (statement.counts === 'moved')
+          this.#result.movedRows += Number(outcome.numAffectedRows ?? 0n)
+        if (locked === undefined && statement.sql.startsWith('lock table '))
+          locked = performance.now()
+      }
+    })
+    if (locked !== undefined) {
+      this.#result.longestLockMs = Math.max(this.#result.longestLockMs, performance.now() - locked)
+    }
+  }
+
+  /** The statement's SQL, or its `resume` SQL when an earlier attempt did the first half. */
+  async #sqlFor(db: AnyKysely, { sql: text, resume }: Statement): Promise<string> {
+    if (!resume) return text
+    const { rows } = await sql<{ pending: boolean }>`
+      select inhdetachpending as pending from pg_inherits
+      where inhrelid = to_regclass(${resume.partition})`.execute(db)
+    return rows[0]?.pending ? resume.finalize : text
+  }
+
+  async #withRetries(sqlText: string, attempt: () => Promise<void>): Promise<void> {
+    const attempts = this.#options.attempts ?? 20
+    let wait = this.#options.retryDelayMs ?? 100
+    for (let tried = 1; ; tried++) {
+      try {
+        return await attempt()
+      } catch (error) {
+        if (!isDatabaseError(error) || !RETRYABLE.has(error.code ?? '')) throw error
+        if (tried >= attempts) {
+          throw new PartitionError(
+            'PARTITION_LOCK_TIMEOUT',
+            `gave up after ${tried} lock timeouts: ${sqlText.slice(0, 200)}`,
+            { cause: error },
+          )
+        }
+        const pause = wait / 2 + Math.random() * (wait / 2)
+        this.#options.instrumentation?.onMaintenance?.({
+          kind: 'retry',
+          sql: sqlText,
+          attempt: tried,
+          delayMs: pause,
+        })
+        await delay(pause)
+        wait = Math.min(wait * 2, 5000)
+      }
+    }
+  }
+
+  #record(step: MaintenanceStep): void {
+    const result = this.#result
+    if (step.kind === 'create') result.created.push(step.partition)
+    if (step.kind === 'finalize') result.finalized.push(step.partition)
+    if (step.kind !== 'retire' && !(step.kind === 'finalize' && step.mode)) return
+    if (step.kind === 'retire') result.detached.push(step.partition)
+    if (step.mode === 'drop') result.dropped.push(step.partition)
+    if (step.mode === 'archive') result.archived.push(step.partition)
+  }
+}

@@ -1,0 +1,58 @@
+import type { AnyKysely } from '../any-kysely.js'
+import type { PartitionSpec } from '../spec/spec.js'
+import { type RunOptions, runMaintenance } from './run.js'
+
+/** Options of {@link startMaintenance}: a period, and what each run gets. */
+export interface ScheduleOptions extends Omit<RunOptions, 'now'> {
+  /** Time between the end of one run and the start of the next. Default 1 hour. */
+  readonly intervalMs?: number
+}
+
+/** Periodic maintenance, from {@link startMaintenance}. */
+export interface MaintenanceSchedule {
+  /** Lets a running run finish, then stops. Idempotent. */
+  stop(): Promise<void>
+}
+
+/**
+ * Runs {@link runMaintenance} now and then every `intervalMs`, in the background, until
+ * stopped. Each run reports a `run` event (or an `error` event) to `instrumentation`; a failed
+ * run never stops the schedule. Runs in several processes are safe: one does the work, the
+ * others are skipped.
+ *
+ * @example
+ * ```ts
+ * const schedule = startMaintenance(db, [messages], {
+ *   intervalMs: 3_600_000,
+ *   instrumentation: { onMaintenance: (e) => e.kind === 'error' && logger.error(e.error) },
+ * })
+ * process.on('SIGTERM', () => schedule.stop())
+ * ```
+ */
+export function startMaintenance(
+  db: AnyKysely,
+  specs: readonly PartitionSpec[],
+  { intervalMs = 3_600_000, ...options }: ScheduleOptions = {},
+): MaintenanceSchedule {
+  let stopped = false
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  const tick = () => {
+    running = runMaintenance(db, specs, options)
+      .then(
+        () => undefined,
+        (error: unknown) => options.instrumentation?.onMaintenance?.({ kind: 'error', error }),
+      )
+      .then(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs)
+      })
+  }
+  tick()
+  return {
+    stop: async () => {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    },
+  }
+}

@@ -1,0 +1,117 @@
+import type { PostgresServer } from '@sluice/testing'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import {
+  type DB,
+  lateness,
+  preferring,
+  readPort,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+  waitFor,
+} from './helpers.js'
+
+const STATEMENT_TIMEOUT_MS = 1000
+const POOL_TIMEOUT_MS = 1000
+const PROBE_TIMEOUT_MS = 500
+// The client closes a connection this long after a statement started without an answer (one
+// grace more behind PgBouncer in transaction mode, where a cancel request goes first).
+const GRACE_MS = Math.max(100, STATEMENT_TIMEOUT_MS / 10)
+// Generous: the machine is shared; a retried read on a healthy server takes well under this.
+const RETRY_MS = 2000
+
+describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
+  let servers: TestCluster
+  let frozen: PostgresServer
+  const deadlineMs = STATEMENT_TIMEOUT_MS + (via === 'pgbouncer' ? 2 : 1) * GRACE_MS
+  const config = () =>
+    servers.config({
+      DB_STATEMENT_TIMEOUT: `${STATEMENT_TIMEOUT_MS}ms`,
+      DB_POOL_TIMEOUT: `${POOL_TIMEOUT_MS}ms`,
+    })
+
+  beforeAll(async () => {
+    servers = await startTestCluster(via)
+    frozen = servers.cluster.replicas[0] as PostgresServer
+  })
+
+  afterAll(async () => {
+    await frozen?.thaw()
+    await servers?.stop()
+  })
+
+  const timed = async <T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> => {
+    const started = performance.now()
+    const value = await work()
+    return { ms: performance.now() - started, value }
+  }
+
+  test('reads finish within the read deadline plus one retry, health() and close() within theirs', async () => {
+    const database = testRoutedDatabase<DB>(config(), {
+      lagCheckIntervalMs: 100,
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
+      // Checked again soon after it is back: the backoff would otherwise reach 30 s.
+      retryDelayMs: 100,
+      maxRetryDelayMs: 500,
+      strategy: preferring('replica-1'),
+    })
+    try {
+      await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
+      expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
+      await frozen.freeze()
+      const reads = await Promise.all(
+        Array.from({ length: 30 }, () => timed(() => readPort(database.db))),
+      )
+      for (const read of reads) {
+        expect(servers.labelOf(read.value)).not.toBe('replica-1')
+        expect(read.ms).toBeLessThan(Math.max(deadlineMs, POOL_TIMEOUT_MS) + RETRY_MS)
+      }
+      // The monitor's own probes have deadlines too: the replica is marked down.
+      await waitFor(async () => database.replicas()[0]?.status === 'down', {
+        what: 'the frozen replica to be marked down',
+      })
+      let health: Awaited<ReturnType<typeof database.health>> | undefined
+      const late = await lateness(PROBE_TIMEOUT_MS, async () => {
+        health = await database.health()
+      })
+      expect(late).toBeLessThan(200)
+      expect(health?.status).toBe('degraded')
+      expect(health?.targets.find((target) => target.target === 'replica-1')).toMatchObject({
+        status: 'down',
+        error: { code: 'DEADLINE_EXCEEDED' },
+      })
+      await frozen.thaw()
+      // The connections that waited are gone, not back in the pool: reads return to replica-1.
+      await waitFor(async () => servers.labelOf(await readPort(database.db)) === 'replica-1', {
+        what: 'reads to return to the thawed replica',
+      })
+    } finally {
+      await frozen.thaw()
+      await database.close()
+    }
+  })
+
+  test('close({ timeoutMs }) returns within it while a read hangs on a frozen replica', async () => {
+    // Checked once a minute: the router believes the frozen replica is up and reads hang there.
+    const database = testRoutedDatabase<DB>(config(), {
+      lagCheckIntervalMs: 60_000,
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
+      strategy: preferring('replica-1'),
+    })
+    await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
+    await readPort(database.db)
+    await frozen.freeze()
+    try {
+      const hanging = readPort(database.db).then(
+        () => 'answered',
+        () => 'failed',
+      )
+      await waitFor(async () => (database.replicas()[0]?.inFlight ?? 0) > 0)
+      expect(await lateness(300, () => database.close({ timeoutMs: 300 }))).toBeLessThan(200)
+      expect(await hanging).toMatch(/^(answered|failed)$/)
+    } finally {
+      await frozen.thaw()
+    }
+  })
+})

@@ -1,0 +1,143 @@
+import type { PostgresServer, ReplicaServer } from '@sluice/testing'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { asRead, type createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import {
+  type DB,
+  preferring,
+  readPort,
+  routeRecorder,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  VIAS,
+  waitFor,
+} from './helpers.js'
+
+describe.each(VIAS)('replica-specific failures (%s)', (via) => {
+  let servers: TestCluster
+  const open: RoutedDatabase<DB>[] = []
+  const routed = (options: Parameters<typeof createRoutedDatabase>[1] = {}) => {
+    const database = testRoutedDatabase<DB>(servers.config(), {
+      lagCheckIntervalMs: 100,
+      strategy: preferring('replica-1'),
+      ...options,
+    })
+    open.push(database)
+    return database
+  }
+  const up = (database: RoutedDatabase<DB>) =>
+    waitFor(async () => database.replicas().every((replica) => replica.status === 'up'), {
+      what: 'both replicas up',
+    })
+
+  beforeAll(async () => {
+    servers = await startTestCluster(via)
+  })
+
+  afterAll(async () => {
+    await Promise.all(open.map((database) => database.close()))
+    await servers?.stop()
+  })
+
+  test('a read cancelled by a recovery conflict (40001) is retried on another server', async () => {
+    const replica = servers.cluster.replicas[0] as ReplicaServer
+    // Conflicting queries on this replica are cancelled at once instead of delaying replay.
+    replica.configure(['max_standby_streaming_delay = 0'])
+    await replica.query('select pg_reload_conf()')
+    const recorder = routeRecorder()
+    const database = routed({ instrumentation: recorder })
+    await up(database)
+    await servers.cluster.primary.query("insert into items (name) values ('conflict')")
+    await servers.cluster.waitForReplay()
+    const read = database.db
+      .selectFrom('items')
+      .select([sql<number>`inet_server_port()`.as('port'), sql`pg_sleep(1.5)`.as('slept')])
+      .limit(1)
+      .execute()
+    // Once the read holds its lock on replica-1, a replayed ACCESS EXCLUSIVE lock conflicts.
+    await waitFor(async () => {
+      const rows = await replica.query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_activity where query like '%pg_sleep(1.5)%' and state = 'active' and pid <> pg_backend_pid()",
+      )
+      return (rows[0]?.n ?? 0) > 0
+    })
+    await servers.cluster.primary.query('alter table items add column conflict_probe int')
+    const rows = await read
+    expect(rows.length).toBeGreaterThan(0)
+    expect(servers.labelOf(rows[0]?.port as number)).not.toBe('replica-1')
+    const retry = recorder.events.find((event) => event.reason === 'retry')
+    expect(retry?.error).toMatchObject({ code: '40001' })
+    replica.configure(['max_standby_streaming_delay = 30s'])
+    await replica.query('select pg_reload_conf()')
+  })
+
+  test('a statement a standby refuses as a write is retried on the primary and routed there from then on', async () => {
+    const recorder = routeRecorder()
+    const database = routed({ instrumentation: recorder })
+    await up(database)
+    // Marked as a read by mistake: each one writes (25006, 55000 on a standby).
+    const mistakes = [
+      asRead(sql<{ v: string }>`select nextval('item_numbers')::text as v`),
+      asRead(sql<{ v: string }>`select pg_current_wal_lsn()::text as v`),
+      asRead(sql<{ v: string }>`select lo_create(0)::text as v`),
+    ]
+    for (const query of mistakes) {
+      recorder.events.length = 0
+      const first = await query.execute(database.db)
+      expect(first.rows).toHaveLength(1)
+      expect(recorder.events.map((event) => event.reason)).toContain('reclassified')
+      recorder.events.length = 0
+      await query.execute(database.db)
+      expect(recorder.events).toEqual([
+        expect.objectContaining({
+          role: 'primary',
+          reason: 'write',
+          classification: 'standby-rejected',
+        }),
+      ])
+    }
+  })
+
+  test('read-only transactions on replicas survive a replica refusing connections; SERIALIZABLE ones run on the primary', async () => {
+    const database = routed({ readOnlyTransactions: 'replica', lagCheckIntervalMs: 60_000 })
+    await up(database)
+    const portOf = (isolation?: 'serializable') => {
+      let builder = database.db.transaction().setAccessMode('read only')
+      if (isolation) builder = builder.setIsolationLevel(isolation)
+      return builder.execute((trx) => readPort<DB>(trx))
+    }
+    expect(servers.labelOf(await portOf())).toBe('replica-1')
+    expect(servers.labelOf(await portOf('serializable'))).toBe('primary')
+    const replica = servers.cluster.replicas[0] as PostgresServer
+    // The monitor checks once a minute: the router still believes replica-1 is up.
+    await replica.stop()
+    try {
+      const ports = await Promise.all(Array.from({ length: 10 }, () => portOf()))
+      expect(new Set(ports.map(servers.labelOf))).toEqual(new Set(['replica-2']))
+      expect(database.replicas()[0]?.status).toBe('down')
+    } finally {
+      await replica.start()
+    }
+  })
+
+  test("fallback: 'error' still serves reads that carry a token, on the primary", async () => {
+    const replicas = servers.cluster.replicas as ReplicaServer[]
+    await Promise.all(replicas.map((replica) => replica.pauseReplay()))
+    try {
+      const database = routed({ fallback: 'error' })
+      await up(database)
+      await database.session(async () => {
+        await database.db.insertInto('items').values({ name: 'fallback error' }).execute()
+        const row = await database.db
+          .selectFrom('items')
+          .select((eb) => eb.fn<number>('inet_server_port', []).as('port'))
+          .where('name', '=', 'fallback error')
+          .executeTakeFirst()
+        expect(servers.labelOf(row?.port ?? 0)).toBe('primary')
+      })
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.resumeReplay()))
+    }
+  })
+})
