@@ -15,7 +15,7 @@ async function roundTrips(client: pg.Client, count = 7): Promise<number[]> {
 
 /**
  * Checks that `network.latency(50)` makes every round trip of `client` at least 100 ms (50 ms
- * each way) and adds about 100 ms to the fastest one, and that `restore()` takes it away.
+ * each way), about 100 ms over the base, and that `restore()` takes it away.
  * Fastest round trips, not medians: a loaded machine slows some samples, never speeds one up.
  */
 export async function expectLatencyAddsAndRestores(
@@ -28,8 +28,12 @@ export async function expectLatencyAddsAndRestores(
   await network.restore()
   const [restored] = await roundTrips(client)
   const [fastestSlow] = slow
-  expect(fastestSlow).toBeGreaterThanOrEqual(99) // timers round down by under a millisecond
-  expect((fastestSlow as number) - (base as number)).toBeGreaterThanOrEqual(85)
+  // Every round trip waits 50 ms each way (timers round down by under a millisecond)...
+  expect(fastestSlow).toBeGreaterThanOrEqual(99)
+  // ...which is about 100 ms over the base (generous: a loaded machine inflates the base too).
+  expect((fastestSlow as number) - (base as number)).toBeGreaterThanOrEqual(60)
   expect((fastestSlow as number) - (base as number)).toBeLessThan(400)
-  expect((restored as number) - (base as number)).toBeLessThan(40)
+  // restore(): round trips faster than any delayed one could be, and near the base again.
+  expect(restored).toBeLessThan(99)
+  expect((restored as number) - (base as number)).toBeLessThan(60)
 }
