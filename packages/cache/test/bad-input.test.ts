@@ -1,11 +1,10 @@
-import { ConfigError, createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
+import { ConfigError, type SluiceDatabase } from '@sluice/core'
 import { type RedisServer, startRedis } from '@sluice/testing'
-import { sharedPostgres } from '@sluice/testing/vitest'
 import { Cluster } from 'ioredis'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { CacheError, type CacheOptions, createCache } from '../src/index.js'
-import { freshNamespace, redisClient, testCache } from './helpers.js'
+import { freshDatabase, freshNamespace, redisClient, testCache } from './helpers.js'
 
 let cluster: RedisServer
 let clusterClient: Cluster
@@ -193,8 +192,7 @@ describe('cache.query keys: the database and typed parameters', () => {
   let tenantB: SluiceDatabase<DB>
   beforeAll(async () => {
     const make = async (name: string, label: string) => {
-      const { url } = await sharedPostgres().createDatabase(`${name}_${process.pid}`)
-      const database = createDatabase<DB>(parseConfig({ DATABASE_URL: url }))
+      const database = (await freshDatabase(name)).open<DB>()
       await sql`create table items (id text primary key, label text not null)`.execute(database.db)
       await database.db
         .insertInto('items')
