@@ -66,7 +66,8 @@ describe('startFaultProxy', () => {
       code: 'UPSTREAM_UNREACHABLE',
     })
     const proxy = await proxyTo(cluster.primary.port)
-    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+    // 2^31 ms and more: a Node.js timer would fire at once, silently dropping the latency.
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, 1e12])
       await expect(proxy.latency(bad)).rejects.toMatchObject({ code: 'INVALID_LATENCY' })
     await expect(proxy.retarget('127.0.0.1', dead)).rejects.toMatchObject({
       code: 'UPSTREAM_UNREACHABLE',
@@ -197,5 +198,23 @@ describe('a raw (Redis) proxy', () => {
     const stats = await proxy.stats()
     expect(stats).toMatchObject({ roundTrips: 2, messagesToServer: 0 })
     socket.destroy()
+  })
+
+  it('a client that half-closes after its request still gets the answer', async () => {
+    const node = redis.nodes[0]
+    if (!node) throw new Error('no node')
+    const proxy = await proxyTo(node.port, 'raw')
+    const socket = new Socket()
+    let received = ''
+    socket.on('data', (data) => {
+      received += data
+    })
+    const closed = new Promise((resolve) => socket.once('close', resolve))
+    socket.connect(proxy.port, proxy.host, () => socket.end('PING\r\n'))
+    await closed
+    expect(received.trim()).toBe('+PONG') // what redis-server itself answers such a client
+    await waitFor(async () => (await proxy.stats()).openConnections === 0, {
+      what: 'the half-closed link to close',
+    })
   })
 })

@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import {
-  type History,
-  HistoryRecorder,
-  noStaleReads,
-  type Operation,
-  readYourWrites,
-} from '../src/history/index.js'
-
-/** A hand-built history: `[actor, kind, key, version, start, end, ok?]` per operation. */
-type Row = [string, Operation['kind'], string, number | undefined, number, number, boolean?]
-const history = (rows: Row[], handOffs: History['handOffs'] = []): History => ({
-  operations: rows.map(([actor, kind, key, version, start, end, ok = true], i) => ({
-    id: i + 1,
-    actor,
-    kind,
-    key,
-    version,
-    start,
-    end,
-    ok,
-  })),
-  handOffs,
-})
+import { HistoryRecorder, noStaleReads, readYourWrites } from '../src/history/index.js'
+import { history } from './history-rows.js'
 
 describe('readYourWrites', () => {
   it('passes when each actor reads its own completed writes or newer', () => {

@@ -77,4 +77,23 @@ describe('Redis data loss', () => {
     await node.thaw()
     expect(await node.cli('ping')).toBe('PONG')
   })
+
+  it('flushAll() on a frozen node or a stopped one is a TestServerError, not a hang', async () => {
+    const node = first(single)
+    await node.freeze()
+    try {
+      await expect(node.flushAll()).rejects.toMatchObject({
+        name: 'TestServerError',
+        code: 'SERVER_FROZEN',
+      })
+    } finally {
+      await node.thaw()
+    }
+    const stopped = await startRedis()
+    await stopped.stop()
+    await expect(stopped.flushAll()).rejects.toMatchObject({
+      name: 'TestServerError',
+      code: 'SERVER_NOT_RUNNING',
+    })
+  })
 })

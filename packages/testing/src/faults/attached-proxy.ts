@@ -2,12 +2,15 @@ import { TestServerError } from '../errors.js'
 import { callControl } from './control-channel.js'
 import type { FaultProxy, FaultProxyInfo, FaultProxyStats } from './fault-proxy.js'
 
-/** Fails with `INVALID_LATENCY` unless `ms` is a finite number ≥ 0. */
+/** The longest delay a Node.js timer keeps (about 24.8 days); longer ones fire at once. */
+const MAX_LATENCY_MS = 2 ** 31 - 1
+
+/** Fails with `INVALID_LATENCY` unless `ms` is a finite number in 0..2^31 - 1. */
 export function checkLatency(ms: number): void {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_LATENCY_MS)
     throw new TestServerError(
       'INVALID_LATENCY',
-      `latency(ms) needs a finite number of milliseconds >= 0, got ${String(ms)}`,
+      `latency(ms) needs a finite number of milliseconds in 0-${MAX_LATENCY_MS}, got ${String(ms)}`,
     )
 }
 

@@ -128,7 +128,9 @@ class LocalFaultProxy implements FaultProxy {
       messagesToClient: 0,
       roundTrips: 0,
     }
-    this.#server = createServer((client) => this.#accept(client))
+    // Half-open both ways: a client that sends its request and shuts down its side still gets
+    // the answer, as it would from the server itself.
+    this.#server = createServer({ allowHalfOpen: true }, (client) => this.#accept(client))
   }
 
   get info(): FaultProxyInfo {

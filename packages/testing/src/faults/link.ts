@@ -106,7 +106,7 @@ export class Link {
   ) {
     this.#client = client
     this.#mode = mode
-    this.#server = connect(target)
+    this.#server = connect({ ...target, allowHalfOpen: true })
     const framing = postgres ? new PgFraming() : undefined
     this.#up = new Pipe(this.#server, (chunk) => {
       counters.bytesToServer += chunk.length

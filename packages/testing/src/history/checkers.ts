@@ -36,11 +36,54 @@ const higher = (a: Floor | undefined, b: Floor | undefined) =>
 const below = (observed: number | undefined, floor: Floor) =>
   observed === undefined || observed < floor.version
 
+/** Groups `items` by `keyOf`, in their order. */
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>()
+  for (const item of items) {
+    const group = groups.get(keyOf(item))
+    if (group) group.push(item)
+    else groups.set(keyOf(item), [item])
+  }
+  return groups
+}
+
+/**
+ * The highest floor among floors sorted by `end`, up to a time: prefix maxima and a binary
+ * search, so a checker stays near-linear on long histories of one hot key.
+ */
+class FloorsByEnd {
+  readonly #ends: number[] = []
+  readonly #best: (Floor | undefined)[] = []
+
+  constructor(floors: readonly { end: number; floor: Floor }[]) {
+    let best: Floor | undefined
+    for (const { end, floor } of [...floors].sort((a, b) => a.end - b.end)) {
+      best = higher(best, floor)
+      this.#ends.push(end)
+      this.#best.push(best)
+    }
+  }
+
+  /** The highest floor that ended before `time` (at or before it when `inclusive`). */
+  upTo(time: number, inclusive: boolean): Floor | undefined {
+    let [low, high] = [0, this.#ends.length]
+    while (low < high) {
+      const mid = (low + high) >> 1
+      const end = this.#ends[mid] as number
+      if (end < time || (inclusive && end === time)) low = mid + 1
+      else high = mid
+    }
+    return low === 0 ? undefined : this.#best[low - 1]
+  }
+}
+
 /**
  * Read-your-writes: a read that started after the same actor's write ended, or after a
  * hand-off of a token covering that write, observed that write or a newer one. Hand-offs chain:
- * a token carries what its giver had been handed. Overlapping operations of one actor are
- * `TestServerError` `OVERLAPPING_OPERATIONS`.
+ * a token carries what its giver had been handed. An actor is sequential, so a read that starts
+ * the instant its own write (or a hand-off to it) ended comes after it; hand-offs at one instant
+ * are ordered as recorded. Overlapping operations of one actor are `TestServerError`
+ * `OVERLAPPING_OPERATIONS`.
  *
  * @example
  * ```ts
@@ -50,39 +93,61 @@ const below = (observed: number | undefined, floor: Floor) =>
  */
 export function readYourWrites(history: History): CheckResult {
   validateHistory(history)
-  const writes = history.operations.filter((op) => op.kind === 'write' && op.ok)
-  const floorOf = (
-    actor: string,
-    key: string,
-    before: number,
-    depth: number,
-  ): Floor | undefined => {
-    let floor: Floor | undefined
-    for (const write of writes)
-      if (write.actor === actor && write.key === key && write.end < before)
-        floor = higher(floor, { version: write.version as number, because: write, via: [] })
-    if (depth > history.handOffs.length) return floor
-    for (const handOff of history.handOffs) {
-      if (handOff.to !== actor || handOff.at >= before) continue
-      const carried = floorOf(handOff.from, key, handOff.at, depth + 1)
-      if (carried) floor = higher(floor, { ...carried, via: [...carried.via, handOff] })
-    }
-    return floor
-  }
-  return result(
-    history,
-    reads(history).flatMap((read) => {
-      const floor = floorOf(read.actor, read.key, read.start, 0)
-      return floor && below(read.version, floor) ? [stale('readYourWrites', read, floor)] : []
-    }),
+  const handOffs = history.handOffs.map((handOff, index) => ({ handOff, index }))
+  const handedTo = groupBy(handOffs, ({ handOff }) => handOff.to)
+  const writesOfKey = groupBy(
+    history.operations.filter((op) => op.kind === 'write' && op.ok),
+    (write) => write.key,
   )
+  const violations: Violation[] = []
+  for (const [key, keyReads] of groupBy(reads(history), (read) => read.key)) {
+    const own = new Map(
+      [...groupBy(writesOfKey.get(key) ?? [], (write) => write.actor)].map(([actor, ofActor]) => [
+        actor,
+        new FloorsByEnd(
+          ofActor.map((write) => ({
+            end: write.end,
+            floor: { version: write.version as number, because: write, via: [] },
+          })),
+        ),
+      ]),
+    )
+    const carriedMemo = new Map<number, Floor | undefined>()
+    // What hand-off `index` carried: its giver's writes and what the giver had been handed.
+    const carried = (index: number): Floor | undefined => {
+      if (carriedMemo.has(index)) return carriedMemo.get(index)
+      const handOff = history.handOffs[index] as HandOff
+      const before = (other: { handOff: HandOff; index: number }) =>
+        other.handOff.at < handOff.at || (other.handOff.at === handOff.at && other.index < index)
+      const floor = floorOf(handOff.from, handOff.at, before)
+      const result = floor && { ...floor, via: [...floor.via, handOff] }
+      carriedMemo.set(index, result)
+      return result
+    }
+    const floorOf = (
+      actor: string,
+      time: number,
+      earlier: (other: { handOff: HandOff; index: number }) => boolean,
+    ): Floor | undefined => {
+      let floor = own.get(actor)?.upTo(time, true)
+      for (const other of handedTo.get(actor) ?? [])
+        if (earlier(other)) floor = higher(floor, carried(other.index))
+      return floor
+    }
+    for (const read of keyReads) {
+      const floor = floorOf(read.actor, read.start, ({ handOff }) => handOff.at <= read.start)
+      if (floor && below(read.version, floor)) violations.push(stale('readYourWrites', read, floor))
+    }
+  }
+  return result(history, violations)
 }
 
 /**
  * No stale reads (the cache's promise): a read that started after a write or an invalidation
  * of its key ended, in any actor, never observed an older version; and no read observed a
  * version whose write had not started before the read ended. A read concurrent with a write
- * may see either version. Failed writes set no floor but may be observed.
+ * may see either version (so may one that starts the very instant another actor's write ends).
+ * Failed writes set no floor but may be observed.
  *
  * @example
  * ```ts
@@ -92,39 +157,48 @@ export function readYourWrites(history: History): CheckResult {
  */
 export function noStaleReads(history: History): CheckResult {
   validateHistory(history)
-  const ofKey = new Map<string, Operation[]>()
-  for (const op of history.operations) ofKey.set(op.key, [...(ofKey.get(op.key) ?? []), op])
-  const newestBefore = (key: string, time: number): number | undefined => {
-    let newest: number | undefined
-    for (const op of ofKey.get(key) ?? [])
-      if (op.kind === 'write' && op.ok && op.end < time)
-        newest = Math.max(newest ?? Number.NEGATIVE_INFINITY, op.version as number)
-    return newest
-  }
-  return result(
-    history,
-    reads(history).flatMap((read): Violation[] => {
-      const ops = ofKey.get(read.key) ?? []
-      let floor: Floor | undefined
-      for (const op of ops) {
-        if (!op.ok || op.end >= read.start) continue
+  const violations: Violation[] = []
+  for (const ops of groupBy(history.operations, (op) => op.key).values()) {
+    const writes = ops.filter((op) => op.kind === 'write')
+    const floorOfWrite = (write: Operation): Floor => ({
+      version: write.version as number,
+      because: write,
+      via: [],
+    })
+    const completedWrites = new FloorsByEnd(
+      writes.filter((w) => w.ok).map((w) => ({ end: w.end, floor: floorOfWrite(w) })),
+    )
+    const floors = new FloorsByEnd(
+      ops.flatMap((op) => {
+        if (!op.ok || op.kind === 'read') return []
         const version =
           op.kind === 'write'
             ? op.version
-            : op.kind === 'invalidate'
-              ? (op.version ?? newestBefore(read.key, op.start))
-              : undefined
-        if (version !== undefined) floor = higher(floor, { version, because: op, via: [] })
-      }
-      if (floor && below(read.version, floor)) return [stale('noStaleReads', read, floor)]
-      const written = ops.some(
-        (op) => op.kind === 'write' && op.version === read.version && op.start < read.end,
+            : (op.version ?? completedWrites.upTo(op.start, false)?.version)
+        return version === undefined
+          ? []
+          : [{ end: op.end, floor: { version, because: op, via: [] } }]
+      }),
+    )
+    // When each version's first write started: a read may observe it once it has.
+    const firstStart = new Map<number | undefined, number>()
+    for (const write of writes)
+      firstStart.set(
+        write.version,
+        Math.min(firstStart.get(write.version) ?? write.start, write.start),
       )
-      if (read.version !== undefined && !written)
-        return [{ check: 'noStaleReads', kind: 'unwritten', read, via: [] }]
-      return []
-    }),
-  )
+    for (const read of ops) {
+      if (read.kind !== 'read' || !read.ok) continue
+      const floor = floors.upTo(read.start, false)
+      if (floor && below(read.version, floor)) violations.push(stale('noStaleReads', read, floor))
+      else if (
+        read.version !== undefined &&
+        !((firstStart.get(read.version) ?? read.end) < read.end)
+      )
+        violations.push({ check: 'noStaleReads', kind: 'unwritten', read, via: [] })
+    }
+  }
+  return result(history, violations)
 }
 
 const reads = (history: History) => history.operations.filter((op) => op.kind === 'read' && op.ok)

@@ -43,9 +43,10 @@ export interface History {
 }
 
 /**
- * Fails with `TestServerError` `INVALID_HISTORY` for an operation that ends before it starts,
- * and `OVERLAPPING_OPERATIONS` when two operations of one actor overlap in time (an actor is
- * sequential: give parallel branches their own actor names).
+ * Fails with `TestServerError` `INVALID_HISTORY` for an operation that ends before it starts
+ * or a write without a finite version, and `OVERLAPPING_OPERATIONS` when two operations of
+ * one actor overlap in time (an actor is sequential: give parallel branches their own actor
+ * names).
  */
 export function validateHistory(history: History): void {
   const byActor = new Map<string, Operation[]>()
@@ -55,7 +56,14 @@ export function validateHistory(history: History): void {
         'INVALID_HISTORY',
         `operation #${op.id} of ${op.actor} ends (${op.end}) before it starts (${op.start})`,
       )
-    byActor.set(op.actor, [...(byActor.get(op.actor) ?? []), op])
+    if (op.kind === 'write' && !Number.isFinite(op.version))
+      throw new TestServerError(
+        'INVALID_HISTORY',
+        `write #${op.id} of ${op.actor} has no version: a write names the version it wrote`,
+      )
+    const ofActor = byActor.get(op.actor)
+    if (ofActor) ofActor.push(op)
+    else byActor.set(op.actor, [op])
   }
   for (const [actor, ops] of byActor) {
     const sorted = [...ops].sort((a, b) => a.start - b.start)

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { TestServerError } from '../errors.js'
 import { attachFaultProxy } from '../faults/attached-proxy.js'
 import type { FaultProxy, FaultProxyInfo } from '../faults/fault-proxy.js'
 import { freezeTree, isFrozen, notRunning, thawTree } from '../faults/freeze.js'
@@ -185,8 +186,19 @@ export class RedisNode {
     await this.start()
   }
 
-  /** `FLUSHALL` on this node: every key of every database is gone, the process stays up. */
+  /**
+   * `FLUSHALL` on this node: every key of every database is gone, the process stays up. On a
+   * stopped node it is `TestServerError` `SERVER_NOT_RUNNING`, on a frozen one
+   * `SERVER_FROZEN` (it would wait forever for an answer).
+   */
   async flushAll(): Promise<void> {
+    const pid = this.pid
+    if (pid === undefined) throw notRunning(`redis on ${this.port}`, 'flushAll')
+    if (isFrozen(pid))
+      throw new TestServerError(
+        'SERVER_FROZEN',
+        `flushAll() on redis on ${this.port}, which is frozen: thaw() it first`,
+      )
     await this.cli('flushall')
   }
 
