@@ -3,16 +3,15 @@ import { freePort } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ConnectionError,
-  createDatabase,
   DatabaseNotReadyError,
   parseConfig,
   type SluiceDatabase,
 } from '../src/index.js'
-import { freshDatabase, withPassword } from './helpers.js'
+import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const databases: SluiceDatabase<unknown>[] = []
 const open = (env: Record<string, string>) => {
-  const database = createDatabase(parseConfig(env))
+  const database = testDatabase(parseConfig(env))
   databases.push(database)
   return database
 }
@@ -22,7 +21,9 @@ const silentSockets = new Set<Socket>()
 let silentPort: number
 let url: string
 beforeAll(async () => {
-  ;({ url } = await freshDatabase())
+  // The server itself: behind PgBouncer its refusals (wrong password, unknown database) reach
+  // the client as PgBouncer's own 08P01, which connect-errors.test.ts covers separately.
+  ;({ url } = await freshDatabase({}, { direct: true }))
   silent = createServer((socket) => silentSockets.add(socket))
   silentPort = await freePort()
   await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve))
