@@ -143,3 +143,28 @@ test('listPartitions reads quoted and mixed-case names as SQL does', async () =>
     code: 'CONFIG_INVALID',
   })
 })
+
+test('a taken partition name of a 53-byte table gets a suffix within 63 bytes (it failed every run)', async () => {
+  const { db } = await freshDatabase()
+  const table = 'a'.repeat(53)
+  const spec = definePartitions({ table, column: 'at', interval: 'month', premake: 1 })
+  await sql`create table ${sql.table(table)} (at timestamptz not null) partition by range (at)`.execute(
+    db,
+  )
+  // Someone else's table with the name of the February partition, and a February row.
+  await sql`create table ${sql.table(`${table}_p20270201`)} (at timestamptz not null)`.execute(db)
+  await sql`insert into ${sql.table(`${table}_p20270201`)} values ('2027-02-11')`.execute(db)
+  const result = await runMaintenance(db, [spec], { now: FEBRUARY })
+  expect(result.errors).toEqual([])
+  const attached = await sql<{ name: string }>`
+    select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+    where i.inhparent = ${table}::regclass order by 1`.execute(db)
+  expect(attached.rows.map((r) => r.name)).toEqual([
+    `${'a'.repeat(51)}_p20270201_2`,
+    `${table}_p20270301`,
+  ])
+  const { rows } = await sql<{
+    n: number
+  }>`select count(*)::int as n from ${sql.table(table)}`.execute(db)
+  expect(rows).toEqual([{ n: 0 }])
+})
