@@ -93,6 +93,18 @@ export interface Cache {
    * ```
    */
   readonly invalidateOnCommit: AfterCommit
+  /**
+   * Reads from the catalog which tables a write to a table also changes (children of foreign
+   * keys with `CASCADE` / `SET NULL` / `SET DEFAULT` actions, views and materialized views over
+   * it), so that `invalidateOnCommit` invalidates them too. Call it at start-up, and again after
+   * migrations. Triggers are not followed: declare their effects with the `dependencies` option.
+   *
+   * @example
+   * ```ts
+   * await cache.learnDependencies(database.primary)
+   * ```
+   */
+  learnDependencies(db: { readonly getExecutor: unknown }): Promise<void>
   /** The circuit breaker's state for the shared store. */
   readonly storeState: 'closed' | 'open' | 'half-open'
   /**

@@ -11,9 +11,10 @@ import type { CacheStore } from './store/cache-store.js'
 import { GuardedStore } from './store/guarded-store.js'
 import { MemoryStore } from './store/memory-store.js'
 import { RedisStore } from './store/redis-store.js'
-import { tableTag } from './table-tag.js'
 import { TieredCache } from './tiered-cache.js'
 import { within } from './within.js'
+import { dependentTags, mergeDependencies, readDependencies } from './write-path/dependencies.js'
+import { tableTag } from './write-path/table-tag.js'
 
 const READY_PROBE = 'sluice:ready'
 
@@ -92,8 +93,9 @@ export function createCache(options: CacheOptions): Cache {
       },
     )
     const leased = bus
-    cache.gateL1(() => leased.leased)
+    cache.gateL1((now) => leased.leasedAt(now))
   }
+  const dependencies = mergeDependencies(new Map(), options.dependencies ?? {})
   let closed: Promise<void> | undefined
   const host = client ? describeRedis(client) : store.name
   return {
@@ -123,7 +125,10 @@ export function createCache(options: CacheOptions): Cache {
       )
       return value as R[]
     },
-    invalidateOnCommit: (tables) => cache.invalidateTags(tables.map(tableTag), true),
+    invalidateOnCommit: (tables) => cache.invalidateTags(dependentTags(tables, dependencies), true),
+    learnDependencies: async (db) => {
+      mergeDependencies(dependencies, await readDependencies(db as never))
+    },
     get storeState() {
       return shared.breakerState
     },

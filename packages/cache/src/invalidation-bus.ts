@@ -93,9 +93,9 @@ export class InvalidationBus {
     return this.#subscribed && this.#subscriber.status === 'ready'
   }
 
-  /** True while this instance may serve L1 copies: its lease is held. */
-  get leased(): boolean {
-    return Date.now() < this.#leaseUntil
+  /** True while this instance may serve L1 copies: its lease is held at `now` (epoch ms). */
+  leasedAt(now: number): boolean {
+    return now < this.#leaseUntil
   }
 
   /** Resolves once the subscription is live and the lease held (for start-up checks). */

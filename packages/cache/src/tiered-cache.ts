@@ -161,7 +161,7 @@ export class TieredCache {
   }
 
   /** L1 serves and keeps copies only while `allowed()`. */
-  gateL1(allowed: () => boolean): void {
+  gateL1(allowed: (now: number) => boolean): void {
     this.#l1.gate(allowed)
   }
 

@@ -18,12 +18,15 @@ describe('Redis down at start-up', () => {
       const started = performance.now()
       expect(await cache.getOrLoad(`k${i}`, async () => i)).toBe(i)
       // The bound: storeTimeoutMs of store waits per call, plus room for a loaded machine.
-      expect(performance.now() - started).toBeLessThan(storeTimeoutMs + 250)
+      expect(performance.now() - started).toBeLessThan(storeTimeoutMs + 700)
     }
     const error = (await cache.ready({ timeoutMs: 500 }).catch((e: unknown) => e)) as Error
     expect(error).toMatchObject({ code: 'CACHE_STORE_UNAVAILABLE' })
     expect(error.message).toContain('127.0.0.1:1')
-    expect(error.message).toMatch(/ECONNREFUSED/)
+    // The cause: the connection error ioredis reported, or the failed or unanswered probe.
+    expect(error.message, error.message).toMatch(
+      /: (connect ECONNREFUSED|.*did not answer within|Reached the max retries per request)/,
+    )
     expect(error.message).not.toContain('secret-pw')
   })
 

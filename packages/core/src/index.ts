@@ -31,6 +31,7 @@ export {
   type ConnectionErrorCode,
   DatabaseClosedError,
   DatabaseNotReadyError,
+  PeerVersionError,
   PoolTimeoutError,
   type ReadinessFailure,
   StatementTimeoutError,
@@ -55,5 +56,6 @@ export type {
 } from './instrumentation/events.js'
 export { cachedQueryInfo, type QueryInfo, queryInfo } from './instrumentation/query-info.js'
 export { ShapeCache } from './instrumentation/shape-cache.js'
+export { PEER_MINIMUMS } from './peers/peer-versions.js'
 export { createPool } from './pool/create-pool.js'
 export type { ReadyOptions } from './ready.js'

@@ -172,4 +172,37 @@ describe('moving rows out of the default partition', () => {
       rows: ROWS,
     })
   })
+
+  test('a partitioned table referencing the parent: refused before PostgreSQL 18 (its key cannot be re-added NOT VALID), moved with its rows on 18', async () => {
+    const { db } = await ledger()
+    await sql`create table shares (ledger_id bigint, ledger_at timestamptz, at timestamptz not null,
+      foreign key (ledger_id, ledger_at) references ledger (id, at) on delete cascade) partition by range (at)`.execute(
+      db,
+    )
+    await sql`create table shares_all partition of shares default`.execute(db)
+    await sql`insert into shares select id, at, at from ledger`.execute(db)
+    const { rows: version } = await sql<{
+      v: number
+    }>`select current_setting('server_version_num')::int as v`.execute(db)
+    const result = await runMaintenance(db, [spec], { now: JANUARY })
+    const { rows: shares } = await sql<{
+      n: number
+    }>`select count(*)::int as n from shares`.execute(db)
+    expect(shares).toEqual([{ n: ROWS + 1 }])
+    if ((version[0]?.v ?? 0) < 180000) {
+      expect(result.errors.map((e) => (e.error as PartitionError).code)).toEqual([
+        'PARTITION_MOVE_REFUSED',
+      ])
+      expect((await rowsByPartition(db, 'ledger'))[0]).toEqual({
+        partition: 'ledger_default',
+        rows: ROWS,
+      })
+    } else {
+      expect(result).toMatchObject({ movedRows: ROWS, errors: [] })
+      const { rows: keys } = await sql<{ valid: boolean }>`
+        select convalidated as valid from pg_constraint
+        where conrelid = 'shares'::regclass and contype = 'f' and conparentid = 0`.execute(db)
+      expect(keys).toEqual([{ valid: true }])
+    }
+  })
 })

@@ -1,33 +1,35 @@
-import { formatLsn, parseLsn } from './lsn.js'
-import type { TargetNode } from './target-node.js'
-
-// The insert position, not the write or flush one: with synchronous_commit = off a commit
-// record can be inserted but not yet written, and the token must be at or after its end.
-const INSERT_LSN_SQL = 'select pg_current_wal_insert_lsn()::text as lsn'
+import { laterPosition, type Position } from './position.js'
+import type { Router } from './router.js'
+import { formatToken, parseToken } from './token.js'
 
 /**
- * A token at or after every write committed on the primary before the call: what a cache
- * records with an invalidation made outside a read-your-writes scope.
+ * A token at or after every write committed on the primary before the call (its WAL insert
+ * position, on its timeline): what a cache records with an invalidation made outside a
+ * read-your-writes scope.
  *
+ * @throws ConnectionError (`DEADLINE_EXCEEDED`) when the primary does not answer within
+ * `probeTimeoutMs`.
  * @example
  * ```ts
- * const token = await latestToken(primary) // '0/3000148'
+ * const token = await latestToken(router) // 'v1.7441234567890123456.1.0/3000148.k2x9'
  * ```
  */
-export async function latestToken(primary: TargetNode): Promise<string> {
-  const { rows } = await primary.pool.query<{ lsn: string }>(INSERT_LSN_SQL)
-  return formatLsn(parseLsn((rows[0] as { lsn: string }).lsn))
+export async function latestToken(router: Router): Promise<string> {
+  return formatToken(await router.latestPosition())
 }
 
 /**
- * The newer of two tokens.
+ * The newer of two tokens of one cluster (the higher timeline, else the higher LSN).
  *
- * @throws InvalidConsistencyTokenError (`INVALID_CONSISTENCY_TOKEN`) for a token that is not one.
+ * @throws InvalidConsistencyTokenError (and its subclasses) for a token that is not one, or
+ * for tokens of different clusters (or not of `systemId`'s, when known).
  * @example
  * ```ts
- * newestToken('0/3000148', '0/2000000') // '0/3000148'
+ * newestToken(tokenOfInvalidation, tokenOfSession)
  * ```
  */
-export function newestToken(a: string, b: string): string {
-  return parseLsn(a) >= parseLsn(b) ? a : b
+export function newestToken(a: string, b: string, systemId?: string): string {
+  const first = parseToken(a, systemId)
+  const second = parseToken(b, first.systemId)
+  return formatToken(laterPosition(first, second) as Position & { readonly systemId: string })
 }

@@ -155,8 +155,8 @@ export function createRoutedDatabase<DB>(
     primary: kysely(true),
     session: (fn) => scopes.session(fn),
     consistencyToken: () => scopes.token(),
-    latestToken: () => latestToken(primary),
-    newestToken,
+    latestToken: () => latestToken(router),
+    newestToken: (a, b) => newestToken(a, b, monitor.systemId),
     withConsistency: (consistency, fn) => scopes.withConsistency(consistency, fn),
     replicas: () => replicas.map((replica) => replica.snapshot()),
     health: async (): Promise<HealthReport> =>

@@ -1,4 +1,5 @@
-import { ShapeCache, type SluiceConnection } from '@sluice/core'
+import { ConnectionError, ShapeCache, type SluiceConnection } from '@sluice/core'
+import { queryWithin } from '@sluice/core/internal'
 import { CompiledQuery } from 'kysely'
 import {
   type Classification,
@@ -10,7 +11,7 @@ import type { ConsistencyScopes, ReadRequirement } from './consistency.js'
 import { InvalidStrategyPickError, NoReplicaAvailableError } from './errors.js'
 import { parseLsn } from './lsn.js'
 import type { ResolvedRouterOptions } from './options.js'
-import { reached, UNKNOWN_POSITION } from './position.js'
+import { type Position, reached, UNKNOWN_POSITION } from './position.js'
 import type { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
 import type { RouteEvent } from './route-events.js'
@@ -180,6 +181,32 @@ export class Router {
       })
     } catch {
       this.scopes.noteWrite(UNKNOWN_POSITION)
+    }
+  }
+
+  /**
+   * The primary's current WAL insert position, timeline and system identifier: at or after
+   * every write committed before the call. Within `probeTimeoutMs`.
+   */
+  async latestPosition(): Promise<Position & { readonly systemId: string }> {
+    const { target, pool } = this.primary
+    const timeoutMs = this.options.probeTimeoutMs
+    const rows = await queryWithin<{ lsn: string; wal: string; system_id: string }>(
+      pool,
+      POSITION_AND_SYSTEM_SQL.sql,
+      timeoutMs,
+      () =>
+        new ConnectionError(
+          'DEADLINE_EXCEEDED',
+          `${target.label} (${target.address}) did not report its WAL position within ${timeoutMs} ms`,
+        ),
+    )
+    const row = rows[0] as { lsn: string; wal: string; system_id: string }
+    this.monitor.systemId ??= row.system_id
+    return {
+      systemId: row.system_id,
+      timeline: Number.parseInt(row.wal.slice(0, 8), 16),
+      lsn: parseLsn(row.lsn),
     }
   }
 

@@ -13,13 +13,13 @@ import {
 } from './helpers.js'
 
 const STATEMENT_TIMEOUT_MS = 1000
-const POOL_TIMEOUT_MS = 1000
+const POOL_TIMEOUT_MS = 2000
 const PROBE_TIMEOUT_MS = 500
 // The client closes a connection this long after a statement started without an answer (one
 // grace more behind PgBouncer in transaction mode, where a cancel request goes first).
 const GRACE_MS = Math.max(100, STATEMENT_TIMEOUT_MS / 10)
 // Generous: the machine is shared; a retried read on a healthy server takes well under this.
-const RETRY_MS = 2000
+const RETRY_MS = 3000
 
 describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
   let servers: TestCluster

@@ -111,6 +111,27 @@ describe.each(VIAS)('consistency tokens (%s)', (via) => {
     expect(servers.labelOf(replicaPort)).toMatch(/^replica-/)
   })
 
+  test('latestToken() covers every committed write; newestToken() keeps the later one', async () => {
+    const earlier = await database.latestToken()
+    await database.primary.insertInto('items').values({ name: 'after earlier' }).execute()
+    const later = await database.latestToken()
+    expect(later).toMatch(/^v1\./)
+    expect(database.newestToken(earlier, later)).toBe(later)
+    expect(database.newestToken(later, earlier)).toBe(later)
+    const row = await database.withConsistency({ atLeast: later }, () =>
+      database.db
+        .selectFrom('items')
+        .select('id')
+        .where('name', '=', 'after earlier')
+        .executeTakeFirst(),
+    )
+    expect(row).toBeDefined()
+    const foreign = formatToken({ systemId: '7000000000000000001', timeline: 1, lsn: 1n })
+    expect(() => database.newestToken(later, foreign)).toThrow(
+      expect.objectContaining({ code: 'CONSISTENCY_TOKEN_FOREIGN_CLUSTER' }),
+    )
+  })
+
   test('bad tokens are typed errors naming the problem', async () => {
     const read = (atLeast: unknown) =>
       database.withConsistency({ atLeast: atLeast as string }, () => readPort(database.db))

@@ -12,6 +12,7 @@ import {
   startRedis,
   waitFor,
 } from '../src/index.js'
+import { expectLatencyAddsAndRestores } from './round-trips.js'
 
 let cluster: PostgresCluster
 let redis: RedisServer
@@ -57,17 +58,6 @@ const sessions = async (name: string) =>
     )[0]?.n,
   )
 
-/** The median round trip of `select 1`, in ms. */
-async function roundTrip(client: pg.Client): Promise<number> {
-  const times: number[] = []
-  for (let i = 0; i < 7; i++) {
-    const started = performance.now()
-    await client.query('select 1')
-    times.push(performance.now() - started)
-  }
-  return times.sort((a, b) => a - b)[3] as number
-}
-
 describe('startFaultProxy', () => {
   it('refuses a target nothing listens on, and a bad latency', async () => {
     const dead = await freePort()
@@ -111,13 +101,7 @@ describe('startFaultProxy', () => {
     const proxy = await proxyTo(cluster.primary.port)
     const client = await clientVia(proxy, 'slow')
     try {
-      const base = await roundTrip(client)
-      await proxy.latency(50)
-      const slow = await roundTrip(client)
-      expect(slow - base).toBeGreaterThanOrEqual(95)
-      expect(slow - base).toBeLessThan(400)
-      await proxy.restore()
-      expect((await roundTrip(client)) - base).toBeLessThan(40)
+      await expectLatencyAddsAndRestores(client, proxy)
     } finally {
       await client.end()
     }
@@ -174,10 +158,7 @@ describe('startFaultProxy', () => {
     const attached = attachFaultProxy(proxy.info)
     expect([attached.host, attached.port]).toEqual([proxy.host, proxy.port])
     const client = await clientVia(proxy, 'attached')
-    const base = await roundTrip(client)
-    await attached.latency(50)
-    expect((await roundTrip(client)) - base).toBeGreaterThanOrEqual(95)
-    await attached.restore()
+    await expectLatencyAddsAndRestores(client, attached)
     await expect(attached.latency(-5)).rejects.toMatchObject({ code: 'INVALID_LATENCY' })
     expect(await attached.stats()).toEqual(await proxy.stats())
     await client.end()

@@ -24,7 +24,7 @@ export class LocalTier {
   /** Epoch of the last drop of each key and tag, and of the last clear. */
   readonly #droppedAt = new Map<string, number>()
   #clearedAt = 0
-  #allowed: () => boolean = () => true
+  #allowed: (now: number) => boolean = () => true
 
   constructor(options: ResolvedCacheOptions['l1']) {
     this.#maxAgeMs = options === false ? 0 : options.maxAgeMs
@@ -39,7 +39,7 @@ export class LocalTier {
   }
 
   /** Copies are served and kept only while `allowed()` (the invalidation bus's lease). */
-  gate(allowed: () => boolean): void {
+  gate(allowed: (now: number) => boolean): void {
     this.#allowed = allowed
   }
 
@@ -50,13 +50,16 @@ export class LocalTier {
   /** A copy that is still fresh. */
   fresh(key: string): Entry | undefined {
     const entry = this.#lru?.get(key)
-    return entry && entry.freshUntil > Date.now() && this.#allowed() ? entry : undefined
+    if (!entry) return undefined
+    const now = Date.now()
+    return entry.freshUntil > now && this.#allowed(now) ? entry : undefined
   }
 
   /** Keeps a copy, unless an invalidation happened since `epoch`. */
   fill(key: string, entry: Entry, epoch: number): void {
     const ttl = entry.freshUntil - Date.now()
-    if (!this.#lru || ttl <= 0 || this.#droppedSince(key, entry, epoch) || !this.#allowed()) return
+    if (!this.#lru || ttl <= 0 || this.#droppedSince(key, entry, epoch)) return
+    if (!this.#allowed(Date.now())) return
     const size =
       ENTRY_OVERHEAD + key.length * 2 + estimateSize(entry.value) + estimateSize(entry.tags)
     this.#lru.set(key, entry, { ttl: Math.min(ttl, this.#maxAgeMs), size })

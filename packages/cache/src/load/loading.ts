@@ -75,6 +75,9 @@ export class Loading {
     const owner = randomUUID()
     const lock = await this.#lockOrWait<T>(key, owner, options.lockTimeoutMs, deadline)
     if (lock.kind === 'value') return lock.value
+    if (this.#closing.signal.aborted) {
+      throw new CacheError('CACHE_CLOSED', 'The cache was closed while this load was starting')
+    }
     const stopExtending = lock.kind === 'locked' ? this.#keepLock(key, owner, options) : () => {}
     const started = performance.now()
     // What the store calls before the loader left of the request's budget bounds the wait for

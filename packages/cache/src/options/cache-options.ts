@@ -9,6 +9,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import type { CacheInstrumentation } from '../events.js'
 import type { CacheStore } from '../store/cache-store.js'
+import type { TableDependencies } from '../write-path/dependencies.js'
 import { type DurationRule, MAX_TIMER_MS, MAX_TTL_MS, readDuration } from './duration.js'
 
 /** A duration: milliseconds (`250`) or a string with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
@@ -43,6 +44,11 @@ export interface CacheOptions {
    * databases never shares an entry); a call's own `database` overrides it.
    */
   readonly database?: string
+  /**
+   * Tables a write to a table also changes, beyond what `learnDependencies` reads from the
+   * catalog (a trigger's effects): `{ orders: ['order_totals'] }`.
+   */
+  readonly dependencies?: TableDependencies
   /** Default 60 s. */
   readonly defaultTtlMs?: Duration
   /** TTLs vary by up to this fraction either way, so that keys filled together do not expire together. Default 0.1. */
@@ -113,6 +119,11 @@ const schema = z.object({
     .string({ error: 'must be a string' })
     .min(1, { error: 'must not be empty' })
     .max(256, { error: 'must be at most 256 characters' })
+    .optional(),
+  dependencies: z
+    .record(z.string(), z.array(z.string({ error: 'must list table names' })), {
+      error: 'must map table names to the tables a write to them also changes',
+    })
     .optional(),
   defaultTtlMs: duration({ min: 1, max: MAX_TTL_MS }).default(60_000),
   jitter: z

@@ -7,7 +7,7 @@ interface DB {
   counters: { id: number; value: number }
 }
 
-const ITERATIONS = 10_000
+const ITERATIONS = Number(process.env.SLUICE_TORTURE_ITERATIONS ?? 10_000)
 let database: SluiceDatabase<DB>
 let redis: RedisServer
 
@@ -54,7 +54,7 @@ test(`stale-set torture, ${ITERATIONS} iterations, with Redis restarted empty, f
   // Faults at random moments of the run, between and inside iterations.
   const chaos = (async () => {
     while (running) {
-      await pause(20 + Math.random() * 300) // a fault's spacing, not a wait for a condition
+      await pause(300 + Math.random() * 1200) // a fault's spacing, not a wait for a condition
       const pick = Math.random()
       if (pick < 0.2) {
         await redis.kill()
@@ -65,7 +65,7 @@ test(`stale-set torture, ${ITERATIONS} iterations, with Redis restarted empty, f
         injected.flushes++
       } else {
         await network.cut()
-        await pause(Math.random() * 200)
+        await pause(Math.random() * 100)
         await network.restore()
         injected.cuts++
       }

@@ -167,3 +167,29 @@ export class DatabaseNotReadyError extends SluiceError {
     this.failures = Object.freeze([...failures])
   }
 }
+
+/**
+ * An installed peer dependency is older than Sluice supports (code
+ * `PEER_VERSION_UNSUPPORTED`); upgrade it to at least `minimum`.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof PeerVersionError) console.error(`npm install ${error.peer}@^${error.minimum}`)
+ * ```
+ */
+export class PeerVersionError extends SluiceError {
+  readonly peer: string
+  readonly installed: string
+  readonly minimum: string
+
+  constructor(peer: string, installed: string, minimum: string) {
+    super(
+      'PEER_VERSION_UNSUPPORTED',
+      `${peer} ${installed} is installed; Sluice needs ${peer} ${minimum} or newer (npm install ${peer}@^${minimum})`,
+      { context: { peer, installed, minimum } },
+    )
+    this.peer = peer
+    this.installed = installed
+    this.minimum = minimum
+  }
+}

@@ -9,9 +9,15 @@ export interface SluiceErrorOptions {
   readonly context?: ErrorContext
 }
 
+// Shared by every copy of @sluice/core in a process (Symbol.for): the names of the classes an
+// error was made from, most derived first, so `instanceof` works across copies.
+const KINDS = Symbol.for('sluice.error.kinds')
+
 /**
  * Base class of every error Sluice throws. `code` is stable across releases: match on it,
- * not on the message.
+ * not on the message. `instanceof` (on this class and every subclass) also recognises errors
+ * made by another copy of `@sluice/core` in the same process (two versions installed side by
+ * side): it checks a `Symbol.for` brand and the class name, not the prototype.
  *
  * @example
  * ```ts
@@ -35,5 +41,18 @@ export class SluiceError extends Error {
     this.name = new.target.name
     this.code = code
     this.context = Object.freeze({ ...options.context })
+    const kinds: string[] = []
+    for (let kind: unknown = new.target; kind !== Error; kind = Object.getPrototypeOf(kind)) {
+      kinds.push((kind as { name: string }).name)
+    }
+    Object.defineProperty(this, KINDS, { value: Object.freeze(kinds), enumerable: false })
+  }
+
+  /** True for an error made from this class (or a subclass) by any copy of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false
+    const kinds = (value as { [KINDS]?: unknown })[KINDS]
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, a subclass too
+    return Array.isArray(kinds) && kinds.includes(this.name)
   }
 }

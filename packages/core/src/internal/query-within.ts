@@ -1,6 +1,12 @@
 import type pg from 'pg'
 import { withDeadline } from './deadline.js'
 
+// pg-pool listens for errors only on idle clients; a checked-out client whose server goes away
+// emits 'error' even while its query fails, which would crash the process. One permanent
+// listener per client: the query's own rejection reports the failure.
+const listening = new WeakSet<pg.PoolClient>()
+const ignore = () => {}
+
 /**
  * Checks out a client of `pool`, runs `sql` and releases it, all within `timeoutMs`. Past the
  * deadline the client is destroyed (never reused: whatever it was waiting for may still
@@ -30,6 +36,10 @@ export function queryWithin<R extends pg.QueryResultRow>(
   }
   const work = (async () => {
     client = await pool.connect()
+    if (!listening.has(client)) {
+      listening.add(client)
+      client.on('error', ignore)
+    }
     if (done) {
       client.release(new Error('the deadline passed while connecting'))
       return []

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
 import type { Instrumentation } from '../instrumentation/events.js'
+import { checkPeers } from '../peers/peer-versions.js'
 import { connectionSetupSql, startupParameters } from './session-settings.js'
 import { SluiceClient } from './sluice-client.js'
 import { tlsOptions } from './tls-options.js'
@@ -16,6 +17,8 @@ import { tlsOptions } from './tls-options.js'
  * Prefer `createDatabase`, which also maps connection failures to typed errors; use this
  * when a library needs a raw pool.
  *
+ * @throws PeerVersionError (`PEER_VERSION_UNSUPPORTED`) when pg or kysely is older than Sluice supports.
+ *
  * @example
  * ```ts
  * const config = parseConfig()
@@ -25,6 +28,7 @@ import { tlsOptions } from './tls-options.js'
  * ```
  */
 export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Pool {
+  checkPeers()
   const setupSql = connectionSetupSql(target)
   const pool = new pg.Pool({
     Client: SluiceClient,

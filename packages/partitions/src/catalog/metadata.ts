@@ -34,7 +34,14 @@ const SETUP = [
 /** Errors of two runners creating the same catalog objects at once: the other one won. */
 const CREATE_RACE = new Set(['23505', '42P06', '42P07'])
 
-/** Creates the metadata tables if they are missing (safe to race with another runner). */
+/**
+ * Creates the metadata tables if they are missing (safe to race with another runner).
+ *
+ * @example
+ * ```ts
+ * await ensureMetadata(db) // creates schema sluice_partitions once
+ * ```
+ */
 export async function ensureMetadata(db: AnyKysely): Promise<void> {
   if (await metadataExists(db)) return
   for (let tried = 0; ; tried++) {
@@ -58,7 +65,14 @@ export type Lease =
   | { readonly taken: true }
   | { readonly taken: false; heldBy: string; until: Date }
 
-/** Takes (or renews) the table's lease for `leaseMs`, unless another runner holds it. */
+/**
+ * Takes (or renews) the table's lease for `leaseMs`, unless another runner holds it.
+ *
+ * @example
+ * ```ts
+ * const lease = await takeLease(db, messages, 'host:123:ab12', 120_000) // { taken: true }
+ * ```
+ */
 export async function takeLease(
   db: AnyKysely,
   spec: PartitionSpec,
@@ -79,7 +93,14 @@ export async function takeLease(
   return { taken: false, heldBy: held[0]?.runner ?? 'unknown', until: held[0]?.until ?? new Date() }
 }
 
-/** Gives the lease back and records the run: its spec, and success or the first error. */
+/**
+ * Gives the lease back and records the run: its spec, and success or the first error.
+ *
+ * @example
+ * ```ts
+ * await releaseLease(db, messages, 'host:123:ab12', undefined) // a successful run
+ * ```
+ */
 export async function releaseLease(
   db: AnyKysely,
   spec: PartitionSpec,
@@ -132,6 +153,11 @@ const DAYS: Record<Interval, number> = {
  * it used to keep, would remove data a mistake cannot bring back: refused unless accepted.
  *
  * @throws PartitionError `PARTITION_SPEC_CHANGED` naming `retention.keep` or `retention.mode`.
+ *
+ * @example
+ * ```ts
+ * await checkSpecChange(db, messages) // throws when retention.keep shrank since the last run
+ * ```
  */
 export async function checkSpecChange(db: AnyKysely, spec: PartitionSpec): Promise<void> {
   if (!(await metadataExists(db))) return
@@ -167,7 +193,14 @@ export interface RetiringPartition {
   readonly state: 'attached' | 'pending' | 'detached' | 'gone'
 }
 
-/** The partitions of `spec` that retention started to retire in an earlier run. */
+/**
+ * The partitions of `spec` that retention started to retire in an earlier run.
+ *
+ * @example
+ * ```ts
+ * for (const left of await retiringPartitions(db, messages)) console.log(left.name, left.state)
+ * ```
+ */
 export async function retiringPartitions(
   db: AnyKysely,
   spec: PartitionSpec,

@@ -16,12 +16,26 @@ const CHECK = 'sluice_partition_bound'
 const parentName = ({ spec }: ParentTable) => qualified(spec.schema, spec.table)
 const childName = ({ spec }: ParentTable, name: string) => qualified(spec.schema, name)
 
-/** `FOR VALUES FROM (lower) TO (upper)` of a span, in the key's type. */
+/**
+ * `FOR VALUES FROM (lower) TO (upper)` of a span, in the key's type.
+ *
+ * @example
+ * ```ts
+ * forValues(parent, { lower: Date.UTC(2027, 0, 1), upper: Date.UTC(2027, 1, 1) }) // "for values from ('2027-01-01T00:00:00.000Z') to (...)"
+ * ```
+ */
 export function forValues({ type }: ParentTable, span: KeySpan): string {
   return `for values from (${keyLiteral(span.lower, type)}) to (${keyLiteral(span.upper, type)})`
 }
 
-/** The predicate of a partition's range on the parent's key. */
+/**
+ * The predicate of a partition's range on the parent's key.
+ *
+ * @example
+ * ```ts
+ * rangePredicate(parent, span) // `"sent_at" >= '2027-01-01T00:00:00.000Z' and "sent_at" < '2027-02-01T00:00:00.000Z'`
+ * ```
+ */
 export function rangePredicate(parent: ParentTable, span: KeySpan): string {
   return spanPredicate(quote(parent.spec.column), span, parent.type)
 }
@@ -32,6 +46,11 @@ export function rangePredicate(parent: ParentTable, span: KeySpan): string {
  * so ATTACH adopts them), storage and comments; a CHECK matching its bound, so ATTACH skips
  * its validation scan; the template's storage options; the parent's owner and grants.
  * Idempotent: a run interrupted after the CREATE picks up from here.
+ *
+ * @example
+ * ```ts
+ * for (const statement of createPartitionTable(parent, { name: 'messages_p20270101', span })) console.log(statement)
+ * ```
  */
 export function createPartitionTable(parent: ParentTable, partition: NewPartition): string[] {
   const table = childName(parent, partition.name)
@@ -84,7 +103,14 @@ function dropEmptyLeftover(table: string): string {
 end`)}`
 }
 
-/** Locks the parent (and so every partition) for the switch: see the README's "moving rows". */
+/**
+ * Locks the parent (and so every partition) for the switch: see the README's "moving rows".
+ *
+ * @example
+ * ```ts
+ * lockParent(parent) // 'lock table "public"."messages" in access exclusive mode'
+ * ```
+ */
 export function lockParent(parent: ParentTable): string {
   return `lock table ${parentName(parent)} in access exclusive mode`
 }
@@ -93,6 +119,11 @@ export function lockParent(parent: ParentTable): string {
  * The parent's NOT VALID checks (as NOT VALID), ATTACH (the CHECK makes it scan-free for
  * the new table), then the CHECK goes (the bound
  * does its job), and an index replica identity is set on the partition's copy of the index.
+ *
+ * @example
+ * ```ts
+ * const [attach, dropCheck] = attachPartition(parent, { name: 'messages_p20270101', span })
+ * ```
  */
 export function attachPartition(parent: ParentTable, partition: NewPartition): string[] {
   const table = childName(parent, partition.name)
@@ -116,7 +147,14 @@ end $sluice$`)
   return statements
 }
 
-/** The default partition, for rows outside every range. */
+/**
+ * The default partition, for rows outside every range.
+ *
+ * @example
+ * ```ts
+ * createDefaultPartition(messages) // 'create table "public"."messages_default" partition of "public"."messages" default'
+ * ```
+ */
 export function createDefaultPartition(spec: PartitionSpec): string {
   return `create table ${qualified(spec.schema, `${spec.table}_default`)} partition of ${qualified(spec.schema, spec.table)} default`
 }
@@ -124,6 +162,11 @@ export function createDefaultPartition(spec: PartitionSpec): string {
 /**
  * DETACH: `concurrently` (no ACCESS EXCLUSIVE on the parent; impossible with a default
  * partition, and outside any transaction), or `finalize` to complete an interrupted one.
+ *
+ * @example
+ * ```ts
+ * detachPartition(messages, 'public', 'messages_p20250101', 'concurrently')
+ * ```
  */
 export function detachPartition(
   spec: PartitionSpec,
@@ -135,7 +178,14 @@ export function detachPartition(
   return `alter table ${qualified(spec.schema, spec.table)} detach partition ${qualified(schema, name)}${suffix}`
 }
 
-/** The spec's indexes, on the parent (each partition gets its own). */
+/**
+ * The spec's indexes, on the parent (each partition gets its own).
+ *
+ * @example
+ * ```ts
+ * createIndexes(messages) // ['create index on "public"."messages" using brin ("sent_at")', ...]
+ * ```
+ */
 export function createIndexes(spec: PartitionSpec): string[] {
   return spec.indexes.map(
     ({ columns, using }) =>

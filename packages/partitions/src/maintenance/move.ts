@@ -41,6 +41,11 @@ export async function deleteTriggers(
  * be validated under the lock).
  *
  * @throws PartitionError `PARTITION_MOVE_REFUSED`.
+ *
+ * @example
+ * ```ts
+ * checkMovable(parent, { name: 'messages_p20270101', span }, 120) // throws PARTITION_MOVE_REFUSED when published
+ * ```
  */
 export function checkMovable(parent: ParentTable, partition: NewPartition, rows: number): void {
   const table = `${parent.spec.schema}.${parent.spec.table}`
@@ -67,10 +72,15 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
  * partition (after `lockParent`): foreign keys that reference the parent are dropped so that
  * deleting the rows from the default fires no action (`ON DELETE CASCADE` would delete the
  * referencing rows, `NO ACTION` would fail), the default's DELETE triggers are switched off,
- * the rows are copied by column name (generated columns are computed again, identity values
- * kept), deleted from the default, the partition attached, and the foreign keys re-created
+ * the rows are deleted from the default and copied in the same statement, by column name
+ * (generated columns are computed again, identity values kept), the partition attached, and the foreign keys re-created
  * `NOT VALID` (they hold: every referenced row still exists); `validateKeys` validates them
  * after the commit, without blocking writes.
+ *
+ * @example
+ * ```ts
+ * const statements = moveRows(parent, partition, 'messages_default', triggers, attachPartition(parent, partition))
+ * ```
  */
 export function moveRows(
   parent: ParentTable,
@@ -93,10 +103,10 @@ export function moveRows(
     })),
     ...triggers.map((t) => ({ sql: `alter table ${from} disable trigger ${quote(t.name)}` })),
     {
-      sql: `insert into ${to} (${columns})${override} select ${columns} from ${from} where ${where}`,
+      // One pass over the default: the rows deleted are the rows copied.
+      sql: `with moved as (delete from ${from} where ${where} returning ${columns}) insert into ${to} (${columns})${override} select ${columns} from moved`,
       counts: 'moved' as const,
     },
-    { sql: `delete from ${from} where ${where}` },
     ...triggers.map((t) => ({
       sql: `alter table ${from} ${enable[t.enabled]} trigger ${quote(t.name)}`,
     })),
@@ -107,7 +117,14 @@ export function moveRows(
   ]
 }
 
-/** `VALIDATE CONSTRAINT` of the keys a move re-created (a share-update-exclusive lock only). */
+/**
+ * `VALIDATE CONSTRAINT` of the keys a move re-created (a share-update-exclusive lock only).
+ *
+ * @example
+ * ```ts
+ * validateKeys(parent) // ['alter table "public"."replies" validate constraint "replies_message_fkey"']
+ * ```
+ */
 export function validateKeys(parent: ParentTable): string[] {
   return parent.referencedBy
     .filter((key) => key.validated)

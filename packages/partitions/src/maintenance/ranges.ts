@@ -12,7 +12,14 @@ import {
 import { literal, qualified, quote } from '../spec/identifiers.js'
 import { partitionFor, rangeStarting } from '../spec/partition-for.js'
 
-/** The ranges to have: gap fill from the oldest kept partition, current + premake, and the ranges of rows waiting in the default. */
+/**
+ * The ranges to have: gap fill from the oldest kept partition, current + premake, and the ranges of rows waiting in the default.
+ *
+ * @example
+ * ```ts
+ * for (const { range, rows } of candidates(parent, new Date(), undefined, [], new Map())) console.log(range.name, rows)
+ * ```
+ */
 export function* candidates(
   parent: ParentTable,
   now: Date,
@@ -52,7 +59,14 @@ export function* candidates(
   }
 }
 
-/** The start of what retention keeps, on the key's axis (`undefined`: keep everything). */
+/**
+ * The start of what retention keeps, on the key's axis (`undefined`: keep everything).
+ *
+ * @example
+ * ```ts
+ * retentionCutoff(parent, new Date('2026-11-22T00:00:00Z')) // epoch ms of 2024-11-22 for 24 months
+ * ```
+ */
 export function retentionCutoff({ spec, type }: ParentTable, now: Date): number | undefined {
   const retention = spec.retention
   if (!retention) return undefined
@@ -69,6 +83,11 @@ export function retentionCutoff({ spec, type }: ParentTable, now: Date): number 
 /**
  * Rows of the default partition by the range they belong to (an index or one scan, no lock
  * beyond ACCESS SHARE). Rows whose key is null or `±infinity` belong to no range: they stay.
+ *
+ * @example
+ * ```ts
+ * const waiting = await defaultRows(db, parent, 'messages_default') // Map { 'messages_p20270101' => { rows: 12, ... } }
+ * ```
  */
 export async function defaultRows(db: AnyKysely, parent: ParentTable, defaultName: string) {
   const { spec, type } = parent

@@ -2,7 +2,14 @@ import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
-/** Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers. */
+/**
+ * Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers.
+ *
+ * @example
+ * ```ts
+ * const names = await relationNames(db, messages) // Map { 'messages_p20261101' => 'taken', ... }
+ * ```
+ */
 export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
   const schemas = [spec.schema, spec.retention?.archiveSchema ?? spec.schema]
   const { rows } = await sql<{ schema: string; name: string; reusable: boolean }>`
@@ -24,6 +31,11 @@ export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
  * `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it;
  * the table part is shortened to keep the name within PostgreSQL's 63 bytes (a longer one
  * would be truncated back to the taken name).
+ *
+ * @example
+ * ```ts
+ * freeName('messages_p20270101', new Map([['messages_p20270101', 'taken']])) // 'messages_p20270101_2'
+ * ```
  */
 export function freeName(base: string, names: ReadonlyMap<string, string>): string {
   for (let n = 1; ; n++) {

@@ -10,6 +10,11 @@ const ARCHIVE_GROUP = -1
  * does each of the table's indexes whose name the archive schema already has (index names
  * are unique per schema too); the renames and the move share one transaction, so an
  * interrupted archive leaves the table as it was, for the next run to archive.
+ *
+ * @example
+ * ```ts
+ * retireStatements(messages, 'public', 'messages_p20250101', new Map()) // [{ sql: 'drop table if exists ...' }]
+ * ```
  */
 export function retireStatements(
   spec: PartitionSpec,
@@ -62,6 +67,12 @@ function freeIndexNames(schema: string, table: string, archive: string): string 
 end`)}`
 }
 
+/**
+ * @example
+ * ```ts
+ * forget('public', 'messages_p20250101').sql // 'delete from sluice_partitions.retiring where ...'
+ * ```
+ */
 export function forget(schema: string, name: string): Statement {
   return {
     sql: `delete from sluice_partitions.retiring where schema_name = ${literal(schema)} and table_name = ${literal(name)}`,

@@ -1,18 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { TestServerError } from '../errors.js'
+import { procStat } from '../process/proc-stat.js'
 import { waitFor } from '../process/wait.js'
-
-/** `/proc/<pid>/stat`: the state letter and the parent pid, or undefined once it is gone. */
-function procStat(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) is in parentheses and may contain spaces: split after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return { state: fields[0] as string, ppid: Number(fields[1]) }
-  } catch {
-    return undefined
-  }
-}
 
 /**
  * `root` and all of its descendants, from `/proc`. A process tree rather than a process group:

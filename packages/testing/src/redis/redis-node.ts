@@ -6,6 +6,7 @@ import { attachFaultProxy } from '../faults/attached-proxy.js'
 import type { FaultProxy, FaultProxyInfo } from '../faults/fault-proxy.js'
 import { freezeTree, isFrozen, notRunning, thawTree } from '../faults/freeze.js'
 import { ChildServer } from '../process/child-server.js'
+import { procStat } from '../process/proc-stat.js'
 import { waitFor } from '../process/wait.js'
 
 const execFileAsync = promisify(execFile)
@@ -98,13 +99,9 @@ export class RedisNode {
   get pid(): number | undefined {
     if (!existsSync(this.#pidFile)) return undefined
     const pid = Number(readFileSync(this.#pidFile, 'utf8'))
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-      return stat.includes('(redis-server)') && state !== 'Z' && state !== 'X' ? pid : undefined
-    } catch {
-      return undefined
-    }
+    const stat = procStat(pid)
+    const alive = stat?.command === 'redis-server' && stat.state !== 'Z' && stat.state !== 'X'
+    return alive ? pid : undefined
   }
 
   get running(): boolean {

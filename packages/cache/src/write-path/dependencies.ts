@@ -1,0 +1,83 @@
+import { type Kysely, sql } from 'kysely'
+import { tableTag } from './table-tag.js'
+
+/**
+ * Tables whose rows change when another table is written, by table: a write to each key also
+ * invalidates the listed tables' `table:` tags (`{ users: ['posts'] }`: deleting a user
+ * removes its posts by `ON DELETE CASCADE`).
+ */
+export type TableDependencies = Readonly<Record<string, readonly string[]>>
+
+/**
+ * The tables a write to `tables` changes, following `dependencies` transitively, as tags.
+ *
+ * @example
+ * ```ts
+ * dependentTags(['users'], new Map([['table:users', ['table:posts']]])) // ['table:users', 'table:posts']
+ * ```
+ */
+export function dependentTags(
+  tables: readonly string[],
+  dependencies: ReadonlyMap<string, readonly string[]>,
+): string[] {
+  const tags = new Set(tables.map(tableTag))
+  for (const tag of tags) for (const next of dependencies.get(tag) ?? []) tags.add(next)
+  return [...tags]
+}
+
+/**
+ * Adds `declared` to `into` (as tags).
+ *
+ * @example
+ * ```ts
+ * mergeDependencies(map, { users: ['posts'] })
+ * ```
+ */
+export function mergeDependencies(
+  into: Map<string, string[]>,
+  declared: TableDependencies,
+): Map<string, string[]> {
+  for (const [table, changed] of Object.entries(declared)) {
+    const tag = tableTag(table)
+    const list = into.get(tag) ?? []
+    for (const other of changed) if (!list.includes(tableTag(other))) list.push(tableTag(other))
+    into.set(tag, list)
+  }
+  return into
+}
+
+/**
+ * Reads from PostgreSQL's catalog which tables a write to a table also changes: the children
+ * of foreign keys with `ON DELETE` / `ON UPDATE` `CASCADE`, `SET NULL` or `SET DEFAULT`, and
+ * the views and materialized views over a table. Triggers are not followed (their effects are
+ * code): declare those with the `dependencies` option.
+ *
+ * @example
+ * ```ts
+ * const dependencies = await readDependencies(database.primary) // { 'public.users': ['public.posts'] }
+ * ```
+ */
+export async function readDependencies(db: Kysely<never>): Promise<Record<string, string[]>> {
+  const { rows } = await sql<{ source: string; changed: string }>`
+    select pn.nspname || '.' || p.relname as source, cn.nspname || '.' || c.relname as changed
+    from pg_constraint k
+    join pg_class c on c.oid = k.conrelid join pg_namespace cn on cn.oid = c.relnamespace
+    join pg_class p on p.oid = k.confrelid join pg_namespace pn on pn.oid = p.relnamespace
+    where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))
+    union
+    select sn.nspname || '.' || s.relname, vn.nspname || '.' || v.relname
+    from pg_depend d
+    join pg_rewrite r on r.oid = d.objid
+    join pg_class v on v.oid = r.ev_class join pg_namespace vn on vn.oid = v.relnamespace
+    join pg_class s on s.oid = d.refobjid join pg_namespace sn on sn.oid = s.relnamespace
+    where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+      and v.oid <> s.oid and v.relkind in ('v', 'm')
+  `.execute(db)
+  const dependencies: Record<string, string[]> = {}
+  for (const { source, changed } of rows) {
+    const list = dependencies[source] ?? []
+    list.push(changed)
+    dependencies[source] = list
+  }
+  return dependencies
+}

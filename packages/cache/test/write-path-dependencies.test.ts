@@ -1,0 +1,71 @@
+import type { SluiceDatabase } from '@sluice/core'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { freshDatabase, testCache } from './helpers.js'
+
+interface DB {
+  authors: { id: number; name: string }
+  posts: { id: number; author_id: number | null; title: string }
+  post_titles: { title: string }
+  orders: { id: number; total: number }
+  order_totals: { sum: number }
+}
+
+const cache = testCache()
+let database: SluiceDatabase<DB>
+
+beforeAll(async () => {
+  database = (await freshDatabase('write_path_deps')).open<DB>(
+    {},
+    { afterCommit: (tables) => cache.invalidateOnCommit(tables) },
+  )
+  await sql`create table authors (id int primary key, name text not null)`.execute(database.db)
+  await sql`create table posts (id int primary key, author_id int references authors on delete cascade, title text not null)`.execute(
+    database.db,
+  )
+  await sql`create view post_titles as select title from posts`.execute(database.db)
+  await database.db.insertInto('authors').values({ id: 1, name: 'ada' }).execute()
+  await database.db.insertInto('posts').values({ id: 1, author_id: 1, title: 'first' }).execute()
+  await cache.ready()
+})
+afterAll(() => database?.close())
+
+test('ON DELETE CASCADE and views: a write to the parent invalidates what read the child and the view', async () => {
+  const posts = () => cache.query(database.db.selectFrom('posts').select('title'))
+  const titles = () => cache.query(database.db.selectFrom('post_titles').select('title'))
+  expect(await posts()).toEqual([{ title: 'first' }])
+  expect(await titles()).toEqual([{ title: 'first' }])
+  await cache.learnDependencies(database.db)
+  // Only `authors` is written; the cascade removes the post.
+  await database.db.deleteFrom('authors').where('id', '=', 1).execute()
+  expect(await posts()).toEqual([])
+  expect(await titles()).toEqual([])
+})
+
+test('a trigger’s effects, declared with `dependencies`', async () => {
+  const declared = testCache({
+    namespace: 'deps-declared',
+    dependencies: { orders: ['order_totals'] },
+  })
+  const writes = (await freshDatabase('write_path_trigger')).open<DB>(
+    {},
+    { afterCommit: (tables) => declared.invalidateOnCommit(tables) },
+  )
+  try {
+    await sql`create table orders (id int primary key, total int not null)`.execute(writes.db)
+    await sql`create table order_totals (sum int not null)`.execute(writes.db)
+    await sql`insert into order_totals values (0)`.execute(writes.db)
+    await sql`create function bump_total() returns trigger language plpgsql as $$
+      begin update order_totals set sum = sum + new.total; return new; end $$`.execute(writes.db)
+    await sql`create trigger orders_total after insert on orders for each row execute function bump_total()`.execute(
+      writes.db,
+    )
+    const total = async () =>
+      (await declared.query(writes.db.selectFrom('order_totals').select('sum')))[0]?.sum
+    expect(await total()).toBe(0)
+    await writes.db.insertInto('orders').values({ id: 1, total: 5 }).execute()
+    expect(await total()).toBe(5)
+  } finally {
+    await writes.close()
+  }
+})
