@@ -1,5 +1,7 @@
+import { ConfigError } from '@sluice/core'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
+import { parseQualified } from '../spec/identifiers.js'
 
 /** One partition of a table, or a table detached from it. */
 export interface PartitionInfo {
@@ -18,9 +20,11 @@ export interface PartitionInfo {
 }
 
 /**
- * The partitions of `table` (`name` or `schema.name`): attached ones, plus tables Sluice
+ * The partitions of `table` (`name` or `schema.name`, read as SQL does: `'"Audit Log"'` keeps
+ * its case, `App.Messages` is `app.messages`): attached ones, plus tables Sluice
  * detached from it (`<table>_pYYYYMMDD` in its schema or `archiveSchema`), sorted by name.
  *
+ * @throws ConfigError (`CONFIG_INVALID`, field `table`) for a name that is not an SQL identifier.
  * @example
  * ```ts
  * for (const p of await listPartitions(db, 'messages')) console.log(p.name, p.bound, p.bytes)
@@ -31,7 +35,13 @@ export async function listPartitions(
   table: string,
   archiveSchema?: string,
 ): Promise<PartitionInfo[]> {
-  const [schema, name] = table.includes('.') ? table.split('.') : ['public', table]
+  const parsed = parseQualified(table)
+  if (!parsed) {
+    throw new ConfigError([
+      { field: 'table', message: 'must be table or schema.table as written in SQL' },
+    ])
+  }
+  const [schema = 'public', name] = parsed
   const { rows } = await sql<{
     schema: string
     name: string

@@ -47,6 +47,11 @@ export interface ParentTable {
   readonly partitions: readonly AttachedPartition[]
   /** Storage options of the spec's template (`fillfactor=70`, ...). */
   readonly templateOptions: readonly string[]
+  /**
+   * The parent's `NOT VALID` CHECK constraints (`definition` ends in `NOT VALID`): rows older
+   * than them may break them, so a partition gets them only after its rows are in.
+   */
+  readonly notValidChecks: ReadonlyArray<{ readonly name: string; readonly definition: string }>
 }
 
 const CASTS: Record<TimeType, string> = {
@@ -112,19 +117,20 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     )
   }
   const oid = parent.oid
-  const [grants, columns, referencedBy, partitions, templateOptions] = await Promise.all([
-    sql<{ grantee: string; privilege: string; grantable: boolean }>`
+  const [grants, columns, referencedBy, partitions, templateOptions, notValidChecks] =
+    await Promise.all([
+      sql<{ grantee: string; privilege: string; grantable: boolean }>`
       select coalesce(r.rolname, 'PUBLIC') as grantee, a.privilege_type as privilege,
         a.is_grantable as grantable
       from pg_class c cross join lateral aclexplode(c.relacl) a
       left join pg_roles r on r.oid = a.grantee
       where c.oid = ${oid}::int8::oid and a.grantee <> c.relowner
       order by 1, 2`.execute(db),
-    sql<{ name: string; generated: boolean; identity: boolean }>`
+      sql<{ name: string; generated: boolean; identity: boolean }>`
       select attname as name, attgenerated <> '' as generated, attidentity <> '' as identity
       from pg_attribute where attrelid = ${oid}::int8::oid and attnum > 0 and not attisdropped
       order by attnum`.execute(db),
-    sql<ReferencingKey>`
+      sql<ReferencingKey>`
       select con.conname as name, rn.nspname as schema, rc.relname as table,
         rc.relkind = 'p' as partitioned, pg_get_constraintdef(con.oid) as definition,
         con.convalidated as validated
@@ -133,9 +139,13 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
       join pg_namespace rn on rn.oid = rc.relnamespace
       where con.contype = 'f' and con.confrelid = ${oid}::int8::oid and con.conparentid = 0
       order by 2, 3, 1`.execute(db),
-    attachedPartitions(db, oid, type),
-    spec.template ? templateStorage(db, spec) : Promise.resolve([]),
-  ])
+      attachedPartitions(db, oid, type),
+      spec.template ? templateStorage(db, spec) : Promise.resolve([]),
+      sql<{ name: string; definition: string }>`
+      select conname as name, pg_get_constraintdef(oid) as definition from pg_constraint
+      where conrelid = ${oid}::int8::oid and contype = 'c' and not convalidated
+      order by 1`.execute(db),
+    ])
   const defaultName = partitions.find((p) => p.isDefault)?.name
   const { rows: published } = await sql<{ published: boolean }>`
     select exists (
@@ -156,6 +166,7 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     published: published[0]?.published ?? false,
     partitions,
     templateOptions,
+    notValidChecks: notValidChecks.rows,
   }
 }
 

@@ -7,6 +7,8 @@ import type { PartitionSpec } from '../spec/spec.js'
 export interface NewPartition {
   readonly name: string
   readonly span: KeySpan
+  /** The name is an earlier run's empty, unattached table (a move that rolled back). */
+  readonly leftover?: boolean
 }
 
 const CHECK = 'sluice_partition_bound'
@@ -54,9 +56,14 @@ export function createPartitionTable(parent: ParentTable, partition: NewPartitio
   const table = childName(parent, partition.name)
   const column = quote(parent.spec.column)
   const statements = [
+    ...(partition.leftover ? [dropEmptyLeftover(table)] : []),
     `create table if not exists ${table} (like ${parentName(parent)} including all excluding identity)`,
     `alter table ${table} drop constraint if exists ${CHECK}`,
     `alter table ${table} add constraint ${CHECK} check (${rangePredicate(parent, partition.span)} and ${column} is not null)`,
+    // LIKE copies NOT VALID checks as valid ones: moved rows older than them would fail.
+    ...parent.notValidChecks.map(
+      ({ name }) => `alter table ${table} drop constraint if exists ${quote(name)}`,
+    ),
   ]
   if (parent.templateOptions.length > 0) {
     const options = parent.templateOptions.map((option) => {
@@ -82,6 +89,21 @@ export function createPartitionTable(parent: ParentTable, partition: NewPartitio
 }
 
 /**
+ * An earlier run's table for this partition (a move that rolled back) is dropped if it is
+ * still empty and unattached, so the partition is made again in the parent's current shape (a column added
+ * since would make ATTACH fail on every run).
+ */
+function dropEmptyLeftover(table: string): string {
+  return `do ${literal(`declare t regclass := to_regclass(${literal(table)}); empty boolean; begin
+  if t is not null and exists (select 1 from pg_constraint k where k.conrelid = t and k.conname = '${CHECK}')
+    and not exists (select 1 from pg_inherits i where i.inhrelid = t) then
+    execute format('select not exists (select 1 from %s)', t) into empty;
+    if empty then execute format('drop table %s', t); end if;
+  end if;
+end`)}`
+}
+
+/**
  * Locks the parent (and so every partition) for the switch: see the README's "moving rows".
  *
  * @example
@@ -94,7 +116,8 @@ export function lockParent(parent: ParentTable): string {
 }
 
 /**
- * ATTACH (the CHECK makes it scan-free for the new table), then the CHECK goes (the bound
+ * The parent's NOT VALID checks (as NOT VALID), ATTACH (the CHECK makes it scan-free for
+ * the new table), then the CHECK goes (the bound
  * does its job), and an index replica identity is set on the partition's copy of the index.
  *
  * @example
@@ -105,6 +128,10 @@ export function lockParent(parent: ParentTable): string {
 export function attachPartition(parent: ParentTable, partition: NewPartition): string[] {
   const table = childName(parent, partition.name)
   const statements = [
+    // After the rows are in: a NOT VALID check holds for rows written from now on.
+    ...parent.notValidChecks.map(
+      ({ name, definition }) => `alter table ${table} add constraint ${quote(name)} ${definition}`,
+    ),
     `alter table ${parentName(parent)} attach partition ${table} ${forValues(parent, partition.span)}`,
     `alter table ${table} drop constraint ${CHECK}`,
   ]

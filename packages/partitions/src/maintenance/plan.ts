@@ -160,8 +160,9 @@ export async function planTable(
         ? range.name
         : `${spec.table}_p${nameDate(keyDate(piece.lower, parent.type, spec.timeZone))}`
       const name = freeName(base, names)
+      const leftover = names.get(name) === 'reusable'
       names.set(name, 'planned')
-      const partition: NewPartition = { name, span: piece }
+      const partition: NewPartition = { name, span: piece, ...(leftover ? { leftover } : {}) }
       group++
       steps.push(await creation(db, parent, partition, defaultPartition?.name, rows, group))
     }

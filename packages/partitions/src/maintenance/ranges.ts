@@ -81,7 +81,8 @@ export function retentionCutoff({ spec, type }: ParentTable, now: Date): number 
 }
 
 /**
- * Rows of the default partition by the range they belong to (an index or one scan, no lock beyond ACCESS SHARE).
+ * Rows of the default partition by the range they belong to (an index or one scan, no lock
+ * beyond ACCESS SHARE). Rows whose key is null or `±infinity` belong to no range: they stay.
  *
  * @example
  * ```ts
@@ -97,7 +98,7 @@ export async function defaultRows(db: AnyKysely, parent: ParentTable, defaultNam
       : `${column}::timestamp`
   const { rows } = await sql<{ start: string; rows: number }>`
     select to_char(date_trunc(${spec.interval}, ${sql.raw(local)}), 'YYYY-MM-DD') as start, count(*)::int as rows
-    from ${sql.raw(qualified(spec.schema, defaultName))} where ${sql.raw(column)} is not null
+    from ${sql.raw(qualified(spec.schema, defaultName))} where isfinite(${sql.raw(column)})
     group by 1`.execute(db)
   const waiting = new Map<string, { start: LocalDate; rows: number }>()
   for (const row of rows) {

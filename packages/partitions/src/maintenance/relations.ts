@@ -28,7 +28,9 @@ export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
 }
 
 /**
- * `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it.
+ * `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it;
+ * the table part is shortened to keep the name within PostgreSQL's 63 bytes (a longer one
+ * would be truncated back to the taken name).
  *
  * @example
  * ```ts
@@ -37,8 +39,16 @@ export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
  */
 export function freeName(base: string, names: ReadonlyMap<string, string>): string {
   for (let n = 1; ; n++) {
-    const name = n === 1 ? base : `${base}_${n}`
+    const name = n === 1 ? base : suffixed(base, `_${n}`)
     const state = names.get(name)
     if (state === undefined || state === 'reusable') return name
   }
+}
+
+/** `base` + `suffix` within 63 bytes: the table part is shortened, the `_pYYYYMMDD` kept. */
+function suffixed(base: string, suffix: string): string {
+  const date = /_p\d{8}$/.exec(base)?.[0] ?? ''
+  let head = base.slice(0, base.length - date.length)
+  while (Buffer.byteLength(`${head}${date}${suffix}`) > 63) head = head.slice(0, -1)
+  return `${head}${date}${suffix}`
 }

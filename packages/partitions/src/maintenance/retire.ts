@@ -2,8 +2,14 @@ import { literal, qualified, quote } from '../spec/identifiers.js'
 import type { PartitionSpec } from '../spec/spec.js'
 import type { Statement } from './plan.js'
 
+/** The transaction an archive's rename, index renames and move share (no half-moved table). */
+const ARCHIVE_GROUP = -1
+
 /**
- * Drop or archive a detached partition (an archive name already taken gets a suffix).
+ * Drop or archive a detached partition. An archive name already taken gets a suffix, and so
+ * does each of the table's indexes whose name the archive schema already has (index names
+ * are unique per schema too); the renames and the move share one transaction, so an
+ * interrupted archive leaves the table as it was, for the next run to archive.
  *
  * @example
  * ```ts
@@ -29,13 +35,36 @@ export function retireStatements(
     target = `${name.slice(0, 58)}_a${n}`
   }
   names.set(`${archive}.${target}`, 'taken')
+  const group = ARCHIVE_GROUP
   return [
     { sql: `create schema if not exists ${quote(archive)}` },
     ...(target === name
       ? []
-      : [{ sql: `alter table ${qualified(schema, name)} rename to ${quote(target)}` }]),
-    { sql: `alter table ${qualified(schema, target)} set schema ${quote(archive)}` },
+      : [{ sql: `alter table ${qualified(schema, name)} rename to ${quote(target)}`, group }]),
+    { sql: freeIndexNames(schema, target, archive), group },
+    { sql: `alter table ${qualified(schema, target)} set schema ${quote(archive)}`, group },
   ]
+}
+
+/** Renames the table's indexes whose names `archive` already has to `<name>_aN`, free in both schemas. */
+function freeIndexNames(schema: string, table: string, archive: string): string {
+  const taken = (what: string) =>
+    `exists (select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace
+      where s.nspname in (${literal(schema)}, ${literal(archive)}) and c.relname = ${what})`
+  return `do ${literal(`declare index_name text; fresh text; n int; begin
+  for index_name in select c.relname from pg_index x join pg_class c on c.oid = x.indexrelid
+    where x.indrelid = ${literal(qualified(schema, table))}::regclass loop
+    continue when not exists (select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace
+      where s.nspname = ${literal(archive)} and c.relname = index_name);
+    n := 2;
+    loop
+      fresh := left(index_name, 58) || '_a' || n;
+      exit when not ${taken('fresh')};
+      n := n + 1;
+    end loop;
+    execute format('alter index %I.%I rename to %I', ${literal(schema)}, index_name, fresh);
+  end loop;
+end`)}`
 }
 
 /**
