@@ -22,7 +22,17 @@ export function run(command, args, cwd = root, env = {}) {
 export function prepareConsumer(work) {
   const packs = join(work, 'packs')
   const consumer = join(work, 'consumer')
-  run('pnpm', ['-r', '--filter', './packages/*', 'pack', '--pack-destination', packs])
+  // One at a time, in dependency order: each prepack cleans and rebuilds its dist/, which the
+  // packages after it compile against.
+  run('pnpm', [
+    '-r',
+    '--workspace-concurrency=1',
+    '--filter',
+    './packages/*',
+    'pack',
+    '--pack-destination',
+    packs,
+  ])
   const tarballs = readdirSync(packs).filter((file) => file.endsWith('.tgz'))
   mkdirSync(join(consumer, 'src'), { recursive: true })
   const dependencies = Object.fromEntries(

@@ -2,7 +2,7 @@ import { freePort, waitFor } from '@sluice/testing'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
 import type pg from 'pg'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   ConnectionError,
   createPool,
@@ -92,7 +92,8 @@ describe('createPool on a direct connection', () => {
   it('an exhausted pool rejects with POOL_TIMEOUT instead of hanging', async () => {
     const { config } = await freshDatabase({ DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '150' }, DIRECT)
     const pool = track(createPool(config.primary))
-    const held = await pool.connect()
+    // The 150 ms also bounds connecting: on a loaded machine the first connect may need a retry.
+    const held = await vi.waitFor(() => pool.connect(), { timeout: 10_000, interval: 50 })
     const driver = new SluiceDriver(pool, config.primary)
     const error = await driver.acquireConnection().catch((e: unknown) => e)
     held.release()

@@ -16,7 +16,9 @@ let env: Readonly<Record<string, string>>
 let name: string
 
 beforeAll(async () => {
-  ;({ url, env, name } = await freshDatabase())
+  // The server itself: these tests count the server's backends per pool connection, which only
+  // holds with no pooler in between (pgbouncer.test.ts covers the metrics through PgBouncer).
+  ;({ url, env, name } = await freshDatabase({}, { direct: true }))
   const setup = testDatabase(parseConfig({ ...env }))
   await sql`create table accounts (id serial primary key, email text unique not null)`.execute(
     setup.db,
