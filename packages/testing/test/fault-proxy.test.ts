@@ -65,6 +65,10 @@ describe('startFaultProxy', () => {
       name: 'TestServerError',
       code: 'UPSTREAM_UNREACHABLE',
     })
+    for (const listenPort of [-5, 0, 70_000, 1.5])
+      await expect(
+        startFaultProxy({ host: '127.0.0.1', port: cluster.primary.port, listenPort }),
+      ).rejects.toMatchObject({ name: 'TestServerError', code: 'INVALID_TARGET' })
     const proxy = await proxyTo(cluster.primary.port)
     // 2^31 ms and more: a Node.js timer would fire at once, silently dropping the latency.
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, 1e12])

@@ -88,6 +88,7 @@ export interface FaultProxy {
  */
 export async function startFaultProxy(options: StartFaultProxyOptions): Promise<FaultProxy> {
   checkTarget(options.host, options.port)
+  if (options.listenPort !== undefined) checkTarget('127.0.0.1', options.listenPort)
   await probe(options.host, options.port)
   const port = options.listenPort ?? (await freePort())
   const proxy = new LocalFaultProxy(options, port)
