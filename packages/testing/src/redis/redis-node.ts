@@ -183,7 +183,11 @@ export class RedisNode {
     // Nothing is saved (no RDB snapshots, no AOF); remove any file a user's setting left.
     for (const file of ['dump.rdb', 'appendonly.aof', 'appendonlydir'])
       rmSync(join(this.#info.dir, file), { recursive: true, force: true })
-    await this.start()
+    // The killed process may hold its port for a moment after it is gone (a handle rebuilt in a
+    // test file kills a server another process started): a start that fails is tried again.
+    await waitFor(() => this.start().then(() => true), {
+      what: `redis on ${this.port} to restart empty`,
+    })
   }
 
   /**
