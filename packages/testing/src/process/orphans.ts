@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { procStat } from './proc-stat.js'
 
 /** The file in each working directory that names the process that made it. */
 export const OWNER_FILE = 'sluice-owner.json'
@@ -9,13 +10,7 @@ export const OWNER_FILE = 'sluice-owner.json'
  * taken for the owner; `undefined` where there is no `/proc` or no such process.
  */
 export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
+  return procStat(pid)?.start
 }
 
 function ownerAlive(dir: string): boolean {

@@ -7,6 +7,8 @@ export interface ProcStat {
   /** The state letter: `R`, `S`, `D`, `T` (stopped), `Z` (zombie)... */
   readonly state: string
   readonly ppid: number
+  /** When it started (field 22, in clock ticks since boot): tells a recycled pid apart. */
+  readonly start: string | undefined
 }
 
 /** `/proc/<pid>/stat` of `pid`, or `undefined` once it is gone. */
@@ -24,5 +26,6 @@ export function procStat(pid: number): ProcStat | undefined {
     command: stat.slice(stat.indexOf('(') + 1, close),
     state: fields[0] as string,
     ppid: Number(fields[1]),
+    start: fields[19],
   }
 }
