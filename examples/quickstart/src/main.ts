@@ -35,6 +35,7 @@ const metrics = prometheusInstrumentation({ registry })
 const cache = createCache({
   redis: redis.url,
   namespace: 'quickstart',
+  database: 'quickstart', // part of every cache.query key: two databases never share rows
   defaultTtlMs: 60_000,
   instrumentation: metrics,
 })
