@@ -20,8 +20,11 @@ export interface CreateOptions extends RunOptions {
   readonly ifNotExists?: boolean
 }
 
-/** Errors of a concurrent CREATE of the same table: it exists now. */
-const ALREADY_CREATED = new Set(['42P07', '23505'])
+/**
+ * Errors of a concurrent CREATE of the same table: it exists now. 42710 is the table's row type
+ * ("type ... already exists"), which a racing CREATE can hit before the table name itself.
+ */
+const ALREADY_CREATED = new Set(['42P07', '42710', '23505'])
 
 /**
  * For migrations: creates the partitioned parent (range on the spec's column, which joins the
