@@ -25,7 +25,7 @@ export type CacheErrorCode =
  * @example
  * ```ts
  * try {
- *   await store.set('', entry, 1000)
+ *   await cache.set('', user)
  * } catch (error) {
  *   if (error instanceof CacheError && error.code === 'CACHE_KEY_INVALID') reply.status(400)
  * }
