@@ -61,11 +61,17 @@ function exportedNames(pkg) {
     const text = readFileSync(join(pkg.dir, entry['sluice:source']), 'utf8')
     for (const [, list] of text.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
       for (const item of list.split(',')) {
-        const name = item.replace(/^\s*type\s+/, '').split(/\s+as\s+/).at(-1).trim()
+        const name = item
+          .replace(/^\s*type\s+/, '')
+          .split(/\s+as\s+/)
+          .at(-1)
+          .trim()
         if (name) names.add(name)
       }
     }
-    for (const [, name] of text.matchAll(/export\s+(?:declare\s+)?(?:async\s+)?(?:function|class|interface|type|const)\s+([\w$]+)/g)) {
+    for (const [, name] of text.matchAll(
+      /export\s+(?:declare\s+)?(?:async\s+)?(?:function|class|interface|type|const)\s+([\w$]+)/g,
+    )) {
       names.add(name)
     }
   }
@@ -98,11 +104,14 @@ for (const pkg of packages) {
       if (!name || name === pkg.name) continue
       const sibling = byName.get(name)
       const entry = `.${subpath ?? ''}`
-      if (!sibling) problems.push(`${where(line)}: '${specifier}' is not a package of this repository`)
+      if (!sibling)
+        problems.push(`${where(line)}: '${specifier}' is not a package of this repository`)
       else if (!(entry in (sibling.manifest.exports ?? {}))) {
         problems.push(`${where(line)}: '${specifier}' is not a public entry of ${name}`)
       } else if (entry.includes('internal') && name !== '@sluice/core') {
-        problems.push(`${where(line)}: '${specifier}': only @sluice/core/internal is shared plumbing`)
+        problems.push(
+          `${where(line)}: '${specifier}': only @sluice/core/internal is shared plumbing`,
+        )
       }
       if (FORBIDDEN[pkg.name]?.includes(name)) {
         problems.push(`${where(line)}: ${pkg.name} must not depend on ${name}`)
@@ -118,7 +127,9 @@ for (const pkg of packages) {
           : siblingNames.get(match[0])
         if (sibling) {
           const line = code.slice(0, match.index).split('\n').length
-          problems.push(`${where(line)}: core names ${match[0]} of ${sibling} (core knows nothing of its siblings)`)
+          problems.push(
+            `${where(line)}: core names ${match[0]} of ${sibling} (core knows nothing of its siblings)`,
+          )
         }
       }
     }
