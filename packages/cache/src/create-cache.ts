@@ -5,6 +5,7 @@ import { CacheError, storeError } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
+import { checkIoredis } from './peers.js'
 import { queryKey } from './query-key.js'
 import { describeRedis } from './redis-description.js'
 import type { CacheStore } from './store/cache-store.js'
@@ -24,6 +25,7 @@ const READY_PROBE = 'sluice:ready'
  * defaults.
  *
  * @throws ConfigError (`CONFIG_INVALID`) for bad options, naming each.
+ * @throws PeerVersionError (`PEER_VERSION_UNSUPPORTED`) when ioredis is older than 5.4.0.
  * @example
  * ```ts
  * const cache = createCache({ redis: 'redis://localhost:6379', namespace: 'app', database: 'main' })
@@ -32,6 +34,7 @@ const READY_PROBE = 'sluice:ready'
  * ```
  */
 export function createCache(options: CacheOptions): Cache {
+  checkIoredis()
   const resolved = resolveCacheOptions(options)
   const onCache = resolved.hooks?.onCache
   let warned = false
