@@ -12,17 +12,18 @@ export interface Readers {
 
 /**
  * Starts `count` readers, each running `read(reader)` again and again until `stopAt` (epoch
- * ms). A read that throws counts as failed; the reader goes on.
+ * ms), or while `stopAt()` is false. A read that throws counts as failed; the reader goes on.
  */
 export function startReaders(
   count: number,
-  stopAt: number,
+  stopAt: number | (() => boolean),
   read: (reader: number) => Promise<unknown>,
 ): Readers {
+  const stopped = typeof stopAt === 'number' ? () => Date.now() >= stopAt : stopAt
   const readers: Omit<Readers, 'done'> = { reads: 0, failures: [], slowestMs: 0 }
   const done = Promise.all(
     Array.from({ length: count }, async (_, reader) => {
-      while (Date.now() < stopAt) {
+      while (!stopped()) {
         const started = performance.now()
         try {
           await read(reader)
