@@ -1,4 +1,4 @@
-import type { ConsistencySource } from '@sluice/core'
+import type { CommittedWrite, ConsistencySource } from '@sluice/core'
 import { type Entry, encodeEntry, versionsOf } from './entry.js'
 import { CacheError, validateKey } from './errors.js'
 import type { CacheEvent } from './events.js'
@@ -113,14 +113,17 @@ export class TieredCache {
   async delete(keys: readonly string[]): Promise<void> {
     this.#open()
     const valid = keys.map((key) => validateKey(key, 'key'))
-    await this.#invalidate(valid, [], await this.#token(false))
+    await this.#invalidate(valid, [], await this.#token(undefined))
   }
 
-  /** Makes every entry loaded under any of the tags a miss, here and in every process. */
-  async invalidateTags(tags: readonly string[], afterCommit = false): Promise<void> {
+  /**
+   * Makes every entry loaded under any of the tags a miss, here and in every process; `commit`
+   * when a commit invalidates them (`afterCommit`), with its token if the database knew it.
+   */
+  async invalidateTags(tags: readonly string[], commit?: CommittedWrite): Promise<void> {
     this.#open()
     const valid = validateTags(tags)
-    await this.#invalidate([], valid, await this.#token(afterCommit))
+    await this.#invalidate([], valid, await this.#token(commit))
   }
 
   /**
@@ -164,16 +167,18 @@ export class TieredCache {
   }
 
   /**
-   * The floor an invalidation records: with a consistency source, the session's token (for an
-   * explicit call inside a session) or one covering every committed write (it asks the
-   * primary); without one, none. A source that cannot answer within `loadTimeoutMs` leaves
-   * the invalidation without a floor, reported as an `error` event.
+   * The floor an invalidation records, with a consistency source (without one, none): the
+   * commit's own token (`afterCommit` inside a read-your-writes scope: no round trip), the
+   * session's token (an explicit call inside a session), else one covering every committed
+   * write (it asks the primary). A source that cannot answer within `loadTimeoutMs` leaves the
+   * invalidation without a floor, reported as an `error` event.
    */
-  async #token(afterCommit: boolean): Promise<string | undefined> {
+  async #token(commit: CommittedWrite | undefined): Promise<string | undefined> {
     const consistency = this.#consistency
     if (!consistency) return undefined
-    const session = afterCommit ? undefined : consistency.consistencyToken()
-    if (session !== undefined) return session
+    // After a commit, the session's token may predate it: only the commit's own token will do.
+    const known = commit ? commit.token : consistency.consistencyToken()
+    if (known !== undefined) return known
     try {
       return await within(consistency.latestToken(), this.#options.loadTimeoutMs)
     } catch (error) {
