@@ -128,7 +128,8 @@ export function createCache(options: CacheOptions): Cache {
       )
       return value as R[]
     },
-    invalidateOnCommit: (tables) => cache.invalidateTags(dependentTags(tables, dependencies), true),
+    invalidateOnCommit: (tables, commit = { token: undefined }) =>
+      cache.invalidateTags(dependentTags(tables, dependencies), commit),
     learnDependencies: async (db) => {
       mergeDependencies(dependencies, await readDependencies(db as never))
     },

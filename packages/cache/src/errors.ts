@@ -88,7 +88,8 @@ export function validateKey(key: unknown, what: 'key' | 'tag'): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new CacheError('CACHE_KEY_INVALID', `A cache ${what} must be a non-empty string`)
   }
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short keys skip counting (the hit path).
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new CacheError(
       'CACHE_KEY_INVALID',
       `A cache ${what} must be at most ${MAX_KEY_BYTES} bytes (got one starting "${key.slice(0, 32)}...")`,
