@@ -8,6 +8,7 @@ import {
   type LocalDate,
   localDate,
   startInstant,
+  utcTime,
 } from '../spec/calendar.js'
 import { literal, qualified, quote } from '../spec/identifiers.js'
 import { partitionFor, rangeStarting } from '../spec/partition-for.js'
@@ -77,7 +78,7 @@ export function retentionCutoff({ spec, type }: ParentTable, now: Date): number 
   )
   return type === 'timestamp with time zone'
     ? startInstant(date, spec.timeZone).getTime()
-    : Date.UTC(date.year, date.month - 1, date.day)
+    : utcTime(date.year, date.month - 1, date.day)
 }
 
 /**
