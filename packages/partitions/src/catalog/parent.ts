@@ -42,6 +42,11 @@ export interface ParentTable {
   readonly copyColumns: readonly string[]
   readonly hasIdentity: boolean
   readonly referencedBy: readonly ReferencingKey[]
+  /**
+   * Tables the parent's foreign keys reference (the parent itself left out), as
+   * `"schema"."table"`: ATTACH locks each in SHARE ROW EXCLUSIVE mode to clone the key.
+   */
+  readonly references: readonly string[]
   /** The parent or its default partition is in a publication. */
   readonly published: boolean
   readonly partitions: readonly AttachedPartition[]
@@ -117,7 +122,7 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     )
   }
   const oid = parent.oid
-  const [grants, columns, referencedBy, partitions, templateOptions, notValidChecks] =
+  const [grants, columns, referencedBy, references, partitions, templateOptions, notValidChecks] =
     await Promise.all([
       sql<{ grantee: string; privilege: string; grantable: boolean }>`
       select coalesce(r.rolname, 'PUBLIC') as grantee, a.privilege_type as privilege,
@@ -139,6 +144,13 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
       join pg_namespace rn on rn.oid = rc.relnamespace
       where con.contype = 'f' and con.confrelid = ${oid}::int8::oid and con.conparentid = 0
       order by 2, 3, 1`.execute(db),
+      sql<{ name: string }>`
+      select distinct format('%I.%I', n.nspname, c.relname) as name
+      from pg_constraint con
+      join pg_class c on c.oid = con.confrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where con.contype = 'f' and con.conrelid = ${oid}::int8::oid and con.confrelid <> con.conrelid
+      order by 1`.execute(db),
       attachedPartitions(db, oid, type),
       spec.template ? templateStorage(db, spec) : Promise.resolve([]),
       sql<{ name: string; definition: string }>`
@@ -163,6 +175,7 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     copyColumns: columns.rows.filter((c) => !c.generated).map((c) => c.name),
     hasIdentity: columns.rows.some((c) => c.identity),
     referencedBy: referencedBy.rows,
+    references: references.rows.map((row) => row.name),
     published: published[0]?.published ?? false,
     partitions,
     templateOptions,

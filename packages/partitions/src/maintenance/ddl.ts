@@ -116,6 +116,20 @@ export function lockParent(parent: ParentTable): string {
 }
 
 /**
+ * Locks the tables the parent's foreign keys reference, in the mode ATTACH takes on them to
+ * clone the keys (SHARE ROW EXCLUSIVE), before the parent's lock: behind a long transaction
+ * writing one of them, maintenance waits (up to `lock_timeout`) without holding the parent.
+ *
+ * @example
+ * ```ts
+ * lockReferenced(parent) // ['lock table public.users in share row exclusive mode']
+ * ```
+ */
+export function lockReferenced(parent: ParentTable): string[] {
+  return parent.references.map((table) => `lock table ${table} in share row exclusive mode`)
+}
+
+/**
  * The parent's NOT VALID checks (as NOT VALID), ATTACH (the CHECK makes it scan-free for
  * the new table), then the CHECK goes (the bound
  * does its job), and an index replica identity is set on the partition's copy of the index.

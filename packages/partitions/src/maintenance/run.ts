@@ -192,6 +192,18 @@ class Runner {
       this.#record(step)
     } catch (error) {
       this.#result.errors.push({ table: step.table, step, error })
+      await this.#cleanUp(step)
+    }
+  }
+
+  /** Undoes what a failed step left that would get in the way (its `cleanup`). */
+  async #cleanUp(step: MaintenanceStep): Promise<void> {
+    for (const statement of step.cleanup ?? []) {
+      try {
+        await this.#withRetries(statement.sql, () => this.#runBatch([statement]))
+      } catch (error) {
+        this.#result.errors.push({ table: step.table, step, error }) // the next run retries
+      }
     }
   }
 
@@ -222,7 +234,7 @@ class Runner {
         const outcome = await sql.raw(statement.sql).execute(trx)
         if (statement.counts === 'moved')
           this.#result.movedRows += Number(outcome.numAffectedRows ?? 0n)
-        if (locked === undefined && statement.sql.startsWith('lock table '))
+        if (locked === undefined && statement.sql.endsWith(' in access exclusive mode'))
           locked = performance.now()
       }
     })
