@@ -11,6 +11,7 @@ import { DatabaseClosedError, PoolTimeoutError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { withDeadline } from '../internal/deadline.js'
+import { markClosing } from '../pool/pool-closing.js'
 import { transactionSetupSql } from '../pool/session-settings.js'
 import { type AfterCommit, type CommittedWrite, checkAfterCommit } from './commit-tracker.js'
 import { savepointSql } from './savepoint-sql.js'
@@ -159,6 +160,7 @@ export class SluiceDriver implements Driver {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.#closed = true
+    markClosing(this.#pool)
     if (this.#checkedOut.size > 0) {
       let wake = () => {}
       const idle = new Promise<void>((resolve) => {
