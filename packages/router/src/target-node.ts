@@ -4,6 +4,7 @@ import {
   SluiceDriver,
   type TargetConfig,
   type TargetHealth,
+  toSluiceError,
   withTargetSettings,
 } from '@sluice/core'
 import { describeError } from '@sluice/core/internal'
@@ -63,7 +64,10 @@ export class TargetNode {
 /** A replica: a {@link TargetNode} with the state the monitor and the read path keep. */
 export class ReplicaNode extends TargetNode {
   readonly state: MutableReplicaState
-  /** The replay LSN at the last check: only ever behind the real one, so safe for tokens. */
+  /**
+   * The replay LSN at the last check: behind the real one while the replica stays up, so safe
+   * for tokens. A restart can move the real one back: then the replica is down until checked.
+   */
   replayLsn: bigint | undefined
   /** The timeline at the last check, `undefined` when not known. */
   timeline: number | undefined
@@ -85,6 +89,11 @@ export class ReplicaNode extends TargetNode {
       inFlight: 0,
       reads: 0,
     }
+    // The monitor's connection idles between checks. When the replica drops it (killed,
+    // restarted, its link cut), the replica may come back behind the replay position last seen:
+    // a restarted standby accepts reads from its consistency point while it replays again from
+    // its last restartpoint. So it gets no reads until a check says where it is now.
+    this.probePool.on('error', (error) => this.failed(toSluiceError(error, target)))
   }
 
   /** Records a successful check. */

@@ -14,5 +14,5 @@ export {
   type PeerResolver,
 } from '../peers/peer-versions.js'
 export { checkReady, type ReadyTarget } from '../ready.js'
-export { withDeadline } from './deadline.js'
+export { MAX_TIMER_MS, withDeadline } from './deadline.js'
 export { queryWithin } from './query-within.js'
