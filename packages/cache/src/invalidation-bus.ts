@@ -18,6 +18,13 @@ interface Waiting {
 }
 
 /**
+ * A field of the members hash that every instance sets on each renewal: a hash without it was
+ * lost (FLUSHALL, a restart without persistence, an eviction), and members that hold L1
+ * copies may not be in it again yet.
+ */
+const REGISTRY_MARK = '@'
+
+/**
  * Invalidations between instances over Redis pub/sub, on a connection of its own, confirmed.
  *
  * Every instance with an L1 is a member (a field of one Redis hash, refreshed on a timer) and
@@ -106,7 +113,10 @@ export class InvalidationBus {
 
   /**
    * Publishes an invalidation; resolves once every live member confirmed it, or after
-   * `leaseMs` at the latest, or at once when Redis could not be reached (never rejects).
+   * `leaseMs` (x1.1) at the latest, whatever Redis does meanwhile (frozen, slow or gone: never
+   * rejects). It is published even when no member is listed; when the members hash was lost
+   * (so members with L1 copies may be missing from it), it waits the whole `leaseMs`: by then
+   * every subscribed instance has received it, or lost its lease.
    */
   async publish(invalidation: Invalidation): Promise<void> {
     const id = this.#nextId++
@@ -115,16 +125,20 @@ export class InvalidationBus {
       done = resolve
     })
     const timer = setTimeout(done, this.#leaseMs * 1.1)
-    try {
-      const members = await this.#liveMembers()
-      if (members.size === 0) return
-      this.#waiting.set(id, { members, done })
+    const send = async () => {
+      const { members, lost } = await this.#liveMembers()
+      if (!lost && members.size > 0) this.#waiting.set(id, { members, done })
       const message = JSON.stringify({ ...invalidation, origin: this.#origin, id })
       await this.#publisher.publish(this.#channel, message)
-      await confirmed
-    } catch (error) {
+      if (!lost && members.size === 0) done()
+    }
+    send().catch((error: unknown) => {
       // Nobody heard it: the invalidation is announced again once the store has it.
       this.#onError(error)
+      done()
+    })
+    try {
+      await confirmed
     } finally {
       clearTimeout(timer)
       this.#waiting.delete(id)
@@ -139,14 +153,21 @@ export class InvalidationBus {
     this.#subscriber.disconnect()
   }
 
-  /** Pings the subscription (the lease) and refreshes this member's entry. */
+  /** Pings the subscription (the lease), refreshes this member's entry and marks the registry. */
   async #renew(): Promise<void> {
     const sent = Date.now()
     try {
       await Promise.all([
         this.#subscriber.ping(),
-        this.#member &&
-          this.#publisher.hset(this.#members, this.#origin, String(sent + 3 * this.#leaseMs)),
+        this.#member
+          ? this.#publisher.hset(
+              this.#members,
+              this.#origin,
+              sent + 3 * this.#leaseMs,
+              REGISTRY_MARK,
+              1,
+            )
+          : this.#publisher.hset(this.#members, REGISTRY_MARK, 1),
       ])
       if (this.#subscribed) this.#leaseUntil = Math.max(this.#leaseUntil, sent + this.#leaseMs)
     } catch (error) {
@@ -154,18 +175,19 @@ export class InvalidationBus {
     }
   }
 
-  /** The other members whose entries have not expired; expired ones are removed. */
-  async #liveMembers(): Promise<Set<string>> {
+  /** The other members whose entries have not expired (expired ones are removed), and whether the hash was lost. */
+  async #liveMembers(): Promise<{ members: Set<string>; lost: boolean }> {
     const entries = await this.#publisher.hgetall(this.#members)
     const now = Date.now()
     const live = new Set<string>()
     const expired: string[] = []
     for (const [origin, until] of Object.entries(entries)) {
+      if (origin === REGISTRY_MARK) continue
       if (Number(until) <= now) expired.push(origin)
       else if (origin !== this.#origin) live.add(origin)
     }
     if (expired.length > 0) this.#publisher.hdel(this.#members, ...expired).catch(() => undefined)
-    return live
+    return { members: live, lost: entries[REGISTRY_MARK] === undefined }
   }
 
   #acked({ id, from }: { id: number; from: string }): void {

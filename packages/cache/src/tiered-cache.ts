@@ -180,10 +180,12 @@ export class TieredCache {
   async #invalidate(keys: readonly string[], tags: readonly string[], token: string | undefined) {
     const invalidation = { keys, tags }
     this.dropLocal(invalidation)
-    await this.#shared.invalidate(keys, tags, token)
+    const reached = await this.#shared.invalidate(keys, tags, token)
     // Again: a load that began meanwhile may have filled L1 from what the store held before.
     this.dropLocal(invalidation)
-    await this.#announce(invalidation)
+    // One the store did not get is announced once it does (the store's `sentLate`): told now,
+    // other instances would only reload what the store still holds.
+    if (reached) await this.#announce(invalidation)
     this.#emit({ kind: 'invalidation', keys, tags })
   }
 
