@@ -32,7 +32,7 @@ async function twoInstances(options: { storeTimeoutMs?: number } = {}) {
   expect(await load()).toBe('old')
   expect(await load()).toBe('old')
   expect(reader.events.at(-1)).toMatchObject({ kind: 'hit', tier: 'l1' })
-  return { writer, reader, load, update: (value: string) => (row = value) }
+  return { writer, reader, load, namespace, update: (value: string) => (row = value) }
 }
 
 describe('the invalidation bus when Redis loses its data or stops answering', () => {
@@ -43,6 +43,22 @@ describe('the invalidation bus when Redis loses its data or stops answering', ()
     await writer.delete('profile')
     // The writer found no member to wait for; without the lost-registry wait it resolved at
     // once without telling anyone, and the reader served its L1 copy for l1.maxAgeMs.
+    expect(await load()).toBe('new')
+  })
+
+  test('after FLUSHALL, once a third instance has created the members hash again (the reader not yet in it)', async () => {
+    const { writer, load, update, namespace } = await twoInstances()
+    const client = redisClient(redis.url)
+    await client.flushall()
+    // What another instance's renewal does first: the hash again, with its creation mark.
+    const [seconds, micros] = await client.time()
+    await client.hset(
+      `${namespace}:{bus}:members`,
+      '@',
+      `${seconds}${String(Math.floor(Number(micros) / 1000)).padStart(3, '0')}`,
+    )
+    update('new')
+    await writer.delete('profile')
     expect(await load()).toBe('new')
   })
 
