@@ -7,7 +7,7 @@ import { LocalTier } from './l1/local-tier.js'
 import { Loading, type LoadRequest } from './load/loading.js'
 import type { ResolvedCacheOptions } from './options/cache-options.js'
 import { callDuration, MAX_TTL_MS } from './options/duration.js'
-import { type LoadOptions, resolveLoadOptions } from './options/load-options.js'
+import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
 import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
 import { within } from './within.js'
 
@@ -52,10 +52,11 @@ export class TieredCache {
   async getOrLoad<T>(
     key: string,
     loader: () => Promise<T | undefined>,
-    options: LoadOptions = {},
+    given?: LoadOptions,
   ): Promise<T | undefined> {
     this.#open()
     validateKey(key, 'key')
+    const options = callOptions(given, 'options')
     const local = this.#l1.fresh(key)
     if (local) {
       this.#emit({ kind: 'hit', key, tier: 'l1' })
@@ -109,9 +110,10 @@ export class TieredCache {
    * running cannot overwrite it), then stores under the new generation, so a `delete` that
    * lands in between wins.
    */
-  async set<T>(key: string, value: T, options: Pick<LoadOptions, 'ttlMs' | 'tags'> = {}) {
+  async set<T>(key: string, value: T, given?: Pick<LoadOptions, 'ttlMs' | 'tags'>) {
     this.#open()
     validateKey(key, 'key')
+    const options = callOptions(given, 'options')
     const tags = validateTags(options.tags)
     const ttlMs = this.#loading.jittered(
       callDuration(options.ttlMs, 'ttlMs', { min: 1, max: MAX_TTL_MS }, this.#options.defaultTtlMs),
@@ -134,9 +136,12 @@ export class TieredCache {
   }
 
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
-  async delete(keys: readonly string[]): Promise<void> {
+  async delete(keys: string | readonly string[]): Promise<void> {
     this.#open()
-    const valid = keys.map((key) => validateKey(key, 'key'))
+    if (typeof keys !== 'string' && !Array.isArray(keys)) {
+      throw new CacheError('CACHE_KEY_INVALID', 'delete takes a key or an array of keys')
+    }
+    const valid = (typeof keys === 'string' ? [keys] : keys).map((key) => validateKey(key, 'key'))
     await this.#invalidate(valid, [], await this.#token(false))
   }
 
