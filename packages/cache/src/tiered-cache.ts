@@ -7,7 +7,7 @@ import { LocalTier } from './l1/local-tier.js'
 import { Loading, type LoadRequest } from './load/loading.js'
 import type { ResolvedCacheOptions } from './options/cache-options.js'
 import { callDuration, MAX_TTL_MS } from './options/duration.js'
-import { type LoadOptions, resolveLoadOptions } from './options/load-options.js'
+import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
 import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
 import { within } from './within.js'
 
@@ -56,10 +56,11 @@ export class TieredCache {
   async getOrLoad<T>(
     key: string,
     loader: () => Promise<T | undefined>,
-    options: LoadOptions = {},
+    given?: LoadOptions,
   ): Promise<T | undefined> {
     this.#open()
     validateKey(key, 'key')
+    const options = callOptions(given, 'options')
     const local = this.#l1.fresh(key)
     if (local) {
       if (this.#onCache) this.#onCache({ kind: 'hit', key, tier: 'l1' })
@@ -85,9 +86,10 @@ export class TieredCache {
    * running cannot overwrite it), then stores under the new generation, so a `delete` that
    * lands in between wins.
    */
-  async set<T>(key: string, value: T, options: Pick<LoadOptions, 'ttlMs' | 'tags'> = {}) {
+  async set<T>(key: string, value: T, given?: Pick<LoadOptions, 'ttlMs' | 'tags'>) {
     this.#open()
     validateKey(key, 'key')
+    const options = callOptions(given, 'options')
     const tags = validateTags(options.tags)
     const ttlMs = this.#loading.jittered(
       callDuration(options.ttlMs, 'ttlMs', { min: 1, max: MAX_TTL_MS }, this.#options.defaultTtlMs),
@@ -110,9 +112,12 @@ export class TieredCache {
   }
 
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
-  async delete(keys: readonly string[]): Promise<void> {
+  async delete(keys: string | readonly string[]): Promise<void> {
     this.#open()
-    const valid = keys.map((key) => validateKey(key, 'key'))
+    if (typeof keys !== 'string' && !Array.isArray(keys)) {
+      throw new CacheError('CACHE_KEY_INVALID', 'delete takes a key or an array of keys')
+    }
+    const valid = (typeof keys === 'string' ? [keys] : keys).map((key) => validateKey(key, 'key'))
     await this.#invalidate(valid, [], await this.#token(undefined))
   }
 
@@ -159,10 +164,12 @@ export class TieredCache {
   async #invalidate(keys: readonly string[], tags: readonly string[], token: string | undefined) {
     const invalidation = { keys, tags }
     this.dropLocal(invalidation)
-    await this.#shared.invalidate(keys, tags, token)
+    const reached = await this.#shared.invalidate(keys, tags, token)
     // Again: a load that began meanwhile may have filled L1 from what the store held before.
     this.dropLocal(invalidation)
-    await this.#announce(invalidation)
+    // One the store did not get is announced once it does (the store's `sentLate`): told now,
+    // other instances would only reload what the store still holds.
+    if (reached) await this.#announce(invalidation)
     this.#emit({ kind: 'invalidation', keys, tags })
   }
 
