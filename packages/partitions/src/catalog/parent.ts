@@ -52,6 +52,25 @@ export interface ParentTable {
    * than them may break them, so a partition gets them only after its rows are in.
    */
   readonly notValidChecks: ReadonlyArray<{ readonly name: string; readonly definition: string }>
+  /**
+   * The parent's row security: PostgreSQL applies it to queries through the parent only, so
+   * a partition that gets the parent's grants needs it too, or it bypasses the policies.
+   */
+  readonly rowSecurity: RowSecurity
+}
+
+/** `relrowsecurity`, `relforcerowsecurity` and the policies of a table (`pg_policies`). */
+export interface RowSecurity {
+  readonly enabled: boolean
+  readonly forced: boolean
+  readonly policies: ReadonlyArray<{
+    readonly name: string
+    readonly permissive: string
+    readonly roles: readonly string[]
+    readonly command: string
+    readonly using: string | null
+    readonly check: string | null
+  }>
 }
 
 const CASTS: Record<TimeType, string> = {
@@ -85,11 +104,14 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     current_user: string
     version: number
     replident: 'd' | 'n' | 'f' | 'i'
+    rls: boolean
+    force_rls: boolean
   }>`
     select c.oid::int8::text as oid, pt.partstrat as strategy, pt.partnatts as natts,
       a.attname as key, format_type(a.atttypid, a.atttypmod) as type,
       pg_get_userbyid(c.relowner) as owner, current_user as current_user,
-      current_setting('server_version_num')::int as version, c.relreplident as replident
+      current_setting('server_version_num')::int as version, c.relreplident as replident,
+      c.relrowsecurity as rls, c.relforcerowsecurity as force_rls
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     left join pg_partitioned_table pt on pt.partrelid = c.oid
@@ -117,7 +139,7 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     )
   }
   const oid = parent.oid
-  const [grants, columns, referencedBy, partitions, templateOptions, notValidChecks] =
+  const [grants, columns, referencedBy, partitions, templateOptions, notValidChecks, policies] =
     await Promise.all([
       sql<{ grantee: string; privilege: string; grantable: boolean }>`
       select coalesce(r.rolname, 'PUBLIC') as grantee, a.privilege_type as privilege,
@@ -145,6 +167,11 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
       select conname as name, pg_get_constraintdef(oid) as definition from pg_constraint
       where conrelid = ${oid}::int8::oid and contype = 'c' and not convalidated
       order by 1`.execute(db),
+      sql<RowSecurity['policies'][number]>`
+      select policyname as name, permissive, roles::text[] as roles, cmd as command,
+        qual as using, with_check as check
+      from pg_policies where schemaname = ${spec.schema} and tablename = ${spec.table}
+      order by 1`.execute(db),
     ])
   const defaultName = partitions.find((p) => p.isDefault)?.name
   const { rows: published } = await sql<{ published: boolean }>`
@@ -167,6 +194,7 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     partitions,
     templateOptions,
     notValidChecks: notValidChecks.rows,
+    rowSecurity: { enabled: parent.rls, forced: parent.force_rls, policies: policies.rows },
   }
 }
 
