@@ -8,10 +8,10 @@ import {
   runMaintenance,
   startMaintenance,
 } from '../src/index.js'
-import { freshDatabase } from './helpers.js'
+import { bounds, freshDatabase } from './helpers.js'
 
 // Maintenance keeps its promise when what surrounds it misbehaves: hooks that throw, a lock
-// held on the default partition.
+// held on the default partition, odd session settings.
 const NOVEMBER = new Date('2026-11-22T00:00:00Z')
 const unhandled: unknown[] = []
 const onUnhandled = (reason: unknown) => unhandled.push(reason)
@@ -118,4 +118,26 @@ test('a lock held on the default partition bounds planning by lock_timeout', asy
   expect(await runMaintenance(db, [spec], { now: new Date('2027-01-10T00:00:00Z') })).toMatchObject(
     { created: ['locked_p20270101', 'locked_p20270201'], errors: [] },
   )
+})
+
+test('a session with DateStyle SQL and TimeZone Asia/Kolkata reads the bounds right', async () => {
+  const { db, spec } = await createTable('styled')
+  // One connection with the settings an application may give its sessions: DateStyle SQL
+  // prints bounds as '01/11/2026 05:30:00 IST', and IST reads back as Israel's +02.
+  const result = await db.connection().execute(async (connection) => {
+    await sql`set datestyle = 'SQL, DMY'`.execute(connection)
+    await sql`set timezone = 'Asia/Kolkata'`.execute(connection)
+    try {
+      return await runMaintenance(connection, [spec], { now: new Date('2026-12-10T00:00:00Z') })
+    } finally {
+      await sql`reset datestyle`.execute(connection)
+      await sql`reset timezone`.execute(connection)
+    }
+  })
+  expect(result).toMatchObject({ created: ['styled_p20270101'], errors: [] })
+  expect((await bounds(db, 'styled')).map((b) => b.name)).toEqual([
+    'styled_p20261101',
+    'styled_p20261201',
+    'styled_p20270101',
+  ])
 })

@@ -212,7 +212,8 @@ async function attachedPartitions(
         : text === 'max'
           ? Infinity
           : Number(text)
-  // Bounds as PostgreSQL prints them, read back in the same session: the catalog's truth.
+  // Bounds as PostgreSQL prints them, read back in the same session: the catalog's truth. The
+  // caller sets DateStyle ISO (numeric offsets): other styles print ambiguous zone abbreviations.
   const { rows } = await sql<{
     schema: string
     name: string

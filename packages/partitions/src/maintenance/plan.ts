@@ -115,8 +115,8 @@ export async function planMaintenance(
 }
 
 /**
- * The steps of one table (see {@link planMaintenance}), read in one transaction whose
- * `lock_timeout` bounds every wait: the catalog reads lock the partitions (ACCESS SHARE), so
+ * The steps of one table (see {@link planMaintenance}), read in one transaction (DateStyle
+ * ISO, whatever the session's) whose `lock_timeout` bounds every wait: the catalog reads lock the partitions (ACCESS SHARE), so
  * a session holding the default or a partition (a `VACUUM FULL`, a migration) makes the
  * table's plan fail with `PARTITION_LOCK_TIMEOUT` instead of waiting for it.
  *
@@ -133,7 +133,11 @@ export async function planTable(
   const timeout = lockTimeout(options)
   try {
     return await db.transaction().execute(async (trx) => {
-      await sql`select set_config('lock_timeout', ${timeout}, true)`.execute(trx)
+      // DateStyle ISO: bounds are read back from their text (catalog/parent.ts), and the other
+      // styles print zone abbreviations that read back wrong ('IST' of Asia/Kolkata is Israel's).
+      await sql`select set_config('lock_timeout', ${timeout}, true), set_config('datestyle', 'ISO, YMD', true)`.execute(
+        trx,
+      )
       return await planIn(trx, spec, options)
     })
   } catch (error) {
