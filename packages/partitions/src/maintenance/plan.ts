@@ -1,7 +1,9 @@
+import { isDatabaseError } from '@sluice/core'
+import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { retiringPartitions } from '../catalog/metadata.js'
 import { type ParentTable, readParent } from '../catalog/parent.js'
-import type { PartitionError } from '../errors.js'
+import { PartitionError } from '../errors.js'
 import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
 import { literal, qualified } from '../spec/identifiers.js'
 import type { PartitionSpec } from '../spec/spec.js'
@@ -78,6 +80,25 @@ export interface PlanOptions {
    * README for the trade-off). Default 10,000.
    */
   readonly defaultScanRows?: number
+  /**
+   * `lock_timeout` of every statement (`SET LOCAL`, so it holds through PgBouncer in
+   * transaction mode): DDL never queues long behind a query, nor makes queries queue long
+   * behind it; planning's count of the default partition's rows never waits longer behind a
+   * lock on it. Default 100 ms.
+   */
+  readonly lockTimeoutMs?: number
+}
+
+/**
+ * The `lock_timeout` setting of `options`, e.g. `'100ms'`.
+ *
+ * @example
+ * ```ts
+ * lockTimeout({ lockTimeoutMs: 250 }) // '250ms'
+ * ```
+ */
+export function lockTimeout({ lockTimeoutMs = 100 }: PlanOptions): string {
+  return `${Math.max(1, Math.trunc(lockTimeoutMs))}ms`
 }
 
 /**
@@ -108,12 +129,49 @@ export async function planMaintenance(
   return steps
 }
 
-/** The steps of one table (see {@link planMaintenance}). */
+/**
+ * The steps of one table (see {@link planMaintenance}), read in one transaction (DateStyle
+ * ISO, whatever the session's) whose `lock_timeout` bounds every wait: the catalog reads lock the partitions (ACCESS SHARE), so
+ * a session holding the default or a partition (a `VACUUM FULL`, a migration) makes the
+ * table's plan fail with `PARTITION_LOCK_TIMEOUT` instead of waiting for it.
+ *
+ * @example
+ * ```ts
+ * const steps = await planTable(db, messages, { now: new Date(), lockTimeoutMs: 100 })
+ * ```
+ */
 export async function planTable(
   db: AnyKysely,
   spec: PartitionSpec,
-  { now = new Date(), defaultScanRows = 10_000 }: PlanOptions,
+  options: PlanOptions,
 ): Promise<MaintenanceStep[]> {
+  const timeout = lockTimeout(options)
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // DateStyle ISO: bounds are read back from their text (catalog/parent.ts), and the other
+      // styles print zone abbreviations that read back wrong ('IST' of Asia/Kolkata is Israel's).
+      await sql`select set_config('lock_timeout', ${timeout}, true), set_config('datestyle', 'ISO, YMD', true)`.execute(
+        trx,
+      )
+      return await planIn(trx, spec, options)
+    })
+  } catch (error) {
+    if (!isDatabaseError(error) || error.code !== '55P03') throw error
+    const table = `${spec.schema}.${spec.table}`
+    throw new PartitionError(
+      'PARTITION_LOCK_TIMEOUT',
+      `${table}: a partition stayed locked by another session past lock_timeout (${timeout}) while maintenance read it; the next run tries again`,
+      { cause: error, table },
+    )
+  }
+}
+
+async function planIn(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  options: PlanOptions,
+): Promise<MaintenanceStep[]> {
+  const { now = new Date(), defaultScanRows = 10_000 } = options
   const parent = await readParent(db, spec)
   const table = `${spec.schema}.${spec.table}`
   const names = await relationNames(db, spec)
