@@ -6,7 +6,7 @@ declare const pool: import('pg').Pool
 
 declare const client: import('pg').Client
 
-declare const cache: { invalidateTags(tags: string[]): Promise<void> }
+declare const cache: Cache
 
 declare const options: { afterCommit?: unknown; ttlMs?: number }
 
@@ -23,3 +23,7 @@ declare function rotateCredentials(): void
 declare const tracingHooks: Instrumentation
 
 declare const prometheusHooks: Instrumentation
+
+declare const controller: AbortController
+
+declare const timeoutMs: number

@@ -5,7 +5,7 @@
  * @internal
  * @example
  * ```ts
- * if (probeTimeoutMs > MAX_TIMER_MS) throw new ConfigError([{ field: 'probeTimeoutMs', message: 'too long' }])
+ * const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, MAX_TIMER_MS))
  * ```
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1
