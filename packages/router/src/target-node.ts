@@ -1,5 +1,6 @@
 import {
   createPool,
+  type SluiceConnection,
   SluiceDriver,
   type TargetConfig,
   type TargetHealth,
@@ -22,13 +23,20 @@ export class TargetNode {
   /** A one-connection pool for lag and health checks, apart from the application's. */
   readonly probePool: pg.Pool
 
-  constructor(target: TargetConfig, role: 'primary' | 'replica', options: ResolvedRouterOptions) {
+  /** `commitToken`: for the primary, the token of a write that just committed (for `afterCommit`). */
+  constructor(
+    target: TargetConfig,
+    role: 'primary' | 'replica',
+    options: ResolvedRouterOptions,
+    commitToken?: (connection: SluiceConnection) => Promise<string | undefined>,
+  ) {
     this.target = target
     this.role = role
     this.pool = createPool(target, options.hooks)
     this.driver = new SluiceDriver(this.pool, target, {
       instrumentation: options.hooks,
       afterCommit: role === 'primary' ? options.afterCommit : undefined,
+      commitToken: role === 'primary' ? commitToken : undefined,
     })
     const probeTarget = withTargetSettings(target, {
       pool: {
