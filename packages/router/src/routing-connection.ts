@@ -33,6 +33,11 @@ export class RoutingConnection implements DatabaseConnection {
   #transaction: TransactionSettings | undefined
   /** The bound server answered in this checkout: later reads stay there (or move forward). */
   #served = false
+  /**
+   * Streams counted in flight on a replica and not finished: a consumer may stop calling
+   * `next()` without `return()`, so Kysely's release of the connection ends their count.
+   */
+  readonly #streaming = new Set<{ readonly replica: ReplicaNode }>()
 
   constructor(router: Router, primaryOnly: boolean) {
     this.#router = router
@@ -87,7 +92,8 @@ export class RoutingConnection implements DatabaseConnection {
     const classification = this.#router.classify(query)
     let rest: AsyncIterator<QueryResult<R>> | undefined
     let written: SluiceConnection | undefined
-    let replica: ReplicaNode | undefined
+    let counted: { readonly replica: ReplicaNode } | undefined
+    const streaming = this.#streaming
     const onPrimary = async (verdict: Classification) => {
       const connection = await this.#usePrimary(verdict)
       this.#router.statementStarts(connection)
@@ -109,8 +115,9 @@ export class RoutingConnection implements DatabaseConnection {
               () => onPrimary(this.#router.classify(query)),
             )
       if (!written && this.#node instanceof ReplicaNode) {
-        replica = this.#node
-        replica.state.inFlight++
+        counted = { replica: this.#node }
+        counted.replica.state.inFlight++
+        streaming.add(counted)
       }
       const iterator = rest as AsyncIterator<QueryResult<R>>
       for (let chunk = first; !chunk.done; chunk = await iterator.next()) yield chunk.value
@@ -120,7 +127,7 @@ export class RoutingConnection implements DatabaseConnection {
       try {
         await rest?.return?.()
       } finally {
-        if (replica) replica.state.inFlight--
+        if (counted && streaming.delete(counted)) counted.replica.state.inFlight--
         if (written) await this.#router.noteWrite(written)
       }
     }
@@ -183,6 +190,8 @@ export class RoutingConnection implements DatabaseConnection {
    * this object is as new, so the driver can hand it out again.
    */
   recycle(): void {
+    for (const { replica } of this.#streaming) replica.state.inFlight--
+    this.#streaming.clear()
     this.#unbind()
     this.#sticky = this.#primaryOnly
     this.#transaction = undefined

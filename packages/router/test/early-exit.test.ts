@@ -106,4 +106,20 @@ describe.each(VIAS)('leaving a stream early (%s)', (via) => {
       })
     },
   )
+
+  test('a stream left open when its db.connection() callback returns is closed with the connection', async () => {
+    const replica = servers.cluster.replicas[0] as TestCluster['cluster']['primary']
+    await database.db.connection().execute(async (connection) => {
+      const rows = connection.selectFrom('items').selectAll().stream(100)[Symbol.asyncIterator]()
+      await rows.next() // and never again, nor return(): Kysely releases the connection now
+    })
+    // Not handed back to the pool mid-portal: the connection is closed, the backend with it.
+    await waitFor(async () => (await busyBackends(replica, APPLICATION)) === 0, {
+      what: 'the replica backend to go away',
+    })
+    expect(database.replicas().map((state) => state.inFlight)).toEqual([0, 0])
+    for (let read = 0; read < 5; read++) {
+      expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
+    }
+  })
 })

@@ -39,6 +39,8 @@ export class SluiceConnection implements DatabaseConnection {
   readonly #commits: CommitTracker | undefined
   #broken: unknown
   #released = false
+  /** Streams started and not finished: their portal is still open on the client. */
+  #openStreams = 0
 
   constructor(
     client: pg.PoolClient,
@@ -123,6 +125,7 @@ export class SluiceConnection implements DatabaseConnection {
     const bounded = <T>(work: Promise<T>): Promise<T> =>
       client instanceof SluiceClient ? client.bounded(work) : work
     const cursor = client.query(new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]))
+    this.#openStreams++
     let rowCount = 0
     let failed = false
     const started = performance.now()
@@ -143,14 +146,18 @@ export class SluiceConnection implements DatabaseConnection {
       // Also when the consumer stopped early (break, throw, return): the portal is closed
       // before the client goes back to its pool, or the connection is destroyed trying.
       await bounded(cursor.close()).catch((error: unknown) => this.markBroken(error))
+      this.#openStreams--
       // Also when the consumer stopped early: a streamed INSERT ... RETURNING has run in full.
       if (!failed) await this.#commits?.succeeded(this.#client, compiledQuery, '')
     }
   }
 
   /**
-   * Returns the client to its pool; a client whose connection failed is destroyed instead.
-   * `destroy` forces that, e.g. when closing with queries still running. Idempotent.
+   * Returns the client to its pool; a client whose connection failed, or that still has a
+   * stream open (a consumer that stopped calling `next()` without `return()`, inside a
+   * `db.connection()` callback that returned), is destroyed instead: the next query on it would
+   * wait behind the open portal. `destroy` forces that, e.g. when closing with queries still
+   * running. Idempotent.
    */
   release(destroy = false): void {
     if (this.#released) return
@@ -161,7 +168,9 @@ export class SluiceConnection implements DatabaseConnection {
       ? new Error('connection destroyed by Sluice')
       : client instanceof SluiceClient && client.deadlineFired
         ? new Error('a cancel request may still reach this connection')
-        : this.#broken
+        : this.#openStreams > 0
+          ? new Error('released with a stream still open')
+          : this.#broken
     client.release(reason instanceof Error ? reason : undefined)
   }
 

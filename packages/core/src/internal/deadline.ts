@@ -5,7 +5,8 @@
  * @internal
  * @example
  * ```ts
- * const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, MAX_TIMER_MS))
+ * import { MAX_TIMER_MS } from '@sluice/core/internal'
+ * const waitMs = Math.min(3_000_000_000, MAX_TIMER_MS) // about 24.8 days, where setTimeout would wait 1 ms
  * ```
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1
