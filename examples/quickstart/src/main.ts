@@ -15,7 +15,7 @@ import {
   planMaintenance,
 } from '@sluice/partitions'
 import { createRoutedDatabase } from '@sluice/router'
-import { type ReplicaServer, startPostgres, startRedis } from '@sluice/testing'
+import { type ReplicaServer, startDevServers } from '@sluice/testing'
 import { type Generated, sql } from 'kysely'
 import { Registry } from 'prom-client'
 
@@ -24,16 +24,14 @@ interface DB {
   audit_log: { at: Date; event: string | null }
 }
 
-const cluster = await startPostgres({ replicas: 2 })
-console.log(
-  `PostgreSQL ${cluster.version} (${cluster.engine}): primary + ${cluster.replicas.length} replicas`,
-)
-const { url, replicaUrls } = await cluster.createDatabase('quickstart')
-const redis = await startRedis()
+// The servers `npx sluice-testing up` starts, through the same function.
+const servers = await startDevServers({ replicas: 2, database: 'quickstart' })
+const { cluster, env } = servers
+console.log(servers.summary)
 const registry = new Registry() // an app would use prom-client's global register
 const metrics = prometheusInstrumentation({ registry })
 const cache = createCache({
-  redis: redis.url,
+  redis: env.REDIS_URL,
   namespace: 'quickstart',
   database: 'quickstart', // part of every cache.query key: two databases never share rows
   defaultTtlMs: 60_000,
@@ -41,8 +39,8 @@ const cache = createCache({
 })
 
 const config = parseConfig({
-  DATABASE_URL: url,
-  DATABASE_REPLICA_URLS: replicaUrls.join(','),
+  DATABASE_URL: env.DATABASE_URL,
+  DATABASE_REPLICA_URLS: env.DATABASE_REPLICA_URLS,
   DB_STATEMENT_TIMEOUT: '2s',
 })
 let showQueries = true
@@ -171,5 +169,5 @@ try {
 } finally {
   await database.close()
   await cache.close()
-  await Promise.all([cluster.stop(), redis.stop()])
+  await servers.stop()
 }

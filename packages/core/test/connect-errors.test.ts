@@ -1,3 +1,4 @@
+import { testProfile, waitFor } from '@sluice/testing'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -19,11 +20,14 @@ afterAll(async () => {
 let url: string
 let env: Readonly<Record<string, string>>
 let name: string
+// In the production profile, through PgBouncer: it answers the server's refusals (3D000,
+// 53300, 55000) and its own (a wrong password) with 08P01 and a text of its own.
+let behindPgBouncer: boolean
 const role = `limited_${process.pid}`
 beforeAll(async () => {
-  // The server itself: these are the server's own refusals (3D000, 28P01, 53300, 55000);
-  // PgBouncer answers each of them with its own 08P01 instead.
-  ;({ url, env, name } = await freshDatabase({}, { direct: true }))
+  let directUrl: string
+  ;({ url, env, name, directUrl } = await freshDatabase())
+  behindPgBouncer = url !== directUrl
   const primary = sharedPostgres().primary
   await primary.query(`create role ${role} login password 'hunter2' connection limit 0`)
   await primary.query(`create database ${name}_closed`)
@@ -33,6 +37,7 @@ afterAll(async () => {
   const primary = sharedPostgres().primary
   await primary.query(`alter database ${name}_closed allow_connections true`)
   await primary.query(`drop database ${name}_closed`)
+  await primary.query(`drop database if exists ${name}_gone with (force)`)
   await primary.query(`drop role ${role}`)
 })
 
@@ -71,17 +76,56 @@ describe('errors raised while connecting are ConnectionErrors naming the target'
       'CONNECTION_REJECTED',
       '55000',
     ],
-  ])('%s', async (_, makeUrl, code, sqlState) => {
+  ])('%s', async (_, makeUrl, code, serverSqlState) => {
     const { error, health } = await failure(makeUrl())
     expect(error).toBeInstanceOf(ConnectionError)
+    // PgBouncer 1.20+ passes the server's SQLSTATE on; older ones, like its own refusals, 08P01.
+    const sqlState = (error as ConnectionError).context.sqlState
+    expect(behindPgBouncer ? [serverSqlState, '08P01'] : [serverSqlState]).toContain(sqlState)
     expect(error).toMatchObject({ code, context: { target: 'primary', sqlState } })
     const cause = (error as Error).cause
     expect(isDatabaseError(cause) && cause.code).toBe(sqlState)
     const { message } = error as Error
     expect(message).toContain(`primary (127.0.0.1:${new URL(url).port}/`)
     expect(JSON.stringify({ message, ...(error as object), health })).not.toContain('hunter2')
+    // Behind PgBouncer, the health check's connection is refused with "server login has been
+    // failing" (no reason given before PgBouncer 1.24): it keeps the code of the refusal before.
     expect(health?.code).toBe(code)
   })
+
+  it.runIf(testProfile().name === 'production')(
+    'behind PgBouncer, a refusal that answers a query ("server login has been failing") is a ConnectionError',
+    async () => {
+      // In transaction mode PgBouncer logs in to the server when a query needs a connection:
+      // once a database it served refuses logins, its queries get PgBouncer's 08P01.
+      const gone = `${name}_gone`
+      const primary = sharedPostgres().primary
+      await primary.query(`create database ${gone}`)
+      const parsed = new URL(url)
+      parsed.pathname = `/${gone}`
+      const database = open(parsed.toString())
+      await sql`select 1`.execute(database.db)
+      await primary.query(`alter database ${gone} allow_connections false`)
+      await primary.query(
+        'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1',
+        [gone],
+      )
+      const error = await waitFor(
+        async () => {
+          const failed = await sql`select 1`.execute(database.db).catch((e: unknown) => e)
+          return /server login has been failing/.test(String((failed as Error).message)) && failed
+        },
+        { timeoutMs: 60_000, what: 'PgBouncer to say its logins keep failing' },
+      )
+      expect(error).toBeInstanceOf(ConnectionError)
+      expect(error).toMatchObject({ code: 'CONNECTION_REJECTED', context: { sqlState: '08P01' } })
+      expect((error as Error).message).toMatch(
+        /refused the connection: server login has been failing.*(PgBouncer's log has the server's reason|the refusal before)/,
+      )
+      expect(isDatabaseError((error as Error).cause)).toBe(true)
+      await primary.query(`alter database ${gone} allow_connections true`)
+    },
+  )
 })
 
 describe('the same refusals through the test profile (PgBouncer in production)', () => {

@@ -21,6 +21,8 @@ export async function freshDatabase(
   { direct = false }: { direct?: boolean } = {},
 ): Promise<{
   url: string
+  /** The server itself, even in the production profile. */
+  directUrl: string
   env: Readonly<Record<string, string>>
   config: SluiceConfig
   name: string
@@ -29,7 +31,13 @@ export async function freshDatabase(
   const database = await sharedPostgres().createDatabase(name)
   const url = direct ? database.directUrl : database.url
   const env = direct ? { DATABASE_URL: url } : database.env
-  return { url, env, name, config: parseConfig({ ...env, ...overrides }) }
+  return {
+    url,
+    directUrl: database.directUrl,
+    env,
+    name,
+    config: parseConfig({ ...env, ...overrides }),
+  }
 }
 
 /** `createDatabase` with the test profile's instrumentation added (see `withProfile`). */

@@ -11,8 +11,9 @@ import {
 import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const databases: SluiceDatabase<unknown>[] = []
-const open = (env: Record<string, string>) => {
-  const database = testDatabase(parseConfig(env))
+// The profile's environment (DB_POOLER_MODE behind PgBouncer) with `overrides`.
+const open = (overrides: Record<string, string>) => {
+  const database = testDatabase(parseConfig({ ...env, ...overrides }))
   databases.push(database)
   return database
 }
@@ -21,10 +22,11 @@ let silent: Server
 const silentSockets = new Set<Socket>()
 let silentPort: number
 let url: string
+let env: Readonly<Record<string, string>>
+let name: string
 beforeAll(async () => {
-  // The server itself: behind PgBouncer its refusals (wrong password, unknown database) reach
-  // the client as PgBouncer's own 08P01, which connect-errors.test.ts covers separately.
-  ;({ url } = await freshDatabase({}, { direct: true }))
+  // In the production profile through PgBouncer, which answers refusals with its own 08P01.
+  ;({ url, env, name } = await freshDatabase())
   silent = createServer((socket) => silentSockets.add(socket))
   silentPort = await freePort()
   await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve))
@@ -56,7 +58,7 @@ describe('ready()', () => {
     expect(password.error.message).toContain('primary (127.0.0.1:')
     expect(password.error.message).not.toContain('hunter2')
     const typo = new URL(url)
-    typo.pathname = '/no_such_database'
+    typo.pathname = `/${name}_typo`
     const database = await notReady(open({ DATABASE_URL: typo.toString() }))
     expect(database.cause).toMatchObject({ code: 'DATABASE_NOT_FOUND' })
     expect(database.error.message).toContain('DATABASE_NOT_FOUND')

@@ -1,3 +1,4 @@
+export { type DevServers, envFileText, startDevServers, type UpOptions } from './cli/up.js'
 export { TestServerError } from './errors.js'
 export { attachFaultProxy } from './faults/attached-proxy.js'
 export {

@@ -1,5 +1,6 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { freezeTree, isFrozen, notRunning, thawTree } from './faults/freeze.js'
 import type { PostgresServer } from './postgres/server.js'
 import { ChildServer } from './process/child-server.js'
 import { onProcessExit } from './process/cleanup.js'
@@ -10,7 +11,7 @@ import { makeWorkDir } from './process/work-dir.js'
 
 /** Options of {@link startPgBouncer}. */
 export interface StartPgBouncerOptions {
-  /** The server PgBouncer forwards to. */
+  /** The server PgBouncer forwards to (through its fault proxy, `network`, when it has one). */
   readonly upstream: PostgresServer
   /** Default `transaction`. */
   readonly poolMode?: 'session' | 'transaction' | 'statement'
@@ -25,8 +26,9 @@ export interface StartPgBouncerOptions {
 }
 
 /**
- * A PgBouncer in front of one PostgreSQL server, authenticating with SCRAM as the server's
- * `postgres` user.
+ * A PgBouncer in front of one PostgreSQL server, authenticating with SCRAM: the server's
+ * `postgres` user from its auth file, every other role through `auth_query` (its password in
+ * the server's `pg_shadow`).
  *
  * @example
  * ```ts
@@ -73,9 +75,40 @@ export class PgBouncer {
     )
   }
 
-  /** SIGKILL. */
-  kill(): Promise<void> {
-    return this.#server.kill()
+  /** Whether {@link freeze} stopped it. */
+  get frozen(): boolean {
+    const pid = this.#server.pid
+    return pid !== undefined && isFrozen(pid)
+  }
+
+  /**
+   * SIGSTOPs PgBouncer: its sockets stay open and nothing answers, as a hung pooler host looks
+   * to clients; only their deadlines notice. Throws `TestServerError` `SERVER_NOT_RUNNING`
+   * when it is not running. `stop()` and `kill()` thaw it first.
+   *
+   * @example
+   * ```ts
+   * await bouncer.freeze()
+   * // ... a query through it now waits until the client's own deadline ...
+   * await bouncer.thaw()
+   * ```
+   */
+  async freeze(): Promise<void> {
+    const pid = this.#server.pid
+    if (pid === undefined) throw notRunning(`pgbouncer on ${this.port}`, 'freeze')
+    await freezeTree(pid, `pgbouncer on ${this.port}`)
+  }
+
+  /** Resumes what {@link freeze} stopped; a no-op when it is not frozen. */
+  async thaw(): Promise<void> {
+    const pid = this.#server.pid
+    if (pid !== undefined) thawTree(pid)
+  }
+
+  /** SIGKILL (after a thaw). */
+  async kill(): Promise<void> {
+    await this.thaw()
+    await this.#server.kill()
   }
 
   /** Kills it and removes its directory. */
@@ -118,13 +151,17 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
     join(dir, 'pgbouncer.ini'),
     [
       '[databases]',
-      `* = host=${upstream.host} port=${upstream.port}`,
+      // Through the server's fault proxy when it has one, as clients connect to it.
+      `* = host=${(upstream.network ?? upstream).host} port=${(upstream.network ?? upstream).port}`,
       '[pgbouncer]',
       'listen_addr = 127.0.0.1',
       `listen_port = ${port}`,
       'unix_socket_dir =',
       'auth_type = scram-sha-256',
       `auth_file = ${join(dir, 'userlist.txt')}`,
+      // Any other role logs in with its own password, looked up in pg_shadow as production
+      // setups do, so the server's refusals of that role (a connection limit) reach clients.
+      'auth_user = postgres',
       `pool_mode = ${poolMode}`,
       'max_client_conn = 2000',
       `default_pool_size = ${options.poolSize ?? 20}`,

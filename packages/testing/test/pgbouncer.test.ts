@@ -5,6 +5,7 @@ import {
   type PostgresCluster,
   startPgBouncer,
   startPostgres,
+  waitFor,
 } from '../src/index.js'
 
 let cluster: PostgresCluster
@@ -56,5 +57,86 @@ describe('startPgBouncer', () => {
     await expect(withClient(url.toString(), (c) => c.query('select 1'))).rejects.toThrow(
       /authentication failed/,
     ) // PgBouncer answers 08P01
+  })
+})
+
+describe('PgBouncer freeze() / thaw()', () => {
+  it('a frozen PgBouncer answers nothing until thawed, then answers', async () => {
+    await bouncer.freeze()
+    try {
+      expect(bouncer.frozen).toBe(true)
+      // Its socket still accepts (the kernel does); only the client's own deadline ends the wait.
+      const frozen = new pg.Client({
+        connectionString: bouncer.url(),
+        connectionTimeoutMillis: 500,
+      })
+      frozen.on('error', () => {})
+      await expect(frozen.connect()).rejects.toThrow(/timeout/i)
+      await frozen.end().catch(() => undefined)
+    } finally {
+      await bouncer.thaw()
+    }
+    expect(bouncer.frozen).toBe(false)
+    const rows = await withClient(bouncer.url(), (c) =>
+      c.query('select inet_server_port() as port'),
+    )
+    expect(rows.rows[0].port).toBe(cluster.primary.port)
+  })
+
+  it('stop() of a frozen PgBouncer thaws and stops it; freeze() when stopped is SERVER_NOT_RUNNING', async () => {
+    const other = await startPgBouncer({ upstream: cluster.primary })
+    await other.freeze()
+    await other.stop()
+    expect(other.frozen).toBe(false)
+    await expect(withClient(other.url(), (c) => c.query('select 1'))).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    })
+    await expect(other.freeze()).rejects.toMatchObject({
+      name: 'TestServerError',
+      code: 'SERVER_NOT_RUNNING',
+    })
+  })
+})
+
+describe('startPostgres({ proxied: true, pgbouncer })', () => {
+  it("each PgBouncer connects through its server's fault proxy", async () => {
+    const proxied = await startPostgres({ replicas: 1, proxied: true, pgbouncer: 'transaction' })
+    try {
+      const { url, replicaUrls } = await proxied.createDatabase('through_proxies')
+      const servers = [proxied.primary, ...proxied.replicas]
+      for (const [i, clientUrl] of [url, ...replicaUrls].entries()) {
+        const server = servers[i]
+        const network = server?.network
+        if (!server || !network) throw new Error('a server without its proxy')
+        expect(new URL(clientUrl).port).toBe(String(proxied.pgbouncers[i]?.port))
+        const { rows } = await withClient(clientUrl, (c) =>
+          c.query('select inet_server_port() as port'),
+        )
+        expect(rows[0].port).toBe(server.port)
+        // PgBouncer's server connections are the proxy's: the query crossed it.
+        expect((await network.stats()).connections).toBeGreaterThan(0)
+        expect((await network.stats()).messagesToServer).toBeGreaterThan(2)
+      }
+      // Cut the primary's link: PgBouncer can no longer reach it, until it is restored.
+      const network = proxied.primary.network
+      await network?.cut()
+      const cut = new pg.Client({ connectionString: url, query_timeout: 15_000 })
+      cut.on('error', () => {})
+      const failed = await cut
+        .connect()
+        .then(() => cut.query('select 1'))
+        .then(
+          () => undefined,
+          (error: Error) => error,
+        )
+      await cut.end().catch(() => undefined)
+      expect(failed).toBeInstanceOf(Error)
+      await network?.restore()
+      await waitFor(() => withClient(url, (c) => c.query('select 1')).then(() => true), {
+        what: 'PgBouncer to reach the primary again',
+      })
+    } finally {
+      await proxied.stop()
+    }
   })
 })

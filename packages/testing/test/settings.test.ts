@@ -27,9 +27,37 @@ describe('server settings helpers', () => {
       name: 'TestServerError',
       code: 'INVALID_SETTING',
     })
-    for (const bad of [-2, Number.NaN, Number.POSITIVE_INFINITY])
-      await expect(replica.setStandbyDelay(bad)).rejects.toMatchObject({ code: 'INVALID_SETTING' })
-    await expect(replica.setApplyDelay(-1)).rejects.toMatchObject({ code: 'INVALID_SETTING' })
+    const before = await Promise.all(
+      ['max_standby_streaming_delay', 'recovery_min_apply_delay'].map((name) =>
+        show(replica, name),
+      ),
+    )
+    // Outside PostgreSQL's range (an integer of milliseconds up to INT_MAX), or not a number.
+    const outside = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 31, 1e12]
+    for (const bad of [-2, ...outside])
+      await expect(replica.setStandbyDelay(bad)).rejects.toMatchObject({
+        name: 'TestServerError',
+        code: 'INVALID_SETTING',
+        message: expect.stringContaining('from -1 to 2147483647'),
+      })
+    for (const bad of [-1, ...outside])
+      await expect(replica.setApplyDelay(bad)).rejects.toMatchObject({
+        name: 'TestServerError',
+        code: 'INVALID_SETTING',
+        message: expect.stringContaining('from 0 to 2147483647'),
+      })
+    // Refused before the server was touched: its settings are what they were.
+    expect(
+      await Promise.all(
+        ['max_standby_streaming_delay', 'recovery_min_apply_delay'].map((name) =>
+          show(replica, name),
+        ),
+      ),
+    ).toEqual(before)
+    // The largest value PostgreSQL takes is accepted.
+    await replica.setStandbyDelay(2 ** 31 - 1)
+    expect(await show(replica, 'max_standby_streaming_delay')).toBe('2147483647ms')
+    await replica.setStandbyDelay(30_000)
   })
 
   it('setStandbyDelay(0) with feedback off: a VACUUM on the primary cancels a standby read (40001)', async () => {

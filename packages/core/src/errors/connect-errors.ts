@@ -1,32 +1,9 @@
 import type { TargetConfig } from '../config/target.js'
-import { ConnectionError, type ConnectionErrorCode } from './errors.js'
-import { isAuthenticationFailure, isDatabaseError, toSluiceError } from './pg-errors.js'
+import { ConnectionError } from './errors.js'
+import { isDatabaseError, toSluiceError } from './pg-errors.js'
+import { refusalError } from './refusal-error.js'
 import { SluiceError } from './sluice-error.js'
 
-// What the server says when it refuses a session for a reason of its own, or PgBouncer, which
-// answers 08P01 with a message: its own ('no such database: x') or, when the server refused
-// PgBouncer's login, the server's ('database "x" does not exist'). Anything else said while
-// connecting is CONNECTION_REJECTED.
-const REFUSALS: readonly {
-  test: (error: Error & { code: string }) => boolean
-  code: ConnectionErrorCode
-}[] = [
-  { test: isAuthenticationFailure, code: 'AUTHENTICATION_FAILED' },
-  {
-    test: (error) =>
-      error.code === '3D000' ||
-      /^(no such database|database ".*" does not exist)/i.test(error.message),
-    code: 'DATABASE_NOT_FOUND',
-  },
-  {
-    test: (error) =>
-      error.code === '53300' ||
-      /^no more connections allowed|too many (clients|connections)|connection slots are reserved/i.test(
-        error.message,
-      ),
-    code: 'TOO_MANY_CONNECTIONS',
-  },
-]
 // Node's TLS layer names a certificate it rejects in `code`; pg says so when the server has no TLS.
 const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/
 const NO_TLS = 'The server does not support SSL connections'
@@ -36,7 +13,8 @@ const NO_TLS = 'The server does not support SSL connections'
  * query) into a {@link ConnectionError} naming the target, with the original as `cause`.
  * Unlike {@link toSluiceError} it knows the phase, so the server's refusals (SQLSTATE 3D000,
  * 28000, 28P01, 53300, 55000, 42501, ...) are typed while a query's errors stay pg's
- * `DatabaseError`. Codes: `AUTHENTICATION_FAILED`, `DATABASE_NOT_FOUND`,
+ * `DatabaseError`. Behind PgBouncer, which answers refusals with its own 08P01, they are
+ * recognised by PgBouncer's texts (see `refusalError`). Codes: `AUTHENTICATION_FAILED`, `DATABASE_NOT_FOUND`,
  * `TOO_MANY_CONNECTIONS`, `CONNECTION_REJECTED` (any other refusal), `TLS_FAILED`,
  * `CONNECT_TIMEOUT`, `CONNECTION_FAILED`.
  *
@@ -50,18 +28,7 @@ const NO_TLS = 'The server does not support SSL connections'
 export function connectError(error: unknown, target: TargetConfig): SluiceError {
   if (error instanceof SluiceError) return error
   const where = `${target.label} (${target.address})`
-  if (isDatabaseError(error)) {
-    const options = {
-      cause: error,
-      context: { target: target.label, sqlState: error.code },
-    }
-    const code = REFUSALS.find((refusal) => refusal.test(error))?.code ?? 'CONNECTION_REJECTED'
-    const message =
-      code === 'AUTHENTICATION_FAILED'
-        ? `Authentication failed for user "${target.user}" at ${where}`
-        : `${where} refused the connection: ${error.message} (SQLSTATE ${error.code})`
-    return new ConnectionError(code, message, options)
-  }
+  if (isDatabaseError(error)) return refusalError(error, target)
   const mapped = toSluiceError(error, target)
   if (mapped instanceof SluiceError) return mapped
   const options = { cause: error, context: { target: target.label } }

@@ -1,7 +1,9 @@
 import type { TargetConfig } from '../config/target.js'
 import { ConnectionError, PoolTimeoutError } from './errors.js'
+import { isPgBouncerRefusal, refusalError } from './refusal-error.js'
 import { SluiceError } from './sluice-error.js'
 
+const AUTH_SQLSTATES = new Set(['28000', '28P01'])
 const SOCKET_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -12,7 +14,6 @@ const SOCKET_ERRORS = new Set([
   'ETIMEDOUT',
   'EPIPE',
 ])
-const AUTH_SQLSTATES = new Set(['28000', '28P01'])
 // The server is going away (admin_shutdown, crash_shutdown) or not accepting sessions yet
 // (cannot_connect_now): the connection is lost, not the statement wrong.
 const SHUTDOWN_SQLSTATES = new Set(['57P01', '57P02'])
@@ -25,22 +26,6 @@ export function isDatabaseError(error: unknown): error is Error & { code: string
     error instanceof Error &&
     typeof (error as { code?: unknown }).code === 'string' &&
     typeof (error as { severity?: unknown }).severity === 'string'
-  )
-}
-
-/**
- * True for a refused login: PostgreSQL answers 28P01/28000; PgBouncer answers 08P01
- * "SASL authentication failed".
- *
- * @example
- * ```ts
- * if (isDatabaseError(error) && isAuthenticationFailure(error)) rotateCredentials()
- * ```
- */
-export function isAuthenticationFailure(error: Error & { code: string }): boolean {
-  return (
-    AUTH_SQLSTATES.has(error.code) ||
-    (error.code === '08P01' && /authentication failed/i.test(error.message))
   )
 }
 
@@ -62,12 +47,10 @@ export function toSluiceError(error: unknown, target: TargetConfig): unknown {
   const where = `${target.label} (${target.address})`
   const options = { cause: error, context: { target: target.label } }
   if (isDatabaseError(error)) {
-    if (isAuthenticationFailure(error)) {
-      return new ConnectionError(
-        'AUTHENTICATION_FAILED',
-        `Authentication failed for user "${target.user}" at ${where}`,
-        options,
-      )
+    // A refused login (28000/28P01, PgBouncer's 08P01 texts), also where transaction pooling
+    // makes it a query's answer.
+    if (AUTH_SQLSTATES.has(error.code) || isPgBouncerRefusal(error)) {
+      return refusalError(error, target)
     }
     if (SHUTDOWN_SQLSTATES.has(error.code)) {
       return new ConnectionError('CONNECTION_LOST', `${where} is shutting down`, options)

@@ -3,6 +3,7 @@ import type { TargetConfig } from '../config/target.js'
 import { connectError } from '../errors/connect-errors.js'
 import { ConnectionError, StatementTimeoutError } from '../errors/errors.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
+import { connectSucceeded } from '../errors/refusal-error.js'
 import { withDeadline } from '../internal/deadline.js'
 import { sendCancelRequest } from './cancel-request.js'
 import { serverOffersTls } from './tls-options.js'
@@ -83,9 +84,15 @@ export class SluiceClient extends pg.Client {
     const target = this.#target
     const opened = (target.ssl.mode === 'prefer' ? this.#preferTls() : Promise.resolve())
       .then(() => super.connect())
-      .catch((error: unknown) => {
-        throw connectError(error, target)
-      })
+      .then(
+        (client) => {
+          connectSucceeded(target)
+          return client
+        },
+        (error: unknown) => {
+          throw connectError(error, target)
+        },
+      )
     if (!callback) return opened
     opened.then(
       () => callback(null),

@@ -20,7 +20,8 @@ export interface StartPostgresOptions {
   readonly engine?: PostgresEngine
   /**
    * Put a fault proxy in front of every server (`server.network`): the cluster's and servers'
-   * URLs go through it, replication between the servers does not.
+   * URLs go through it, and so do the PgBouncers of `pgbouncer`; replication between the
+   * servers does not.
    */
   readonly proxied?: boolean
   /**

@@ -35,8 +35,9 @@ export class ReplicaServer extends PostgresServer {
 
   /**
    * Delays applying each commit until `ms` after it happened on the primary
-   * (`recovery_min_apply_delay`); 0 removes the delay. Takes effect without a restart. A
-   * negative or non-finite `ms` is `TestServerError` `INVALID_SETTING`.
+   * (`recovery_min_apply_delay`); 0 removes the delay. Takes effect without a restart. An `ms`
+   * outside 0..2147483647 (PostgreSQL's INT_MAX) or not finite is `TestServerError`
+   * `INVALID_SETTING`, before the server is touched.
    */
   async setApplyDelay(ms: number): Promise<void> {
     const delay = milliseconds('recovery_min_apply_delay', ms, 0)
@@ -47,7 +48,8 @@ export class ReplicaServer extends PostgresServer {
    * How long replay waits for standby queries that conflict with it before cancelling them
    * (`max_standby_streaming_delay`; -1 waits forever). 0 cancels at once: with
    * {@link setHotStandbyFeedback}(false), a VACUUM on the primary then cancels a long read
-   * here with a recovery conflict (SQLSTATE 40001).
+   * here with a recovery conflict (SQLSTATE 40001). An `ms` outside -1..2147483647 or not
+   * finite is `TestServerError` `INVALID_SETTING`, before the server is touched.
    *
    * @example
    * ```ts
@@ -85,9 +87,12 @@ export class ReplicaServer extends PostgresServer {
   }
 }
 
-/** `ms` as a whole number of milliseconds >= `min`, else `INVALID_SETTING`. */
+/** The largest value of an integer setting: PostgreSQL's INT_MAX. */
+const INT_MAX = 2_147_483_647
+
+/** `ms` as a whole number of milliseconds in `min`..INT_MAX, else `INVALID_SETTING`. */
 function milliseconds(name: string, ms: number, min: number): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < min)
-    throw invalidSetting(name, ms, `a finite number of milliseconds >= ${min}`)
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < min || ms > INT_MAX)
+    throw invalidSetting(name, ms, `a finite number of milliseconds from ${min} to ${INT_MAX}`)
   return Math.trunc(ms)
 }
