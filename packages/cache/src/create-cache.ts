@@ -5,6 +5,8 @@ import { CacheError, storeError } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
+import { callOptions } from './options/load-options.js'
+import { checkIoredis } from './peers.js'
 import { queryKey } from './query-key.js'
 import { describeRedis } from './redis-description.js'
 import type { CacheStore } from './store/cache-store.js'
@@ -24,6 +26,7 @@ const READY_PROBE = 'sluice:ready'
  * defaults.
  *
  * @throws ConfigError (`CONFIG_INVALID`) for bad options, naming each.
+ * @throws PeerVersionError (`PEER_VERSION_UNSUPPORTED`) when ioredis is older than 5.4.0.
  * @example
  * ```ts
  * const cache = createCache({ redis: 'redis://localhost:6379', namespace: 'app', database: 'main' })
@@ -32,6 +35,7 @@ const READY_PROBE = 'sluice:ready'
  * ```
  */
 export function createCache(options: CacheOptions): Cache {
+  checkIoredis()
   const resolved = resolveCacheOptions(options)
   const onCache = resolved.hooks?.onCache
   let warned = false
@@ -102,13 +106,20 @@ export function createCache(options: CacheOptions): Cache {
     getOrLoad: (key, loader, loadOptions) => cache.getOrLoad(key, loader, loadOptions),
     get: (key) => cache.get(key),
     set: (key, value, setOptions) => cache.set(key, value, setOptions),
-    delete: async (keys) => cache.delete(typeof keys === 'string' ? [keys] : keys),
+    delete: async (keys) => cache.delete(keys),
     invalidateTags: (tags) => cache.invalidateTags(tags),
     warm: async (entries) => {
-      await Promise.all(entries.map(({ key, value, ...rest }) => cache.set(key, value, rest)))
+      if (!Array.isArray(entries))
+        throw notA('entries', 'an array of { key, value, ttlMs?, tags? }')
+      const each = entries.map((entry) => callOptions(entry ?? null, 'entries[]'))
+      await Promise.all(each.map(({ key, value, ...rest }) => cache.set(key, value, rest)))
     },
-    async query<R>(query: CacheableQuery<R>, queryOptions: QueryOptions = {}): Promise<R[]> {
+    async query<R>(query: CacheableQuery<R>, given?: QueryOptions): Promise<R[]> {
+      const queryOptions = callOptions(given, 'options')
       const { key, database = resolved.database, tags = [], ...loadOptions } = queryOptions
+      if (typeof query?.compile !== 'function' || typeof query.execute !== 'function') {
+        throw notA('query', 'a Kysely query (with compile() and execute())')
+      }
       const compiled = query.compile()
       if (key === undefined && (typeof database !== 'string' || database.length === 0)) {
         throw new CacheError(
@@ -125,7 +136,12 @@ export function createCache(options: CacheOptions): Cache {
       )
       return value as R[]
     },
-    invalidateOnCommit: (tables) => cache.invalidateTags(dependentTags(tables, dependencies), true),
+    invalidateOnCommit: async (tables, commit = { token: undefined }) => {
+      if (!Array.isArray(tables) || tables.some((table) => typeof table !== 'string')) {
+        throw notA('tables', 'an array of table names')
+      }
+      return cache.invalidateTags(dependentTags(tables, dependencies), commit)
+    },
     learnDependencies: async (db) => {
       mergeDependencies(dependencies, await readDependencies(db as never))
     },
@@ -166,6 +182,11 @@ export function createCache(options: CacheOptions): Cache {
       return closed
     },
   }
+}
+
+/** A call's argument that is not what it must be, as `CACHE_OPTION_INVALID` naming it. */
+function notA(field: string, what: string): CacheError {
+  return new CacheError('CACHE_OPTION_INVALID', `${field} must be ${what}`, { field })
 }
 
 /** A `ready()` failure naming the store's host and the cause (never a password). */

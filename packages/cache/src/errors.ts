@@ -25,7 +25,7 @@ export type CacheErrorCode =
  * @example
  * ```ts
  * try {
- *   await store.set('', entry, 1000)
+ *   await cache.set('', user)
  * } catch (error) {
  *   if (error instanceof CacheError && error.code === 'CACHE_KEY_INVALID') reply.status(400)
  * }
@@ -72,13 +72,16 @@ export function storeError(error: unknown): CacheError {
     : new CacheError('CACHE_STORE_UNAVAILABLE', `The cache store failed: ${message}`)
 }
 
+const LONE_SURROGATE = /\p{Cs}/u
+
 /** Longest key accepted, in UTF-8 bytes (Redis allows more; keys this long are a bug). */
 export const MAX_KEY_BYTES = 1024
 
 /**
  * Checks a cache key or tag.
  *
- * @throws CacheError `CACHE_KEY_INVALID` for a non-string, an empty string or one over 1 KiB.
+ * @throws CacheError `CACHE_KEY_INVALID` for a non-string, an empty string, one over 1 KiB, or
+ * one holding a lone surrogate (not well-formed Unicode).
  * @example
  * ```ts
  * validateKey(`user:${id}`, 'key')
@@ -88,7 +91,15 @@ export function validateKey(key: unknown, what: 'key' | 'tag'): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new CacheError('CACHE_KEY_INVALID', `A cache ${what} must be a non-empty string`)
   }
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+  if (LONE_SURROGATE.test(key)) {
+    // UTF-8 has no bytes for one: Redis would get U+FFFD, and 'a\uD800' would share 'a\uDBFF''s entry.
+    throw new CacheError(
+      'CACHE_KEY_INVALID',
+      `A cache ${what} must be well-formed Unicode (it holds a lone surrogate, which UTF-8 cannot encode)`,
+    )
+  }
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short keys skip counting (the hit path).
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new CacheError(
       'CACHE_KEY_INVALID',
       `A cache ${what} must be at most ${MAX_KEY_BYTES} bytes (got one starting "${key.slice(0, 32)}...")`,

@@ -18,6 +18,39 @@ interface Waiting {
 }
 
 /**
+ * A field of the members hash holding when (Redis's clock, ms) the hash was created. A hash
+ * without it was lost (FLUSHALL, a restart without persistence, an eviction); one created
+ * again less than a lease ago may not list every member with L1 copies yet (they join at
+ * their next renewal, or lose their lease).
+ */
+const REGISTRY_MARK = '@'
+
+/** Redis's clock in ms, as a string (Lua). */
+const NOW = `local t = redis.call('TIME') local now = t[1] .. string.format('%03d', math.floor(t[2] / 1000))`
+
+const SCRIPTS = {
+  // KEYS: members. ARGV: origin ('' for an instance without L1), until. The hash's mark.
+  sluiceBusRenew: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+redis.call('HSETNX', KEYS[1], '${REGISTRY_MARK}', now)
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return redis.call('HGET', KEYS[1], '${REGISTRY_MARK}')`,
+  },
+  // KEYS: members. The hash (flat) and Redis's clock.
+  sluiceBusMembers: {
+    numberOfKeys: 1,
+    lua: `${NOW}
+return {redis.call('HGETALL', KEYS[1]), now}`,
+  },
+} as const
+
+type Scripted = {
+  sluiceBusRenew(members: string, origin: string, until: number): Promise<string>
+  sluiceBusMembers(members: string): Promise<[string[], string]>
+}
+
+/**
  * Invalidations between instances over Redis pub/sub, on a connection of its own, confirmed.
  *
  * Every instance with an L1 is a member (a field of one Redis hash, refreshed on a timer) and
@@ -30,7 +63,7 @@ interface Waiting {
  * Never throws: failures are reported and cost only the L1.
  */
 export class InvalidationBus {
-  readonly #publisher: Redis | Cluster
+  readonly #publisher: (Redis | Cluster) & Scripted
   readonly #subscriber: Redis | Cluster
   readonly #channel: string
   readonly #members: string
@@ -41,6 +74,8 @@ export class InvalidationBus {
   readonly #waiting = new Map<number, Waiting>()
   readonly #heartbeat: NodeJS.Timeout
   #subscribed = false
+  /** The first registry mark this instance saw: another one means the registry was lost since. */
+  #firstMark: string | undefined
   #leaseUntil = 0
   #nextId = 0
 
@@ -54,7 +89,8 @@ export class InvalidationBus {
       onError: (error: unknown) => void
     },
   ) {
-    this.#publisher = client
+    for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, script)
+    this.#publisher = client as (Redis | Cluster) & Scripted
     this.#channel = `${namespace}:invalidations`
     this.#members = `${namespace}:{bus}:members`
     this.#leaseMs = options.leaseMs
@@ -106,7 +142,11 @@ export class InvalidationBus {
 
   /**
    * Publishes an invalidation; resolves once every live member confirmed it, or after
-   * `leaseMs` at the latest, or at once when Redis could not be reached (never rejects).
+   * `leaseMs` (x1.1) at the latest, whatever Redis does meanwhile (frozen, slow or gone: never
+   * rejects). It is published even when no member is listed; when the members hash was lost
+   * or created again less than a lease ago (members with L1 copies may be missing from it),
+   * it waits the whole `leaseMs`: by then every subscribed instance has received it, or lost
+   * its lease.
    */
   async publish(invalidation: Invalidation): Promise<void> {
     const id = this.#nextId++
@@ -115,16 +155,20 @@ export class InvalidationBus {
       done = resolve
     })
     const timer = setTimeout(done, this.#leaseMs * 1.1)
-    try {
-      const members = await this.#liveMembers()
-      if (members.size === 0) return
-      this.#waiting.set(id, { members, done })
+    const send = async () => {
+      const { members, incomplete } = await this.#liveMembers()
+      if (!incomplete && members.size > 0) this.#waiting.set(id, { members, done })
       const message = JSON.stringify({ ...invalidation, origin: this.#origin, id })
       await this.#publisher.publish(this.#channel, message)
-      await confirmed
-    } catch (error) {
+      if (!incomplete && members.size === 0) done()
+    }
+    send().catch((error: unknown) => {
       // Nobody heard it: the invalidation is announced again once the store has it.
       this.#onError(error)
+      done()
+    })
+    try {
+      await confirmed
     } finally {
       clearTimeout(timer)
       this.#waiting.delete(id)
@@ -139,33 +183,47 @@ export class InvalidationBus {
     this.#subscriber.disconnect()
   }
 
-  /** Pings the subscription (the lease) and refreshes this member's entry. */
+  /** Pings the subscription (the lease), refreshes this member's entry and marks the registry. */
   async #renew(): Promise<void> {
     const sent = Date.now()
     try {
-      await Promise.all([
+      const [, mark] = await Promise.all([
         this.#subscriber.ping(),
-        this.#member &&
-          this.#publisher.hset(this.#members, this.#origin, String(sent + 3 * this.#leaseMs)),
+        this.#publisher.sluiceBusRenew(
+          this.#members,
+          this.#member ? this.#origin : '',
+          sent + 3 * this.#leaseMs,
+        ),
       ])
+      this.#firstMark ??= mark
       if (this.#subscribed) this.#leaseUntil = Math.max(this.#leaseUntil, sent + this.#leaseMs)
     } catch (error) {
       this.#onError(error)
     }
   }
 
-  /** The other members whose entries have not expired; expired ones are removed. */
-  async #liveMembers(): Promise<Set<string>> {
-    const entries = await this.#publisher.hgetall(this.#members)
+  /**
+   * The other members whose entries have not expired (expired ones are removed), and whether
+   * the hash may miss some: it was lost, or created again less than a lease ago.
+   */
+  async #liveMembers(): Promise<{ members: Set<string>; incomplete: boolean }> {
+    const [flat, redisNow] = await this.#publisher.sluiceBusMembers(this.#members)
     const now = Date.now()
     const live = new Set<string>()
     const expired: string[] = []
-    for (const [origin, until] of Object.entries(entries)) {
-      if (Number(until) <= now) expired.push(origin)
+    let created: string | undefined
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const origin = String(flat[i])
+      const until = String(flat[i + 1])
+      if (origin === REGISTRY_MARK) created = until
+      else if (Number(until) <= now) expired.push(origin)
       else if (origin !== this.#origin) live.add(origin)
     }
     if (expired.length > 0) this.#publisher.hdel(this.#members, ...expired).catch(() => undefined)
-    return live
+    if (created === undefined) return { members: live, incomplete: true }
+    this.#firstMark ??= created
+    const young = Number(redisNow) - Number(created) < this.#leaseMs * 1.1
+    return { members: live, incomplete: created !== this.#firstMark && young }
   }
 
   #acked({ id, from }: { id: number; from: string }): void {

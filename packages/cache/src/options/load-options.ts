@@ -1,3 +1,4 @@
+import { CacheError } from '../errors.js'
 import type { Duration, ResolvedCacheOptions } from './cache-options.js'
 import { callDuration, MAX_TIMER_MS, MAX_TTL_MS } from './duration.js'
 
@@ -60,4 +61,22 @@ export function resolveLoadOptions(
       defaults.loadTimeoutMs,
     ),
   }
+}
+
+/**
+ * A call's options object: `{}` when left out; anything but an object (`null`, a string...)
+ * is refused rather than read as no options.
+ *
+ * @throws CacheError `CACHE_OPTION_INVALID` naming `field`.
+ * @example
+ * ```ts
+ * const { ttlMs, tags } = callOptions<LoadOptions>(options, 'options')
+ * ```
+ */
+export function callOptions<T extends object>(input: T | undefined, field: string): T {
+  if (input === undefined) return {} as T
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new CacheError('CACHE_OPTION_INVALID', `${field} must be an object`, { field })
+  }
+  return input
 }

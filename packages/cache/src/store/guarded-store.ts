@@ -168,7 +168,10 @@ export class GuardedStore {
     return sent
   }
 
-  /** Sends the pending invalidations (joining a send under way); true once none is left. */
+  /**
+   * Sends the pending invalidations (joining a send under way); true once they reached the
+   * store (invalidations added meanwhile go out with the next send).
+   */
   #flush(pastBreaker = false): Promise<boolean> {
     if (this.#pending.size === 0) return Promise.resolve(true)
     this.#flushing ??= this.#send(pastBreaker).finally(() => {
@@ -201,7 +204,7 @@ export class GuardedStore {
       this.#sentLate(batch)
     }
     this.#retryMs = FIRST_RETRY_MS
-    return this.#pending.size === 0
+    return true
   }
 
   #scheduleRetry(): void {

@@ -22,7 +22,7 @@ export function markClosing(pool: pg.Pool): void {
  *
  * @example
  * ```ts
- * if (isClosing(pool)) return { status: 'down', error: new DatabaseClosedError() }
+ * const error = isClosing(pool) ? new DatabaseClosedError() : undefined
  * ```
  */
 export function isClosing(pool: pg.Pool): boolean {
