@@ -8,7 +8,7 @@ import { ConfigError } from '../errors/errors.js'
  * @throws ConfigError (`CONFIG_INVALID`) naming `field`.
  * @example
  * ```ts
- * const timeoutMs = timeoutOption('timeoutMs', options.timeoutMs, 10_000)
+ * const timeoutMs = timeoutOption('timeoutMs', 5_000, 10_000) // 5000
  * ```
  */
 export function timeoutOption(field: string, value: number | undefined, fallback: number): number {
