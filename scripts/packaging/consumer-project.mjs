@@ -47,12 +47,27 @@ export function prepareConsumer(work) {
       name: 'sluice-consumer',
       private: true,
       type: 'module',
-      dependencies: { ...dependencies, ioredis: '^5.4.0', kysely: '^0.28.0', pg: '^8.21.0' },
+      dependencies: {
+        ...dependencies,
+        '@opentelemetry/api': '^1.9.0',
+        ioredis: '^5.4.0',
+        kysely: '^0.28.0',
+        pg: '^8.21.0',
+        'prom-client': '^15.1.0',
+      },
       devDependencies: { '@types/node': '^20.19.0', typescript: '5.9.3' },
     }),
   )
   cpSync(join(root, 'scripts', 'packaging', 'consumer.ts'), join(consumer, 'src', 'main.ts'))
-  const strict = { strict: true, target: 'ES2022', skipLibCheck: false, types: ['node'] }
+  // The strictest settings consumers use: exactOptionalPropertyTypes rejects an `undefined`
+  // where an option is only optional.
+  const strict = {
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    target: 'ES2022',
+    skipLibCheck: false,
+    types: ['node'],
+  }
   for (const [name, options] of [
     ['nodenext', { module: 'NodeNext', moduleResolution: 'NodeNext', outDir: 'dist' }],
     ['bundler', { module: 'ESNext', moduleResolution: 'bundler', noEmit: true }],

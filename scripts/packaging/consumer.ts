@@ -1,7 +1,15 @@
 // A service as a user writes it, compiled against the packed tarballs (NodeNext and bundler
 // resolution) and run against real servers that @sluice/testing starts.
 import { createCache } from '@sluice/cache'
-import { ConfigError, createDatabase, parseConfig, SluiceError } from '@sluice/core'
+import {
+  ConfigError,
+  combineInstrumentation,
+  createDatabase,
+  parseConfig,
+  SluiceError,
+} from '@sluice/core'
+import { otelInstrumentation } from '@sluice/core/otel'
+import { prometheusInstrumentation } from '@sluice/core/prometheus'
 import { definePartitions, partitionFor } from '@sluice/partitions'
 import { createRoutedDatabase } from '@sluice/router'
 import { startPostgres, startRedis } from '@sluice/testing'
@@ -19,13 +27,15 @@ try {
     DATABASE_URL: cluster.primary.url(),
     DATABASE_REPLICA_URLS: cluster.replicas.map((replica) => replica.url()).join(','),
   })
-  const database = createRoutedDatabase<DB>(config)
+  // As the README shows: one combined instrumentation for every package.
+  const instrumentation = combineInstrumentation(prometheusInstrumentation(), otelInstrumentation())
+  const database = createRoutedDatabase<DB>(config, { instrumentation })
   await database.ready()
   await database.db.insertInto('notes').values({ body: 'hello' }).execute()
   const notes = await database.session(() => database.db.selectFrom('notes').selectAll().execute())
   const cache = createCache({ redis: redis.url, namespace: 'consumer' })
   const cached = await cache.getOrLoad('notes', async () => notes.length, { ttlMs: 10_000 })
-  const single = createDatabase<DB>(config)
+  const single = createDatabase<DB>(config, { instrumentation })
   const { rows } = await sql<{ recovery: boolean }>`select pg_is_in_recovery() as recovery`.execute(
     single.db,
   )

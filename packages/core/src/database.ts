@@ -6,6 +6,7 @@ import { SluiceDriver } from './driver/sluice-driver.js'
 import { checkTarget, type HealthReport, healthReport } from './health.js'
 import { combineInstrumentation } from './instrumentation/combine.js'
 import type { Instrumentation } from './instrumentation/events.js'
+import { timeoutOption } from './internal/timeout-option.js'
 import { createPool } from './pool/create-pool.js'
 import { checkReady, type ReadyOptions } from './ready.js'
 
@@ -57,6 +58,8 @@ export interface SluiceDatabase<DB> {
   /**
    * Stops accepting queries (they fail with `DATABASE_CLOSED`), waits for in-flight ones up to
    * `timeoutMs`, then ends the pool. Idempotent.
+   *
+   * @throws ConfigError for a `timeoutMs` that is not a number of milliseconds, 0 or more.
    */
   close(options?: CloseOptions): Promise<void>
 }
@@ -96,7 +99,8 @@ export function createDatabase<DB>(
     db,
     health: async () => healthReport([await checkTarget(pool, target, 'primary')]),
     ready: (readyOptions) => checkReady([{ pool, target, role: 'primary' }], readyOptions),
-    close: ({ timeoutMs = 10_000 } = {}) => {
+    close: async (closeOptions = {}) => {
+      const timeoutMs = timeoutOption('timeoutMs', closeOptions.timeoutMs, 10_000)
       closing ??= driver.drain(timeoutMs).then(() => driver.destroy())
       return closing
     },

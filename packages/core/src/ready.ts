@@ -3,6 +3,7 @@ import type { TargetConfig } from './config/target.js'
 import { ConnectionError, DatabaseNotReadyError } from './errors/errors.js'
 import { probeTarget, type TargetHealth } from './health.js'
 import { withDeadline } from './internal/deadline.js'
+import { timeoutOption } from './internal/timeout-option.js'
 
 /** Options of `ready()`. */
 export interface ReadyOptions {
@@ -24,7 +25,8 @@ export interface ReadyTarget {
  * naming each server that is not, with why.
  *
  * @internal Plumbing for Sluice's packages (`@sluice/core/internal`).
- * @throws DatabaseNotReadyError (`DATABASE_NOT_READY`).
+ * @throws DatabaseNotReadyError (`DATABASE_NOT_READY`); ConfigError for a `timeoutMs` that is
+ * not a number of milliseconds, 0 or more.
  * @example
  * ```ts
  * await checkReady([{ pool, target: config.primary, role: 'primary' }], { timeoutMs: 5000 })
@@ -34,7 +36,11 @@ export async function checkReady(
   targets: readonly ReadyTarget[],
   options: ReadyOptions = {},
 ): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? targets[0]?.target.pool.acquireTimeoutMs ?? 10_000
+  const timeoutMs = timeoutOption(
+    'timeoutMs',
+    options.timeoutMs,
+    targets[0]?.target.pool.acquireTimeoutMs ?? 10_000,
+  )
   const failures = await Promise.all(
     targets.map(async ({ pool, target, role }) => {
       const { error } = await withDeadline(probeTarget(pool, target, role), timeoutMs, () => ({

@@ -3,6 +3,7 @@ import { freePort } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  ConfigError,
   ConnectionError,
   DatabaseNotReadyError,
   parseConfig,
@@ -75,6 +76,21 @@ describe('ready()', () => {
     expect((await notReady(open({ DATABASE_URL: closed }))).cause).toMatchObject({
       code: 'CONNECTION_FAILED',
     })
+  })
+})
+
+describe('timeouts of ready() and close()', () => {
+  it('a timeoutMs that is not a number of milliseconds is a ConfigError, and closes nothing', async () => {
+    const database = open({ DATABASE_URL: url })
+    for (const timeoutMs of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      await expect(database.ready({ timeoutMs })).rejects.toBeInstanceOf(ConfigError)
+      await expect(database.close({ timeoutMs })).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        issues: [{ field: 'timeoutMs', message: 'must be a number of milliseconds, 0 or more' }],
+      })
+    }
+    const { rows } = await sql<{ up: boolean }>`select true as up`.execute(database.db)
+    expect(rows).toEqual([{ up: true }])
   })
 })
 

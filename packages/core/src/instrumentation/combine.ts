@@ -4,13 +4,21 @@ import type { Instrumentation } from './events.js'
  * Merges several instrumentations into one that calls each in turn, isolating failures: a
  * hook that throws is skipped, never failing the query. Every `on*` method is merged, so
  * extended interfaces (the router's `onRoute`, say) combine too. Returns `undefined` for none,
- * so the zero-cost path stays zero-cost.
+ * so the zero-cost path stays zero-cost; with a first instrumentation given, the result's type
+ * is not `undefined` (it fits an `instrumentation` option under `exactOptionalPropertyTypes`).
  *
  * @example
  * ```ts
  * const hooks = combineInstrumentation(prometheusHooks, tracingHooks)
  * ```
  */
+export function combineInstrumentation<I extends Instrumentation = Instrumentation>(
+  first: Partial<I>,
+  ...rest: ReadonlyArray<Partial<I> | undefined>
+): I
+export function combineInstrumentation<I extends Instrumentation = Instrumentation>(
+  ...hooks: ReadonlyArray<Partial<I> | undefined>
+): I | undefined
 export function combineInstrumentation<I extends Instrumentation = Instrumentation>(
   ...hooks: ReadonlyArray<Partial<I> | undefined>
 ): I | undefined {

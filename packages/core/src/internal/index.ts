@@ -16,3 +16,4 @@ export {
 export { checkReady, type ReadyTarget } from '../ready.js'
 export { MAX_TIMER_MS, withDeadline } from './deadline.js'
 export { queryWithin } from './query-within.js'
+export { timeoutOption } from './timeout-option.js'
