@@ -1,7 +1,8 @@
 // Cache hit throughput, in one run on one Redis: Sluice against bentocache and cache-manager,
 // in-process hits (`l1`), Redis hits with no in-process tier (`l2`), and both tiers
 // (`tiered`), each cache in a process of its own. Prints ratios to bentocache; the target is
-// >= 1.0x.
+// >= 1.0x. BENCH_CACHE_SHAPES=l1,tiered runs only those shapes; BENCH_CACHE_BASELINE adds
+// another build of the cache (see cache-contenders.ts).
 import { startRedis } from '@sluice/testing'
 import { LIBRARIES, type Shape } from './cache-contenders.js'
 import { compare } from './compare.js'
@@ -17,7 +18,8 @@ const CHILD = new URL('./cache-hits-child.js', import.meta.url)
 
 const redis = await startRedis()
 try {
-  for (const shape of ['l1', 'l2', 'tiered'] as const satisfies readonly Shape[]) {
+  const shapes = (process.env.BENCH_CACHE_SHAPES?.split(',') ?? ['l1', 'l2', 'tiered']) as Shape[]
+  for (const shape of shapes) {
     const caches: [string, ContenderProcess][] = []
     try {
       for (const library of LIBRARIES) {

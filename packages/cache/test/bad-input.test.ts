@@ -238,3 +238,102 @@ describe('cache.query keys: the database and typed parameters', () => {
     expect(await cache.query(query(5n))).toEqual([{ label: 'A five' }])
   })
 })
+
+describe.each([
+  ['redis', () => ({})],
+  ['redis cluster, 3 masters', () => ({ redis: clusterClient })],
+] as const)('every key, tag and value a caller can pass (%s)', (_name, mode) => {
+  const huge = 'k'.repeat(1 << 20) // 1 MiB
+  // 341 three-byte characters are 1023 UTF-8 bytes; 342 are 1026, over the 1 KiB limit.
+  const longest = '漢'.repeat(341)
+  const tooLong = '漢'.repeat(342)
+
+  test('1 MiB and over-1-KiB keys and tags, and non-strings: CACHE_KEY_INVALID, nothing stored', async () => {
+    const namespace = freshNamespace()
+    const cache = testCache({ ...mode(), namespace })
+    const invalid = { code: 'CACHE_KEY_INVALID' }
+    for (const key of [huge, tooLong, '', 42, undefined, null, ['a']] as never[]) {
+      await expect(cache.getOrLoad(key, async () => 1)).rejects.toMatchObject(invalid)
+      await expect(cache.set(key, 1)).rejects.toMatchObject(invalid)
+      await expect(cache.get(key)).rejects.toMatchObject(invalid)
+      await expect(cache.delete([key])).rejects.toMatchObject(invalid)
+      await expect(cache.getOrLoad('k', async () => 1, { tags: [key] })).rejects.toMatchObject(
+        invalid,
+      )
+      await expect(cache.invalidateTags([key])).rejects.toMatchObject(invalid)
+    }
+    expect(await cache.getOrLoad(longest, async () => 'fits', { tags: [longest] })).toBe('fits')
+    // What Redis holds: the entry of the longest key only (and its generation and tag).
+    const server = _name === 'redis' ? redisClient() : clusterClient
+    expect(await server.exists(`${namespace}:{k${longest}}:v`)).toBe(1)
+    expect(cache.events.filter((event) => event.kind === 'error')).toEqual([])
+  })
+
+  test('values of every JavaScript type: the same from L1 and from Redis, or CACHE_VALUE_UNSERIALIZABLE', async () => {
+    const namespace = freshNamespace()
+    const withL1 = testCache({ ...mode(), namespace })
+    const sharedOnly = testCache({ ...mode(), namespace, l1: false })
+    const circular: { self?: unknown; n: number } = { n: 1 }
+    circular.self = circular
+    // biome-ignore lint/suspicious/noSparseArray: a sparse array is a value too
+    const sparse = [1, , 3]
+    const values: unknown[] = [
+      'text',
+      '',
+      0,
+      -0,
+      1.5,
+      Number.NaN,
+      Number.MAX_SAFE_INTEGER,
+      true,
+      false,
+      null,
+      10n ** 30n,
+      [],
+      {},
+      Object.create(null),
+      new Date(0),
+      /a.b/gi,
+      new URL('https://example.com/a?b=1'),
+      sparse,
+      circular,
+      new Uint8Array([1, 2]),
+      new ArrayBuffer(4),
+    ]
+    for (const [index, value] of values.entries()) {
+      await withL1.set(`value:${index}`, value)
+      expect(await withL1.get(`value:${index}`)).toEqual(value)
+      expect(await sharedOnly.get(`value:${index}`)).toEqual(value)
+    }
+    for (const bad of [
+      Symbol('s'),
+      () => 1,
+      new WeakMap(),
+      Promise.resolve(1),
+      new (class A {})(),
+    ]) {
+      await expect(withL1.set('bad', bad)).rejects.toMatchObject({
+        code: 'CACHE_VALUE_UNSERIALIZABLE',
+      })
+    }
+    expect(await sharedOnly.get('bad')).toBeUndefined()
+    expect(withL1.storeState).toBe('closed')
+  })
+
+  test('options beyond a timer or a TTL, NaN and negative, per call: CACHE_OPTION_INVALID naming the field', async () => {
+    const cache = testCache({ ...mode(), l1: false })
+    for (const [field, options] of [
+      ['ttlMs', { ttlMs: 2 ** 60 }],
+      ['graceMs', { graceMs: -1 }],
+      ['lockTimeoutMs', { lockTimeoutMs: Number.NaN }],
+      ['loadTimeoutMs', { loadTimeoutMs: 2 ** 40 }],
+      ['negativeTtlMs', { negativeTtlMs: Number.POSITIVE_INFINITY }],
+    ] as const) {
+      await expect(cache.getOrLoad('k', async () => 1, options as never)).rejects.toMatchObject({
+        code: 'CACHE_OPTION_INVALID',
+        field,
+      })
+    }
+    expect(await cache.get('k')).toBeUndefined()
+  })
+})
