@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Packs every package as it would be published, installs the tarballs with npm into a fresh
 // project, type-checks a consumer under moduleResolution NodeNext and bundler, runs it against
-// real servers, and lints each tarball with publint and @arethetypeswrong/cli.
+// real servers, and lints each tarball with publint and @arethetypeswrong/cli. Then, in the same
+// project (packed once), the peer-range matrix of scripts/packaging/peer-legs.mjs.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareConsumer, run } from './packaging/consumer-project.mjs'
+import { checkPeerLegs } from './packaging/peer-legs.mjs'
 
 const started = performance.now()
 const work = mkdtempSync(join(tmpdir(), 'sluice-packaging-'))
@@ -21,7 +23,13 @@ try {
   run('npx', ['tsc', '-p', 'tsconfig.nodenext.json'], consumer)
   run('npx', ['tsc', '-p', 'tsconfig.bundler.json'], consumer)
   run('node', ['dist/main.js'], consumer)
-  console.log(`check-packaging: passed in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  console.log(
+    `check-packaging: packaging passed in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  )
+  checkPeerLegs(consumer)
+  console.log(
+    `check-packaging: packaging and peer ranges passed in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  )
 } finally {
   rmSync(work, { recursive: true, force: true })
 }

@@ -11,8 +11,17 @@ import { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 
 export type Shape = 'l1' | 'l2' | 'tiered'
-export const LIBRARIES = ['bentocache', 'cache-manager', 'sluice'] as const
-export type Library = (typeof LIBRARIES)[number]
+export type Library = 'bentocache' | 'cache-manager' | 'sluice' | 'sluice-baseline'
+/**
+ * The contenders: with BENCH_CACHE_BASELINE=/path/to/cache/dist/index.js, also that other build
+ * of `@sluice/cache` (say, the last release), for the before/after ratio of a change in one run.
+ */
+export const LIBRARIES: readonly Library[] = [
+  'bentocache',
+  'cache-manager',
+  'sluice',
+  ...(process.env.BENCH_CACHE_BASELINE ? (['sluice-baseline'] as const) : []),
+]
 
 /** One cache, reduced to what the benchmarks do with it. */
 export interface Contender {
@@ -24,15 +33,20 @@ const TTL_MS = 3_600_000
 const MEMORY_ENTRIES = 10_000
 
 /** A cache of `library` in `shape`, on the Redis at `redisUrl`, under `namespace`. */
-export function contender(
+export async function contender(
   library: Library,
   shape: Shape,
   redisUrl: string,
   namespace: string,
-): Contender {
+): Promise<Contender> {
   switch (library) {
     case 'sluice':
-      return sluice(shape, redisUrl, namespace)
+      return sluice(createCache, shape, redisUrl, namespace)
+    case 'sluice-baseline': {
+      const module = new URL(process.env.BENCH_CACHE_BASELINE ?? '', 'file:///')
+      const baseline = (await import(module.href)) as { createCache: typeof createCache }
+      return sluice(baseline.createCache, shape, redisUrl, namespace)
+    }
     case 'bentocache':
       return bento(shape, redisUrl, namespace)
     case 'cache-manager':
@@ -40,9 +54,15 @@ export function contender(
   }
 }
 
-function sluice(shape: Shape, redisUrl: string, namespace: string): Contender {
+function sluice(
+  create: typeof createCache,
+  shape: Shape,
+  redisUrl: string,
+  namespace: string,
+): Contender {
   const redis = shape === 'l1' ? undefined : new Redis(redisUrl)
-  const cache = createCache({
+  const cache = create({
+    // A build from before `redis` was required reads `false` as "no Redis" too.
     redis: redis ?? false,
     namespace,
     defaultTtlMs: TTL_MS,

@@ -11,7 +11,7 @@ const [library, redisUrl, namespace, calls] = process.argv.slice(2) as [
   string,
 ]
 const counter = new Redis(redisUrl)
-const cache = contender(library, 'tiered', redisUrl, namespace)
+const cache = await contender(library, 'tiered', redisUrl, namespace)
 const loader = async () => {
   await counter.incr(`${namespace}:loads`)
   await delay(50)

@@ -85,7 +85,9 @@ export interface Cache {
    * Write-path invalidation: pass it as a Sluice database's `afterCommit`, and each committed
    * write to a table invalidates its {@link tableTag}, after COMMIT and before the commit
    * returns to the writer; a rolled-back transaction invalidates nothing. With `consistency`
-   * the reloads read at least the commit.
+   * the reloads read at least the commit: inside a read-your-writes scope the router hands over
+   * the commit's token (no extra query); outside one, the cache asks the primary for its
+   * latest position (one query per commit).
    *
    * @example
    * ```ts

@@ -6,6 +6,7 @@ import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
 import { callOptions } from './options/load-options.js'
+import { checkIoredis } from './peers.js'
 import { queryKey } from './query-key.js'
 import { describeRedis } from './redis-description.js'
 import type { CacheStore } from './store/cache-store.js'
@@ -25,6 +26,7 @@ const READY_PROBE = 'sluice:ready'
  * defaults.
  *
  * @throws ConfigError (`CONFIG_INVALID`) for bad options, naming each.
+ * @throws PeerVersionError (`PEER_VERSION_UNSUPPORTED`) when ioredis is older than 5.4.0.
  * @example
  * ```ts
  * const cache = createCache({ redis: 'redis://localhost:6379', namespace: 'app', database: 'main' })
@@ -33,6 +35,7 @@ const READY_PROBE = 'sluice:ready'
  * ```
  */
 export function createCache(options: CacheOptions): Cache {
+  checkIoredis()
   const resolved = resolveCacheOptions(options)
   const onCache = resolved.hooks?.onCache
   let warned = false
@@ -133,11 +136,11 @@ export function createCache(options: CacheOptions): Cache {
       )
       return value as R[]
     },
-    invalidateOnCommit: async (tables) => {
+    invalidateOnCommit: async (tables, commit = { token: undefined }) => {
       if (!Array.isArray(tables) || tables.some((table) => typeof table !== 'string')) {
         throw notA('tables', 'an array of table names')
       }
-      return cache.invalidateTags(dependentTags(tables, dependencies), true)
+      return cache.invalidateTags(dependentTags(tables, dependencies), commit)
     },
     learnDependencies: async (db) => {
       mergeDependencies(dependencies, await readDependencies(db as never))

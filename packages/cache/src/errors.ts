@@ -25,7 +25,7 @@ export type CacheErrorCode =
  * @example
  * ```ts
  * try {
- *   await store.set('', entry, 1000)
+ *   await cache.set('', user)
  * } catch (error) {
  *   if (error instanceof CacheError && error.code === 'CACHE_KEY_INVALID') reply.status(400)
  * }
@@ -98,7 +98,8 @@ export function validateKey(key: unknown, what: 'key' | 'tag'): string {
       `A cache ${what} must be well-formed Unicode (it holds a lone surrogate, which UTF-8 cannot encode)`,
     )
   }
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short keys skip counting (the hit path).
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new CacheError(
       'CACHE_KEY_INVALID',
       `A cache ${what} must be at most ${MAX_KEY_BYTES} bytes (got one starting "${key.slice(0, 32)}...")`,

@@ -1,4 +1,4 @@
-import type { ConsistencySource } from '@sluice/core'
+import type { CommittedWrite, ConsistencySource } from '@sluice/core'
 import { type Entry, encodeEntry, versionsOf } from './entry.js'
 import { CacheError, validateKey } from './errors.js'
 import type { CacheEvent } from './events.js'
@@ -12,7 +12,7 @@ import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
 import { within } from './within.js'
 
 interface Flight {
-  readonly promise: Promise<unknown>
+  promise: Promise<unknown>
   readonly tags: readonly string[]
   /** The store after the loader, while it runs: until it settles, callers share the value. */
   storing: Promise<unknown> | undefined
@@ -31,6 +31,8 @@ export class TieredCache {
   readonly #refreshing = new Set<string>()
   readonly #announce: (invalidation: Invalidation) => Promise<void> | undefined
   readonly #consistency: ConsistencySource | undefined
+  /** The hook, read once: the L1 hit path builds no event without one. */
+  readonly #onCache: ((event: CacheEvent) => void) | undefined
   #closed = false
 
   constructor(
@@ -43,12 +45,14 @@ export class TieredCache {
     this.#options = options
     this.#consistency = consistency
     this.#announce = announce
+    this.#onCache = options.hooks?.onCache
     this.#l1 = new LocalTier(options.l1)
     this.#loading = new Loading(shared, this.#l1, consistency, options, (event) =>
       this.#emit(event),
     )
   }
 
+  /** L1, else the load of the key already running here, else a new flight (see {@link #fly}). */
   async getOrLoad<T>(
     key: string,
     loader: () => Promise<T | undefined>,
@@ -59,40 +63,12 @@ export class TieredCache {
     const options = callOptions(given, 'options')
     const local = this.#l1.fresh(key)
     if (local) {
-      this.#emit({ kind: 'hit', key, tier: 'l1' })
+      if (this.#onCache) this.#onCache({ kind: 'hit', key, tier: 'l1' })
       return local.value as T | undefined
     }
     const flying = this.#flights.get(key)
     if (flying) return flying.promise as Promise<T | undefined>
-    if (typeof loader !== 'function') {
-      throw new CacheError('CACHE_OPTION_INVALID', 'loader must be a function', { field: 'loader' })
-    }
-    const tags = validateTags(options.tags)
-    let flight: Flight | undefined
-    const load = {
-      key,
-      loader,
-      tags,
-      options: resolveLoadOptions(options, this.#options),
-      storing: (stored: Promise<void>) => {
-        const running = flight
-        if (!running) return
-        const done = () => {
-          running.storing = undefined
-        }
-        running.storing = stored.then(done, done)
-      },
-    }
-    const promise = this.#readOrLoad<T>(load)
-    flight = { promise, tags, storing: undefined }
-    this.#flights.set(key, flight)
-    const current = flight
-    const land = () => {
-      if (this.#flights.get(key) === current) this.#flights.delete(key)
-    }
-    const settle = () => (current.storing ? current.storing.then(land) : land())
-    promise.then(settle, settle)
-    return promise
+    return this.#fly(this.#request(key, loader, options))
   }
 
   /** A fresh value from L1 or the shared store, without loading. */
@@ -142,14 +118,17 @@ export class TieredCache {
       throw new CacheError('CACHE_KEY_INVALID', 'delete takes a key or an array of keys')
     }
     const valid = (typeof keys === 'string' ? [keys] : keys).map((key) => validateKey(key, 'key'))
-    await this.#invalidate(valid, [], await this.#token(false))
+    await this.#invalidate(valid, [], await this.#token(undefined))
   }
 
-  /** Makes every entry loaded under any of the tags a miss, here and in every process. */
-  async invalidateTags(tags: readonly string[], afterCommit = false): Promise<void> {
+  /**
+   * Makes every entry loaded under any of the tags a miss, here and in every process; `commit`
+   * when a commit invalidates them (`afterCommit`), with its token if the database knew it.
+   */
+  async invalidateTags(tags: readonly string[], commit?: CommittedWrite): Promise<void> {
     this.#open()
     const valid = validateTags(tags)
-    await this.#invalidate([], valid, await this.#token(afterCommit))
+    await this.#invalidate([], valid, await this.#token(commit))
   }
 
   /**
@@ -195,16 +174,18 @@ export class TieredCache {
   }
 
   /**
-   * The floor an invalidation records: with a consistency source, the session's token (for an
-   * explicit call inside a session) or one covering every committed write (it asks the
-   * primary); without one, none. A source that cannot answer within `loadTimeoutMs` leaves
-   * the invalidation without a floor, reported as an `error` event.
+   * The floor an invalidation records, with a consistency source (without one, none): the
+   * commit's own token (`afterCommit` inside a read-your-writes scope: no round trip), the
+   * session's token (an explicit call inside a session), else one covering every committed
+   * write (it asks the primary). A source that cannot answer within `loadTimeoutMs` leaves the
+   * invalidation without a floor, reported as an `error` event.
    */
-  async #token(afterCommit: boolean): Promise<string | undefined> {
+  async #token(commit: CommittedWrite | undefined): Promise<string | undefined> {
     const consistency = this.#consistency
     if (!consistency) return undefined
-    const session = afterCommit ? undefined : consistency.consistencyToken()
-    if (session !== undefined) return session
+    // After a commit, the session's token may predate it: only the commit's own token will do.
+    const known = commit ? commit.token : consistency.consistencyToken()
+    if (known !== undefined) return known
     try {
       return await within(consistency.latestToken(), this.#options.loadTimeoutMs)
     } catch (error) {
@@ -221,34 +202,78 @@ export class TieredCache {
     }
   }
 
-  async #readOrLoad<T>(load: LoadRequest): Promise<T | undefined> {
-    const epoch = this.#l1.epoch
-    const deadline = this.#shared.deadline()
-    const found = await this.#loading.readShared<T>(load.key, deadline)
-    if (found) {
-      this.#l1.fill(load.key, found, epoch)
-      if (found.freshUntil > Date.now()) {
-        this.#emit({ kind: 'hit', key: load.key, tier: 'l2' })
-        return found.value
-      }
-      this.#emit({ kind: 'stale-served', key: load.key, tier: 'l2' })
-      this.#refresh(load)
-      return found.value
+  /** One call's load: what to load, under which tags and options, from which epoch and deadline. */
+  #request<T>(
+    key: string,
+    loader: () => Promise<T | undefined>,
+    options: LoadOptions,
+  ): LoadRequest<T> {
+    if (typeof loader !== 'function') {
+      throw new CacheError('CACHE_OPTION_INVALID', 'loader must be a function', { field: 'loader' })
     }
-    this.#emit({ kind: 'miss', key: load.key })
-    return this.#loading.load(load, epoch, deadline) as Promise<T | undefined>
+    return {
+      key,
+      loader,
+      tags: validateTags(options.tags),
+      options: resolveLoadOptions(options, this.#options),
+      epoch: this.#l1.epoch,
+      deadline: this.#shared.deadline(),
+    }
   }
 
-  #refresh(load: LoadRequest) {
-    if (this.#refreshing.has(load.key)) return
-    this.#refreshing.add(load.key)
+  /**
+   * Runs a request as its key's flight: callers of the key that arrive meanwhile share its
+   * promise, and keep sharing it until the value the loader returned is stored (or refused).
+   */
+  #fly<T>(request: LoadRequest<T>): Promise<T | undefined> {
+    const flight: Flight = { promise: Promise.resolve(), tags: request.tags, storing: undefined }
+    const storing = (stored: Promise<void>) => {
+      const done = () => {
+        flight.storing = undefined
+      }
+      flight.storing = stored.then(done, done)
+    }
+    const promise = this.#readOrLoad({ ...request, storing })
+    flight.promise = promise
+    this.#flights.set(request.key, flight)
+    const land = () => {
+      if (this.#flights.get(request.key) === flight) this.#flights.delete(request.key)
+    }
+    const settle = () => (flight.storing ? flight.storing.then(land) : land())
+    promise.then(settle, settle)
+    return promise
+  }
+
+  /** The shared store's value (fresh, or stale under grace while a refresh runs), else a load. */
+  async #readOrLoad<T>(request: LoadRequest<T>): Promise<T | undefined> {
+    const { key } = request
+    const found = await this.#loading.readShared<T>(key, request.deadline)
+    if (!found) {
+      this.#emit({ kind: 'miss', key })
+      return this.#loading.load(request)
+    }
+    this.#l1.fill(key, found, request.epoch)
+    if (found.freshUntil > Date.now()) {
+      this.#emit({ kind: 'hit', key, tier: 'l2' })
+      return found.value
+    }
+    this.#emit({ kind: 'stale-served', key, tier: 'l2' })
+    this.#refresh(request)
+    return found.value
+  }
+
+  /** Reloads a stale key in the background, once at a time per key; its failure is an event. */
+  #refresh(request: LoadRequest) {
+    const { key } = request
+    if (this.#refreshing.has(key)) return
+    this.#refreshing.add(key)
     this.#loading
-      .load(load, this.#l1.epoch, this.#shared.deadline())
+      .load({ ...request, epoch: this.#l1.epoch, deadline: this.#shared.deadline() })
       .catch((error: unknown) =>
         this.#emit({
           kind: 'error',
           source: 'refresh',
-          key: load.key,
+          key,
           error:
             error instanceof CacheError
               ? error
@@ -257,7 +282,7 @@ export class TieredCache {
                 }),
         }),
       )
-      .finally(() => this.#refreshing.delete(load.key))
+      .finally(() => this.#refreshing.delete(key))
   }
 
   #open(): void {
@@ -265,7 +290,7 @@ export class TieredCache {
   }
 
   #emit(event: CacheEvent): void {
-    this.#options.hooks?.onCache?.(event)
+    this.#onCache?.(event)
   }
 }
 

@@ -42,7 +42,8 @@ export interface SluiceDatabase<DB> {
   readonly db: Kysely<DB>
   /**
    * Reachability, role, round-trip latency and pool counts of every server. Never throws;
-   * after `close()` every server is `down` with `DATABASE_CLOSED`.
+   * from the moment `close()` is called (while in-flight work drains, too) every server is
+   * `down` with `DATABASE_CLOSED`, and `ready()` rejects with it.
    */
   health(): Promise<HealthReport>
   /**

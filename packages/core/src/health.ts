@@ -4,6 +4,7 @@ import { ConnectionError, DatabaseClosedError, TargetRoleError } from './errors/
 import { toSluiceError } from './errors/pg-errors.js'
 import { SluiceError } from './errors/sluice-error.js'
 import { queryWithin } from './internal/query-within.js'
+import { isClosing } from './pool/pool-closing.js'
 
 /** Connection counts of one pool. */
 export interface PoolCounts {
@@ -84,7 +85,7 @@ export async function probeTarget(
   role: TargetHealth['role'],
   timeoutMs = target.pool.acquireTimeoutMs,
 ): Promise<TargetProbe> {
-  if (pool.ended || pool.ending) return { status: 'down', error: new DatabaseClosedError() }
+  if (isClosing(pool)) return { status: 'down', error: new DatabaseClosedError() }
   const started = performance.now()
   try {
     const rows = await queryWithin<{ recovery: boolean }>(

@@ -20,7 +20,7 @@ export {
   type DatabaseOptions,
   type SluiceDatabase,
 } from './database.js'
-export type { AfterCommit } from './driver/commit-tracker.js'
+export type { AfterCommit, CommittedWrite } from './driver/commit-tracker.js'
 export { postgresDialect } from './driver/postgres-dialect.js'
 export { SluiceConnection } from './driver/sluice-connection.js'
 export { type DriverOptions, SluiceDriver } from './driver/sluice-driver.js'

@@ -43,7 +43,9 @@ function issues(input: Record<string, unknown>) {
 describe('libpq parameters in a URL are honoured or refused, never ignored', () => {
   it('sslmode: every libpq mode but allow, also per replica URL', () => {
     for (const mode of ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const) {
-      expect(parseConfig({ DATABASE_URL: url({ sslmode: mode }) }).primary.ssl.mode).toBe(mode)
+      const parameters: Record<string, string> = { sslmode: mode }
+      if (mode === 'verify-ca') parameters.sslrootcert = certificates.caFile
+      expect(parseConfig({ DATABASE_URL: url(parameters) }).primary.ssl.mode).toBe(mode)
     }
     const config = parseConfig({
       DATABASE_URL: url(),
@@ -109,6 +111,24 @@ describe('libpq parameters in a URL are honoured or refused, never ignored', () 
     const system = parseConfig({ DATABASE_URL: url({ sslrootcert: 'system' }) }).primary.ssl
     expect(system).toEqual({ mode: 'verify-full' })
     expect(ca('system', 'require')[0]?.message).toBe('the system CAs need sslmode verify-full')
+  })
+
+  it('verify-ca needs a CA file: without one any public certificate for any host would pass', () => {
+    expect(issues({ DATABASE_URL: url({ sslmode: 'verify-ca' }) })).toEqual([
+      {
+        field: 'DATABASE_URL',
+        message: 'sslmode verify-ca needs a CA file (sslrootcert or DB_SSL_CA_FILE)',
+      },
+    ])
+    expect(
+      issues({
+        DATABASE_URL: url(),
+        DATABASE_REPLICA_URLS: url({}, 'r1'),
+        DB_SSL_MODE: 'verify-ca',
+      }),
+    ).toHaveLength(2)
+    const withCa = { DB_SSL_MODE: 'verify-ca', DB_SSL_CA_FILE: certificates.caFile }
+    expect(parseConfig({ DATABASE_URL: url(), ...withCa }).primary.ssl.mode).toBe('verify-ca')
   })
 
   it('sslcert and sslkey: both, readable, a key that belongs to the certificate, never shown', () => {
@@ -187,5 +207,38 @@ describe('libpq parameters in a URL are honoured or refused, never ignored', () 
     expect(issues({ DATABASE_URL: `${url({ sslmode: 'require' })}&sslmode=disable` })).toEqual([
       { field: 'DATABASE_URL', message: 'the URL repeats a query parameter' },
     ])
+  })
+})
+
+describe('the server part of a URL', () => {
+  it('a part that is not validly percent-encoded is a ConfigError naming the part', () => {
+    const raw = (userinfo: string, database = 'app') => `postgres://${userinfo}@db:5432/${database}`
+    expect(issues({ DATABASE_URL: raw(`app:${encodeURIComponent(SECRET)}%zz`) })).toEqual([
+      {
+        field: 'DATABASE_URL',
+        message: 'the URL has a password that is not validly percent-encoded (write % as %25)',
+      },
+    ])
+    expect(issues({ DATABASE_URL: raw(`app%zz:${encodeURIComponent(SECRET)}`) })[0]?.message).toBe(
+      'the URL has a user name that is not validly percent-encoded (write % as %25)',
+    )
+    expect(issues({ DATABASE_REPLICA_URLS: raw('app', 'a%zz'), DATABASE_URL: url() })[0]).toEqual({
+      field: 'DATABASE_REPLICA_URLS[0]',
+      message: 'the URL has a database name that is not validly percent-encoded (write % as %25)',
+    })
+    expect(parseConfig({ DATABASE_URL: raw('app:50%25off') }).primary.password).toBe('50%off')
+  })
+
+  it('an IPv6 address in brackets is the address itself; several hosts are refused', () => {
+    const { primary } = parseConfig({ DATABASE_URL: url({}, '[::1]') })
+    expect([primary.host, primary.address]).toEqual(['::1', '[::1]:5432/app'])
+    for (const hosts of ['db1,db2', 'db1:5432,db2']) {
+      expect(issues({ DATABASE_URL: url({}, hosts) })).toEqual([
+        {
+          field: 'DATABASE_URL',
+          message: expect.stringMatching(/^the URL lists several hosts \(a libpq multi-host URL\)/),
+        },
+      ])
+    }
   })
 })

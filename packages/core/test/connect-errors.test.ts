@@ -5,8 +5,10 @@ import { ConnectionError, isDatabaseError, parseConfig, type SluiceDatabase } fr
 import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const databases: SluiceDatabase<unknown>[] = []
-const open = (url: string) => {
-  const database = testDatabase(parseConfig({ ...env, DATABASE_URL: url, DB_POOL_TIMEOUT: '5s' }))
+const open = (url: string, settings: Readonly<Record<string, string>> = env) => {
+  const database = testDatabase(
+    parseConfig({ ...settings, DATABASE_URL: url, DB_POOL_TIMEOUT: '5s' }),
+  )
   databases.push(database)
   return database
 }
@@ -35,8 +37,8 @@ afterAll(async () => {
 })
 
 /** The error a query fails with, and the same error as health() reports it. */
-async function failure(databaseUrl: string) {
-  const database = open(databaseUrl)
+async function failure(databaseUrl: string, settings?: Readonly<Record<string, string>>) {
+  const database = open(databaseUrl, settings)
   const error = await sql`select 1`.execute(database.db).catch((e: unknown) => e)
   const report = await database.health()
   return { error, health: report.targets[0]?.error }
@@ -79,6 +81,20 @@ describe('errors raised while connecting are ConnectionErrors naming the target'
     expect(message).toContain(`primary (127.0.0.1:${new URL(url).port}/`)
     expect(JSON.stringify({ message, ...(error as object), health })).not.toContain('hunter2')
     expect(health?.code).toBe(code)
+  })
+})
+
+describe('the same refusals through the test profile (PgBouncer in production)', () => {
+  it('a database name with a typo is DATABASE_NOT_FOUND, also when PgBouncer forwards it', async () => {
+    // PgBouncer answers with its own 08P01, quoting the server: 'database "x" does not exist'.
+    const profile = await freshDatabase()
+    const typo = new URL(profile.url)
+    typo.pathname = `/${name}_typo`
+    const { error, health } = await failure(typo.toString(), profile.env)
+    expect(error).toBeInstanceOf(ConnectionError)
+    expect(error).toMatchObject({ code: 'DATABASE_NOT_FOUND', context: { target: 'primary' } })
+    expect((error as Error).message).toContain(`${name}_typo`)
+    expect(health?.code).toBe('DATABASE_NOT_FOUND')
   })
 })
 

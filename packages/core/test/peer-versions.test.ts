@@ -1,6 +1,11 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { expect, it } from 'vitest'
 import { PEER_MINIMUMS, PeerVersionError } from '../src/index.js'
-import { checkPeerVersion } from '../src/internal/index.js'
+import { checkPeer, checkPeerVersion, installedVersion } from '../src/internal/index.js'
 
 it('a peer below its range is a PeerVersionError with a clear message', () => {
   const error = (() => {
@@ -26,4 +31,46 @@ it('versions at or above the minimum pass, pre-releases by their version', () =>
     expect(() => checkPeerVersion('pg', version, '8.21.0')).not.toThrow()
   }
   expect(() => checkPeerVersion('kysely', '0.29.9', '0.28.0')).not.toThrow()
+})
+
+it('the installed peers are read where they resolve, and pass', () => {
+  const resolve = (specifier: string) => import.meta.resolve(specifier)
+  const require = createRequire(import.meta.url)
+  expect(installedVersion('pg', resolve)).toBe(require('pg/package.json').version)
+  expect(installedVersion('kysely', resolve)).toMatch(/^0\.(28|29)\.\d+$/)
+  expect(installedVersion('no-such-package', resolve)).toBeUndefined()
+  for (const [name, minimum] of Object.entries(PEER_MINIMUMS)) {
+    expect(() => checkPeer(name, minimum, resolve)).not.toThrow()
+  }
+})
+
+it('a peer installed below its range is a PeerVersionError when it is resolved', () => {
+  // An installed package as npm lays it out, older than Sluice supports.
+  const project = mkdtempSync(join(tmpdir(), 'sluice-peers-'))
+  try {
+    const installed = { pg: '8.20.0', kysely: '0.27.6', ioredis: '5.3.2' }
+    for (const [name, version] of Object.entries(installed)) {
+      const dir = join(project, 'node_modules', name)
+      mkdirSync(join(dir, 'lib'), { recursive: true })
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name, version, main: 'lib/index.js' }),
+      )
+      writeFileSync(join(dir, 'lib', 'index.js'), '')
+    }
+    const require = createRequire(join(project, 'index.js'))
+    const resolve = (specifier: string) => pathToFileURL(require.resolve(specifier)).href
+    const minimums = { ...PEER_MINIMUMS, ioredis: '5.4.0' }
+    for (const [name, version] of Object.entries(installed)) {
+      expect(() => checkPeer(name, minimums[name as keyof typeof minimums], resolve)).toThrow(
+        expect.objectContaining({
+          code: 'PEER_VERSION_UNSUPPORTED',
+          peer: name,
+          installed: version,
+        }),
+      )
+    }
+  } finally {
+    rmSync(project, { recursive: true, force: true })
+  }
 })

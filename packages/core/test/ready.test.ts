@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { freePort } from '@sluice/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ConnectionError,
@@ -90,5 +91,35 @@ describe('health()', () => {
       }),
     ])
     expect((await notReady(database)).cause).toMatchObject({ code: 'DATABASE_CLOSED' })
+  })
+
+  it('reports DATABASE_CLOSED from the moment close() starts, while in-flight work drains', async () => {
+    const database = open({ DATABASE_URL: url })
+    let release = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let begun = () => {}
+    const running = new Promise<void>((resolve) => {
+      begun = resolve
+    })
+    // A transaction holds its connection until released: close() waits for it.
+    const inFlight = database.db.transaction().execute(async (trx) => {
+      await sql`select 1`.execute(trx)
+      begun()
+      await held
+    })
+    await running
+    const closing = database.close({ timeoutMs: 30_000 })
+    await expect(sql`select 1`.execute(database.db)).rejects.toMatchObject({
+      code: 'DATABASE_CLOSED',
+    })
+    const report = await database.health()
+    expect(report.status).toBe('down')
+    expect(report.targets[0]?.error?.code).toBe('DATABASE_CLOSED')
+    expect((await notReady(database)).cause).toMatchObject({ code: 'DATABASE_CLOSED' })
+    release()
+    await inFlight
+    await closing
   })
 })

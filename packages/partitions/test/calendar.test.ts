@@ -83,3 +83,21 @@ describe('partition boundaries', () => {
     expect(newYork.toInstant.toISOString()).toBe('2026-11-02T05:00:00.000Z') // EST after
   })
 })
+
+describe('years 0-99 (Date.UTC reads them as 1900-1999)', () => {
+  test.each([
+    ['day', '0099-12-31T12:00:00Z', ['0099-12-31', '0100-01-01']],
+    ['week', '0050-03-01T00:00:00Z', ['0050-02-28', '0050-03-07']],
+    ['month', '0004-02-29T00:00:00Z', ['0004-02-01', '0004-03-01']],
+    ['year', '0001-06-01T00:00:00Z', ['0001-01-01', '0002-01-01']],
+  ] as const)('%s ranges at %s', (interval, start, starts) => {
+    for (const timeZone of ['UTC', 'Europe/Berlin']) {
+      const list = ranges(interval, timeZone, start, starts.length)
+      expect(list.map((r) => isoDate(r.from))).toEqual(starts)
+      expectContiguous(list)
+      // The instants are the local midnights of those dates, not 1900 years later.
+      const midnight = new Date(`${starts[0]}T00:00:00Z`).getTime()
+      expect(Math.abs((list[0]?.fromInstant.getTime() ?? 0) - midnight)).toBeLessThan(2 * 3_600_000)
+    }
+  })
+})

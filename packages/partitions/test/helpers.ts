@@ -3,7 +3,8 @@ import { databaseName } from '@sluice/testing'
 import { withProfile } from '@sluice/testing/profile'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
-import { afterAll } from 'vitest'
+import pg from 'pg'
+import { afterAll, afterEach } from 'vitest'
 
 const databases: SluiceDatabase<unknown>[] = []
 afterAll(() => Promise.all(databases.map((database) => database.close())))
@@ -37,4 +38,39 @@ export async function rowsByPartition(db: Kysely<unknown>, table: string) {
     select tableoid::regclass::text as partition, count(*)::int as rows
     from ${sql.table(table)} group by 1 order by 1`.execute(db)
   return rows
+}
+
+const clients: pg.Client[] = []
+afterEach(() => Promise.all(clients.splice(0).map((client) => client.end())))
+
+/** A plain client of `url` (a session of its own, e.g. to hold a lock), ended after the test. */
+export async function connectClient(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  clients.push(client)
+  return client
+}
+
+/**
+ * Runs `query` on its own client in a loop until the returned `stop()`, which resolves to
+ * the longest time one run took: how long traffic of that kind was blocked.
+ */
+export async function probe(url: string, query: string): Promise<{ stop(): Promise<number> }> {
+  const client = await connectClient(url)
+  let running = true
+  let longest = 0
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now()
+      await client.query(query)
+      longest = Math.max(longest, performance.now() - started)
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await loop
+      return longest
+    },
+  }
 }

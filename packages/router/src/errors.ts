@@ -6,11 +6,10 @@ import { SluiceError } from '@sluice/core'
  *
  * @example
  * ```ts
- * try {
- *   await database.db.selectFrom('posts').selectAll().execute()
- * } catch (error) {
- *   if (error instanceof NoReplicaAvailableError) return reply.status(503).send()
- * }
+ * const posts = await database.db.selectFrom('posts').selectAll().execute().catch((error) => {
+ *   if (error instanceof NoReplicaAvailableError) reply.status(503).header('retry-after', 1)
+ *   throw error
+ * })
  * ```
  */
 export class NoReplicaAvailableError extends SluiceError {
@@ -93,7 +92,7 @@ export class ForeignConsistencyTokenError extends InvalidConsistencyTokenError {
  *
  * @example
  * ```ts
- * const broken: ReplicaStrategy = { pick: () => 7 } // reads then fail with INVALID_STRATEGY_PICK
+ * const broken: ReplicaStrategy = { name: 'broken', pick: () => 7 } // reads then fail with INVALID_STRATEGY_PICK
  * ```
  */
 export class InvalidStrategyPickError extends SluiceError {

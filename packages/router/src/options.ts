@@ -1,4 +1,5 @@
 import { type AfterCommit, combineInstrumentation, parseDuration, parseOptions } from '@sluice/core'
+import { MAX_TIMER_MS } from '@sluice/core/internal'
 import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import type { RouterInstrumentation } from './route-events.js'
@@ -80,6 +81,14 @@ const duration = (what: string, fallback: number) =>
       const ms = value === undefined ? fallback : parseDuration(value)
       if (ms === undefined || ms <= 0) {
         ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration` })
+        return z.NEVER
+      }
+      // These become timers, and a longer timer fires at once: every check would time out.
+      if (ms > MAX_TIMER_MS) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${what} must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`,
+        })
         return z.NEVER
       }
       return ms

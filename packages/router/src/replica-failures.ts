@@ -21,7 +21,7 @@ const TOO_MANY_CONNECTIONS = '53300'
  *
  * @example
  * ```ts
- * if (failureKind(error) === 'replica') return readElsewhere()
+ * const tryAnotherServer = failureKind(error) === 'replica'
  * ```
  */
 export function failureKind(error: unknown): FailureKind {

@@ -105,7 +105,13 @@ export function createRoutedDatabase<DB>(
     options,
     config.replicas.map((replica) => replica.label),
   )
-  const primary = new TargetNode(config.primary, 'primary', resolved)
+  // The router is made below: a commit on the primary reaches it only once queries run.
+  const primary: TargetNode = new TargetNode(
+    config.primary,
+    'primary',
+    resolved,
+    (connection): Promise<string | undefined> => router.commitToken(connection),
+  )
   const replicas = config.replicas.map((target) => new ReplicaNode(target, resolved))
   const monitor = new ReplicaMonitor(primary, replicas, resolved)
   const scopes = new ConsistencyScopes(

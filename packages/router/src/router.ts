@@ -54,6 +54,8 @@ export class Router {
   #candidateStates: readonly ReplicaState[] = []
   /** The `onRoute` hook, if any: call it as `router.onRoute?.({...})`, so no event is built otherwise. */
   readonly onRoute: ((event: RouteEvent) => void) | undefined
+  /** Connections whose last statement's position {@link commitToken} already recorded. */
+  readonly #noted = new WeakSet<SluiceConnection>()
   closed = false
 
   constructor(
@@ -164,7 +166,7 @@ export class Router {
    * it cannot be read, the scope's reads are pinned to the primary instead.
    */
   async noteWrite(connection: SluiceConnection): Promise<void> {
-    if (!this.scopes.tracking) return
+    if (!this.scopes.tracking || this.#noted.delete(connection)) return
     try {
       const known = this.monitor.systemId
       const { rows } = await connection.executeQuery<{
@@ -182,6 +184,27 @@ export class Router {
     } catch {
       this.scopes.noteWrite(UNKNOWN_POSITION)
     }
+  }
+
+  /**
+   * For `afterCommit` (core's commit tracker asks, on the connection, right after a write
+   * committed): inside a consistency scope, the scope's token once {@link noteWrite} has read
+   * the commit's position, and the `noteWrite` that follows the statement is skipped, so a
+   * cache recording the commit's token costs no round trip beyond read-your-writes' own.
+   * Outside a scope, or when the position could not be read, `undefined`.
+   */
+  async commitToken(connection: SluiceConnection): Promise<string | undefined> {
+    if (!this.scopes.tracking) return undefined
+    this.#noted.delete(connection)
+    await this.noteWrite(connection)
+    this.#noted.add(connection)
+    // A position that could not be read pins the scope to the primary; it is no token to hand on.
+    return this.scopes.current()?.min === UNKNOWN_POSITION ? undefined : this.scopes.token()
+  }
+
+  /** A statement starts on `connection`: a position noted for an earlier one no longer stands. */
+  statementStarts(connection: SluiceConnection): void {
+    this.#noted.delete(connection)
   }
 
   /**

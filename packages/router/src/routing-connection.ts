@@ -43,7 +43,11 @@ export class RoutingConnection implements DatabaseConnection {
   // Not async: each branch returns its promise as is, which saves the read path the ticks of
   // resolving one promise with another.
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.#transaction) return (this.#connection as SluiceConnection).executeQuery<R>(query)
+    if (this.#transaction) {
+      const connection = this.#connection as SluiceConnection
+      this.#router.statementStarts(connection)
+      return connection.executeQuery<R>(query)
+    }
     const classification = this.#router.classify(query)
     if (classification.kind === 'read' && !this.#sticky) {
       return this.#read(
@@ -60,6 +64,7 @@ export class RoutingConnection implements DatabaseConnection {
     classification: Classification,
   ): Promise<QueryResult<R>> {
     const connection = await this.#usePrimary(classification)
+    this.#router.statementStarts(connection)
     if (classification.kind !== 'write') return connection.executeQuery<R>(query)
     try {
       return await connection.executeQuery<R>(query)
@@ -74,7 +79,9 @@ export class RoutingConnection implements DatabaseConnection {
     chunkSize?: number,
   ): AsyncIterableIterator<QueryResult<R>> {
     if (this.#transaction) {
-      yield* (this.#connection as SluiceConnection).streamQuery<R>(query, chunkSize)
+      const connection = this.#connection as SluiceConnection
+      this.#router.statementStarts(connection)
+      yield* connection.streamQuery<R>(query, chunkSize)
       return
     }
     const classification = this.#router.classify(query)
@@ -83,6 +90,7 @@ export class RoutingConnection implements DatabaseConnection {
     let replica: ReplicaNode | undefined
     const onPrimary = async (verdict: Classification) => {
       const connection = await this.#usePrimary(verdict)
+      this.#router.statementStarts(connection)
       if (verdict.kind === 'write') written = connection
       rest = connection.streamQuery<R>(query, chunkSize)
       return rest.next()
@@ -187,6 +195,7 @@ export class RoutingConnection implements DatabaseConnection {
     const { node, connection } = this.#bound()
     const settings = this.#transaction
     this.#transaction = undefined
+    this.#router.statementStarts(connection)
     try {
       await finish(node, connection)
     } finally {

@@ -1,8 +1,10 @@
 import {
   createPool,
+  type SluiceConnection,
   SluiceDriver,
   type TargetConfig,
   type TargetHealth,
+  toSluiceError,
   withTargetSettings,
 } from '@sluice/core'
 import { describeError } from '@sluice/core/internal'
@@ -21,13 +23,20 @@ export class TargetNode {
   /** A one-connection pool for lag and health checks, apart from the application's. */
   readonly probePool: pg.Pool
 
-  constructor(target: TargetConfig, role: 'primary' | 'replica', options: ResolvedRouterOptions) {
+  /** `commitToken`: for the primary, the token of a write that just committed (for `afterCommit`). */
+  constructor(
+    target: TargetConfig,
+    role: 'primary' | 'replica',
+    options: ResolvedRouterOptions,
+    commitToken?: (connection: SluiceConnection) => Promise<string | undefined>,
+  ) {
     this.target = target
     this.role = role
     this.pool = createPool(target, options.hooks)
     this.driver = new SluiceDriver(this.pool, target, {
       instrumentation: options.hooks,
       afterCommit: role === 'primary' ? options.afterCommit : undefined,
+      commitToken: role === 'primary' ? commitToken : undefined,
     })
     const probeTarget = withTargetSettings(target, {
       pool: {
@@ -55,7 +64,10 @@ export class TargetNode {
 /** A replica: a {@link TargetNode} with the state the monitor and the read path keep. */
 export class ReplicaNode extends TargetNode {
   readonly state: MutableReplicaState
-  /** The replay LSN at the last check: only ever behind the real one, so safe for tokens. */
+  /**
+   * The replay LSN at the last check: behind the real one while the replica stays up, so safe
+   * for tokens. A restart can move the real one back: then the replica is down until checked.
+   */
   replayLsn: bigint | undefined
   /** The timeline at the last check, `undefined` when not known. */
   timeline: number | undefined
@@ -77,6 +89,11 @@ export class ReplicaNode extends TargetNode {
       inFlight: 0,
       reads: 0,
     }
+    // The monitor's connection idles between checks. When the replica drops it (killed,
+    // restarted, its link cut), the replica may come back behind the replay position last seen:
+    // a restarted standby accepts reads from its consistency point while it replays again from
+    // its last restartpoint. So it gets no reads until a check says where it is now.
+    this.probePool.on('error', (error) => this.failed(toSluiceError(error, target)))
   }
 
   /** Records a successful check. */

@@ -1,7 +1,9 @@
 import { parseConfig, type SluiceConfig } from '@sluice/core'
 import {
+  type FaultProxy,
   type PgBouncer,
   type PostgresCluster,
+  startFaultProxy,
   startPgBouncer,
   startPostgres,
   testProfile,
@@ -36,6 +38,11 @@ export const VIAS: readonly Via[] =
 export interface TestCluster {
   readonly cluster: PostgresCluster
   readonly bouncers: readonly PgBouncer[]
+  /**
+   * With `proxied`, the fault proxy on the router's link to each server (primary first): in
+   * front of the server itself, or in front of its PgBouncer.
+   */
+  readonly networks: readonly FaultProxy[]
   /** Server label by PostgreSQL port, as `inet_server_port()` reports it. */
   readonly labelOf: (port: number) => string
   config(overrides?: Record<string, unknown>): SluiceConfig
@@ -49,7 +56,7 @@ export async function startTestCluster(
   const cluster = await startPostgres({
     replicas: 2,
     applyDelayMs: profile.postgres.applyDelayMs,
-    proxied: options.proxied,
+    proxied: options.proxied && via === 'direct',
   })
   await cluster.primary.query('create table items (id serial primary key, name text not null)')
   await cluster.primary.query('create sequence item_numbers')
@@ -59,12 +66,28 @@ export async function startTestCluster(
     via === 'pgbouncer'
       ? await Promise.all(servers.map((upstream) => startPgBouncer({ upstream })))
       : []
-  const url = (index: number) =>
-    bouncers[index]?.url() ?? (servers[index] as (typeof servers)[number]).url()
+  // Behind PgBouncer, the faults go on the link between the router and each PgBouncer.
+  const bouncerNetworks =
+    options.proxied && via === 'pgbouncer'
+      ? await Promise.all(
+          bouncers.map(({ host, port }) => startFaultProxy({ host, port, protocol: 'postgres' })),
+        )
+      : []
+  const networks = bouncerNetworks.length
+    ? bouncerNetworks
+    : servers.flatMap((server) => (server.network ? [server.network] : []))
+  const url = (index: number) => {
+    const bouncer = bouncers[index]
+    if (!bouncer) return (servers[index] as (typeof servers)[number]).url()
+    const through = new URL(bouncer.url())
+    through.port = String(bouncerNetworks[index]?.port ?? bouncer.port)
+    return through.toString()
+  }
   const labels = new Map(servers.map((server, index) => [server.port, serverLabel(index)]))
   return {
     cluster,
     bouncers,
+    networks,
     labelOf: (port) => labels.get(port) ?? `unknown port ${port}`,
     config: (overrides = {}) =>
       parseConfig({
@@ -75,6 +98,7 @@ export async function startTestCluster(
         ...overrides,
       }),
     stop: async () => {
+      await Promise.all(bouncerNetworks.map((network) => network.stop()))
       await Promise.all(bouncers.map((bouncer) => bouncer.stop()))
       await cluster.stop()
     },

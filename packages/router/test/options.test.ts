@@ -1,13 +1,16 @@
 import { ConfigError } from '@sluice/core'
-import { CamelCasePlugin, type LogEvent } from 'kysely'
+import { CamelCasePlugin, type LogEvent, sql } from 'kysely'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
 import {
+  busyBackends,
   type DB,
   readPort,
   startTestCluster,
   type TestCluster,
   testRoutedDatabase,
+  waitFor,
 } from './helpers.js'
 
 const issuesOf = (attempt: () => unknown) => {
@@ -76,6 +79,48 @@ describe('router options', () => {
     open.push(database)
     for (const bad of [-1, Number.POSITIVE_INFINITY, Number.NaN]) {
       await expect(database.close({ timeoutMs: bad })).rejects.toBeInstanceOf(ConfigError)
+    }
+  })
+
+  test('durations longer than a timer can wait (2^31 - 1 ms) are refused, not turned into 1 ms', () => {
+    // Node fires a longer setTimeout after 1 ms: every lag check would time out at once and
+    // every replica would look down.
+    for (const field of [
+      'probeTimeoutMs',
+      'lagCheckIntervalMs',
+      'retryDelayMs',
+      'maxRetryDelayMs',
+    ]) {
+      for (const bad of [2 ** 31, '600h']) {
+        expect(issuesOf(() => createRoutedDatabase(servers.config(), { [field]: bad }))).toEqual([
+          { field, message: expect.stringMatching(/at most 2147483647 ms/) },
+        ])
+      }
+    }
+    const longest = testRoutedDatabase<DB>(servers.config(), { probeTimeoutMs: 2 ** 31 - 1 })
+    open.push(longest)
+  })
+
+  test('close({ timeoutMs }) longer than a timer can wait lets a running statement finish', async () => {
+    // A direct client holds an advisory lock, so the routed statement runs until the test lets it.
+    const holder = new pg.Client({ connectionString: servers.cluster.primary.url() })
+    await holder.connect()
+    const database = testRoutedDatabase<DB>(servers.config({ DB_APPLICATION_NAME: 'long-close' }))
+    try {
+      await holder.query('select pg_advisory_lock(4711)')
+      const running = sql<{ done: number }>`select 1 as done from pg_advisory_xact_lock(4711)`
+        .execute(database.db)
+        .then(({ rows }) => rows)
+      await waitFor(async () => (await busyBackends(servers.cluster.primary, 'long-close')) > 0, {
+        what: 'the statement to wait on the primary',
+      })
+      const closed = database.close({ timeoutMs: Number.MAX_SAFE_INTEGER })
+      await holder.query('select pg_advisory_unlock(4711)')
+      expect(await running).toEqual([{ done: 1 }])
+      await closed
+    } finally {
+      await holder.end()
+      await database.close()
     }
   })
 })

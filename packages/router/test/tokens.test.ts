@@ -10,6 +10,8 @@ import {
   VIAS,
   waitFor,
 } from './helpers.js'
+import { expectBackOnReplicas, writeThenReadPairs } from './workloads/pairs.js'
+import { expectKept } from './workloads/served-history.js'
 
 const PAIRS = 150
 const CONCURRENCY = 10
@@ -24,8 +26,7 @@ describe.each(VIAS)('consistency tokens (%s)', (via) => {
     const primary = servers.cluster.primary
     // Asynchronous commit, as chat and feed writes use it: the WAL write position is then
     // before the commit record, which a token must not be.
-    await primary.query('alter system set synchronous_commit = off')
-    await primary.query('select pg_reload_conf()')
+    await primary.setSynchronousCommit('off')
     const [row] = await primary.query<{ id: string }>(
       'select system_identifier::text as id from pg_control_system()',
     )
@@ -46,38 +47,14 @@ describe.each(VIAS)('consistency tokens (%s)', (via) => {
       "select setting as value from pg_settings where name = 'synchronous_commit'",
     )
     expect(setting?.value).toBe('off')
-    let next = 0
-    let stale = 0
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < PAIRS) {
-          const name = `async-${via}-${next++}`
-          await database.session(async () => {
-            await database.db.insertInto('items').values({ name }).execute()
-            const row = await database.db
-              .selectFrom('items')
-              .select(['id', (eb) => eb.fn<number>('inet_server_port', []).as('port')])
-              .where('name', '=', name)
-              .executeTakeFirst()
-            if (!row) stale++
-          })
-        }
-      }),
-    )
-    expect(stale).toBe(0)
-    // And session reads still go to replicas once they have replayed the commit.
-    await database.session(async () => {
-      await database.db.insertInto('items').values({ name: 'async caught up' }).execute()
-      await waitFor(async () => servers.labelOf(await readPort(database.db)) !== 'primary', {
-        what: 'session reads to return to a replica',
-      })
-      const row = await database.db
-        .selectFrom('items')
-        .select((eb) => eb.fn<number>('inet_server_port', []).as('port'))
-        .where('name', '=', 'async caught up')
-        .executeTakeFirst()
-      expect(servers.labelOf(row?.port ?? 0)).toMatch(/^replica-/)
+    const history = await writeThenReadPairs(database, {
+      pairs: PAIRS,
+      concurrency: CONCURRENCY,
+      prefix: `async-${via}`,
     })
+    expectKept(history.verdict(servers.labelOf))
+    // And session reads still go to replicas once they have replayed the commit.
+    await expectBackOnReplicas(database, servers.labelOf, 'async caught up')
   })
 
   test('a token is short, header-safe and names this cluster, timeline and position', async () => {

@@ -44,7 +44,7 @@ const numericFloor = (token: number): ContractFloor => ({
  * @example
  * ```ts
  * import { cacheStoreContract } from '@sluice/testing/cache-store'
- * cacheStoreContract('redis', async () => new RedisStore(redis, 'contract'))
+ * cacheStoreContract('redis', async () => new RedisStore(new Redis(redisUrl), 'contract'))
  * ```
  */
 export function cacheStoreContract(name: string, store: () => Promise<ContractStore>): void {

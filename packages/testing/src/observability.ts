@@ -51,7 +51,7 @@ export interface SpanRecorder {
  * @example
  * ```ts
  * const recorder = recordSpans()
- * const database = createDatabase(config, { instrumentation: otelInstrumentation({ tracer: recorder.tracer }) })
+ * const database = createDatabase<DB>(config, { instrumentation: otelInstrumentation({ tracer: recorder.tracer }) })
  * await database.db.selectFrom('users').selectAll().execute()
  * expect(recorder.spans().map((span) => span.name)).toEqual(['SELECT users'])
  * ```

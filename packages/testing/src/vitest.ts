@@ -52,7 +52,9 @@ declare module 'vitest' {
  * // test/global-setup.ts
  * import { sluiceGlobalSetup } from '@sluice/testing/vitest'
  * export default sluiceGlobalSetup({ postgres: { replicas: 2 }, redis: {} })
+ * ```
  *
+ * ```ts
  * // vitest.config.ts
  * export default defineConfig({ test: { globalSetup: ['test/global-setup.ts'] } })
  * ```

@@ -8,21 +8,34 @@ import type { LocalTier } from '../l1/local-tier.js'
 import type { ResolvedCacheOptions } from '../options/cache-options.js'
 import type { ResolvedLoad } from '../options/load-options.js'
 import type { Versioned } from '../store/cache-store.js'
-import { type GuardedStore, UNAVAILABLE } from '../store/guarded-store.js'
+import { type GuardedStore, type Maybe, UNAVAILABLE } from '../store/guarded-store.js'
 import { within } from '../within.js'
 import { floorOf, runAtFloor } from './floor.js'
 
 const WAIT_POLL_MS = 20
 const MAX_ORPHANS = 10_000
 
-/** One key's load as a request: what to load, under which tags, with which options. */
+/**
+ * One key's load as a request: what to load, under which tags, with which options, and when
+ * it began: L1's `epoch` then (a fill after a later invalidation of the key is refused) and the
+ * `deadline` (epoch ms) of its store calls before the loader; what is left of it bounds the
+ * wait for the store after it (a slower store finishes in the background).
+ */
 export interface LoadRequest<T = unknown> {
   readonly key: string
   readonly loader: () => Promise<T | undefined>
   readonly tags: readonly string[]
   readonly options: ResolvedLoad
+  readonly epoch: number
+  readonly deadline: number
   /** Told of the store that follows the loader, which may outlast the call. */
   readonly storing?: (stored: Promise<void>) => void
+}
+
+/** What a load read before its loader ran: the key's generation and its tags' versions. */
+interface Snapshot {
+  readonly generation: Maybe<Versioned>
+  readonly versions: Maybe<Versioned[]>
 }
 
 type LockOutcome<T> = { kind: 'locked' | 'unlocked' } | { kind: 'value'; value: T | undefined }
@@ -62,16 +75,14 @@ export class Loading {
     this.#closing.abort()
   }
 
-  /**
-   * Loads a key; `deadline` bounds the store calls made before the loader runs, and what is
-   * left of it the wait for the store after it (a slower store finishes in the background).
-   */
-  async load<T>(request: LoadRequest<T>, epoch: number, deadline: number): Promise<T | undefined> {
-    const { key, tags, options } = request
+  /** Loads a key (see {@link LoadRequest} for what its deadline bounds). */
+  async load<T>(request: LoadRequest<T>): Promise<T | undefined> {
+    const { key, tags, options, deadline } = request
     const [generation, versions] = await Promise.all([
       this.#shared.generation(key, deadline),
       this.#shared.snapshotTags(tags, deadline),
     ])
+    const snapshot: Snapshot = { generation, versions }
     const owner = randomUUID()
     const lock = await this.#lockOrWait<T>(key, owner, options.lockTimeoutMs, deadline)
     if (lock.kind === 'value') return lock.value
@@ -95,7 +106,7 @@ export class Loading {
             `The loader of "${key.slice(0, 64)}" did not settle within ${options.loadTimeoutMs} ms`,
           ),
       )
-      stored = this.#storeLoaded(request, value, generation, versions, epoch, started)
+      stored = this.#storeLoaded(request, snapshot, value, started)
       request.storing?.(stored)
       if (budgetLeft > 0) await within(stored, budgetLeft).catch(() => undefined)
       return value
@@ -148,11 +159,9 @@ export class Loading {
    * this returns its promise, so an unserializable value rejects the load's callers.
    */
   #storeLoaded<T>(
-    { key, tags, options }: LoadRequest<T>,
+    { key, tags, options, epoch }: LoadRequest<T>,
+    { generation, versions }: Snapshot,
     value: T | undefined,
-    generation: Versioned | typeof UNAVAILABLE,
-    versions: Versioned[] | typeof UNAVAILABLE,
-    epoch: number,
     started: number,
   ): Promise<void> {
     const ttlMs = value === undefined ? options.negativeTtlMs : options.ttlMs

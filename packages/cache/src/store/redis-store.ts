@@ -84,7 +84,7 @@ type Scripted = {
  *
  * @example
  * ```ts
- * const store = new RedisStore(new Redis(process.env.REDIS_URL), 'app')
+ * const store = new RedisStore(new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'), 'app')
  * ```
  */
 export class RedisStore implements CacheStore {

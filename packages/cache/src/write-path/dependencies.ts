@@ -57,7 +57,8 @@ export function mergeDependencies(
  * const dependencies = await readDependencies(database.primary) // { 'public.users': ['public.posts'] }
  * ```
  */
-export async function readDependencies(db: Kysely<never>): Promise<Record<string, string[]>> {
+// biome-ignore lint/suspicious/noExplicitAny: any typed Kysely<DB>, as Kysely's own migrator takes.
+export async function readDependencies(db: Kysely<any>): Promise<Record<string, string[]>> {
   const { rows } = await sql<{ source: string; changed: string }>`
     select pn.nspname || '.' || p.relname as source, cn.nspname || '.' || c.relname as changed
     from pg_constraint k

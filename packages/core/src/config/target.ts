@@ -89,9 +89,13 @@ export interface ParsedUrl {
   readonly parameters: Readonly<Record<string, string>>
 }
 
+const SEVERAL_HOSTS =
+  'lists several hosts (a libpq multi-host URL), which Sluice does not take yet: list replicas in DATABASE_REPLICA_URLS'
+
 /**
  * Parses `postgres://user:password@host:port/database?param=value` (also `postgresql://`, and
- * a Unix socket directory in `?host=`). Returns a reason string when the URL is unusable; the
+ * a Unix socket directory in `?host=`, an IPv6 address in brackets). Returns a reason string
+ * when the URL is unusable (not validly percent-encoded, several hosts, ...); the
  * reason never contains the URL, since it may hold a password. The other parameters are
  * returned as they are; `parseConfig` honours or refuses each of them.
  *
@@ -105,18 +109,32 @@ export function parsePostgresUrl(input: string): ParsedUrl | string {
   try {
     url = new URL(input)
   } catch {
-    return 'is not a valid URL'
+    // 'h1:5432,h2:5432' is no valid port, so a multi-host URL with ports fails to parse.
+    const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(input)?.[1] ?? ''
+    return authority.slice(authority.lastIndexOf('@') + 1).includes(',')
+      ? SEVERAL_HOSTS
+      : 'is not a valid URL'
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     return 'must start with postgres:// or postgresql://'
   }
-  const host = url.searchParams.get('host') ?? decodeURIComponent(url.hostname)
+  // An IPv6 literal keeps its brackets in `hostname` ('[::1]'); the socket wants '::1'.
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const decoded = decode({
+    host: hostname,
+    user: url.username,
+    password: url.password,
+    database: url.pathname.replace(/^\//, ''),
+  })
+  if (typeof decoded === 'string') return decoded
+  const host = url.searchParams.get('host') ?? decoded.host
   if (!host) return 'has no host'
+  if (host.includes(',')) return SEVERAL_HOSTS
   const port = url.port ? Number(url.port) : 5432
-  const user = decodeURIComponent(url.username)
+  const { user } = decoded
   if (!user) return 'has no user name'
-  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || user
-  const password = url.password ? decodeURIComponent(url.password) : undefined
+  const database = decoded.database || user
+  const password = url.password ? decoded.password : undefined
   const parameters: Record<string, string> = {}
   for (const [name, value] of url.searchParams) {
     if (url.searchParams.getAll(name).length > 1) return 'repeats a query parameter'
@@ -125,6 +143,31 @@ export function parsePostgresUrl(input: string): ParsedUrl | string {
   return password === undefined
     ? { host, port, database, user, parameters }
     : { host, port, database, user, password, parameters }
+}
+
+// How each part of a URL is named in a reason.
+const PART_NAMES = {
+  host: 'host',
+  user: 'user name',
+  password: 'password',
+  database: 'database name',
+} as const
+type UrlPart = keyof typeof PART_NAMES
+
+/**
+ * Percent-decodes the parts of a URL, or names the part that is not validly encoded (a `%`
+ * in a password must be written `%25`). The reason never holds a value.
+ */
+function decode(parts: Record<UrlPart, string>): Record<UrlPart, string> | string {
+  const decoded = { ...parts }
+  for (const part of Object.keys(parts) as UrlPart[]) {
+    try {
+      decoded[part] = decodeURIComponent(parts[part])
+    } catch {
+      return `has a ${PART_NAMES[part]} that is not validly percent-encoded (write % as %25)`
+    }
+  }
+  return decoded
 }
 
 /** Builds a frozen {@link TargetConfig} whose password is not enumerable. */
@@ -142,7 +185,7 @@ export function makeTarget(
     port: url.port,
     database: url.database,
     user: url.user,
-    address: `${url.host}:${url.port}/${url.database}`,
+    address: `${url.host.includes(':') ? `[${url.host}]` : url.host}:${url.port}/${url.database}`,
     ...shared,
   }
   Object.defineProperty(target, 'password', { value: url.password, enumerable: false })

@@ -20,7 +20,7 @@ export interface TlsSources {
 /**
  * Resolves a target's {@link SslSettings} as libpq would: `sslrootcert=system` means the
  * system's CAs and needs `verify-full`; `require` with a CA file verifies the CA (as
- * `verify-ca`); a URL and the environment that disagree are an issue, not a choice. Files are
+ * `verify-ca`); `verify-ca` needs a CA file; a URL and the environment that disagree are an issue, not a choice. Files are
  * read and checked now (a CA file must hold a PEM certificate; a client key must be unencrypted
  * and match its certificate). Issues never contain a value.
  *
@@ -48,6 +48,11 @@ export function tlsSettings(sources: TlsSources, issues: ConfigIssue[]): SslSett
     issue(caField, 'a CA file needs sslmode require, verify-ca or verify-full')
   }
   if (caFile && mode === 'require') mode = 'verify-ca'
+  // libpq refuses verify-ca without a CA file too: any certificate from a public CA, for any
+  // host, would pass (sslrootcert=system needs verify-full for that reason).
+  if (mode === 'verify-ca' && !caFile) {
+    issue(urlField, `sslmode verify-ca needs a CA file (sslrootcert or ${env.caField})`)
+  }
   const settings: { mode: SslMode; ca?: string; cert?: string } = { mode }
   if (caFile && !system) settings.ca = readPem(caFile, caField, 'CA', issue)
   let key: string | undefined

@@ -14,6 +14,9 @@ import { cachedQueryInfo } from '../instrumentation/query-info.js'
  * telling a cache too much is harmless, too little serves stale data. Writes through raw
  * `sql` are not seen, because their tables are not known.
  *
+ * The second argument says what else is known of the commit: its consistency token, when the
+ * database has one without asking the primary again (see {@link CommittedWrite}).
+ *
  * @example
  * ```ts
  * const database = createDatabase<DB>(parseConfig(), {
@@ -21,7 +24,35 @@ import { cachedQueryInfo } from '../instrumentation/query-info.js'
  * })
  * ```
  */
-export type AfterCommit = (tables: readonly string[]) => Promise<void> | void
+export type AfterCommit = (
+  tables: readonly string[],
+  commit?: CommittedWrite,
+) => Promise<void> | void
+
+/**
+ * What {@link AfterCommit} is told of a commit besides its tables.
+ *
+ * @example
+ * ```ts
+ * const afterCommit: AfterCommit = async (tables, commit) => {
+ *   await cache.invalidateOnCommit(tables, commit) // commit?.token: no extra round trip
+ * }
+ * ```
+ */
+export interface CommittedWrite {
+  /**
+   * A consistency token at or after the commit, when the database read one anyway (the
+   * router does for a write inside a read-your-writes scope: `session()`, `withConsistency()`);
+   * `undefined` otherwise: a consumer that needs one asks the primary (`latestToken()`).
+   */
+  readonly token: string | undefined
+}
+
+/**
+ * Where a connection's commit token comes from, for {@link CommittedWrite}: called on the
+ * connection right after its write committed, before `afterCommit`. The router passes one.
+ */
+export type CommitToken = () => Promise<string | undefined>
 
 /**
  * Checks an `afterCommit` option: a function, and a pg that reports the transaction status
@@ -52,10 +83,12 @@ export function checkAfterCommit(afterCommit: unknown): AfterCommit | undefined 
  */
 export class CommitTracker {
   readonly #afterCommit: AfterCommit
+  readonly #token: CommitToken | undefined
   readonly #written = new Set<string>()
 
-  constructor(afterCommit: AfterCommit) {
+  constructor(afterCommit: AfterCommit, token?: CommitToken) {
     this.#afterCommit = afterCommit
+    this.#token = token
   }
 
   /** Forgets writes not yet reported: the connection starts a new checkout. */
@@ -97,7 +130,8 @@ export class CommitTracker {
     const tables = [...this.#written].sort()
     this.#written.clear()
     try {
-      await this.#afterCommit(tables)
+      const token = this.#token ? await this.#token().catch(() => undefined) : undefined
+      await this.#afterCommit(tables, { token })
     } catch {
       // Documented: the write committed; the callback's failure is its own to report.
     }

@@ -8,6 +8,10 @@ import type { Instrumentation } from '../instrumentation/events.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
 import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
+
+/** Where a connection's commit token comes from; see {@link DriverOptions.commitToken}. */
+export type ConnectionCommitToken = (connection: SluiceConnection) => Promise<string | undefined>
+
 import { statementResult } from './statement-result.js'
 
 const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
@@ -41,11 +45,13 @@ export class SluiceConnection implements DatabaseConnection {
     target: TargetConfig,
     hooks: Instrumentation | undefined,
     afterCommit?: AfterCommit,
+    commitToken?: ConnectionCommitToken,
   ) {
     this.#client = client
     this.#target = target
     this.#hooks = hooks
-    this.#commits = afterCommit && new CommitTracker(afterCommit)
+    this.#commits =
+      afterCommit && new CommitTracker(afterCommit, commitToken && (() => commitToken(this)))
     if (!listening.has(client)) {
       listening.add(client)
       client.on('error', onClientError)

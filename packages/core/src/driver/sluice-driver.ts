@@ -11,10 +11,11 @@ import { DatabaseClosedError, PoolTimeoutError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { withDeadline } from '../internal/deadline.js'
+import { markClosing } from '../pool/pool-closing.js'
 import { transactionSetupSql } from '../pool/session-settings.js'
-import { type AfterCommit, checkAfterCommit } from './commit-tracker.js'
+import { type AfterCommit, type CommittedWrite, checkAfterCommit } from './commit-tracker.js'
 import { savepointSql } from './savepoint-sql.js'
-import { SluiceConnection } from './sluice-connection.js'
+import { type ConnectionCommitToken, SluiceConnection } from './sluice-connection.js'
 
 /** Options of {@link SluiceDriver}. */
 export interface DriverOptions {
@@ -22,6 +23,11 @@ export interface DriverOptions {
   readonly instrumentation?: Instrumentation
   /** Called with the tables of each committed write; see {@link AfterCommit}. */
   readonly afterCommit?: AfterCommit
+  /**
+   * The consistency token of a write that just committed on `connection`, handed to
+   * `afterCommit` (see {@link CommittedWrite}); the router passes its own. Default: none.
+   */
+  readonly commitToken?: ConnectionCommitToken
 }
 
 /**
@@ -47,6 +53,7 @@ export class SluiceDriver implements Driver {
   readonly #target: TargetConfig
   readonly #hooks: Instrumentation | undefined
   readonly #afterCommit: AfterCommit | undefined
+  readonly #commitToken: ConnectionCommitToken | undefined
   // One connection object per pg client, reused on every checkout: no allocation per query,
   // and Kysely, which remembers every connection it sees (a WeakSet), sees only a few.
   readonly #connections = new WeakMap<pg.PoolClient, SluiceConnection>()
@@ -60,6 +67,7 @@ export class SluiceDriver implements Driver {
     this.#target = target
     this.#hooks = options.instrumentation
     this.#afterCommit = checkAfterCommit(options.afterCommit)
+    this.#commitToken = options.commitToken
   }
 
   async init(): Promise<void> {}
@@ -87,7 +95,13 @@ export class SluiceDriver implements Driver {
     let connection = this.#connections.get(client)
     if (connection) connection.checkout()
     else {
-      connection = new SluiceConnection(client, this.#target, this.#hooks, this.#afterCommit)
+      connection = new SluiceConnection(
+        client,
+        this.#target,
+        this.#hooks,
+        this.#afterCommit,
+        this.#commitToken,
+      )
       this.#connections.set(client, connection)
     }
     this.#checkedOut.add(connection)
@@ -146,6 +160,7 @@ export class SluiceDriver implements Driver {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.#closed = true
+    markClosing(this.#pool)
     if (this.#checkedOut.size > 0) {
       let wake = () => {}
       const idle = new Promise<void>((resolve) => {

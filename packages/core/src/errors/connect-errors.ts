@@ -3,19 +3,27 @@ import { ConnectionError, type ConnectionErrorCode } from './errors.js'
 import { isAuthenticationFailure, isDatabaseError, toSluiceError } from './pg-errors.js'
 import { SluiceError } from './sluice-error.js'
 
-// What the server (or PgBouncer, which answers 08P01 with a message) says when it refuses a
-// session for a reason of its own. Anything else it says while connecting is CONNECTION_REJECTED.
+// What the server says when it refuses a session for a reason of its own, or PgBouncer, which
+// answers 08P01 with a message: its own ('no such database: x') or, when the server refused
+// PgBouncer's login, the server's ('database "x" does not exist'). Anything else said while
+// connecting is CONNECTION_REJECTED.
 const REFUSALS: readonly {
   test: (error: Error & { code: string }) => boolean
   code: ConnectionErrorCode
 }[] = [
   { test: isAuthenticationFailure, code: 'AUTHENTICATION_FAILED' },
   {
-    test: (error) => error.code === '3D000' || /^no such database/i.test(error.message),
+    test: (error) =>
+      error.code === '3D000' ||
+      /^(no such database|database ".*" does not exist)/i.test(error.message),
     code: 'DATABASE_NOT_FOUND',
   },
   {
-    test: (error) => error.code === '53300' || /^no more connections allowed/i.test(error.message),
+    test: (error) =>
+      error.code === '53300' ||
+      /^no more connections allowed|too many (clients|connections)|connection slots are reserved/i.test(
+        error.message,
+      ),
     code: 'TOO_MANY_CONNECTIONS',
   },
 ]

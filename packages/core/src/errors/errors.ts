@@ -83,7 +83,7 @@ export class PoolTimeoutError extends SluiceError {
  *
  * @example
  * ```ts
- * if (error instanceof StatementTimeoutError) metrics.slowQueryKilled.inc()
+ * if (error instanceof StatementTimeoutError) logger.warn('query killed by statement_timeout', error.context)
  * ```
  */
 export class StatementTimeoutError extends SluiceError {

@@ -1,5 +1,19 @@
 /**
- * Waits for `work` for at most `timeoutMs`. If it settles in time, its outcome is returned; if
+ * The longest wait a Node.js timer can express (2^31 - 1 ms, about 24.8 days): a longer
+ * `setTimeout` fires after 1 ms instead. Options that become timers are capped at this.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, MAX_TIMER_MS))
+ * ```
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Waits for `work` for at most `timeoutMs` (capped at {@link MAX_TIMER_MS}: a longer
+ * `timeoutMs`, `Number.MAX_SAFE_INTEGER` for "as long as it takes" say, waits that long, where
+ * a plain timer would expire at once). If it settles in time, its outcome is returned; if
  * not, `expired` is called and its outcome is returned instead: return a fallback value, or
  * throw a typed error (and destroy whatever the work was holding, so it is never reused). A
  * late rejection of `work` is swallowed; the timer never keeps the process alive.
@@ -19,6 +33,7 @@ export function withDeadline<T, F = T>(
 ): Promise<T | F> {
   return new Promise<T | F>((resolve, reject) => {
     let settled = false
+    const waitMs = Math.min(timeoutMs, MAX_TIMER_MS)
     const timer = setTimeout(() => {
       if (settled) return
       settled = true
@@ -27,7 +42,7 @@ export function withDeadline<T, F = T>(
       } catch (error) {
         reject(error)
       }
-    }, timeoutMs)
+    }, waitMs)
     timer.unref?.()
     work.then(
       (value) => {

@@ -7,7 +7,12 @@
  */
 
 export { describeError } from '../health.js'
-export { checkPeerVersion } from '../peers/peer-versions.js'
+export {
+  checkPeer,
+  checkPeerVersion,
+  installedVersion,
+  type PeerResolver,
+} from '../peers/peer-versions.js'
 export { checkReady, type ReadyTarget } from '../ready.js'
-export { withDeadline } from './deadline.js'
+export { MAX_TIMER_MS, withDeadline } from './deadline.js'
 export { queryWithin } from './query-within.js'

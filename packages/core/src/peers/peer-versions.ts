@@ -32,11 +32,29 @@ export function checkPeerVersion(name: string, version: string, minimum: string)
   }
 }
 
+/** Resolves a module specifier to a URL as seen from the package that imports it. */
+export type PeerResolver = (specifier: string) => string
+
+/**
+ * Checks the version of peer `name`, as `resolve` finds it (pass your own module's
+ * `import.meta.resolve`: a peer resolves from the package that imports it), against `minimum`.
+ * A peer whose version cannot be read (an unusual bundler setup) is not checked.
+ *
+ * @throws PeerVersionError (`PEER_VERSION_UNSUPPORTED`).
+ * @example
+ * ```ts
+ * checkPeer('ioredis', '5.4.0', (specifier) => import.meta.resolve(specifier))
+ * ```
+ */
+export function checkPeer(name: string, minimum: string, resolve: PeerResolver): void {
+  const version = installedVersion(name, resolve)
+  if (version !== undefined) checkPeerVersion(name, version, minimum)
+}
+
 let checked = false
 
 /**
- * Checks the installed pg and kysely against {@link PEER_MINIMUMS}, once per process. A peer
- * whose version cannot be read (an unusual bundler setup) is not checked.
+ * Checks the installed pg and kysely against {@link PEER_MINIMUMS}, once per process.
  *
  * @throws PeerVersionError (`PEER_VERSION_UNSUPPORTED`).
  * @example
@@ -47,16 +65,23 @@ let checked = false
 export function checkPeers(): void {
   if (checked) return
   for (const [name, minimum] of Object.entries(PEER_MINIMUMS)) {
-    const version = installedVersion(name)
-    if (version !== undefined) checkPeerVersion(name, version, minimum)
+    checkPeer(name, minimum, (specifier) => import.meta.resolve(specifier))
   }
   checked = true
 }
 
-function installedVersion(name: string): string | undefined {
+/**
+ * The version of the package `name` that `resolve` finds, or `undefined` when it cannot be read.
+ *
+ * @example
+ * ```ts
+ * installedVersion('pg', (specifier) => import.meta.resolve(specifier)) // '8.21.0'
+ * ```
+ */
+export function installedVersion(name: string, resolve: PeerResolver): string | undefined {
   try {
     // Walk up from the resolved entry: kysely does not export its package.json.
-    let dir = dirname(fileURLToPath(import.meta.resolve(name)))
+    let dir = dirname(fileURLToPath(resolve(name)))
     while (dir !== dirname(dir)) {
       try {
         const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))

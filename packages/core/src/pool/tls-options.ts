@@ -59,6 +59,8 @@ export function serverOffersTls(target: TargetConfig): Promise<boolean> {
 }
 
 function probe(target: TargetConfig): Promise<boolean> {
+  // A Unix socket directory: PostgreSQL offers no TLS there, and libpq's prefer does not ask.
+  if (target.host.startsWith('/')) return Promise.resolve(false)
   return new Promise((resolve, reject) => {
     const socket = connect({ host: target.host, port: target.port })
     socket.setTimeout(target.pool.acquireTimeoutMs, () =>

@@ -42,6 +42,11 @@ export interface ParentTable {
   readonly copyColumns: readonly string[]
   readonly hasIdentity: boolean
   readonly referencedBy: readonly ReferencingKey[]
+  /**
+   * Tables the parent's foreign keys reference (the parent itself left out), as
+   * `"schema"."table"`: ATTACH locks each in SHARE ROW EXCLUSIVE mode to clone the key.
+   */
+  readonly references: readonly string[]
   /** The parent or its default partition is in a publication. */
   readonly published: boolean
   readonly partitions: readonly AttachedPartition[]
@@ -52,6 +57,25 @@ export interface ParentTable {
    * than them may break them, so a partition gets them only after its rows are in.
    */
   readonly notValidChecks: ReadonlyArray<{ readonly name: string; readonly definition: string }>
+  /**
+   * The parent's row security: PostgreSQL applies it to queries through the parent only, so
+   * a partition that gets the parent's grants needs it too, or it bypasses the policies.
+   */
+  readonly rowSecurity: RowSecurity
+}
+
+/** `relrowsecurity`, `relforcerowsecurity` and the policies of a table (`pg_policies`). */
+export interface RowSecurity {
+  readonly enabled: boolean
+  readonly forced: boolean
+  readonly policies: ReadonlyArray<{
+    readonly name: string
+    readonly permissive: string
+    readonly roles: readonly string[]
+    readonly command: string
+    readonly using: string | null
+    readonly check: string | null
+  }>
 }
 
 const CASTS: Record<TimeType, string> = {
@@ -85,11 +109,14 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     current_user: string
     version: number
     replident: 'd' | 'n' | 'f' | 'i'
+    rls: boolean
+    force_rls: boolean
   }>`
     select c.oid::int8::text as oid, pt.partstrat as strategy, pt.partnatts as natts,
       a.attname as key, format_type(a.atttypid, a.atttypmod) as type,
       pg_get_userbyid(c.relowner) as owner, current_user as current_user,
-      current_setting('server_version_num')::int as version, c.relreplident as replident
+      current_setting('server_version_num')::int as version, c.relreplident as replident,
+      c.relrowsecurity as rls, c.relforcerowsecurity as force_rls
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
     left join pg_partitioned_table pt on pt.partrelid = c.oid
@@ -117,20 +144,28 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     )
   }
   const oid = parent.oid
-  const [grants, columns, referencedBy, partitions, templateOptions, notValidChecks] =
-    await Promise.all([
-      sql<{ grantee: string; privilege: string; grantable: boolean }>`
+  const [
+    grants,
+    columns,
+    referencedBy,
+    references,
+    partitions,
+    templateOptions,
+    notValidChecks,
+    policies,
+  ] = await Promise.all([
+    sql<{ grantee: string; privilege: string; grantable: boolean }>`
       select coalesce(r.rolname, 'PUBLIC') as grantee, a.privilege_type as privilege,
         a.is_grantable as grantable
       from pg_class c cross join lateral aclexplode(c.relacl) a
       left join pg_roles r on r.oid = a.grantee
       where c.oid = ${oid}::int8::oid and a.grantee <> c.relowner
       order by 1, 2`.execute(db),
-      sql<{ name: string; generated: boolean; identity: boolean }>`
+    sql<{ name: string; generated: boolean; identity: boolean }>`
       select attname as name, attgenerated <> '' as generated, attidentity <> '' as identity
       from pg_attribute where attrelid = ${oid}::int8::oid and attnum > 0 and not attisdropped
       order by attnum`.execute(db),
-      sql<ReferencingKey>`
+    sql<ReferencingKey>`
       select con.conname as name, rn.nspname as schema, rc.relname as table,
         rc.relkind = 'p' as partitioned, pg_get_constraintdef(con.oid) as definition,
         con.convalidated as validated
@@ -139,13 +174,25 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
       join pg_namespace rn on rn.oid = rc.relnamespace
       where con.contype = 'f' and con.confrelid = ${oid}::int8::oid and con.conparentid = 0
       order by 2, 3, 1`.execute(db),
-      attachedPartitions(db, oid, type),
-      spec.template ? templateStorage(db, spec) : Promise.resolve([]),
-      sql<{ name: string; definition: string }>`
+    sql<{ name: string }>`
+      select distinct format('%I.%I', n.nspname, c.relname) as name
+      from pg_constraint con
+      join pg_class c on c.oid = con.confrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where con.contype = 'f' and con.conrelid = ${oid}::int8::oid and con.confrelid <> con.conrelid
+      order by 1`.execute(db),
+    attachedPartitions(db, oid, type),
+    spec.template ? templateStorage(db, spec) : Promise.resolve([]),
+    sql<{ name: string; definition: string }>`
       select conname as name, pg_get_constraintdef(oid) as definition from pg_constraint
       where conrelid = ${oid}::int8::oid and contype = 'c' and not convalidated
       order by 1`.execute(db),
-    ])
+    sql<RowSecurity['policies'][number]>`
+      select policyname as name, permissive, roles::text[] as roles, cmd as command,
+        qual as using, with_check as check
+      from pg_policies where schemaname = ${spec.schema} and tablename = ${spec.table}
+      order by 1`.execute(db),
+  ])
   const defaultName = partitions.find((p) => p.isDefault)?.name
   const { rows: published } = await sql<{ published: boolean }>`
     select exists (
@@ -163,10 +210,12 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     copyColumns: columns.rows.filter((c) => !c.generated).map((c) => c.name),
     hasIdentity: columns.rows.some((c) => c.identity),
     referencedBy: referencedBy.rows,
+    references: references.rows.map((row) => row.name),
     published: published[0]?.published ?? false,
     partitions,
     templateOptions,
     notValidChecks: notValidChecks.rows,
+    rowSecurity: { enabled: parent.rls, forced: parent.force_rls, policies: policies.rows },
   }
 }
 
@@ -184,7 +233,8 @@ async function attachedPartitions(
         : text === 'max'
           ? Infinity
           : Number(text)
-  // Bounds as PostgreSQL prints them, read back in the same session: the catalog's truth.
+  // Bounds as PostgreSQL prints them, read back in the same session: the catalog's truth. The
+  // caller sets DateStyle ISO (numeric offsets): other styles print ambiguous zone abbreviations.
   const { rows } = await sql<{
     schema: string
     name: string

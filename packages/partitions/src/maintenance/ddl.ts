@@ -2,6 +2,7 @@ import type { ParentTable } from '../catalog/parent.js'
 import { type KeySpan, keyLiteral, spanPredicate } from '../spec/bounds.js'
 import { literal, qualified, quote } from '../spec/identifiers.js'
 import type { PartitionSpec } from '../spec/spec.js'
+import { rowSecurity } from './row-security.js'
 
 /** A partition to create: its name and its span on the key's axis. */
 export interface NewPartition {
@@ -116,9 +117,24 @@ export function lockParent(parent: ParentTable): string {
 }
 
 /**
+ * Locks the tables the parent's foreign keys reference, in the mode ATTACH takes on them to
+ * clone the keys (SHARE ROW EXCLUSIVE), before the parent's lock: behind a long transaction
+ * writing one of them, maintenance waits (up to `lock_timeout`) without holding the parent.
+ *
+ * @example
+ * ```ts
+ * lockReferenced(parent) // ['lock table public.users in share row exclusive mode']
+ * ```
+ */
+export function lockReferenced(parent: ParentTable): string[] {
+  return parent.references.map((table) => `lock table ${table} in share row exclusive mode`)
+}
+
+/**
  * The parent's NOT VALID checks (as NOT VALID), ATTACH (the CHECK makes it scan-free for
- * the new table), then the CHECK goes (the bound
- * does its job), and an index replica identity is set on the partition's copy of the index.
+ * the new table), then the CHECK goes (the bound does its job), the parent's row security
+ * and policies are added, and an index replica identity is set on the partition's copy of
+ * the index.
  *
  * @example
  * ```ts
@@ -134,6 +150,8 @@ export function attachPartition(parent: ParentTable, partition: NewPartition): s
     ),
     `alter table ${parentName(parent)} attach partition ${table} ${forValues(parent, partition.span)}`,
     `alter table ${table} drop constraint ${CHECK}`,
+    // In the attach's transaction, after any moved rows are in: never visible without it.
+    ...rowSecurity(parent, table),
   ]
   if (parent.replicaIdentity === 'i') {
     statements.push(`do $sluice$ declare index_name text; begin

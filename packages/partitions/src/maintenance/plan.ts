@@ -1,7 +1,9 @@
+import { isDatabaseError } from '@sluice/core'
+import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { retiringPartitions } from '../catalog/metadata.js'
 import { type ParentTable, readParent } from '../catalog/parent.js'
-import type { PartitionError } from '../errors.js'
+import { PartitionError } from '../errors.js'
 import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
 import { literal, qualified } from '../spec/identifiers.js'
 import type { PartitionSpec } from '../spec/spec.js'
@@ -10,8 +12,10 @@ import {
   createPartitionTable,
   detachPartition,
   lockParent,
+  lockReferenced,
   type NewPartition,
 } from './ddl.js'
+import { dropDefaultCheck, excludeFromDefault, hasDefaultCheck } from './default-check.js'
 import { checkMovable, deleteTriggers, moveRows, validateKeys } from './move.js'
 import { candidates, defaultRows, retentionCutoff } from './ranges.js'
 import { freeName, relationNames } from './relations.js'
@@ -37,7 +41,10 @@ export interface Statement {
 
 /** One thing maintenance does to one partition. */
 export interface MaintenanceStep {
-  /** `create` a partition; `finalize` an interrupted detach; `retire` one past retention. */
+  /**
+   * `create` a partition; `finalize` what an interrupted run left (a detach, or the helper
+   * CHECK on the default partition); `retire` one past retention.
+   */
   readonly kind: 'create' | 'finalize' | 'retire'
   /** The parent, `schema.table`. */
   readonly table: string
@@ -49,6 +56,8 @@ export interface MaintenanceStep {
   readonly rows?: number
   /** Why this step will not run (PostgreSQL offers no safe way); the message names the fix. */
   readonly refused?: PartitionError
+  /** What undoes a half-done step when one of its statements fails (each with retries). */
+  readonly cleanup?: readonly Statement[]
 }
 
 /** Options of {@link planMaintenance}. */
@@ -63,6 +72,33 @@ export interface PlanOptions {
    * the environment, as `parseConfig` reads it, else `none`.
    */
   readonly poolerMode?: 'none' | 'session' | 'transaction'
+  /**
+   * ATTACH checks that the default partition holds no row of the new range. A default of at
+   * most this many rows is checked by ATTACH itself, under the parent's brief lock (a scan of
+   * a few ms); a larger one is first proven free of the range by a helper CHECK, validated
+   * while reads and writes go on, so the lock does not grow with the default (see the
+   * README for the trade-off). Default 10,000.
+   */
+  readonly defaultScanRows?: number
+  /**
+   * `lock_timeout` of every statement (`SET LOCAL`, so it holds through PgBouncer in
+   * transaction mode): DDL never queues long behind a query, nor makes queries queue long
+   * behind it; planning's count of the default partition's rows never waits longer behind a
+   * lock on it. Default 100 ms.
+   */
+  readonly lockTimeoutMs?: number
+}
+
+/**
+ * The `lock_timeout` setting of `options`, e.g. `'100ms'`.
+ *
+ * @example
+ * ```ts
+ * lockTimeout({ lockTimeoutMs: 250 }) // '250ms'
+ * ```
+ */
+export function lockTimeout({ lockTimeoutMs = 100 }: PlanOptions): string {
+  return `${Math.max(1, Math.trunc(lockTimeoutMs))}ms`
 }
 
 /**
@@ -93,12 +129,49 @@ export async function planMaintenance(
   return steps
 }
 
-/** The steps of one table (see {@link planMaintenance}). */
+/**
+ * The steps of one table (see {@link planMaintenance}), read in one transaction (DateStyle
+ * ISO, whatever the session's) whose `lock_timeout` bounds every wait: the catalog reads lock the partitions (ACCESS SHARE), so
+ * a session holding the default or a partition (a `VACUUM FULL`, a migration) makes the
+ * table's plan fail with `PARTITION_LOCK_TIMEOUT` instead of waiting for it.
+ *
+ * @example
+ * ```ts
+ * const steps = await planTable(db, messages, { now: new Date(), lockTimeoutMs: 100 })
+ * ```
+ */
 export async function planTable(
   db: AnyKysely,
   spec: PartitionSpec,
-  { now = new Date() }: PlanOptions,
+  options: PlanOptions,
 ): Promise<MaintenanceStep[]> {
+  const timeout = lockTimeout(options)
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // DateStyle ISO: bounds are read back from their text (catalog/parent.ts), and the other
+      // styles print zone abbreviations that read back wrong ('IST' of Asia/Kolkata is Israel's).
+      await sql`select set_config('lock_timeout', ${timeout}, true), set_config('datestyle', 'ISO, YMD', true)`.execute(
+        trx,
+      )
+      return await planIn(trx, spec, options)
+    })
+  } catch (error) {
+    if (!isDatabaseError(error) || error.code !== '55P03') throw error
+    const table = `${spec.schema}.${spec.table}`
+    throw new PartitionError(
+      'PARTITION_LOCK_TIMEOUT',
+      `${table}: a partition stayed locked by another session past lock_timeout (${timeout}) while maintenance read it; the next run tries again`,
+      { cause: error, table },
+    )
+  }
+}
+
+async function planIn(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  options: PlanOptions,
+): Promise<MaintenanceStep[]> {
+  const { now = new Date(), defaultScanRows = 10_000 } = options
   const parent = await readParent(db, spec)
   const table = `${spec.schema}.${spec.table}`
   const names = await relationNames(db, spec)
@@ -143,12 +216,22 @@ export async function planTable(
 
   // Creation: every uncovered piece of the ranges maintenance keeps.
   const defaultPartition = parent.partitions.find((p) => p.isDefault && !p.detachPending)
+  if (defaultPartition && (await hasDefaultCheck(db, parent, defaultPartition.name))) {
+    // An interrupted run's helper CHECK: it would reject inserts of its range.
+    steps.push({
+      kind: 'finalize',
+      table,
+      partition: defaultPartition.name,
+      statements: [{ sql: dropDefaultCheck(parent, defaultPartition.name) }],
+    })
+  }
   const taken: KeySpan[] = parent.partitions.flatMap((p) =>
     p.lower !== undefined && p.upper !== undefined ? [{ lower: p.lower, upper: p.upper }] : [],
   )
-  const waiting = defaultPartition
+  const { ranges: waiting, total: defaultTotal } = defaultPartition
     ? await defaultRows(db, parent, defaultPartition.name)
-    : new Map()
+    : { ranges: new Map(), total: 0 }
+  const prove = defaultTotal > defaultScanRows
   let group = 0
   for (const { range, rows } of candidates(parent, now, cutoff, taken, waiting)) {
     const span = rangeSpan(range, parent.type)
@@ -164,7 +247,8 @@ export async function planTable(
       names.set(name, 'planned')
       const partition: NewPartition = { name, span: piece, ...(leftover ? { leftover } : {}) }
       group++
-      steps.push(await creation(db, parent, partition, defaultPartition?.name, rows, group))
+      const into = defaultPartition && { name: defaultPartition.name, prove }
+      steps.push(await creation(db, parent, partition, into, rows, group))
     }
   }
 
@@ -212,36 +296,55 @@ async function creation(
   db: AnyKysely,
   parent: ParentTable,
   partition: NewPartition,
-  defaultName: string | undefined,
+  defaultPartition: { name: string; prove: boolean } | undefined,
   rows: number,
   group: number,
 ): Promise<MaintenanceStep> {
   const table = `${parent.spec.schema}.${parent.spec.table}`
   const create = createPartitionTable(parent, partition).map((sql) => ({ sql }))
   const attach = attachPartition(parent, partition)
+  const grouped = (statements: readonly string[]) => statements.map((sql) => ({ sql, group }))
   const step = { kind: 'create' as const, table, partition: partition.name, rows }
-  if (!defaultName)
-    return { ...step, statements: [...create, ...attach.map((sql) => ({ sql, group }))] }
+  // The referenced tables first: waiting behind their writers never holds the parent.
+  const referenced = lockReferenced(parent)
+  if (!defaultPartition)
+    return { ...step, statements: [...create, ...grouped([...referenced, ...attach])] }
   // With a default partition the switch happens under a brief lock on the parent, so that no
   // query planned before it can miss rows or route an insert to the default (README).
-  const lock = { sql: lockParent(parent), group }
-  if (rows === 0) {
-    return { ...step, statements: [...create, lock, ...attach.map((sql) => ({ sql, group }))] }
+  const locks = [...referenced, lockParent(parent)]
+  if (rows === 0 && defaultPartition.prove) {
+    const drop = dropDefaultCheck(parent, defaultPartition.name)
+    const prove = excludeFromDefault(parent, defaultPartition.name, partition)
+    return {
+      ...step,
+      statements: [
+        ...create,
+        ...[drop, ...prove].map((sql) => ({ sql })),
+        ...grouped([...locks, ...attach, drop]),
+      ],
+      cleanup: [{ sql: drop }],
+    }
   }
+  if (rows === 0) return { ...step, statements: [...create, ...grouped([...locks, ...attach])] }
   let refused: PartitionError | undefined
   try {
     checkMovable(parent, partition, rows)
   } catch (error) {
     refused = error as PartitionError
   }
-  const triggers = await deleteTriggers(db, parent.spec.schema, defaultName)
-  const move = moveRows(parent, partition, defaultName, triggers, attach).map((s) => ({
+  const triggers = await deleteTriggers(db, parent.spec.schema, defaultPartition.name)
+  const move = moveRows(parent, partition, defaultPartition.name, triggers, attach).map((s) => ({
     ...s,
     group,
   }))
   return {
     ...step,
-    statements: [...create, lock, ...move, ...validateKeys(parent).map((sql) => ({ sql }))],
+    statements: [
+      ...create,
+      ...grouped(locks),
+      ...move,
+      ...validateKeys(parent).map((sql) => ({ sql })),
+    ],
     ...(refused ? { refused } : {}),
   }
 }

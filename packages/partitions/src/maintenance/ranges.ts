@@ -8,6 +8,7 @@ import {
   type LocalDate,
   localDate,
   startInstant,
+  utcTime,
 } from '../spec/calendar.js'
 import { literal, qualified, quote } from '../spec/identifiers.js'
 import { partitionFor, rangeStarting } from '../spec/partition-for.js'
@@ -77,16 +78,17 @@ export function retentionCutoff({ spec, type }: ParentTable, now: Date): number 
   )
   return type === 'timestamp with time zone'
     ? startInstant(date, spec.timeZone).getTime()
-    : Date.UTC(date.year, date.month - 1, date.day)
+    : utcTime(date.year, date.month - 1, date.day)
 }
 
 /**
- * Rows of the default partition by the range they belong to (an index or one scan, no lock
- * beyond ACCESS SHARE). Rows whose key is null or `±infinity` belong to no range: they stay.
+ * Rows of the default partition by the range they belong to, and how many it holds in all
+ * (an index or one scan, no lock beyond ACCESS SHARE). Rows whose key is null or `±infinity`
+ * belong to no range: they stay.
  *
  * @example
  * ```ts
- * const waiting = await defaultRows(db, parent, 'messages_default') // Map { 'messages_p20270101' => { rows: 12, ... } }
+ * const { ranges, total } = await defaultRows(db, parent, 'messages_default') // ranges: Map { 'messages_p20270101' => { rows: 12, ... } }
  * ```
  */
 export async function defaultRows(db: AnyKysely, parent: ParentTable, defaultName: string) {
@@ -96,17 +98,20 @@ export async function defaultRows(db: AnyKysely, parent: ParentTable, defaultNam
     type === 'timestamp with time zone'
       ? `${column} at time zone ${literal(spec.timeZone)}`
       : `${column}::timestamp`
-  const { rows } = await sql<{ start: string; rows: number }>`
-    select to_char(date_trunc(${spec.interval}, ${sql.raw(local)}), 'YYYY-MM-DD') as start, count(*)::int as rows
-    from ${sql.raw(qualified(spec.schema, defaultName))} where isfinite(${sql.raw(column)})
-    group by 1`.execute(db)
-  const waiting = new Map<string, { start: LocalDate; rows: number }>()
+  const { rows } = await sql<{ start: string | null; rows: number }>`
+    select case when isfinite(${sql.raw(column)}) then to_char(date_trunc(${spec.interval}, ${sql.raw(local)}), 'YYYY-MM-DD') end as start,
+      count(*)::int as rows
+    from ${sql.raw(qualified(spec.schema, defaultName))} group by 1`.execute(db)
+  const ranges = new Map<string, { start: LocalDate; rows: number }>()
+  let total = 0
   for (const row of rows) {
+    total += row.rows
+    if (row.start === null) continue
     const [year = 0, month = 1, day = 1] = row.start.split('-').map(Number)
     const start = intervalStart(spec.interval, { year, month, day })
     const range = rangeStarting(spec, start)
-    const before = waiting.get(range.name)?.rows ?? 0
-    waiting.set(range.name, { start, rows: before + row.rows })
+    const before = ranges.get(range.name)?.rows ?? 0
+    ranges.set(range.name, { start, rows: before + row.rows })
   }
-  return waiting
+  return { ranges, total }
 }

@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import { isDatabaseError } from '@sluice/core'
+import { combineInstrumentation, isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from '../catalog/metadata.js'
 import { PartitionError } from '../errors.js'
 import type { PartitionSpec } from '../spec/spec.js'
 import type { PartitionInstrumentation } from './events.js'
-import { type MaintenanceStep, type PlanOptions, planTable, type Statement } from './plan.js'
+import {
+  lockTimeout,
+  type MaintenanceStep,
+  type PlanOptions,
+  planTable,
+  type Statement,
+} from './plan.js'
 
 /** Options of {@link runMaintenance}. */
 export interface RunOptions extends PlanOptions {
-  /**
-   * `lock_timeout` of every statement (`SET LOCAL`, so it holds through PgBouncer in
-   * transaction mode): DDL never queues long behind a query, nor makes queries queue long
-   * behind it. Default 100 ms.
-   */
-  readonly lockTimeoutMs?: number
   /** Tries of a statement that hit the lock timeout (or a deadlock), before its step is given up. Default 20. */
   readonly attempts?: number
   /** Wait before the first retry; it doubles (with jitter), up to 5 s. Default 100 ms. */
@@ -91,6 +91,8 @@ export async function runMaintenance(
   const result = emptyResult()
   const runner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const leaseMs = options.leaseMs ?? 120_000
+  // A hook that throws is skipped, as core's are: it never fails a run nor loses its result.
+  const hooks = combineInstrumentation<PartitionInstrumentation>(options.instrumentation)
   for (const spec of specs) {
     const table = `${spec.schema}.${spec.table}`
     const lease = await waitForLease(db, spec, runner, leaseMs, options.waitMs ?? 0)
@@ -102,7 +104,7 @@ export async function runMaintenance(
     try {
       if (!options.acceptSpecChanges) await checkSpecChange(db, spec)
       const steps = await planTable(db, spec, options)
-      const run = new Runner(db, options, result)
+      const run = new Runner(db, options, result, hooks)
       for (const step of steps) {
         const renewed = await takeLease(db, spec, runner, leaseMs)
         if (!renewed.taken) {
@@ -122,7 +124,7 @@ export async function runMaintenance(
   }
   if (specs.length > 0 && result.skipped.length === specs.length) result.status = 'skipped'
   const done = { ...result, durationMs: performance.now() - started }
-  options.instrumentation?.onMaintenance?.({ kind: 'run', result: done })
+  hooks?.onMaintenance?.({ kind: 'run', result: done })
   return done
 }
 
@@ -166,11 +168,18 @@ class Runner {
   readonly #db: AnyKysely
   readonly #options: RunOptions
   readonly #result: Mutable<MaintenanceResult>
+  readonly #hooks: PartitionInstrumentation | undefined
 
-  constructor(db: AnyKysely, options: RunOptions, result: Mutable<MaintenanceResult>) {
+  constructor(
+    db: AnyKysely,
+    options: RunOptions,
+    result: Mutable<MaintenanceResult>,
+    hooks: PartitionInstrumentation | undefined,
+  ) {
     this.#db = db
     this.#options = options
     this.#result = result
+    this.#hooks = hooks
   }
 
   /** Runs one step; its failure is recorded and the run goes on. */
@@ -192,12 +201,24 @@ class Runner {
       this.#record(step)
     } catch (error) {
       this.#result.errors.push({ table: step.table, step, error })
+      await this.#cleanUp(step)
+    }
+  }
+
+  /** Undoes what a failed step left that would get in the way (its `cleanup`). */
+  async #cleanUp(step: MaintenanceStep): Promise<void> {
+    for (const statement of step.cleanup ?? []) {
+      try {
+        await this.#withRetries(statement.sql, () => this.#runBatch([statement]))
+      } catch (error) {
+        this.#result.errors.push({ table: step.table, step, error }) // the next run retries
+      }
     }
   }
 
   /** One statement outside a transaction, or a transaction of one or more. */
   async #runBatch(batch: readonly Statement[]): Promise<void> {
-    const timeout = `${Math.max(1, Math.trunc(this.#options.lockTimeoutMs ?? 100))}ms`
+    const timeout = lockTimeout(this.#options)
     const [first] = batch
     if (first?.outside) {
       // DETACH CONCURRENTLY / FINALIZE cannot run in a transaction: a session setting, on
@@ -222,7 +243,7 @@ class Runner {
         const outcome = await sql.raw(statement.sql).execute(trx)
         if (statement.counts === 'moved')
           this.#result.movedRows += Number(outcome.numAffectedRows ?? 0n)
-        if (locked === undefined && statement.sql.startsWith('lock table '))
+        if (locked === undefined && statement.sql.endsWith(' in access exclusive mode'))
           locked = performance.now()
       }
     })
@@ -256,7 +277,7 @@ class Runner {
           )
         }
         const pause = wait / 2 + Math.random() * (wait / 2)
-        this.#options.instrumentation?.onMaintenance?.({
+        this.#hooks?.onMaintenance?.({
           kind: 'retry',
           sql: sqlText,
           attempt: tried,

@@ -1,5 +1,7 @@
+import { combineInstrumentation } from '@sluice/core'
 import type { AnyKysely } from '../any-kysely.js'
 import type { PartitionSpec } from '../spec/spec.js'
+import type { PartitionInstrumentation } from './events.js'
 import { type RunOptions, runMaintenance } from './run.js'
 
 /** Options of {@link startMaintenance}: a period, and what each run gets. */
@@ -17,8 +19,8 @@ export interface MaintenanceSchedule {
 /**
  * Runs {@link runMaintenance} now and then every `intervalMs`, in the background, until
  * stopped. Each run reports a `run` event (or an `error` event) to `instrumentation`; a failed
- * run never stops the schedule. Runs in several processes are safe: one does the work, the
- * others are skipped.
+ * run, or a hook that throws, never stops the schedule. Runs in several processes are safe: one
+ * does the work, the others are skipped.
  *
  * @example
  * ```ts
@@ -37,11 +39,13 @@ export function startMaintenance(
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
+  // A hook that throws must not stop the schedule (nor reject a promise nobody awaits).
+  const hooks = combineInstrumentation<PartitionInstrumentation>(options.instrumentation)
   const tick = () => {
     running = runMaintenance(db, specs, options)
       .then(
         () => undefined,
-        (error: unknown) => options.instrumentation?.onMaintenance?.({ kind: 'error', error }),
+        (error: unknown) => hooks?.onMaintenance?.({ kind: 'error', error }),
       )
       .then(() => {
         if (!stopped) timer = setTimeout(tick, intervalMs)

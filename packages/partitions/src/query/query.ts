@@ -34,7 +34,7 @@ interface PlanNode {
  *
  * @example
  * ```ts
- * const query = db.selectFrom('messages').selectAll().where(partitionRange(messages, february))
+ * const query = db.selectFrom('messages').selectAll().where(partitionRange(messages, { from: new Date('2026-02-01'), to: new Date('2026-03-01') }))
  * await explainPartitions(db, query) // ['messages_p20260201']
  * ```
  */

@@ -1,4 +1,4 @@
-import { isoDate, type LocalDate, localDate } from './calendar.js'
+import { isoDate, type LocalDate, localDate, utcTime } from './calendar.js'
 import type { PartitionRange, TimeType } from './partition-for.js'
 
 /**
@@ -27,7 +27,7 @@ export function rangeSpan(range: PartitionRange, type: TimeType): KeySpan {
   const at = (date: LocalDate, instant: Date) =>
     type === 'timestamp with time zone'
       ? instant.getTime()
-      : Date.UTC(date.year, date.month - 1, date.day)
+      : utcTime(date.year, date.month - 1, date.day)
   return { lower: at(range.from, range.fromInstant), upper: at(range.to, range.toInstant) }
 }
 

@@ -45,12 +45,35 @@ export function isTimeZone(timeZone: string): boolean {
   }
 }
 
+/**
+ * Epoch ms of a UTC date and time, for every year: `Date.UTC` reads years 0-99 as
+ * 1900-1999. Fields out of range carry over, as in `Date.UTC`.
+ *
+ * @example
+ * ```ts
+ * new Date(utcTime(99, 0, 1)).toISOString() // '0099-01-01T00:00:00.000Z'
+ * ```
+ */
+export function utcTime(
+  year: number,
+  monthIndex: number,
+  day: number,
+  hour = 0,
+  minute = 0,
+  second = 0,
+): number {
+  const date = new Date(0)
+  date.setUTCFullYear(year, monthIndex, day)
+  date.setUTCHours(hour, minute, second, 0)
+  return date.getTime()
+}
+
 /** Wall-clock fields of `instant` in `timeZone`, as if they were UTC: epoch ms. */
 function wallClock(instant: number, timeZone: string): number {
   const parts: Record<string, number> = {}
   for (const { type, value } of format(timeZone).formatToParts(instant)) parts[type] = Number(value)
   const { year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0 } = parts
-  return Date.UTC(year, month - 1, day, hour, minute, second)
+  return utcTime(year, month - 1, day, hour, minute, second)
 }
 
 /**
@@ -76,7 +99,7 @@ export function localDate(instant: Date, timeZone: string): LocalDate {
  * ```
  */
 export function startInstant(date: LocalDate, timeZone: string): Date {
-  const wanted = Date.UTC(date.year, date.month - 1, date.day)
+  const wanted = utcTime(date.year, date.month - 1, date.day)
   let instant = wanted
   // Two corrections find the offset in force at that wall time (it can change in between).
   for (let i = 0; i < 2; i++) instant = wanted - (wallClock(instant, timeZone) - instant)
@@ -101,7 +124,7 @@ export function intervalStart(interval: Interval, date: LocalDate): LocalDate {
     case 'day':
       return date
     case 'week': {
-      const weekday = (new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7 // Monday = 0
+      const weekday = (new Date(utcTime(year, month - 1, day)).getUTCDay() + 6) % 7 // Monday = 0
       return addDays(date, -weekday)
     }
     case 'month':
@@ -137,7 +160,7 @@ export function addIntervals(interval: Interval, date: LocalDate, count: number)
 }
 
 function addDays({ year, month, day }: LocalDate, days: number): LocalDate {
-  const moved = new Date(Date.UTC(year, month - 1, day + days))
+  const moved = new Date(utcTime(year, month - 1, day + days))
   return { year: moved.getUTCFullYear(), month: moved.getUTCMonth() + 1, day: moved.getUTCDate() }
 }
 

@@ -35,7 +35,7 @@ export function checkTarget(host: string, port: number): void {
  *
  * @example
  * ```ts
- * const proxy = attachFaultProxy(info) // e.g. provided by a vitest global setup
+ * const proxy = attachFaultProxy(inject('replicaProxy')) // provided by a vitest global setup
  * await proxy.blackhole()
  * ```
  */

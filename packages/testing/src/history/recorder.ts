@@ -12,9 +12,9 @@ const now = () => performance.timeOrigin + performance.now()
  * @example
  * ```ts
  * const recorder = new HistoryRecorder()
- * await recorder.write('alice', 'post:1', 1, () => db.updatePost(1, { version: 1 }))
+ * await recorder.write('alice', 'post:1', 1, () => service.updatePost('post:1', { version: 1 }))
  * recorder.handOff('alice', 'bob')
- * await recorder.read('bob', 'post:1', async () => (await cache.get('post:1'))?.version)
+ * await recorder.read('bob', 'post:1', async () => (await service.getPost('post:1'))?.version)
  * expect(readYourWrites(recorder.history()).format()).toBe('')
  * ```
  */

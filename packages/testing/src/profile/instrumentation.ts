@@ -53,7 +53,9 @@ export function profileInstrumentation(
  * @example
  * ```ts
  * const events: CacheEvent[] = []
- * const cache = createCache(withProfile({ redis, instrumentation: { onCache: (e) => events.push(e) } }))
+ * const cache = createCache(
+ *   withProfile({ namespace: 'app', redis: redisUrl, instrumentation: { onCache: (e) => events.push(e) } }),
+ * )
  * ```
  */
 export function withProfile<O extends { readonly instrumentation?: unknown }>(

@@ -184,7 +184,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
  *
  * @example
  * ```ts
- * const redis = attachRedis(info)
+ * const redis = attachRedis(inject('sluiceRedis'))
  * await redis.freeze()
  * ```
  */

@@ -1,0 +1,72 @@
+import type { ReplicaServer } from '@sluice/testing'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import {
+  type DB,
+  preferring,
+  startTestCluster,
+  type TestCluster,
+  testRoutedDatabase,
+  waitFor,
+} from './helpers.js'
+
+// Direct connections on purpose: behind PgBouncer the client's connections stay open while the
+// server restarts, so the client cannot see a restart between two checks (see the README).
+describe('a replica restarted between two lag checks', () => {
+  let servers: TestCluster
+
+  beforeAll(async () => {
+    servers = await startTestCluster('direct')
+  })
+
+  afterAll(async () => {
+    await servers?.stop()
+  })
+
+  test('gets no token reads until a check says where its replay is now', async () => {
+    // A restarted standby accepts reads from its consistency point, which may be before what it
+    // had replayed (it replays again from its last restartpoint): the position the router saw
+    // before the restart says nothing about it any more.
+    const writer = testRoutedDatabase<DB>(servers.config())
+    const { id, token } = await writer.session(async () => {
+      const row = await writer.db
+        .insertInto('items')
+        .values({ name: 'restart' })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+      return { id: row.id, token: writer.consistencyToken() as string }
+    })
+    await writer.close()
+    await servers.cluster.waitForReplay()
+    // The first check sees replica-1 past the token; no other check runs during the test.
+    const database = testRoutedDatabase<DB>(servers.config(), {
+      lagCheckIntervalMs: '10m',
+      strategy: preferring('replica-1'),
+    })
+    const replica = servers.cluster.replicas[0] as ReplicaServer
+    const readOwnRow = () =>
+      database.withConsistency({ atLeast: token }, () =>
+        database.db
+          .selectFrom('items')
+          .select(['id', sql<number>`inet_server_port()`.as('port')])
+          .where('id', '=', id)
+          .execute(),
+      )
+    try {
+      const [before] = await readOwnRow()
+      expect(before && servers.labelOf(before.port)).toBe('replica-1')
+      await replica.kill()
+      await waitFor(async () => database.replicas()[0]?.status === 'down', {
+        what: 'the killed replica to be marked down without a lag check',
+      })
+      await replica.start()
+      for (let read = 0; read < 20; read++) {
+        const rows = await readOwnRow()
+        expect(rows).toHaveLength(1)
+        expect(servers.labelOf((rows[0] as { port: number }).port)).not.toBe('replica-1')
+      }
+    } finally {
+      await database.close()
+    }
+  })
+})
