@@ -20,6 +20,8 @@ export type PartitionErrorCode =
   | 'PARTITION_BUSY'
   /** Rows cannot move out of the default partition safely; the message names the manual fix. */
   | 'PARTITION_MOVE_REFUSED'
+  /** More partitions were due than `maxPartitionsPerRun` (field `maxPartitionsPerRun`); the rest waits for the next run. */
+  | 'PARTITION_LIMIT_REACHED'
   /** `createPartitionedTable`'s maintenance run failed for a step (the cause says why). */
   | 'PARTITION_MAINTENANCE_FAILED'
 

@@ -216,7 +216,7 @@ describe('real bounds, not names', () => {
     )
     const result = await runMaintenance(db, [spec], { now: new Date('2027-02-10T00:00:00Z') })
     expect(result).toMatchObject({
-      created: ['pings_p20270101', 'pings_p20270301'],
+      created: ['pings_p20270301', 'pings_p20270101'], // the premade one first
       movedRows: 2,
       errors: [],
     })

@@ -22,6 +22,7 @@ const SETUP = [
     last_success_at timestamptz,
     last_error text,
     primary key (schema_name, table_name))`,
+  'alter table sluice_partitions.tables add column if not exists default_rows bigint',
   `create table if not exists sluice_partitions.retiring (
     schema_name text not null,
     table_name text not null,
@@ -56,7 +57,10 @@ export async function ensureMetadata(db: AnyKysely): Promise<void> {
 
 async function metadataExists(db: AnyKysely): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`
-    select to_regclass('sluice_partitions.retiring') is not null as found`.execute(db)
+    select to_regclass('sluice_partitions.retiring') is not null and exists (
+      select 1 from pg_attribute
+      where attrelid = to_regclass('sluice_partitions.tables') and attname = 'default_rows'
+    ) as found`.execute(db)
   return rows[0]?.found ?? false
 }
 
@@ -94,11 +98,12 @@ export async function takeLease(
 }
 
 /**
- * Gives the lease back and records the run: its spec, and success or the first error.
+ * Gives the lease back and records the run: its spec, success or the first error, and the
+ * rows left in the default partition.
  *
  * @example
  * ```ts
- * await releaseLease(db, messages, 'host:123:ab12', undefined) // a successful run
+ * await releaseLease(db, messages, 'host:123:ab12', undefined, 0) // a successful run
  * ```
  */
 export async function releaseLease(
@@ -106,15 +111,22 @@ export async function releaseLease(
   spec: PartitionSpec,
   runner: string,
   error: unknown,
+  defaultRows: number,
 ): Promise<void> {
   const message =
     error === undefined ? null : String((error as Error)?.message ?? error).slice(0, 1000)
+  const stored = storedSpec(spec)
   await sql`
     update sluice_partitions.tables set runner = null, lease_until = null,
       last_run_at = clock_timestamp(),
       last_success_at = case when ${message}::text is null then clock_timestamp() else last_success_at end,
-      spec = case when ${message}::text is null then ${JSON.stringify(storedSpec(spec))}::jsonb else spec end,
-      last_error = ${message}
+      spec = case when ${message}::text is not null then spec
+        -- A retention removed keeps the last one as the floor: removing it, then adding a
+        -- shorter one, must not pass the check in two steps.
+        when ${stored.retention === null} and spec ? 'retention' and spec->'retention' <> 'null'::jsonb
+          then jsonb_set(${JSON.stringify(stored)}::jsonb, '{retention}', spec->'retention')
+        else ${JSON.stringify(stored)}::jsonb end,
+      last_error = ${message}, default_rows = ${defaultRows}
     where schema_name = ${spec.schema} and table_name = ${spec.table} and runner = ${runner}`.execute(
     db,
   )
@@ -235,6 +247,8 @@ export async function maintenanceStatus(db: AnyKysely): Promise<
     lastRunAt: Date | null
     lastSuccessAt: Date | null
     lastError: string | null
+    /** Rows the last run left in the default partition (see `MaintenanceResult.defaultRows`). */
+    defaultRows: number
     runner: string | null
   }>
 > {
@@ -244,10 +258,12 @@ export async function maintenanceStatus(db: AnyKysely): Promise<
     lastRunAt: Date | null
     lastSuccessAt: Date | null
     lastError: string | null
+    defaultRows: number
     runner: string | null
   }>`
     select schema_name || '.' || table_name as table, last_run_at as "lastRunAt",
-      last_success_at as "lastSuccessAt", last_error as "lastError", runner
+      last_success_at as "lastSuccessAt", last_error as "lastError",
+      coalesce(default_rows, 0)::int as "defaultRows", runner
     from sluice_partitions.tables order by 1`.execute(db)
   return rows
 }

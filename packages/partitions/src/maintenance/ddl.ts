@@ -154,13 +154,16 @@ export function attachPartition(parent: ParentTable, partition: NewPartition): s
     ...rowSecurity(parent, table),
   ]
   if (parent.replicaIdentity === 'i') {
-    statements.push(`do $sluice$ declare index_name text; begin
+    // The body as a string literal, not dollar-quoted: no name can end it early.
+    statements.push(
+      `do ${literal(`declare index_name text; begin
   select c.relname into strict index_name from pg_index x
     join pg_inherits i on i.inhrelid = x.indexrelid join pg_class c on c.oid = x.indexrelid
     join pg_index px on px.indexrelid = i.inhparent
   where x.indrelid = ${literal(table)}::regclass and px.indrelid = ${literal(parentName(parent))}::regclass and px.indisreplident;
   execute format('alter table %s replica identity using index %I', ${literal(table)}, index_name);
-end $sluice$`)
+end`)}`,
+    )
   }
   return statements
 }

@@ -6,6 +6,7 @@ import { type ParentTable, readParent } from '../catalog/parent.js'
 import { PartitionError } from '../errors.js'
 import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
 import { literal, qualified } from '../spec/identifiers.js'
+import { partitionFor } from '../spec/partition-for.js'
 import type { PartitionSpec } from '../spec/spec.js'
 import {
   attachPartition,
@@ -87,6 +88,21 @@ export interface PlanOptions {
    * lock on it. Default 100 ms.
    */
   readonly lockTimeoutMs?: number
+  /**
+   * At most this many partitions are created per table and run, the ones nearest to now
+   * first (current and premade, then gaps and waiting rows); more is reported as
+   * `PARTITION_LIMIT_REACHED` and the next run goes on. Default 100.
+   */
+  readonly maxPartitionsPerRun?: number
+}
+
+/** The plan of one table, with what it found that is not a step. */
+export interface TablePlan {
+  readonly steps: MaintenanceStep[]
+  /** Rows that stay in the default partition: outside the window, or keyed null / ±infinity. */
+  readonly defaultRows: number
+  /** `PARTITION_LIMIT_REACHED` when more partitions were due than `maxPartitionsPerRun`. */
+  readonly findings: PartitionError[]
 }
 
 /**
@@ -125,7 +141,7 @@ export async function planMaintenance(
   options: PlanOptions = {},
 ): Promise<MaintenanceStep[]> {
   const steps: MaintenanceStep[] = []
-  for (const spec of specs) steps.push(...(await planTable(db, spec, options)))
+  for (const spec of specs) steps.push(...(await planTable(db, spec, options)).steps)
   return steps
 }
 
@@ -137,14 +153,14 @@ export async function planMaintenance(
  *
  * @example
  * ```ts
- * const steps = await planTable(db, messages, { now: new Date(), lockTimeoutMs: 100 })
+ * const { steps, defaultRows } = await planTable(db, messages, { now: new Date(), lockTimeoutMs: 100 })
  * ```
  */
 export async function planTable(
   db: AnyKysely,
   spec: PartitionSpec,
   options: PlanOptions,
-): Promise<MaintenanceStep[]> {
+): Promise<TablePlan> {
   const timeout = lockTimeout(options)
   try {
     return await db.transaction().execute(async (trx) => {
@@ -170,8 +186,8 @@ async function planIn(
   db: AnyKysely,
   spec: PartitionSpec,
   options: PlanOptions,
-): Promise<MaintenanceStep[]> {
-  const { now = new Date(), defaultScanRows = 10_000 } = options
+): Promise<TablePlan> {
+  const { now = new Date(), defaultScanRows = 10_000, maxPartitionsPerRun = 100 } = options
   const parent = await readParent(db, spec)
   const table = `${spec.schema}.${spec.table}`
   const names = await relationNames(db, spec)
@@ -180,8 +196,25 @@ async function planIn(
 
   // What earlier runs left half done.
   const leftovers = await retiringPartitions(db, spec)
+  const cutoff = retentionCutoff(parent, now)
   for (const left of leftovers) {
-    if (left.state === 'attached') continue // still attached: retention below decides again
+    if (left.state === 'attached') {
+      // Still attached: retention below decides again. A record retention no longer backs
+      // (the spec keeps more now) goes, or a later manual detach would get the table dropped.
+      const attached = parent.partitions.find(
+        (p) => p.schema === left.schema && p.name === left.name,
+      )
+      const due = cutoff !== undefined && attached?.upper !== undefined && attached.upper <= cutoff
+      if (!due) {
+        steps.push({
+          kind: 'finalize',
+          table,
+          partition: left.name,
+          statements: [forget(left.schema, left.name)],
+        })
+      }
+      continue
+    }
     const finalize =
       left.state === 'pending'
         ? [{ sql: detachPartition(spec, left.schema, left.name, 'finalize'), outside: true }]
@@ -198,7 +231,6 @@ async function planIn(
       ],
     })
   }
-  const cutoff = retentionCutoff(parent, now)
   for (const pending of parent.partitions.filter((p) => p.detachPending)) {
     if (leftovers.some((l) => l.schema === pending.schema && l.name === pending.name)) continue
     const past = cutoff !== undefined && pending.upper !== undefined && pending.upper <= cutoff
@@ -232,7 +264,8 @@ async function planIn(
     ? await defaultRows(db, parent, defaultPartition.name)
     : { ranges: new Map(), total: 0 }
   const prove = defaultTotal > defaultScanRows
-  let group = 0
+  const planned: Array<{ partition: NewPartition; rows: number; near: boolean }> = []
+  const currentLower = rangeSpan(partitionFor(spec, now), parent.type).lower
   for (const { range, rows } of candidates(parent, now, cutoff, taken, waiting)) {
     const span = rangeSpan(range, parent.type)
     const pieces = uncovered(span, taken)
@@ -246,10 +279,29 @@ async function planIn(
       const leftover = names.get(name) === 'reusable'
       names.set(name, 'planned')
       const partition: NewPartition = { name, span: piece, ...(leftover ? { leftover } : {}) }
-      group++
-      const into = defaultPartition && { name: defaultPartition.name, prove }
-      steps.push(await creation(db, parent, partition, into, rows, group))
+      planned.push({ partition, rows, near: span.lower >= currentLower })
     }
+  }
+  const findings: PartitionError[] = []
+  // The current and premade ranges first: a backlog never delays them.
+  const ordered = [...planned.filter((p) => p.near), ...planned.filter((p) => !p.near)]
+  if (ordered.length > maxPartitionsPerRun) {
+    findings.push(
+      new PartitionError(
+        'PARTITION_LIMIT_REACHED',
+        `${table}: ${ordered.length} partitions are due, more than maxPartitionsPerRun (${maxPartitionsPerRun}); the ${maxPartitionsPerRun} nearest to now are created, the next run goes on`,
+        { field: 'maxPartitionsPerRun', table },
+      ),
+    )
+  }
+  let group = 0
+  let moved = 0
+  for (const { partition, rows } of ordered.slice(0, maxPartitionsPerRun)) {
+    group++
+    const into = defaultPartition && { name: defaultPartition.name, prove }
+    const step = await creation(db, parent, partition, into, rows, group)
+    if (!step.refused) moved += rows
+    steps.push(step)
   }
 
   // Retention, by real bounds.
@@ -289,7 +341,7 @@ async function planIn(
       ],
     })
   }
-  return steps
+  return { steps, defaultRows: defaultTotal - moved, findings }
 }
 
 async function creation(

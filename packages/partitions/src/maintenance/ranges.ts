@@ -14,7 +14,11 @@ import { literal, qualified, quote } from '../spec/identifiers.js'
 import { partitionFor, rangeStarting } from '../spec/partition-for.js'
 
 /**
- * The ranges to have: gap fill from the oldest kept partition, current + premake, and the ranges of rows waiting in the default.
+ * The ranges to have: gap fill from the oldest kept partition, current + premake, and the
+ * ranges of rows waiting in the default within the window maintenance creates partitions
+ * for: from the retention cutoff (without retention, `premake` intervals back) to
+ * `now + premake`. Rows outside it stay in the default (reported, never given partitions
+ * automatically: a stray old row must not bring hundreds of empty gap-fill partitions).
  *
  * @example
  * ```ts
@@ -44,6 +48,7 @@ export function* candidates(
   const seen = new Set<string>()
   const rowsOf = (name: string) => waiting.get(name)?.rows ?? 0
   const last = rangeSpan(rangeStarting(spec, current.from, spec.premake), type).lower
+  const first = cutoff ?? rangeSpan(rangeStarting(spec, current.from, -spec.premake), type).lower
   for (let i = 0; i < 100_000; i++) {
     const range = rangeStarting(spec, from, i)
     if (rangeSpan(range, type).lower > last) break
@@ -54,8 +59,8 @@ export function* candidates(
     if (seen.has(name)) continue
     const range = rangeStarting(spec, start)
     const span = rangeSpan(range, type)
-    // Past retention, or beyond premake (premake reaches it later): the rows stay for now.
-    if ((cutoff !== undefined && span.upper <= cutoff) || span.lower > last) continue
+    // Before the window, or beyond premake (premake reaches it later): the rows stay for now.
+    if (span.upper <= first || span.lower > last) continue
     yield { range, rows: rowsOf(name) }
   }
 }

@@ -48,7 +48,20 @@ export function freeName(base: string, names: ReadonlyMap<string, string>): stri
 /** `base` + `suffix` within 63 bytes: the table part is shortened, the `_pYYYYMMDD` kept. */
 function suffixed(base: string, suffix: string): string {
   const date = /_p\d{8}$/.exec(base)?.[0] ?? ''
-  let head = base.slice(0, base.length - date.length)
-  while (Buffer.byteLength(`${head}${date}${suffix}`) > 63) head = head.slice(0, -1)
-  return `${head}${date}${suffix}`
+  return withinName(base.slice(0, base.length - date.length), `${date}${suffix}`)
+}
+
+/**
+ * `head` + `tail` within PostgreSQL's 63 bytes, `head` shortened by whole characters (a
+ * longer name would be truncated, maybe mid-character, to another one).
+ *
+ * @example
+ * ```ts
+ * withinName('é'.repeat(40), '_a2') // 30 × 'é' + '_a2': 63 bytes
+ * ```
+ */
+export function withinName(head: string, tail: string): string {
+  const chars = [...head]
+  while (Buffer.byteLength(`${chars.join('')}${tail}`) > 63) chars.pop()
+  return `${chars.join('')}${tail}`
 }

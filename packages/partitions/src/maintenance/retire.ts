@@ -1,6 +1,7 @@
 import { literal, qualified, quote } from '../spec/identifiers.js'
 import type { PartitionSpec } from '../spec/spec.js'
 import type { Statement } from './plan.js'
+import { withinName } from './relations.js'
 
 /** The transaction an archive's rename, index renames and move share (no half-moved table). */
 const ARCHIVE_GROUP = -1
@@ -32,7 +33,7 @@ export function retireStatements(
     names.has(`${archive}.${target}`) || (target !== name && names.has(target));
     n++
   ) {
-    target = `${name.slice(0, 58)}_a${n}`
+    target = withinName(name, `_a${n}`)
   }
   names.set(`${archive}.${target}`, 'taken')
   const group = ARCHIVE_GROUP
@@ -58,7 +59,9 @@ function freeIndexNames(schema: string, table: string, archive: string): string 
       where s.nspname = ${literal(archive)} and c.relname = index_name);
     n := 2;
     loop
-      fresh := left(index_name, 58) || '_a' || n;
+      fresh := index_name; -- shortened by whole characters to 63 bytes with its suffix
+      while octet_length(fresh || '_a' || n) > 63 loop fresh := left(fresh, -1); end loop;
+      fresh := fresh || '_a' || n;
       exit when not ${taken('fresh')};
       n := n + 1;
     end loop;

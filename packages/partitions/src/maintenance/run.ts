@@ -43,6 +43,12 @@ export interface MaintenanceResult {
   readonly archived: readonly string[]
   /** Rows moved out of a default partition into new partitions. */
   readonly movedRows: number
+  /**
+   * Per table with a default partition: the rows that stay there, as planned (outside the
+   * window maintenance creates partitions for, or keyed null / `±infinity`). Also recorded
+   * in the database (see {@link maintenanceStatus}), and in the `run` event's result.
+   */
+  readonly defaultRows: ReadonlyArray<{ readonly table: string; readonly rows: number }>
   /** Tables another runner held: who, and until when its lease runs. */
   readonly skipped: ReadonlyArray<{
     readonly table: string
@@ -103,7 +109,9 @@ export async function runMaintenance(
     const errorsBefore = result.errors.length
     try {
       if (!options.acceptSpecChanges) await checkSpecChange(db, spec)
-      const steps = await planTable(db, spec, options)
+      const { steps, defaultRows, findings } = await planTable(db, spec, options)
+      for (const error of findings) result.errors.push({ table, error })
+      if (defaultRows > 0) result.defaultRows.push({ table, rows: defaultRows })
       const run = new Runner(db, options, result, hooks)
       for (const step of steps) {
         const renewed = await takeLease(db, spec, runner, leaseMs)
@@ -119,7 +127,8 @@ export async function runMaintenance(
     } catch (error) {
       result.errors.push({ table, error })
     } finally {
-      await releaseLease(db, spec, runner, result.errors[errorsBefore]?.error)
+      const stayed = result.defaultRows.find((d) => d.table === table)?.rows ?? 0
+      await releaseLease(db, spec, runner, result.errors[errorsBefore]?.error, stayed)
     }
   }
   if (specs.length > 0 && result.skipped.length === specs.length) result.status = 'skipped'
@@ -156,6 +165,7 @@ function emptyResult(): Mutable<MaintenanceResult> {
     dropped: [],
     archived: [],
     movedRows: 0,
+    defaultRows: [],
     skipped: [],
     errors: [],
     longestLockMs: 0,

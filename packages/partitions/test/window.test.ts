@@ -1,0 +1,102 @@
+import { sql } from 'kysely'
+import { expect, test } from 'vitest'
+import {
+  definePartitions,
+  maintenanceStatus,
+  PartitionError,
+  runMaintenance,
+} from '../src/index.js'
+import { bounds, freshDatabase, rowsByPartition } from './helpers.js'
+
+// Issue 13, session 6: stray old rows in the default partition must not bring hundreds of
+// empty gap-fill partitions; a run creates a bounded number of partitions.
+const FEBRUARY = new Date('2027-02-10T00:00:00Z')
+
+test('rows far outside the window stay in the default and are reported; no partition, no gap fill for them', async () => {
+  const { db } = await freshDatabase()
+  const spec = definePartitions({
+    table: 'pings',
+    column: 'at',
+    interval: 'month',
+    premake: 1,
+    defaultPartition: true,
+  })
+  await sql`create table pings (at timestamptz not null) partition by range (at)`.execute(db)
+  await sql`create table pings_default partition of pings default`.execute(db)
+  // A typo'd year, a year below 100 (Date.UTC reads 99 as 1999), an old import; and a row
+  // of last month, inside the window (premake intervals back).
+  await sql`insert into pings values ('2019-05-03'), ('0099-06-01'), ('1999-06-01'), ('2027-01-20')`.execute(
+    db,
+  )
+  const first = await runMaintenance(db, [spec], { now: FEBRUARY })
+  expect(first).toMatchObject({
+    created: ['pings_p20270201', 'pings_p20270301', 'pings_p20270101'],
+    movedRows: 1,
+    errors: [],
+    defaultRows: [{ table: 'public.pings', rows: 3 }],
+  })
+  // Again: still nothing for them, and no gap fill from 2019 (or 1999, or 0099).
+  const second = await runMaintenance(db, [spec], { now: FEBRUARY })
+  expect(second).toMatchObject({ created: [], errors: [], defaultRows: [{ rows: 3 }] })
+  expect((await bounds(db, 'pings')).map((b) => b.name)).toEqual([
+    'pings_default',
+    'pings_p20270101',
+    'pings_p20270201',
+    'pings_p20270301',
+  ])
+  expect(await rowsByPartition(db, 'pings')).toEqual([
+    { partition: 'pings_default', rows: 3 },
+    { partition: 'pings_p20270101', rows: 1 },
+  ])
+  const [status] = await maintenanceStatus(db)
+  expect(status).toMatchObject({ table: 'public.pings', defaultRows: 3, lastError: null })
+})
+
+test('with retention, rows within it get their partitions; older ones stay', async () => {
+  const { db } = await freshDatabase()
+  const spec = definePartitions({
+    table: 'pings',
+    column: 'at',
+    interval: 'month',
+    premake: 1,
+    defaultPartition: true,
+    retention: { keep: 6, mode: 'drop' },
+  })
+  await sql`create table pings (at timestamptz not null) partition by range (at)`.execute(db)
+  await sql`create table pings_default partition of pings default`.execute(db)
+  await sql`insert into pings values ('2026-09-15'), ('2026-06-15')`.execute(db)
+  const result = await runMaintenance(db, [spec], { now: FEBRUARY })
+  expect(result).toMatchObject({ movedRows: 1, errors: [], defaultRows: [{ rows: 1 }] })
+  expect(result.created).toContain('pings_p20260901')
+  expect(result.created).not.toContain('pings_p20260601')
+})
+
+test('a run creates at most maxPartitionsPerRun partitions, the current and premade ones first; the next runs go on', async () => {
+  const { db } = await freshDatabase()
+  const spec = definePartitions({ table: 'ticks', column: 'at', interval: 'day', premake: 2 })
+  await sql`create table ticks (at timestamptz not null) partition by range (at)`.execute(db)
+  // Maintenance was down for 20 days after this one.
+  await sql`create table ticks_old partition of ticks for values from ('2027-01-20Z') to ('2027-01-21Z')`.execute(
+    db,
+  )
+  const first = await runMaintenance(db, [spec], { now: FEBRUARY, maxPartitionsPerRun: 8 })
+  expect(first.created.slice(0, 3)).toEqual([
+    'ticks_p20270210',
+    'ticks_p20270211',
+    'ticks_p20270212',
+  ])
+  expect(first.created).toHaveLength(8)
+  expect(first.errors).toHaveLength(1)
+  expect(first.errors[0]?.error).toBeInstanceOf(PartitionError)
+  expect(first.errors[0]?.error).toMatchObject({
+    code: 'PARTITION_LIMIT_REACHED',
+    context: { field: 'maxPartitionsPerRun', table: 'public.ticks' },
+  })
+  const second = await runMaintenance(db, [spec], { now: FEBRUARY, maxPartitionsPerRun: 8 })
+  const third = await runMaintenance(db, [spec], { now: FEBRUARY, maxPartitionsPerRun: 8 })
+  expect(second.created).toHaveLength(8)
+  expect(third).toMatchObject({ errors: [] })
+  // 2027-01-21 .. 2027-02-12: 23 days, every one made once.
+  expect(first.created.length + second.created.length + third.created.length).toBe(23)
+  expect(await bounds(db, 'ticks')).toHaveLength(24)
+})
