@@ -3,6 +3,9 @@ import { expect, test } from 'vitest'
 import { definePartitions, PartitionError, planMaintenance, runMaintenance } from '../src/index.js'
 import { connectClient, freshDatabase, probe } from './helpers.js'
 
+/** The opt-in: defaults over this many rows are proven free of a new range before the switch. */
+const PROVE_ABOVE = 10_000
+
 // Issue 13, items 6 and 3: the parent's lock around ATTACH does not grow with the default
 // partition's size, and a long writer of a table the parent references never holds the
 // parent's traffic.
@@ -27,13 +30,17 @@ async function attachNextTo(size: number) {
   await sql`insert into events select g, '2035-01-01'::timestamptz + g * interval '1 second'
     from generate_series(1, ${size}) g`.execute(db)
   await sql`analyze events`.execute(db)
-  const plan = await planMaintenance(db, [events], { now: DECEMBER })
+  const plan = await planMaintenance(db, [events], { now: DECEMBER, defaultScanRows: PROVE_ABOVE })
   // Pruned to December: only a lock on the parent can hold it.
   const reader = await probe(
     url,
     `select count(*) from events where at >= '2026-12-01' and at < '2026-12-02'`,
   )
-  const result = await runMaintenance(db, [events], { now: DECEMBER, lockTimeoutMs: 1000 })
+  const result = await runMaintenance(db, [events], {
+    now: DECEMBER,
+    lockTimeoutMs: 1000,
+    defaultScanRows: PROVE_ABOVE,
+  })
   const readerMs = await reader.stop()
   expect(result.errors).toEqual([])
   expect(result.created).toEqual(['events_p20270101'])
@@ -56,7 +63,9 @@ async function attachNextTo(size: number) {
  * made, as the server counts them.
  */
 async function defaultScansInSwitch(db: Kysely<unknown>, now: Date): Promise<number> {
-  const statements = (await planMaintenance(db, [events], { now })).flatMap((s) => s.statements)
+  const statements = (
+    await planMaintenance(db, [events], { now, defaultScanRows: PROVE_ABOVE })
+  ).flatMap((s) => s.statements)
   let scans = -1
   for (let start = 0; start < statements.length; ) {
     const group = statements[start]?.group

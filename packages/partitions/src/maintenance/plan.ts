@@ -74,11 +74,12 @@ export interface PlanOptions {
    */
   readonly poolerMode?: 'none' | 'session' | 'transaction'
   /**
-   * ATTACH checks that the default partition holds no row of the new range. A default of at
-   * most this many rows is checked by ATTACH itself, under the parent's brief lock (a scan of
-   * a few ms); a larger one is first proven free of the range by a helper CHECK, validated
-   * while reads and writes go on, so the lock does not grow with the default (see the
-   * README for the trade-off). Default 10,000.
+   * ATTACH checks that the default partition holds no row of the new range, under its lock.
+   * Set this to prove a default of more than this many rows free of the range beforehand, by
+   * a helper CHECK validated while reads and writes go on, so that the lock does not grow with
+   * the default; the cost: while the helper exists, an insert of a row for that range that
+   * PostgreSQL routes to the default is rejected (`23514`, see the README). Default: never
+   * (no insert is ever rejected; the default's rows are reported as `defaultRows`).
    */
   readonly defaultScanRows?: number
   /**
@@ -187,7 +188,11 @@ async function planIn(
   spec: PartitionSpec,
   options: PlanOptions,
 ): Promise<TablePlan> {
-  const { now = new Date(), defaultScanRows = 10_000, maxPartitionsPerRun = 100 } = options
+  const {
+    now = new Date(),
+    defaultScanRows = Number.POSITIVE_INFINITY,
+    maxPartitionsPerRun = 100,
+  } = options
   const parent = await readParent(db, spec)
   const table = `${spec.schema}.${spec.table}`
   const names = await relationNames(db, spec)
