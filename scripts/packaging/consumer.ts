@@ -33,7 +33,9 @@ try {
   await database.ready()
   await database.db.insertInto('notes').values({ body: 'hello' }).execute()
   const notes = await database.session(() => database.db.selectFrom('notes').selectAll().execute())
-  const cache = createCache({ redis: redis.url, namespace: 'consumer' })
+  // As the README writes it (an env var, string | undefined), under exactOptionalPropertyTypes.
+  const url: string | undefined = redis.url
+  const cache = createCache({ redis: url, namespace: 'consumer' })
   const cached = await cache.getOrLoad('notes', async () => notes.length, { ttlMs: 10_000 })
   const single = createDatabase<DB>(config, { instrumentation })
   const { rows } = await sql<{ recovery: boolean }>`select pg_is_in_recovery() as recovery`.execute(

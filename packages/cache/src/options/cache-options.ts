@@ -29,7 +29,8 @@ export interface CacheOptions {
    * or Cluster (yours to close), or `false` for an in-process cache whose instances do not see
    * each other's invalidations. An empty or missing URL is a `ConfigError`.
    */
-  readonly redis?: Redis | Cluster | string | false
+  // `| undefined`: `redis: process.env.REDIS_URL` type-checks under exactOptionalPropertyTypes.
+  readonly redis?: Redis | Cluster | string | false | undefined
   /** Any other shared store (a `RedisStore` gets the invalidation bus too); overrides `redis`. */
   readonly store?: CacheStore
   /** Prefix of every Redis key. Required, so that services sharing a Redis do not collide. */
