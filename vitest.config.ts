@@ -40,10 +40,7 @@ const engines = [
  * - the router's faulty-replica workload: in the profile, a replica frozen behind its
  *   PgBouncer is not reported by health() as expected (open in issue 11).
  */
-const PROD_ONLY_DIRECT = [
-  'test/faults/stale-set-faults.test.ts',
-  'test/faults/faulty-replica.test.ts',
-]
+const DIRECT_ONLY = ['test/faults/stale-set-faults.test.ts', 'test/faults/faulty-replica.test.ts']
 
 const packageProject = (pkg: string, name: string, env: Record<string, string>) => ({
   extends: true as const,
@@ -53,7 +50,7 @@ const packageProject = (pkg: string, name: string, env: Record<string, string>) 
     include: ['test/**/*.test.ts'],
     // Long fault workloads (test/faults/) run on PostgreSQL 15, directly and in the production
     // profile; not on 18.
-    exclude: name === 'pg18' ? ['test/faults/**'] : name === 'prod' ? PROD_ONLY_DIRECT : [],
+    exclude: name === 'pg18' ? ['test/faults/**'] : name === 'prod' ? DIRECT_ONLY : [],
     globalSetup: ['test/global-setup.ts'],
     env,
   },
