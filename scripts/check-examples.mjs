@@ -107,6 +107,7 @@ const THIRD_PARTY = {
   afterAll: 'vitest',
   defineConfig: 'vitest/config',
   spawn: 'node:child_process',
+  writeFileSync: 'node:fs',
   pg: 'default:pg',
   register: 'prom-client',
   PostgresAdapter: 'kysely',

@@ -24,3 +24,7 @@ declare const service: {
 }
 
 declare const redisUrl: string
+
+declare const bouncer: PgBouncer
+
+declare const servers: DevServers

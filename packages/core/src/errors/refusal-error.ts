@@ -13,7 +13,7 @@ const lastRefusals = new WeakMap<TargetConfig, { code: RefusalCode; message: str
  *
  * @example
  * ```ts
- * throw refusalError(error, config.primary) // DATABASE_NOT_FOUND for 3D000
+ * if (isDatabaseError(error)) throw refusalError(error, config.primary) // DATABASE_NOT_FOUND for 3D000
  * ```
  */
 export function refusalError(error: Refusal, target: TargetConfig): ConnectionError {
@@ -43,7 +43,7 @@ export function refusalError(error: Refusal, target: TargetConfig): ConnectionEr
  *
  * @example
  * ```ts
- * if (isPgBouncerRefusal(error)) throw refusalError(error, target)
+ * if (isDatabaseError(error) && isPgBouncerRefusal(error)) throw refusalError(error, target)
  * ```
  */
 export function isPgBouncerRefusal(error: Refusal): boolean {

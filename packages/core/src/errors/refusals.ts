@@ -60,7 +60,7 @@ const LOGIN_FAILING =
  *
  * @example
  * ```ts
- * classifyRefusal(error) // { code: 'DATABASE_NOT_FOUND', loginFailing: false }
+ * if (isDatabaseError(error)) classifyRefusal(error) // { code: 'DATABASE_NOT_FOUND', loginFailing: false }
  * ```
  */
 export function classifyRefusal(error: Refusal): { code: RefusalCode; loginFailing: boolean } {
