@@ -64,7 +64,8 @@ it('a clone inside a mode-0700 directory runs an embedded-engine test file, TMPD
   })
   const [code] = await once(child, 'exit')
   expect(code, output).toBe(0)
-  expect(output).toMatch(/Tests +2 passed/)
+  expect(output).toMatch(/Tests +\d+ passed/)
+  expect(output).not.toMatch(/Tests .*failed/)
   // PostgreSQL 18 ran from a copy the server account can reach, not from the clone.
   expect(readdirSync(workRoot()).some((name) => name.startsWith('engine-embedded-'))).toBe(true)
 })
