@@ -5,12 +5,13 @@ import {
   combineInstrumentation,
   parseOptions,
 } from '@sluice/core'
+import { MAX_TIMER_MS } from '@sluice/core/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import type { CacheInstrumentation } from '../events.js'
 import type { CacheStore } from '../store/cache-store.js'
 import type { TableDependencies } from '../write-path/dependencies.js'
-import { type DurationRule, MAX_TIMER_MS, MAX_TTL_MS, readDuration } from './duration.js'
+import { type DurationRule, MAX_TTL_MS, readDuration } from './duration.js'
 
 /** A duration: milliseconds (`250`) or a string with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
 export type Duration = number | string

@@ -1,8 +1,6 @@
 import { parseDuration } from '@sluice/core'
 import { CacheError } from '../errors.js'
 
-/** The longest duration a timer can wait (Node's setTimeout limit): about 24.8 days. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
 /** The longest TTL accepted: 365 days. */
 export const MAX_TTL_MS = 365 * 24 * 60 * 60 * 1000
 

@@ -1,6 +1,7 @@
+import { MAX_TIMER_MS } from '@sluice/core/internal'
 import { CacheError } from '../errors.js'
 import type { Duration, ResolvedCacheOptions } from './cache-options.js'
-import { callDuration, MAX_TIMER_MS, MAX_TTL_MS } from './duration.js'
+import { callDuration, MAX_TTL_MS } from './duration.js'
 
 /** Options of one `getOrLoad` (and, for `ttlMs` and `tags`, of `set`). Durations as in `createCache`. */
 export interface LoadOptions {
