@@ -168,10 +168,17 @@ export function createRoutedDatabase<DB>(
     health: async (): Promise<HealthReport> =>
       healthReport(
         await Promise.all([
-          checkTarget(primary.pool, primary.target, 'primary', timeoutMs),
+          // On the probe pools: reads filling a pool do not make its server look down.
+          checkTarget(primary.pool, primary.target, 'primary', timeoutMs, primary.probePool),
           ...replicas.map(async (replica) =>
             withRouterView(
-              await checkTarget(replica.pool, replica.target, 'replica', timeoutMs),
+              await checkTarget(
+                replica.pool,
+                replica.target,
+                'replica',
+                timeoutMs,
+                replica.probePool,
+              ),
               replica,
             ),
           ),
