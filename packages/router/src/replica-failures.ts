@@ -9,15 +9,21 @@ import { ConnectionError, isDatabaseError, PoolTimeoutError } from '@sluice/core
  */
 export type FailureKind = 'replica' | 'standby-write' | undefined
 
-const RECOVERY_CONFLICT = /conflict with recovery/i
+// Only for SQLSTATEs that mean many things (55000 "object not in prerequisite state", e.g.
+// currval before nextval; XX000, any internal error): the text says it is the standby
+// refusing a write. A server with a non-English lc_messages says it in its language, and
+// then the statement fails as it would on any server (not retried on the primary).
 const IN_RECOVERY = /recovery is in progress|during recovery/i
 const TOO_MANY_CONNECTIONS = '53300'
 
 /**
- * Classifies a failure on a standby. Recovery conflicts (40001 or 40P01 "conflict with
- * recovery") and connection-level failures are replica-specific; 25006 (read-only
- * transaction), 55000 "recovery is in progress" and XX000 "cannot assign ... during recovery"
- * are write rejections.
+ * Classifies a failure on a standby, by SQLSTATE wherever it suffices. Recovery conflicts are
+ * replica-specific: 40001 (a snapshot, lock or tablespace conflict; on a standby, a read-only
+ * statement can fail with 40001 for no other reason, SERIALIZABLE being refused there with
+ * 0A000), 40P01 (a buffer-pin deadlock with recovery; reads take no row locks, and the
+ * advisory locks route to the primary) and 57P04 (its database was dropped by replay); so are
+ * connection-level failures and 53300. 25006 (read-only transaction) is a write rejection, and
+ * so are 55000 "recovery is in progress" and XX000 "cannot assign ... during recovery".
  *
  * @example
  * ```ts
@@ -35,10 +41,10 @@ export function failureKind(error: unknown): FailureKind {
       return IN_RECOVERY.test(error.message) ? 'standby-write' : undefined
     case '40001':
     case '40P01':
-      return RECOVERY_CONFLICT.test(error.message) ? 'replica' : undefined
+    case '57P04':
     case TOO_MANY_CONNECTIONS:
       return 'replica'
     default:
-      return RECOVERY_CONFLICT.test(error.message) ? 'replica' : undefined
+      return undefined
   }
 }

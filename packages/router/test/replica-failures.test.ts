@@ -40,6 +40,10 @@ describe.each(VIAS)('replica-specific failures (%s)', (via) => {
     await servers?.stop()
   })
 
+  // Recognised by its SQLSTATE alone (see failureKind), so a standby whose lc_messages is not
+  // English is retried the same. No test runs one with another language: lc_messages needs an
+  // operating-system locale, and this machine has only C, C.utf8 and POSIX (`locale -a`), in
+  // which the server's messages are English whatever else is set.
   test('a read cancelled by a recovery conflict (40001) is retried on another server', async () => {
     const replica = servers.cluster.replicas[0] as ReplicaServer
     // Conflicting queries on this replica are cancelled at once instead of delaying replay.
