@@ -65,9 +65,15 @@ export function useWorkloadCluster(options: WorkloadClusterOptions = {}): Worklo
     async database<D>(routerOptions: RouterOptions = {}, overrides: Record<string, unknown> = {}) {
       const database = testRoutedDatabase<D>(running().config(overrides), routerOptions)
       opened.push(database as RoutedDatabase<unknown>)
-      await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'), {
-        what: 'every replica to be up',
-      })
+      // A replica that does not come up fails with the states (and their last errors).
+      await waitFor(
+        () => {
+          const states = database.replicas()
+          if (states.every((replica) => replica.status === 'up')) return true
+          throw new Error(`replicas: ${JSON.stringify(states)}`)
+        },
+        { what: 'every replica to be up' },
+      )
       return database
     },
   }
