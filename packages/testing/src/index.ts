@@ -8,6 +8,7 @@ export {
   type StartFaultProxyOptions,
   startFaultProxy,
 } from './faults/fault-proxy.js'
+export { seededRandom } from './faults/seeded-random.js'
 export { PgBouncer, type StartPgBouncerOptions, startPgBouncer } from './pgbouncer.js'
 export {
   findPostgresBinaries,
