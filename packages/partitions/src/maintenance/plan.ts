@@ -8,6 +8,7 @@ import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/b
 import { literal, qualified } from '../spec/identifiers.js'
 import { partitionFor } from '../spec/partition-for.js'
 import type { PartitionSpec } from '../spec/spec.js'
+import { copyRows, isRecording, recordChanges, stopRecording } from './copy.js'
 import {
   attachPartition,
   createPartitionTable,
@@ -262,6 +263,15 @@ async function planIn(
       statements: [{ sql: dropDefaultCheck(parent, defaultPartition.name) }],
     })
   }
+  if (defaultPartition && (await isRecording(db, parent, defaultPartition.name))) {
+    // An interrupted move's recorder: it would log the default's writes forever.
+    steps.push({
+      kind: 'finalize',
+      table,
+      partition: defaultPartition.name,
+      statements: stopRecording(parent, defaultPartition.name).map((sql) => ({ sql, group: 0 })),
+    })
+  }
   const taken: KeySpan[] = parent.partitions.flatMap((p) =>
     p.lower !== undefined && p.upper !== undefined ? [{ lower: p.lower, upper: p.upper }] : [],
   )
@@ -360,7 +370,8 @@ async function creation(
   const table = `${parent.spec.schema}.${parent.spec.table}`
   const create = createPartitionTable(parent, partition).map((sql) => ({ sql }))
   const attach = attachPartition(parent, partition)
-  const grouped = (statements: readonly string[]) => statements.map((sql) => ({ sql, group }))
+  const grouped = (statements: readonly string[], part = 0) =>
+    statements.map((sql) => ({ sql, group: group * 3 + part }))
   const step = { kind: 'create' as const, table, partition: partition.name, rows }
   // The referenced tables first: waiting behind their writers never holds the parent.
   const referenced = lockReferenced(parent)
@@ -390,18 +401,24 @@ async function creation(
     refused = error as PartitionError
   }
   const triggers = await deleteTriggers(db, parent.spec.schema, defaultPartition.name)
-  const move = moveRows(parent, partition, defaultPartition.name, triggers, attach).map((s) => ({
+  const from = defaultPartition.name
+  const move = moveRows(parent, partition, from, triggers, attach).map((s) => ({
     ...s,
-    group,
+    group: group * 3,
   }))
   return {
     ...step,
     statements: [
       ...create,
+      // The rows are copied outside any lock on the parent, the writes meanwhile recorded;
+      // the switch under the lock only applies those and checks the copy (README).
+      ...grouped(recordChanges(parent, from), 1),
+      ...grouped(copyRows(parent, partition, from), 2),
       ...grouped(locks),
       ...move,
       ...validateKeys(parent).map((sql) => ({ sql })),
     ],
+    cleanup: stopRecording(parent, from).map((sql) => ({ sql })),
     ...(refused ? { refused } : {}),
   }
 }

@@ -173,6 +173,18 @@ function emptyResult(): Mutable<MaintenanceResult> {
   }
 }
 
+/**
+ * The rows a move's delete took out of the default, once they are the same as the copy
+ * (else the switch rolls back: the rows stay in the default and the next run copies again).
+ */
+function checkMoved(text: string, outcome: { moved: number; same: boolean } | undefined): number {
+  if (outcome?.same) return outcome.moved
+  throw new PartitionError(
+    'PARTITION_MOVE_CHANGED',
+    `the rows left in the default differ from their copy; rolled back, the next run copies again: ${text.slice(0, 200)}`,
+  )
+}
+
 /** Runs planned steps, transaction by transaction, retrying lock timeouts with backoff. */
 class Runner {
   readonly #db: AnyKysely
@@ -247,16 +259,17 @@ class Runner {
       return
     }
     let locked: number | undefined
+    let moved = 0
     await this.#db.transaction().execute(async (trx) => {
       await sql`select set_config('lock_timeout', ${timeout}, true)`.execute(trx)
       for (const statement of batch) {
-        const outcome = await sql.raw(statement.sql).execute(trx)
-        if (statement.counts === 'moved')
-          this.#result.movedRows += Number(outcome.numAffectedRows ?? 0n)
+        const outcome = await sql.raw<{ moved: number; same: boolean }>(statement.sql).execute(trx)
+        if (statement.counts === 'moved') moved += checkMoved(statement.sql, outcome.rows[0])
         if (locked === undefined && statement.sql.endsWith(' in access exclusive mode'))
           locked = performance.now()
       }
     })
+    this.#result.movedRows += moved
     if (locked !== undefined) {
       this.#result.longestLockMs = Math.max(this.#result.longestLockMs, performance.now() - locked)
     }
