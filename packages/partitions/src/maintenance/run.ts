@@ -174,6 +174,25 @@ function emptyResult(): Mutable<MaintenanceResult> {
 }
 
 /**
+ * A step's statements as the runner runs them: each alone, except consecutive ones of the
+ * same `group`, which share a transaction.
+ *
+ * @example
+ * ```ts
+ * for (const batch of batches(step.statements)) console.log(batch.map((s) => s.sql))
+ * ```
+ */
+export function* batches(statements: readonly Statement[]): Generator<Statement[]> {
+  for (let start = 0; start < statements.length; ) {
+    const group = statements[start]?.group
+    let end = start + 1
+    while (group !== undefined && statements[end]?.group === group) end++
+    yield statements.slice(start, end)
+    start = end
+  }
+}
+
+/**
  * The rows a move's delete took out of the default, once they are the same as the copy
  * (else the switch rolls back: the rows stay in the default and the next run copies again).
  */
@@ -211,13 +230,7 @@ class Runner {
       return
     }
     try {
-      const { statements } = step
-      for (let start = 0; start < statements.length; ) {
-        const group = statements[start]?.group
-        let end = start + 1
-        while (group !== undefined && statements[end]?.group === group) end++
-        const batch = statements.slice(start, end)
-        start = end
+      for (const batch of batches(step.statements)) {
         await this.#withRetries(batch[0]?.sql ?? '', () => this.#runBatch(batch))
       }
       this.#record(step)
