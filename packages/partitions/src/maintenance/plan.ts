@@ -279,9 +279,11 @@ async function planIn(
     ? await defaultRows(db, parent, defaultPartition.name)
     : { ranges: new Map(), total: 0 }
   const prove = defaultTotal > defaultScanRows
-  const planned: Array<{ partition: NewPartition; rows: number; near: boolean }> = []
+  const planned: Array<{ partition: NewPartition; rows: number; near: boolean; waiting: boolean }> =
+    []
   const currentLower = rangeSpan(partitionFor(spec, now), parent.type).lower
-  for (const { range, rows } of candidates(parent, now, cutoff, taken, waiting)) {
+  for (const candidate of candidates(parent, now, cutoff, taken, waiting)) {
+    const { range, rows } = candidate
     const span = rangeSpan(range, parent.type)
     const pieces = uncovered(span, taken)
     for (const piece of pieces) {
@@ -294,12 +296,18 @@ async function planIn(
       const leftover = names.get(name) === 'reusable'
       names.set(name, 'planned')
       const partition: NewPartition = { name, span: piece, ...(leftover ? { leftover } : {}) }
-      planned.push({ partition, rows, near: span.lower >= currentLower })
+      const near = span.lower >= currentLower
+      planned.push({ partition, rows, near, waiting: candidate.waiting && !near })
     }
   }
   const findings: PartitionError[] = []
-  // The current and premade ranges first: a backlog never delays them.
-  const ordered = [...planned.filter((p) => p.near), ...planned.filter((p) => !p.near)]
+  // The current and premade ranges first: a backlog never delays them; then gap fill, from
+  // its oldest; then older rows' ranges, nearest first.
+  const older = planned
+    .filter((p) => p.waiting)
+    .sort((a, b) => b.partition.span.lower - a.partition.span.lower)
+  const fill = planned.filter((p) => !p.near && !p.waiting)
+  const ordered = [...planned.filter((p) => p.near), ...fill, ...older]
   if (ordered.length > maxPartitionsPerRun) {
     findings.push(
       new PartitionError(
