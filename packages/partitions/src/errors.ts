@@ -21,7 +21,7 @@ export type PartitionErrorCode =
   /** Rows cannot move out of the default partition safely; the message names the manual fix. */
   | 'PARTITION_MOVE_REFUSED'
   /**
-   * A move's switch found the rows in the default different from their copy (a write it
+   * A move's switch found the rows in the default no longer matching their copy (a write it
    * could not account for, e.g. a `TRUNCATE` of the default, or a type whose text form does
    * not round-trip through `jsonb`): rolled back, nothing changed; the next run copies again.
    */

@@ -114,11 +114,11 @@ test('a write the recorder cannot see makes the switch find the rows different f
     statements,
     async () => {
       await sql`alter table notes_default disable trigger sluice_move_capture`.execute(db)
-      await sql`update notes set body = 'unrecorded' where id = 5`.execute(db)
+      await sql`delete from notes where id = 5`.execute(db)
     },
     true,
   )
-  const check = statements.find((s) => s.counts === 'moved')
+  const check = statements.filter((s) => s.counts === 'moved').at(-1) // the delete from the default
   let outcome: unknown
   const rolledBack = new Error('rolled back')
   await expect(
@@ -127,7 +127,7 @@ test('a write the recorder cannot see makes the switch find the rows different f
       throw rolledBack
     }),
   ).rejects.toBe(rolledBack)
-  expect(outcome).toEqual({ moved: 200, same: false })
+  expect(outcome).toEqual({ moved: 199, same: false })
 })
 
 test('an interrupted move (copy in, no switch) is completed by the next run: every row once, nothing left over', async () => {

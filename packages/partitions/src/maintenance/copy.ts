@@ -85,7 +85,9 @@ export function copyRows(
  * The statements of the switch (under the parent's lock) that bring the copy up to date
  * with the writes recorded since its snapshot: the net old versions of the range's rows are
  * deleted from the copy, then the net new ones inserted (multisets: `except all`, so rows
- * written then changed again cancel out). Only the writes since the copy are read.
+ * written then changed again cancel out). Only the writes since the copy are read. Each
+ * returns `same`: every old version was found in the copy, every new one reads back as it
+ * was written (its type's text form survived `jsonb`); the runner rolls back unless `same`.
  *
  * @example
  * ```ts
@@ -117,19 +119,23 @@ export function applyChanges(
     found as (select n.ctid as id, to_jsonb(n.*) as j from ${to} n
       where n.${key} in (select (jsonb_populate_record(null::${row}, j)).${key} from wanted)),
     victims as (select f.id from (select id, j, row_number() over (partition by j order by id) as r from found) f
-      join wanted w on w.j = f.j where f.r <= w.m)
-    delete from ${to} where ctid = any (array(select id from victims))`,
+      join wanted w on w.j = f.j where f.r <= w.m),
+    deleted as (delete from ${to} where ctid = any (array(select id from victims)) returning 1)
+    select 0 as moved, (select count(*) from deleted) = (select coalesce(sum(m), 0) from wanted) as same`,
     `${changes},
-    added as (select j from news except all select j from olds)
-    insert into ${to} (${columns.join(', ')})${override}
-    select ${columns.map((c) => `r.${c}`).join(', ')} from added, jsonb_populate_record(null::${row}, added.j) r`,
+    added as (select j from news except all select j from olds),
+    inserted as (insert into ${to} as n (${columns.join(', ')})${override}
+      select ${columns.map((c) => `r.${c}`).join(', ')} from added, jsonb_populate_record(null::${row}, added.j) r
+      returning to_jsonb(n.*) as j)
+    select 0 as moved, (select count(*) from inserted) = (select count(*) from added)
+      and not exists (select j from inserted except all select j from added) as same`,
   ]
 }
 
 /**
- * The switch's delete of the range's rows from the default, which also compares them with
- * the copy (count, and an order-free sum of content hashes): it returns `moved` and `same`;
- * the runner rolls the switch back unless `same`.
+ * The switch's delete of the range's rows from the default, which also counts them against
+ * the copy: it returns `moved` and `same`; the runner rolls the switch back unless `same`
+ * (e.g. a `TRUNCATE` of the default since the copy).
  *
  * @example
  * ```ts
@@ -142,11 +148,9 @@ export function deleteMoved(
   defaultName: string,
 ): string {
   const { schema } = parent.spec
-  const hash = (j: string) => `coalesce(sum(hashtextextended(${j}::text, 0)::numeric), 0)`
-  return `with gone as (delete from ${qualified(schema, defaultName)} d where ${rangePredicate(parent, partition.span)} returning to_jsonb(d.*) as j),
-    theirs as (select count(*) as c, ${hash('j')} as h from gone),
-    ours as (select count(*) as c, ${hash('to_jsonb(n.*)')} as h from ${qualified(schema, partition.name)} n)
-    select theirs.c::int as moved, theirs.c = ours.c and theirs.h = ours.h as same from theirs, ours`
+  return `with gone as (delete from ${qualified(schema, defaultName)} where ${rangePredicate(parent, partition.span)} returning 1)
+    select (select count(*) from gone)::int as moved,
+      (select count(*) from gone) = (select count(*) from ${qualified(schema, partition.name)}) as same`
 }
 
 /**

@@ -75,7 +75,7 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
  * reference the parent are dropped so that deleting the rows from the default fires no
  * action (`ON DELETE CASCADE` would delete the referencing rows, `NO ACTION` would fail),
  * the default's DELETE triggers are switched off, the rows are deleted from the default and
- * compared with the copy (`deleteMoved`: the runner rolls back unless they are the same),
+ * counted against the copy (`deleteMoved`: the runner rolls back unless they match),
  * the partition attached, and the foreign keys re-created `NOT VALID` (they hold: every
  * referenced row still exists); `validateKeys` validates them after the commit, without
  * blocking writes.
@@ -97,7 +97,10 @@ export function moveRows(
   const enable = { O: 'enable', R: 'enable replica', A: 'enable always' } as const
   const [dropRecorder = '', ...forgetRecorded] = stopRecording(parent, defaultName)
   return [
-    ...applyChanges(parent, partition, defaultName).map((sql) => ({ sql })),
+    ...applyChanges(parent, partition, defaultName).map((sql) => ({
+      sql,
+      counts: 'moved' as const,
+    })),
     { sql: dropRecorder },
     ...keys.map((key) => ({
       sql: `alter table ${qualified(key.schema, key.table)} drop constraint ${quote(key.name)}`,

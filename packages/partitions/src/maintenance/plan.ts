@@ -32,7 +32,10 @@ export interface Statement {
   readonly sql: string
   readonly group?: number
   readonly outside?: boolean
-  /** Its affected rows are rows moved out of the default partition. */
+  /**
+   * It returns `moved` (rows moved out of the default partition) and `same` (a move's check
+   * held); the runner rolls the transaction back unless `same`.
+   */
   readonly counts?: 'moved'
   /**
    * For `DETACH ... CONCURRENTLY`: once `partition` is pending detach (an earlier attempt did

@@ -200,7 +200,7 @@ function checkMoved(text: string, outcome: { moved: number; same: boolean } | un
   if (outcome?.same) return outcome.moved
   throw new PartitionError(
     'PARTITION_MOVE_CHANGED',
-    `the rows left in the default differ from their copy; rolled back, the next run copies again: ${text.slice(0, 200)}`,
+    `the rows in the default no longer match their copy; rolled back, the next run copies again: ${text.slice(0, 200)}`,
   )
 }
 
