@@ -5,6 +5,7 @@ export {
   type FaultProxy,
   type FaultProxyInfo,
   type FaultProxyStats,
+  type RetargetOptions,
   type StartFaultProxyOptions,
   startFaultProxy,
 } from './faults/fault-proxy.js'
