@@ -34,15 +34,12 @@ const engines = [
 
 /**
  * Fault workloads that run on PostgreSQL 15 direct only, each for a stated reason:
- * - the cache's stale-set torture drives Redis faults (10,000 iterations, ~10 min); its
- *   PostgreSQL side is the same in both profiles, and the profile's PgBouncer path of the
- *   cache is judged by test/faults/stale-reads.test.ts;
  * - the router's faulty-replica workload: behind PgBouncer on a loaded machine it still fails
  *   (open in issue 11): reads that fall back to the primary wait past the 2 s pool timeout for
  *   cold connections through its PgBouncer, and after the freeze case replica-1 served no read
  *   for 30 s. (health() answering `down`, a full application pool, is fixed.)
  */
-const DIRECT_ONLY = ['test/faults/stale-set-faults.test.ts', 'test/faults/faulty-replica.test.ts']
+const DIRECT_ONLY = ['test/faults/faulty-replica.test.ts']
 
 const packageProject = (pkg: string, name: string, env: Record<string, string>) => ({
   extends: true as const,
