@@ -14,6 +14,13 @@ interface NameCatalog {
  * views, the search path an unqualified name is resolved on). A name resolves to the first
  * schema of the search path holding a table (view, ...) of that name; one the catalog does not
  * know (created since) keeps {@link tableTag}'s reading.
+ *
+ * @example
+ * ```ts
+ * const tables = new TableNames({ orders: ['order_totals'] })
+ * await tables.learn(database.db)
+ * tables.dependents(['orders']) // ['table:orders', 'table:order_totals']
+ * ```
  */
 export class TableNames {
   readonly #declared: TableDependencies

@@ -2,6 +2,11 @@
  * A table name as Kysely and Sluice's query analysis report it (`name` or `schema.name`, each
  * part an exact identifier), split into its parts; a part in double quotes is read as SQL
  * reads it (`"Users"` is the identifier `Users`, `""` inside is one `"`).
+ *
+ * @example
+ * ```ts
+ * nameParts('app."Users"') // { schema: 'app', name: 'Users' }
+ * ```
  */
 export function nameParts(table: string): { readonly schema?: string; readonly name: string } {
   const parts: string[] = []
@@ -22,7 +27,14 @@ export function nameParts(table: string): { readonly schema?: string; readonly n
   return schema === undefined ? { name: part } : { schema, name: part }
 }
 
-/** The tag of a table in schema `schema` (none: unresolved), `public` left out. */
+/**
+ * The tag of a table in schema `schema` (none: unresolved), `public` left out.
+ *
+ * @example
+ * ```ts
+ * tagOf('app', 'users') // 'table:app.users'
+ * ```
+ */
 export function tagOf(schema: string | undefined, name: string): string {
   return `table:${schema === undefined || schema === 'public' ? name : `${schema}.${name}`}`
 }
