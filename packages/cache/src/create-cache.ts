@@ -15,8 +15,7 @@ import { MemoryStore } from './store/memory-store.js'
 import { RedisStore } from './store/redis-store.js'
 import { TieredCache } from './tiered-cache.js'
 import { within } from './within.js'
-import { dependentTags, mergeDependencies, readDependencies } from './write-path/dependencies.js'
-import { tableTag } from './write-path/table-tag.js'
+import { TableNames } from './write-path/table-names.js'
 
 const READY_PROBE = 'sluice:ready'
 
@@ -99,7 +98,7 @@ export function createCache(options: CacheOptions): Cache {
     const leased = bus
     cache.gateL1((now) => leased.leasedAt(now))
   }
-  const dependencies = mergeDependencies(new Map(), options.dependencies ?? {})
+  const tables = new TableNames(options.dependencies ?? {})
   let closed: Promise<void> | undefined
   const host = client ? describeRedis(client) : store.name
   return {
@@ -130,23 +129,21 @@ export function createCache(options: CacheOptions): Cache {
           { field: 'database' },
         )
       }
-      const tables = cachedQueryInfo(compiled).tables.map(tableTag)
+      const read = cachedQueryInfo(compiled).tables.map((table) => tables.tag(table))
       const value = await cache.getOrLoad(
         key ?? queryKey(database as string, compiled),
         () => query.execute(),
-        { ...loadOptions, tags: [...new Set([...tables, ...tags])] },
+        { ...loadOptions, tags: [...new Set([...read, ...tags])] },
       )
       return value as R[]
     },
-    invalidateOnCommit: async (tables, commit = { token: undefined }) => {
-      if (!Array.isArray(tables) || tables.some((table) => typeof table !== 'string')) {
+    invalidateOnCommit: async (written, commit = { token: undefined }) => {
+      if (!Array.isArray(written) || written.some((table) => typeof table !== 'string')) {
         throw notA('tables', 'an array of table names')
       }
-      return cache.invalidateTags(dependentTags(tables, dependencies), commit)
+      return cache.invalidateTags(tables.dependents(written), commit)
     },
-    learnDependencies: async (db) => {
-      mergeDependencies(dependencies, await readDependencies(db as never))
-    },
+    learnDependencies: (db) => tables.learn(db as never),
     get storeState() {
       return shared.breakerState
     },

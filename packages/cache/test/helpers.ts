@@ -61,9 +61,12 @@ export function testCache(
  */
 export async function freshDatabase(prefix: string): Promise<{
   open<DB>(overrides?: Record<string, string>, options?: DatabaseOptions): SluiceDatabase<DB>
+  /** The primary itself, for what must not go through a pooler (e.g. before its first use). */
+  readonly directUrl: string
 }> {
-  const { env } = await sharedPostgres().createDatabase(databaseName(prefix))
+  const { env, directUrl } = await sharedPostgres().createDatabase(databaseName(prefix))
   return {
+    directUrl,
     open: (overrides = {}, options = {}) =>
       createDatabase(parseConfig({ ...env, ...overrides }), withProfile(options)),
   }

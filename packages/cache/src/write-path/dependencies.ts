@@ -1,5 +1,4 @@
 import { type Kysely, sql } from 'kysely'
-import { tableTag } from './table-tag.js'
 
 /**
  * Tables whose rows change when another table is written, by table: a write to each key also
@@ -9,39 +8,23 @@ import { tableTag } from './table-tag.js'
 export type TableDependencies = Readonly<Record<string, readonly string[]>>
 
 /**
- * The tables a write to `tables` changes, following `dependencies` transitively, as tags.
+ * Adds `declared` to `into`, as tags (`tag`: {@link tableTag}, or one resolved on the catalog).
  *
  * @example
  * ```ts
- * dependentTags(['users'], new Map([['table:users', ['table:posts']]])) // ['table:users', 'table:posts']
- * ```
- */
-export function dependentTags(
-  tables: readonly string[],
-  dependencies: ReadonlyMap<string, readonly string[]>,
-): string[] {
-  const tags = new Set(tables.map(tableTag))
-  for (const tag of tags) for (const next of dependencies.get(tag) ?? []) tags.add(next)
-  return [...tags]
-}
-
-/**
- * Adds `declared` to `into` (as tags).
- *
- * @example
- * ```ts
- * mergeDependencies(map, { users: ['posts'] })
+ * mergeDependencies(new Map(), { users: ['posts'] }, tableTag) // table:users → [table:posts]
  * ```
  */
 export function mergeDependencies(
   into: Map<string, string[]>,
   declared: TableDependencies,
+  tag: (table: string) => string,
 ): Map<string, string[]> {
   for (const [table, changed] of Object.entries(declared)) {
-    const tag = tableTag(table)
-    const list = into.get(tag) ?? []
-    for (const other of changed) if (!list.includes(tableTag(other))) list.push(tableTag(other))
-    into.set(tag, list)
+    const key = tag(table)
+    const list = into.get(key) ?? []
+    for (const other of changed) if (!list.includes(tag(other))) list.push(tag(other))
+    into.set(key, list)
   }
   return into
 }
