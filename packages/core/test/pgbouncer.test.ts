@@ -5,7 +5,6 @@ import { sql } from 'kysely'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  combineInstrumentation,
   type Instrumentation,
   parseConfig,
   type QueryEndEvent,
@@ -29,7 +28,7 @@ afterAll(async () => {
 
 async function throughBouncer(
   poolMode: 'session' | 'transaction',
-  instrumentation?: Instrumentation,
+  instrumentation?: Instrumentation | readonly Instrumentation[],
 ): Promise<SluiceDatabase<unknown>> {
   const bouncer = await startPgBouncer({
     upstream: sharedPostgres().primary,
@@ -128,12 +127,10 @@ describe('instrumentation through a real PgBouncer in transaction mode', () => {
   const registry = new Registry()
   let database: SluiceDatabase<unknown>
   beforeAll(async () => {
-    database = await throughBouncer(
-      'transaction',
-      combineInstrumentation(prometheusInstrumentation({ registry }), {
-        onQueryEnd: (event) => ends.push(event),
-      }),
-    )
+    database = await throughBouncer('transaction', [
+      prometheusInstrumentation({ registry }),
+      { onQueryEnd: (event) => ends.push(event) },
+    ])
     await sql`create table notes (id int primary key)`.execute(database.db)
   })
 

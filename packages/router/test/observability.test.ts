@@ -1,4 +1,3 @@
-import { combineInstrumentation } from '@sluice/core'
 import { otelInstrumentation } from '@sluice/core/otel'
 import { prometheusInstrumentation } from '@sluice/core/prometheus'
 import type { ReplicaServer } from '@sluice/testing'
@@ -28,10 +27,10 @@ beforeAll(async () => {
     lagCheckIntervalMs: 200,
     retryDelayMs: 100,
     maxRetryDelayMs: 200,
-    instrumentation: combineInstrumentation(
+    instrumentation: [
       prometheusInstrumentation({ registry }),
       otelInstrumentation({ tracer: recorder.tracer }),
-    ),
+    ],
   })
   await waitFor(() => database.replicas().every((replica) => replica.status === 'up'))
 })

@@ -4,7 +4,7 @@ import Cursor from 'pg-cursor'
 import type { TargetConfig } from '../config/target.js'
 import { ConnectionError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
-import type { Instrumentation } from '../instrumentation/events.js'
+import type { CoreEvents } from '../instrumentation/channels.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
 import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
@@ -35,7 +35,7 @@ function onClientError(this: pg.PoolClient, error: unknown): void {
 export class SluiceConnection implements DatabaseConnection {
   readonly #client: pg.PoolClient
   readonly #target: TargetConfig
-  readonly #hooks: Instrumentation | undefined
+  readonly #events: CoreEvents
   readonly #commits: CommitTracker | undefined
   #broken: unknown
   #released = false
@@ -45,13 +45,13 @@ export class SluiceConnection implements DatabaseConnection {
   constructor(
     client: pg.PoolClient,
     target: TargetConfig,
-    hooks: Instrumentation | undefined,
+    events: CoreEvents,
     afterCommit?: AfterCommit,
     commitToken?: ConnectionCommitToken,
   ) {
     this.#client = client
     this.#target = target
-    this.#hooks = hooks
+    this.#events = events
     this.#commits =
       afterCommit && new CommitTracker(afterCommit, commitToken && (() => commitToken(this)))
     if (!listening.has(client)) {
@@ -79,7 +79,7 @@ export class SluiceConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const end = observeQuery(
-      this.#hooks,
+      this.#events,
       this.#target.label,
       this.#target.slowQueryMs,
       compiledQuery,
@@ -115,7 +115,7 @@ export class SluiceConnection implements DatabaseConnection {
       throw new RangeError('chunkSize must be a positive integer')
     }
     const end = observeQuery(
-      this.#hooks,
+      this.#events,
       this.#target.label,
       this.#target.slowQueryMs,
       compiledQuery,

@@ -8,6 +8,14 @@
 
 export { describeError } from '../health.js'
 export {
+  type ChannelNames,
+  HookChannel,
+  type HookChannels,
+  type HookEvent,
+  hookChannels,
+} from '../instrumentation/hook-channel.js'
+export { guardHook } from '../instrumentation/hook-errors.js'
+export {
   checkPeer,
   checkPeerVersion,
   installedVersion,

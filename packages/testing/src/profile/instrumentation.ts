@@ -1,6 +1,6 @@
 import type { Tracer } from '@opentelemetry/api'
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
-import { combineInstrumentation, type Instrumentation } from '@sluice/core'
+import type { Instrumentation } from '@sluice/core'
 import { otelInstrumentation } from '@sluice/core/otel'
 import { prometheusInstrumentation } from '@sluice/core/prometheus'
 import { Registry } from 'prom-client'
@@ -35,14 +35,13 @@ let tracer: Tracer | undefined
  */
 export function profileInstrumentation(
   options: ProfileInstrumentationOptions = {},
-): Instrumentation | undefined {
+): readonly Instrumentation[] | undefined {
   if (testProfile().name !== 'production') return undefined
   registry ??= new Registry()
   tracer ??= new BasicTracerProvider().getTracer('@sluice/testing/profile')
-  return combineInstrumentation(
-    prometheusInstrumentation({ registry: options.registry ?? registry }),
-    options.otel === false ? undefined : otelInstrumentation({ tracer: options.tracer ?? tracer }),
-  )
+  const metrics = prometheusInstrumentation({ registry: options.registry ?? registry })
+  if (options.otel === false) return [metrics]
+  return [metrics, otelInstrumentation({ tracer: options.tracer ?? tracer })]
 }
 
 /**
@@ -65,5 +64,5 @@ export function withProfile<O extends { readonly instrumentation?: unknown }>(
   const profile = profileInstrumentation(instrumentation)
   if (!profile) return options
   const own = options.instrumentation === undefined ? [] : [options.instrumentation].flat()
-  return { ...options, instrumentation: [profile, ...own] }
+  return { ...options, instrumentation: [...profile, ...own] }
 }
