@@ -35,8 +35,9 @@ function reportHookError(name: string, hook: object, error: unknown): void {
   if (reported.has(hook)) return
   reported.add(hook)
   const { code, message } = describeError(error)
+  const kind = code !== 'UNKNOWN' ? code : error instanceof Error ? error.name : typeof error
   process.emitWarning(
-    `instrumentation hook ${name} threw ${code}: ${message} (ignored; later errors of this hook are not reported)`,
+    `instrumentation hook ${name} threw ${kind}: ${message} (ignored; later errors of this hook are not reported)`,
     { code: 'SLUICE_HOOK_ERROR', detail: `hook: ${name}` },
   )
 }
