@@ -123,6 +123,18 @@ describe('parseConfig', () => {
     ])
   })
 
+  it('compares host names without case, and refuses port 0', () => {
+    const upper = url('r1').replace('@r1', '@R1')
+    expect(
+      configError({ DATABASE_URL: url(), DATABASE_REPLICA_URLS: `${url('r1')},${upper}` }).issues,
+    ).toEqual([
+      { field: 'DATABASE_REPLICA_URLS[1]', message: 'points at the same server as replica 1' },
+    ])
+    expect(configError({ DATABASE_URL: 'postgres://app@db:0/app' }).issues).toEqual([
+      { field: 'DATABASE_URL', message: 'the URL has port 0 (a server listens on 1 to 65535)' },
+    ])
+  })
+
   it('never exposes the password: not in errors, JSON, inspect or enumerable keys', () => {
     const config = parseConfig({ DATABASE_URL: url(), DATABASE_REPLICA_URLS: url('r1') })
     expect(JSON.stringify(config)).not.toContain(SECRET)

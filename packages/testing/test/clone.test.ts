@@ -1,5 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, expect, it } from 'vitest'
 import { startRedis } from '../src/index.js'
 import { workRoot } from '../src/process/work-dir.js'
+import { runChildVitest } from './child-vitest.js'
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url))
 // mkdtemp makes mode-0700 directories: the server account cannot enter this one, as with
@@ -42,27 +42,13 @@ it('a clone inside a mode-0700 directory runs an embedded-engine test file, TMPD
   const clone = cloneRepository()
   const privateTmp = join(PRIVATE, 'tmp')
   mkdirSync(privateTmp)
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST')),
-  )
   const vitest = join(clone, 'node_modules', 'vitest', 'vitest.mjs')
-  const child = spawn(
-    process.execPath,
-    [vitest, 'run', '--project', 'testing:pg18', 'test/pgbouncer.test.ts'],
-    {
-      cwd: clone,
-      env: { ...env, TMPDIR: privateTmp, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const { code, output } = await runChildVitest(
+    vitest,
+    ['--project', 'testing:pg18', 'test/pgbouncer.test.ts'],
+    clone,
+    { TMPDIR: privateTmp, NO_COLOR: '1' },
   )
-  let output = ''
-  child.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    output += chunk
-  })
-  const [code] = await once(child, 'exit')
   expect(code, output).toBe(0)
   expect(output).toMatch(/Tests +\d+ passed/)
   expect(output).not.toMatch(/Tests .*failed/)

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import { runChildVitest } from './child-vitest.js'
 
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const VITEST = join(PACKAGE_ROOT, 'node_modules', 'vitest', 'vitest.mjs')
@@ -15,23 +14,9 @@ it('per-file database names do not collide in the threads pool (one process id f
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'threads-'))
   const report = join(dir, 'report.jsonl')
-  // A vitest of its own: none of this worker's VITEST_* variables.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST')),
-  )
-  const child = spawn(process.execPath, [VITEST, 'run', '--config', CONFIG], {
-    cwd: PACKAGE_ROOT,
-    env: { ...env, THREADS_REPORT: report },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, output } = await runChildVitest(VITEST, ['--config', CONFIG], PACKAGE_ROOT, {
+    THREADS_REPORT: report,
   })
-  let output = ''
-  child.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    output += chunk
-  })
-  const [code] = await once(child, 'exit')
   expect(code, output).toBe(0)
   const files = readFileSync(report, 'utf8')
     .trim()

@@ -115,8 +115,10 @@ function buildConfig(raw: RawConfig, fieldName: (key: string) => string): Sluice
   return Object.freeze({ primary: primary as TargetConfig, replicas: Object.freeze(replicas) })
 }
 
+// Host names are case-insensitive (a socket directory, starting with '/', is not).
 function serverKey(url: ParsedUrl): string {
-  const host = url.host === 'localhost' ? '127.0.0.1' : url.host
+  const name = url.host.startsWith('/') ? url.host : url.host.toLowerCase()
+  const host = name === 'localhost' ? '127.0.0.1' : name
   return `${host}:${url.port}/${url.database}`
 }
 

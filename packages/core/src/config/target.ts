@@ -131,6 +131,7 @@ export function parsePostgresUrl(input: string): ParsedUrl | string {
   if (!host) return 'has no host'
   if (host.includes(',')) return SEVERAL_HOSTS
   const port = url.port ? Number(url.port) : 5432
+  if (port === 0) return 'has port 0 (a server listens on 1 to 65535)'
   const { user } = decoded
   if (!user) return 'has no user name'
   const database = decoded.database || user
