@@ -5,7 +5,7 @@
 // Prometheus metrics.
 import { createCache } from '@sluice/cache'
 import { parseConfig, SluiceError } from '@sluice/core'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import {
   createPartitionedTable,
   definePartitions,

@@ -1,5 +1,5 @@
-import { otelInstrumentation } from '@sluice/core/otel'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { otelInstrumentation } from '@sluice/observability/otel'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import { waitFor } from '@sluice/testing'
 import {
   metricValue,

@@ -1,3 +1,4 @@
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import { type PgBouncer, startPgBouncer, waitFor } from '@sluice/testing'
 import { metricValue } from '@sluice/testing/observability'
 import { sharedPostgres } from '@sluice/testing/vitest'
@@ -11,7 +12,6 @@ import {
   type SluiceDatabase,
   StatementTimeoutError,
 } from '../src/index.js'
-import { prometheusInstrumentation } from '../src/prometheus/index.js'
 import { freshDatabase, testDatabase } from './helpers.js'
 
 const bouncers: PgBouncer[] = []

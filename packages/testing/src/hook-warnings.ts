@@ -35,8 +35,9 @@ export function recordHookWarnings(): Recording<string> {
  * @example
  * ```ts
  * const ends = recordChannel<QueryEndEvent>(coreChannels.onQueryEnd)
- * await database.db.selectFrom('users').selectAll().execute()
+ * // ... run queries ...
  * ends.stop()
+ * console.log(ends.items.map((event) => event.target))
  * ```
  */
 export function recordChannel<T>(name: string): Recording<T> {

@@ -1,8 +1,10 @@
 import type { Tracer } from '@opentelemetry/api'
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
-import type { Instrumentation } from '@sluice/core'
-import { otelInstrumentation } from '@sluice/core/otel'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { type OtelInstrumentation, otelInstrumentation } from '@sluice/observability/otel'
+import {
+  type PrometheusInstrumentation,
+  prometheusInstrumentation,
+} from '@sluice/observability/prometheus'
 import { Registry } from 'prom-client'
 import { testProfile } from './test-profile.js'
 
@@ -24,7 +26,7 @@ let tracer: Tracer | undefined
 
 /**
  * In the production test profile (`SLUICE_TEST_PROFILE=production`), the instrumentation
- * production registers: `@sluice/core`'s Prometheus and OpenTelemetry adapters together, so
+ * production registers: `@sluice/observability`'s Prometheus and OpenTelemetry adapters together, so
  * every hook runs on every query, pool, route, cache and maintenance event of the tests. In
  * the default profile, `undefined` (no instrumentation, as most users run their tests).
  *
@@ -35,7 +37,7 @@ let tracer: Tracer | undefined
  */
 export function profileInstrumentation(
   options: ProfileInstrumentationOptions = {},
-): readonly Instrumentation[] | undefined {
+): ReadonlyArray<PrometheusInstrumentation | OtelInstrumentation> | undefined {
   if (testProfile().name !== 'production') return undefined
   registry ??= new Registry()
   tracer ??= new BasicTracerProvider().getTracer('@sluice/testing/profile')
