@@ -56,7 +56,12 @@ export interface Cache {
   ): Promise<T | undefined>
   /** A fresh cached value, or `undefined`; never loads. */
   get<T>(key: string): Promise<T | undefined>
-  /** Stores a value; loads of the key already running cannot overwrite it, a later `delete` wins. */
+  /**
+   * Stores a value; loads of the key already running cannot overwrite it, a later `delete`
+   * wins. With `consistency` it records the floor a `delete` would (the session's latest write
+   * inside a `session()`, else every committed write), so the reload once the entry expires or
+   * is evicted reads at least the write the value came from.
+   */
   set<T>(key: string, value: T, options?: Pick<LoadOptions, 'ttlMs' | 'tags'>): Promise<void>
   /**
    * Invalidates one key or several, everywhere. With `consistency`, the loads after it read
@@ -65,7 +70,7 @@ export interface Cache {
   delete(keys: string | readonly string[]): Promise<void>
   /** Makes every entry loaded under any of these tags a miss (with a floor, as `delete`). */
   invalidateTags(tags: readonly string[]): Promise<void>
-  /** `set` for many entries, e.g. at start-up. */
+  /** `set` for many entries, e.g. at start-up (one floor for them all). */
   warm(
     entries: ReadonlyArray<{
       key: string

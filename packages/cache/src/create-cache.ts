@@ -113,7 +113,9 @@ export function createCache(options: CacheOptions): Cache {
       if (!Array.isArray(entries))
         throw notA('entries', 'an array of { key, value, ttlMs?, tags? }')
       const each = entries.map((entry) => callOptions(entry ?? null, 'entries[]'))
-      await Promise.all(each.map(({ key, value, ...rest }) => cache.set(key, value, rest)))
+      if (each.length === 0) return
+      const floor = cache.floor()
+      await Promise.all(each.map(({ key, value, ...rest }) => cache.set(key, value, rest, floor)))
     },
     async query<R>(query: CacheableQuery<R>, given?: QueryOptions): Promise<R[]> {
       const queryOptions = callOptions(given, 'options')

@@ -84,9 +84,16 @@ export class TieredCache {
   /**
    * Stores a value as authoritative: it moves the key's generation first (so loads already
    * running cannot overwrite it), then stores under the new generation, so a `delete` that
-   * lands in between wins.
+   * lands in between wins. Like a `delete`, it records a consistency floor (`floor`, else
+   * {@link floor}'s): the reload after the entry expires or is evicted reads at least the
+   * write the value came from.
    */
-  async set<T>(key: string, value: T, given?: Pick<LoadOptions, 'ttlMs' | 'tags'>) {
+  async set<T>(
+    key: string,
+    value: T,
+    given?: Pick<LoadOptions, 'ttlMs' | 'tags'>,
+    floor?: Promise<string | undefined>,
+  ) {
     this.#open()
     validateKey(key, 'key')
     const options = callOptions(given, 'options')
@@ -102,13 +109,21 @@ export class TieredCache {
       freshUntil: Date.now() + ttlMs,
     }
     const payload = encodeEntry(entry) // refuses an unserializable value before any change
-    await this.#invalidate([key], [], undefined)
+    await this.#invalidate([key], [], await (floor ?? this.floor()))
     const epoch = this.#l1.epoch
     if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes) return
     const generation = await this.#shared.generation(key)
     if (generation === UNAVAILABLE) return
     const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation.version)
     if (stored === true) this.#l1.fill(key, entry, epoch)
+  }
+
+  /**
+   * The floor a `delete`, `set` or `warm` outside a commit records (see {@link #token}); one
+   * for all the entries of a `warm`.
+   */
+  floor(): Promise<string | undefined> {
+    return this.#token(undefined)
   }
 
   /** Invalidates keys here and in the shared store; loads already running cannot store them. */
@@ -118,7 +133,7 @@ export class TieredCache {
       throw new CacheError('CACHE_KEY_INVALID', 'delete takes a key or an array of keys')
     }
     const valid = (typeof keys === 'string' ? [keys] : keys).map((key) => validateKey(key, 'key'))
-    await this.#invalidate(valid, [], await this.#token(undefined))
+    await this.#invalidate(valid, [], await this.floor())
   }
 
   /**

@@ -1,6 +1,6 @@
 import { parseConfig } from '@sluice/core'
 import { createRoutedDatabase, type RoutedDatabase } from '@sluice/router'
-import { type PostgresCluster, startPostgres } from '@sluice/testing'
+import { type PostgresCluster, startPostgres, waitFor } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { type Cache, tableTag } from '../src/index.js'
@@ -80,6 +80,26 @@ describe(`replicas applying ${APPLY_DELAY_MS} ms late: the reload after an inval
     })
     expect(await reader.getOrLoad(key, findUser)).toBe(`session-${version}`)
   })
+
+  test.each(['set', 'warm'] as const)(
+    '%s() inside session() records the session’s token: the reload after the entry expired reads the write',
+    async (call) => {
+      const key = `user:1:${version}`
+      const name = `${call}-${version}`
+      await database.session(async () => {
+        await rename(database.db, name)
+        expect(database.consistencyToken()).toBeDefined()
+        if (call === 'set') await writer.set(key, name, { ttlMs: 1 })
+        else await writer.warm([{ key, value: name, ttlMs: 1 }])
+      })
+      // The entry expires (as if evicted) well before the replicas replay the update...
+      await waitFor(async () => (await reader.get(key)) === undefined, {
+        what: `${key} to expire`,
+      })
+      // ...and the other instance's reload reads at least the write the value came from.
+      expect(await reader.getOrLoad(key, findUser)).toBe(name)
+    },
+  )
 
   test('tags: invalidateTags after the update', async () => {
     const key = `user-by-tag:${version}`

@@ -115,7 +115,9 @@ export async function probeTarget(
 
 /**
  * Checks one server for `health()` (see {@link probeTarget}), within the pool's acquire
- * timeout.
+ * timeout. `probePool`, when given, runs the check instead of `pool` (whose counts the report
+ * still shows): a pool of its own, so that a pool the application keeps busy does not make a
+ * healthy server look down.
  *
  * @example
  * ```ts
@@ -127,8 +129,12 @@ export async function checkTarget(
   target: TargetConfig,
   role: TargetHealth['role'],
   timeoutMs = target.pool.acquireTimeoutMs,
+  probePool = pool,
 ): Promise<TargetHealth> {
-  const { status, latencyMs, error } = await probeTarget(pool, target, role, timeoutMs)
+  const { status, latencyMs, error } =
+    probePool !== pool && isClosing(pool)
+      ? { status: 'down' as const, latencyMs: undefined, error: new DatabaseClosedError() }
+      : await probeTarget(probePool, target, role, timeoutMs)
   return {
     target: target.label,
     role,

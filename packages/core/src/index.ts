@@ -35,6 +35,7 @@ export {
   PoolTimeoutError,
   type ReadinessFailure,
   StatementTimeoutError,
+  StreamClosedError,
   TargetRoleError,
 } from './errors/errors.js'
 export { isDatabaseError, toSluiceError } from './errors/pg-errors.js'

@@ -20,6 +20,12 @@ export type PartitionErrorCode =
   | 'PARTITION_BUSY'
   /** Rows cannot move out of the default partition safely; the message names the manual fix. */
   | 'PARTITION_MOVE_REFUSED'
+  /**
+   * A move's switch found the rows in the default no longer matching their copy (a write it
+   * could not account for, e.g. a `TRUNCATE` of the default, or a type whose text form does
+   * not round-trip through `jsonb`): rolled back, nothing changed; the next run copies again.
+   */
+  | 'PARTITION_MOVE_CHANGED'
   /** More partitions were due than `maxPartitionsPerRun` (field `maxPartitionsPerRun`); the rest waits for the next run. */
   | 'PARTITION_LIMIT_REACHED'
   /** `createPartitionedTable`'s maintenance run failed for a step (the cause says why). */

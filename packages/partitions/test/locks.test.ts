@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import { expect, test } from 'vitest'
 import { definePartitions, PartitionError, planMaintenance, runMaintenance } from '../src/index.js'
+import { batches } from '../src/maintenance/run.js'
 import { connectClient, freshDatabase, probe } from './helpers.js'
 
 /** The opt-in: defaults over this many rows are proven free of a new range before the switch. */
@@ -67,12 +68,7 @@ async function defaultScansInSwitch(db: Kysely<unknown>, now: Date): Promise<num
     await planMaintenance(db, [events], { now, defaultScanRows: PROVE_ABOVE })
   ).flatMap((s) => s.statements)
   let scans = -1
-  for (let start = 0; start < statements.length; ) {
-    const group = statements[start]?.group
-    let end = start + 1
-    while (group !== undefined && statements[end]?.group === group) end++
-    const batch = statements.slice(start, end)
-    start = end
+  for (const batch of batches(statements)) {
     await db.transaction().execute(async (trx) => {
       // The backend's pending counts (earlier transactions' too, until flushed): a difference.
       const count = async () =>

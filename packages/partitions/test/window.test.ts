@@ -8,11 +8,13 @@ import {
 } from '../src/index.js'
 import { bounds, freshDatabase, rowsByPartition } from './helpers.js'
 
-// Issue 13, session 6: stray old rows in the default partition must not bring hundreds of
-// empty gap-fill partitions; a run creates a bounded number of partitions.
+// Issue 13, sessions 6 and 7: without retention, rows of past ranges do not stay in the
+// default forever (they get their partitions, nearest first), and a partition made for an old
+// row brings no gap fill after it; rows beyond premake stay and are reported; a run creates a
+// bounded number of partitions.
 const FEBRUARY = new Date('2027-02-10T00:00:00Z')
 
-test('rows far outside the window stay in the default and are reported; no partition, no gap fill for them', async () => {
+test('without retention, rows of past ranges get their partitions, nearest first, and no gap fill after them; rows beyond premake stay and are reported', async () => {
   const { db } = await freshDatabase()
   const spec = definePartitions({
     table: 'pings',
@@ -23,33 +25,46 @@ test('rows far outside the window stay in the default and are reported; no parti
   })
   await sql`create table pings (at timestamptz not null) partition by range (at)`.execute(db)
   await sql`create table pings_default partition of pings default`.execute(db)
-  // A typo'd year, a year below 100 (Date.UTC reads 99 as 1999), an old import; and a row
-  // of last month, inside the window (premake intervals back).
-  await sql`insert into pings values ('2019-05-03'), ('0099-06-01'), ('1999-06-01'), ('2027-01-20')`.execute(
+  // An old import, a year below 100 (Date.UTC reads 99 as 1999), last month; and a
+  // mistyped year far ahead, beyond premake.
+  await sql`insert into pings values ('2019-05-03'), ('0099-06-01'), ('1999-06-01'), ('2027-01-20'), ('2207-01-01')`.execute(
     db,
   )
   const first = await runMaintenance(db, [spec], { now: FEBRUARY })
   expect(first).toMatchObject({
-    created: ['pings_p20270201', 'pings_p20270301', 'pings_p20270101'],
-    movedRows: 1,
+    created: [
+      'pings_p20270201',
+      'pings_p20270301',
+      'pings_p20270101',
+      'pings_p20190501',
+      'pings_p19990601',
+      'pings_p00990601',
+    ],
+    movedRows: 4,
     errors: [],
-    defaultRows: [{ table: 'public.pings', rows: 3 }],
+    defaultRows: [{ table: 'public.pings', rows: 1 }],
   })
-  // Again: still nothing for them, and no gap fill from 2019 (or 1999, or 0099).
+  // Again: nothing more, no gap fill from 2019 (or 1999, or 0099).
   const second = await runMaintenance(db, [spec], { now: FEBRUARY })
-  expect(second).toMatchObject({ created: [], errors: [], defaultRows: [{ rows: 3 }] })
+  expect(second).toMatchObject({ created: [], errors: [], defaultRows: [{ rows: 1 }] })
   expect((await bounds(db, 'pings')).map((b) => b.name)).toEqual([
     'pings_default',
+    'pings_p00990601',
+    'pings_p19990601',
+    'pings_p20190501',
     'pings_p20270101',
     'pings_p20270201',
     'pings_p20270301',
   ])
-  expect(await rowsByPartition(db, 'pings')).toEqual([
-    { partition: 'pings_default', rows: 3 },
-    { partition: 'pings_p20270101', rows: 1 },
+  expect((await rowsByPartition(db, 'pings')).map((p) => p.partition)).toEqual([
+    'pings_default',
+    'pings_p00990601',
+    'pings_p19990601',
+    'pings_p20190501',
+    'pings_p20270101',
   ])
   const [status] = await maintenanceStatus(db)
-  expect(status).toMatchObject({ table: 'public.pings', defaultRows: 3, lastError: null })
+  expect(status).toMatchObject({ table: 'public.pings', defaultRows: 1, lastError: null })
 })
 
 test('with retention, rows within it get their partitions; older ones stay', async () => {

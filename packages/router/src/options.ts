@@ -1,5 +1,5 @@
 import { type AfterCommit, parseDuration, parseOptions } from '@sluice/core'
-import { hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
 import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import {
@@ -54,6 +54,12 @@ export interface RouterOptions {
   /** Default 30 s. */
   readonly maxRetryDelayMs?: number | string
   /**
+   * How long a `.stream()` waits for its consumer's next `next()`: then it is closed, its
+   * connection destroyed and its replica's in-flight count released, and the next `next()`
+   * rejects with `StreamClosedError` (`STREAM_IDLE_TIMEOUT`). Default 60 s.
+   */
+  readonly streamIdleTimeoutMs?: number | string
+  /**
    * Called with the tables each committed write touched, before the commit returns, e.g.
    * `cache.invalidateOnCommit` from `@sluice/cache`. Off by default.
    */
@@ -77,6 +83,7 @@ export interface ResolvedRouterOptions {
   readonly probeTimeoutMs: number
   readonly retryDelayMs: number
   readonly maxRetryDelayMs: number
+  readonly streamIdleTimeoutMs: number
   readonly afterCommit: AfterCommit | undefined
 }
 
@@ -142,6 +149,7 @@ const schema = z.strictObject({
   probeTimeoutMs: duration('probeTimeoutMs', 2000),
   retryDelayMs: duration('retryDelayMs', 500),
   maxRetryDelayMs: duration('maxRetryDelayMs', 30_000),
+  streamIdleTimeoutMs: duration('streamIdleTimeoutMs', DEFAULT_STREAM_IDLE_TIMEOUT_MS),
 })
 
 /**

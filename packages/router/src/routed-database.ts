@@ -9,7 +9,7 @@ import {
   type SluiceConfig,
   type SluiceDatabase,
 } from '@sluice/core'
-import { checkReady, withDeadline } from '@sluice/core/internal'
+import { checkReady, timeoutOption, withDeadline } from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
 import { latestToken, newestToken } from './latest-token.js'
@@ -124,13 +124,12 @@ export function createRoutedDatabase<DB>(
   const router = new Router(primary, replicas, scopes, monitor, resolved)
   const nodes = [primary, ...replicas]
   let closing: Promise<void> | undefined
-  const close = ({ timeoutMs = 10_000 }: CloseOptions = {}) => {
-    if (!(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
-      return Promise.reject(
-        new ConfigError([
-          { field: 'timeoutMs', message: 'must be a number of milliseconds, 0 or more' },
-        ]),
-      )
+  const close = (options: CloseOptions = {}) => {
+    let timeoutMs: number
+    try {
+      timeoutMs = timeoutOption('timeoutMs', options.timeoutMs, 10_000)
+    } catch (error) {
+      return Promise.reject(error)
     }
     closing ??= (async () => {
       router.closed = true
@@ -168,10 +167,17 @@ export function createRoutedDatabase<DB>(
     health: async (): Promise<HealthReport> =>
       healthReport(
         await Promise.all([
-          checkTarget(primary.pool, primary.target, 'primary', timeoutMs),
+          // On the probe pools: reads filling a pool do not make its server look down.
+          checkTarget(primary.pool, primary.target, 'primary', timeoutMs, primary.probePool),
           ...replicas.map(async (replica) =>
             withRouterView(
-              await checkTarget(replica.pool, replica.target, 'replica', timeoutMs),
+              await checkTarget(
+                replica.pool,
+                replica.target,
+                'replica',
+                timeoutMs,
+                replica.probePool,
+              ),
               replica,
             ),
           ),

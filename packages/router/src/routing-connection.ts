@@ -94,6 +94,11 @@ export class RoutingConnection implements DatabaseConnection {
     let written: SluiceConnection | undefined
     let counted: { readonly replica: ReplicaNode } | undefined
     const streaming = this.#streaming
+    // A consumer that stopped pulling: the stream's idle deadline closed it (and destroyed its
+    // connection), so it no longer counts in flight.
+    const release = () => {
+      if (counted && streaming.delete(counted)) counted.replica.state.inFlight--
+    }
     const onPrimary = async (verdict: Classification) => {
       const connection = await this.#usePrimary(verdict)
       this.#router.statementStarts(connection)
@@ -109,7 +114,7 @@ export class RoutingConnection implements DatabaseConnection {
           : await this.#read(
               query,
               (connection) => {
-                rest = connection.streamQuery<R>(query, chunkSize)
+                rest = connection.streamQuery<R>(query, chunkSize, release)
                 return rest.next()
               },
               () => onPrimary(this.#router.classify(query)),
@@ -127,7 +132,7 @@ export class RoutingConnection implements DatabaseConnection {
       try {
         await rest?.return?.()
       } finally {
-        if (counted && streaming.delete(counted)) counted.replica.state.inFlight--
+        release()
         if (written) await this.#router.noteWrite(written)
       }
     }

@@ -37,6 +37,7 @@ export class TargetNode {
       instrumentation: options.instrumentation,
       afterCommit: role === 'primary' ? options.afterCommit : undefined,
       commitToken: role === 'primary' ? commitToken : undefined,
+      streamIdleTimeoutMs: options.streamIdleTimeoutMs,
     })
     const probeTarget = withTargetSettings(target, {
       pool: {

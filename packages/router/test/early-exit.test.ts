@@ -13,6 +13,8 @@ import {
 } from './helpers.js'
 
 const APPLICATION = 'early-exit-test'
+// Long enough for a consumer that pulls without pause on a loaded machine.
+const STREAM_IDLE_TIMEOUT = '2s'
 
 // Every way a consumer can leave a stream early.
 const EXITS = {
@@ -50,7 +52,11 @@ describe.each(VIAS)('leaving a stream early (%s)', (via) => {
         DB_POOL_TIMEOUT: '2s',
         DB_APPLICATION_NAME: APPLICATION,
       }),
-      { lagCheckIntervalMs: 100, strategy: preferring('replica-1') },
+      {
+        lagCheckIntervalMs: 100,
+        strategy: preferring('replica-1'),
+        streamIdleTimeoutMs: STREAM_IDLE_TIMEOUT,
+      },
     )
     await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
   })
@@ -121,5 +127,41 @@ describe.each(VIAS)('leaving a stream early (%s)', (via) => {
     for (let read = 0; read < 5; read++) {
       expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
     }
+  })
+
+  test('a stream whose consumer stops pulling without return() is closed after its idle timeout', async () => {
+    const replica = servers.cluster.replicas[0] as TestCluster['cluster']['primary']
+    // One row a chunk: the next() after the close asks for a chunk (not one already fetched).
+    const rows = database.db.selectFrom('items').selectAll().stream(1)[Symbol.asyncIterator]()
+    await rows.next() // and then dropped: no next(), no return()
+    // The server saw the connection go: no backend of ours is left running on the replica.
+    await waitFor(async () => (await busyBackends(replica, APPLICATION)) === 0, {
+      what: 'the replica backend to go away',
+    })
+    expect(database.replicas().map((state) => state.inFlight)).toEqual([0, 0])
+    // The pool's one connection was given back (destroyed, not reused mid-portal).
+    for (let read = 0; read < 5; read++) {
+      expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
+    }
+    await expect(rows.next()).rejects.toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' })
+  })
+
+  test('a stream left open when its transaction callback returns is closed before COMMIT', async () => {
+    const { primary } = servers.cluster
+    const name = `left open in a transaction (${via})`
+    let rows: AsyncIterator<unknown> | undefined
+    await database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('items').values({ name }).execute()
+      rows = trx.selectFrom('items').selectAll().stream(1)[Symbol.asyncIterator]()
+      await rows.next() // and never again: COMMIT would wait behind the open portal
+    })
+    const committed = await primary.query<{ n: number }>(
+      'select count(*)::int as n from items where name = $1',
+      [name],
+    )
+    expect(committed[0]?.n).toBe(1)
+    // Nothing of ours is left running or idle in a transaction on the primary.
+    expect(await busyBackends(primary, APPLICATION)).toBe(0)
+    await expect(rows?.next()).rejects.toMatchObject({ code: 'STREAM_CLOSED' })
   })
 })

@@ -1,5 +1,6 @@
 import { DatabaseNotReadyError, TargetRoleError } from '@sluice/core'
 import { waitFor } from '@sluice/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
 import { type DB, startTestCluster, type TestCluster } from './helpers.js'
@@ -69,6 +70,32 @@ describe('ready() and health() tell what the router knows', () => {
       expect(report.targets[1]?.lagMs).toBeGreaterThan(200)
     } finally {
       await replica?.resumeReplay()
+    }
+  })
+
+  test('health() reports servers whose pools the application keeps full up', async () => {
+    // One connection a pool, each held by a transaction that waits: health() checks beside them.
+    const database = routed({ DB_POOL_SIZE: '1' }, { probeTimeoutMs: 1000 })
+    await waitFor(() => database.replicas().every((replica) => replica.status === 'up'))
+    let letGo = () => {}
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve
+    })
+    // The primary's, and (round-robin) each replica's.
+    const holding = [database.primary, database.db, database.db].map((db) =>
+      db.connection().execute(async (connection) => {
+        await connection.selectNoFrom(sql<number>`1`.as('one')).execute()
+        await held
+      }),
+    )
+    try {
+      await waitFor(() => database.replicas().every((replica) => replica.reads > 0))
+      const report = await database.health()
+      expect(report.status, JSON.stringify(report)).toBe('up')
+      expect(report.targets[0]?.pool).toMatchObject({ total: 1, idle: 0 })
+    } finally {
+      letGo()
+      await Promise.all(holding)
     }
   })
 

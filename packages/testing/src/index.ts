@@ -5,9 +5,11 @@ export {
   type FaultProxy,
   type FaultProxyInfo,
   type FaultProxyStats,
+  type RetargetOptions,
   type StartFaultProxyOptions,
   startFaultProxy,
 } from './faults/fault-proxy.js'
+export { seededRandom } from './faults/seeded-random.js'
 export { PgBouncer, type StartPgBouncerOptions, startPgBouncer } from './pgbouncer.js'
 export {
   findPostgresBinaries,
@@ -24,6 +26,14 @@ export {
   type TestDatabase,
 } from './postgres/cluster.js'
 export { databaseName } from './postgres/database-name.js'
+export { AutoFailoverCluster } from './postgres/ha/auto-failover.js'
+export type {
+  HaCluster,
+  HaDatabase,
+  HaEngine,
+  StartHaOptions,
+  WaitForPrimaryOptions,
+} from './postgres/ha/ha-cluster.js'
 export { ReplicaServer } from './postgres/replica.js'
 export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
 export {

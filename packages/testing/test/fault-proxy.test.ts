@@ -158,6 +158,21 @@ describe('startFaultProxy', () => {
     await Promise.all([old.end(), moved.end()])
   })
 
+  it('retarget(..., { cut: true }) resets open connections too, as a moving address does', async () => {
+    const replica = cluster.replicas[0]
+    if (!replica) throw new Error('no replica')
+    const proxy = await proxyTo(cluster.primary.port)
+    const old = await clientVia(proxy, 'moved-away')
+    expect(await sessions('moved-away')).toBe(1)
+    await attachFaultProxy(proxy.info).retarget(replica.host, replica.port, { cut: true })
+    await expect(old.query('select 1')).rejects.toThrow()
+    await waitFor(async () => (await sessions('moved-away')) === 0, { what: 'the backend to go' })
+    const moved = await clientVia(proxy, 'moved-to')
+    const [row] = (await moved.query<{ port: number }>('select inet_server_port() as port')).rows
+    expect(row?.port).toBe(replica.port)
+    await moved.end()
+  })
+
   it('is driven the same way through attachFaultProxy (the control channel)', async () => {
     const proxy = await proxyTo(cluster.primary.port)
     const attached = attachFaultProxy(proxy.info)

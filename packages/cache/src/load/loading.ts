@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ConsistencySource } from '@sluice/core'
 import { decodeEntry, type Entry, encodeEntry, versionsOf } from '../entry.js'
@@ -68,6 +69,8 @@ export class Loading {
     this.#consistency = consistency
     this.#options = options
     this.#emit = emit
+    // Every load waiting for another's lock listens to it: no limit (Node warns past 10).
+    setMaxListeners(0, this.#closing.signal)
   }
 
   /** Waiting loads stop and reject with `CACHE_CLOSED`. */

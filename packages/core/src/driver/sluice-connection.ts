@@ -2,15 +2,25 @@ import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
 import type pg from 'pg'
 import Cursor from 'pg-cursor'
 import type { TargetConfig } from '../config/target.js'
-import { ConnectionError } from '../errors/errors.js'
+import { ConnectionError, StreamClosedError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
 import type { CoreEvents } from '../instrumentation/channels.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
 import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
+import { StreamPortal } from './stream-portal.js'
 
 /** Where a connection's commit token comes from; see {@link DriverOptions.commitToken}. */
 export type ConnectionCommitToken = (connection: SluiceConnection) => Promise<string | undefined>
+
+/**
+ * How long a stream waits for its consumer's next `next()`, and what gives back a connection
+ * whose stream passed that deadline (its driver's release, which destroys it).
+ */
+export interface StreamIdle {
+  readonly timeoutMs: number
+  readonly abandon: (connection: SluiceConnection) => void
+}
 
 import { statementResult } from './statement-result.js'
 
@@ -39,17 +49,20 @@ export class SluiceConnection implements DatabaseConnection {
   readonly #commits: CommitTracker | undefined
   #broken: unknown
   #released = false
+  readonly #streamIdle: StreamIdle
   /** Streams started and not finished: their portal is still open on the client. */
-  #openStreams = 0
+  readonly #streams = new Set<StreamPortal<unknown>>()
 
   constructor(
     client: pg.PoolClient,
     target: TargetConfig,
     events: CoreEvents,
+    streamIdle: StreamIdle,
     afterCommit?: AfterCommit,
     commitToken?: ConnectionCommitToken,
   ) {
     this.#client = client
+    this.#streamIdle = streamIdle
     this.#target = target
     this.#events = events
     this.#commits =
@@ -107,9 +120,16 @@ export class SluiceConnection implements DatabaseConnection {
     }
   }
 
+  /**
+   * Streams with pg-cursor. A consumer that holds a chunk longer than the stream idle timeout
+   * (it stopped calling `next()` without `return()`) loses the stream: the connection is
+   * destroyed (mid-portal, it can never be reused) and given back, `onIdle` runs, and the next
+   * `next()` rejects with `STREAM_IDLE_TIMEOUT`.
+   */
   async *streamQuery<R>(
     compiledQuery: CompiledQuery,
     chunkSize = 1000,
+    onIdle?: () => void,
   ): AsyncIterableIterator<QueryResult<R>> {
     if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
       throw new RangeError('chunkSize must be a positive integer')
@@ -125,19 +145,35 @@ export class SluiceConnection implements DatabaseConnection {
     const bounded = <T>(work: Promise<T>): Promise<T> =>
       client instanceof SluiceClient ? client.bounded(work) : work
     const cursor = client.query(new Cursor<R>(compiledQuery.sql, [...compiledQuery.parameters]))
-    this.#openStreams++
+    const streams = this.#streams as Set<StreamPortal<R>>
+    const portal: StreamPortal<R> = new StreamPortal(
+      cursor,
+      bounded,
+      this.#streamIdle.timeoutMs,
+      (reason) => {
+        streams.delete(portal)
+        this.markBroken(reason)
+        onIdle?.()
+        this.#streamIdle.abandon(this)
+      },
+    )
+    streams.add(portal)
     let rowCount = 0
     let failed = false
     const started = performance.now()
     try {
       while (true) {
-        const rows = await bounded(cursor.read(chunkSize))
+        const rows = await portal.read(chunkSize)
         if (rows.length === 0) break
         rowCount += rows.length
+        portal.idle()
         yield { rows }
+        portal.active()
       }
       end?.({ rowCount })
     } catch (caught) {
+      // Closed from outside (idle, or its transaction ended): the statement itself ran fine.
+      if (caught === portal.reason) throw caught
       failed = true
       const error = statementTimeoutError(caught, this.#target, performance.now() - started)
       end?.({ rowCount, error })
@@ -145,11 +181,33 @@ export class SluiceConnection implements DatabaseConnection {
     } finally {
       // Also when the consumer stopped early (break, throw, return): the portal is closed
       // before the client goes back to its pool, or the connection is destroyed trying.
-      await bounded(cursor.close()).catch((error: unknown) => this.markBroken(error))
-      this.#openStreams--
+      await portal.close().catch((error: unknown) => this.markBroken(error))
+      streams.delete(portal)
       // Also when the consumer stopped early: a streamed INSERT ... RETURNING has run in full.
       if (!failed) await this.#commits?.succeeded(this.#client, compiledQuery, '')
     }
+  }
+
+  /** Whether a stream is open on this connection (its portal not closed). */
+  get streaming(): boolean {
+    return this.#streams.size > 0
+  }
+
+  /**
+   * Closes the portal of every stream still open, e.g. before COMMIT or ROLLBACK, which would
+   * otherwise wait behind it for good; each stream's next `next()` rejects with
+   * `STREAM_CLOSED`. A close that fails destroys the connection on release.
+   */
+  async closeStreams(): Promise<void> {
+    const reason = new StreamClosedError(
+      'STREAM_CLOSED',
+      'the transaction this stream ran in ended before the stream did',
+    )
+    await Promise.all(
+      [...this.#streams].map((portal) =>
+        portal.close(reason).catch((error: unknown) => this.markBroken(error)),
+      ),
+    )
   }
 
   /**
@@ -168,7 +226,7 @@ export class SluiceConnection implements DatabaseConnection {
       ? new Error('connection destroyed by Sluice')
       : client instanceof SluiceClient && client.deadlineFired
         ? new Error('a cancel request may still reach this connection')
-        : this.#openStreams > 0
+        : this.#streams.size > 0
           ? new Error('released with a stream still open')
           : this.#broken
     client.release(reason instanceof Error ? reason : undefined)

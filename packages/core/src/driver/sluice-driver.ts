@@ -16,7 +16,12 @@ import { markClosing } from '../pool/pool-closing.js'
 import { transactionSetupSql } from '../pool/session-settings.js'
 import { type AfterCommit, type CommittedWrite, checkAfterCommit } from './commit-tracker.js'
 import { savepointSql } from './savepoint-sql.js'
-import { type ConnectionCommitToken, SluiceConnection } from './sluice-connection.js'
+import {
+  type ConnectionCommitToken,
+  SluiceConnection,
+  type StreamIdle,
+} from './sluice-connection.js'
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from './stream-portal.js'
 
 /** Options of {@link SluiceDriver}. */
 export interface DriverOptions {
@@ -29,6 +34,12 @@ export interface DriverOptions {
    * `afterCommit` (see {@link CommittedWrite}); the router passes its own. Default: none.
    */
   readonly commitToken?: ConnectionCommitToken
+  /**
+   * How long a `.stream()` waits for its consumer's next `next()` before it is closed and its
+   * connection destroyed (a consumer that stopped without `return()` would hold the
+   * connection, mid-portal, for good). Default 60 s.
+   */
+  readonly streamIdleTimeoutMs?: number
 }
 
 /**
@@ -55,6 +66,7 @@ export class SluiceDriver implements Driver {
   readonly #events: CoreEvents
   readonly #afterCommit: AfterCommit | undefined
   readonly #commitToken: ConnectionCommitToken | undefined
+  readonly #streamIdle: StreamIdle
   // One connection object per pg client, reused on every checkout: no allocation per query,
   // and Kysely, which remembers every connection it sees (a WeakSet), sees only a few.
   readonly #connections = new WeakMap<pg.PoolClient, SluiceConnection>()
@@ -69,6 +81,10 @@ export class SluiceDriver implements Driver {
     this.#events = coreEvents(options.instrumentation)
     this.#afterCommit = checkAfterCommit(options.afterCommit)
     this.#commitToken = options.commitToken
+    this.#streamIdle = {
+      timeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+      abandon: (connection) => void this.releaseConnection(connection),
+    }
   }
 
   async init(): Promise<void> {}
@@ -100,6 +116,7 @@ export class SluiceDriver implements Driver {
         client,
         this.#target,
         this.#events,
+        this.#streamIdle,
         this.#afterCommit,
         this.#commitToken,
       )
@@ -116,11 +133,17 @@ export class SluiceDriver implements Driver {
     await connection.executeQuery(CompiledQuery.raw(sql + transactionSetupSql(this.#target)))
   }
 
+  // A stream left open in the transaction is closed first: COMMIT or ROLLBACK would wait
+  // behind its portal for good.
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const sluiceConnection = connection as SluiceConnection
+    if (sluiceConnection.streaming) await sluiceConnection.closeStreams()
     await connection.executeQuery(CompiledQuery.raw('commit'))
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const sluiceConnection = connection as SluiceConnection
+    if (sluiceConnection.streaming) await sluiceConnection.closeStreams()
     await connection.executeQuery(CompiledQuery.raw('rollback'))
   }
 

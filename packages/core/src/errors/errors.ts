@@ -193,3 +193,29 @@ export class PeerVersionError extends SluiceError {
     this.minimum = minimum
   }
 }
+
+/**
+ * A `.stream()` was closed before its consumer finished it (code `STREAM_IDLE_TIMEOUT`: no
+ * `next()` came within the stream idle timeout, so its connection was destroyed;
+ * `STREAM_CLOSED`: the transaction it ran in committed or rolled back). The `next()` after
+ * that rejects with it.
+ *
+ * @example
+ * ```ts
+ * const rows = database.db.selectFrom('users').selectAll().stream(100)[Symbol.asyncIterator]()
+ * await rows.next()
+ * // ... more than the idle timeout later:
+ * await rows.next().catch((error) => error instanceof StreamClosedError) // true
+ * ```
+ */
+export class StreamClosedError extends SluiceError {
+  declare readonly code: 'STREAM_IDLE_TIMEOUT' | 'STREAM_CLOSED'
+
+  constructor(
+    code: 'STREAM_IDLE_TIMEOUT' | 'STREAM_CLOSED',
+    message: string,
+    options?: SluiceErrorOptions,
+  ) {
+    super(code, message, options)
+  }
+}

@@ -16,8 +16,9 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
  * `timeoutMs`, `Number.MAX_SAFE_INTEGER` for "as long as it takes" say, waits that long, where
  * a plain timer would expire at once). If it settles in time, its outcome is returned; if
  * not, `expired` is called and its outcome is returned instead: return a fallback value, or
- * throw a typed error (and destroy whatever the work was holding, so it is never reused). A
- * late rejection of `work` is swallowed; the timer never keeps the process alive.
+ * throw a typed error (and destroy whatever the work was holding, so it is never reused). An
+ * answer already received when the timer fires wins (it is read first). A late rejection of
+ * `work` is swallowed; the timer never keeps the process alive.
  *
  * @internal Plumbing for Sluice's packages, not part of the public API.
  * @example
@@ -35,7 +36,7 @@ export function withDeadline<T, F = T>(
   return new Promise<T | F>((resolve, reject) => {
     let settled = false
     const waitMs = Math.min(timeoutMs, MAX_TIMER_MS)
-    const timer = setTimeout(() => {
+    const expire = () => {
       if (settled) return
       settled = true
       try {
@@ -43,7 +44,11 @@ export function withDeadline<T, F = T>(
       } catch (error) {
         reject(error)
       }
-    }, waitMs)
+    }
+    // Timers run before the event loop reads its sockets: after a long turn (a loaded
+    // machine, a busy process), an answer that came in time would still be waiting unread.
+    // Expiring after the next poll (setImmediate) lets it settle `work` first.
+    const timer = setTimeout(() => setImmediate(expire).unref(), waitMs)
     timer.unref?.()
     work.then(
       (value) => {

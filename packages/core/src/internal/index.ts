@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../driver/stream-portal.js'
 export { describeError } from '../health.js'
 export {
   type ChannelNames,

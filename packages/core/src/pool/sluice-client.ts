@@ -43,7 +43,12 @@ export class SluiceClient extends pg.Client {
   #startedAt = 0
   #watchdog: NodeJS.Timeout | undefined
   // Bound once: the hot path allocates no closures.
-  readonly #onWatchdog = () => this.#expire(this.#statement, this.#cancelFirst)
+  // It expires after the next poll (setImmediate): an answer that came in time but is still
+  // unread after a long event-loop turn wins (see withDeadline).
+  readonly #onWatchdog = () => {
+    const statement = this.#statement
+    setImmediate(() => this.#expire(statement, this.#cancelFirst)).unref()
+  }
   readonly #onResult = <T>(result: T): T => {
     this.#busy = false
     return result

@@ -30,10 +30,34 @@ const SETUP = [
     parent_table text not null,
     mode text not null,
     primary key (schema_name, table_name))`,
+  // A move's record of the default partition's writes while its rows are copied
+  // (maintenance/copy.ts): the writer's transaction, the row before and after.
+  `create table if not exists sluice_partitions.moves (
+    id bigint generated always as identity primary key,
+    relid oid not null,
+    xid xid8 not null default pg_current_xact_id(),
+    old jsonb,
+    new jsonb)`,
+  `create table if not exists sluice_partitions.move_copies (
+    relid oid primary key,
+    snapshot pg_snapshot not null)`,
+  // SECURITY DEFINER: the application's roles write the default without rights on this schema.
+  `do $do$ begin
+    if to_regprocedure('sluice_partitions.capture_move()') is null then
+      create function sluice_partitions.capture_move() returns trigger
+        language plpgsql security definer set search_path = pg_catalog as $f$
+      begin
+        insert into sluice_partitions.moves (relid, old, new) values (tg_relid,
+          case when tg_op <> 'INSERT' then to_jsonb(old) end,
+          case when tg_op <> 'DELETE' then to_jsonb(new) end);
+        return null;
+      end $f$;
+    end if;
+  end $do$`,
 ]
 
 /** Errors of two runners creating the same catalog objects at once: the other one won. */
-const CREATE_RACE = new Set(['23505', '42P06', '42P07'])
+const CREATE_RACE = new Set(['23505', '42P06', '42P07', '42723'])
 
 /**
  * Creates the metadata tables if they are missing (safe to race with another runner).
@@ -57,7 +81,7 @@ export async function ensureMetadata(db: AnyKysely): Promise<void> {
 
 async function metadataExists(db: AnyKysely): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`
-    select to_regclass('sluice_partitions.retiring') is not null and exists (
+    select to_regprocedure('sluice_partitions.capture_move()') is not null and exists (
       select 1 from pg_attribute
       where attrelid = to_regclass('sluice_partitions.tables') and attname = 'default_rows'
     ) as found`.execute(db)

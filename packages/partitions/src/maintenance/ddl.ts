@@ -8,7 +8,7 @@ import { rowSecurity } from './row-security.js'
 export interface NewPartition {
   readonly name: string
   readonly span: KeySpan
-  /** The name is an earlier run's empty, unattached table (a move that rolled back). */
+  /** The name is an earlier run's unattached table (a move that rolled back or was interrupted). */
   readonly leftover?: boolean
 }
 
@@ -57,7 +57,7 @@ export function createPartitionTable(parent: ParentTable, partition: NewPartitio
   const table = childName(parent, partition.name)
   const column = quote(parent.spec.column)
   const statements = [
-    ...(partition.leftover ? [dropEmptyLeftover(table)] : []),
+    ...(partition.leftover ? [dropLeftover(table)] : []),
     `create table if not exists ${table} (like ${parentName(parent)} including all excluding identity)`,
     `alter table ${table} drop constraint if exists ${CHECK}`,
     `alter table ${table} add constraint ${CHECK} check (${rangePredicate(parent, partition.span)} and ${column} is not null)`,
@@ -90,16 +90,16 @@ export function createPartitionTable(parent: ParentTable, partition: NewPartitio
 }
 
 /**
- * An earlier run's table for this partition (a move that rolled back) is dropped if it is
- * still empty and unattached, so the partition is made again in the parent's current shape (a column added
- * since would make ATTACH fail on every run).
+ * An earlier run's table for this partition (a move that rolled back or was interrupted) is
+ * dropped while unattached, so the partition is made again in the parent's current shape (a
+ * column added since would make ATTACH fail on every run). Its rows, if any, are only ever
+ * a copy: rows leave the default only in the transaction that attaches the table.
  */
-function dropEmptyLeftover(table: string): string {
-  return `do ${literal(`declare t regclass := to_regclass(${literal(table)}); empty boolean; begin
+function dropLeftover(table: string): string {
+  return `do ${literal(`declare t regclass := to_regclass(${literal(table)}); begin
   if t is not null and exists (select 1 from pg_constraint k where k.conrelid = t and k.conname = '${CHECK}')
     and not exists (select 1 from pg_inherits i where i.inhrelid = t) then
-    execute format('select not exists (select 1 from %s)', t) into empty;
-    if empty then execute format('drop table %s', t); end if;
+    execute format('drop table %s', t);
   end if;
 end`)}`
 }

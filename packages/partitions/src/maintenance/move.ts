@@ -3,7 +3,8 @@ import type { AnyKysely } from '../any-kysely.js'
 import type { ParentTable } from '../catalog/parent.js'
 import { PartitionError } from '../errors.js'
 import { qualified, quote } from '../spec/identifiers.js'
-import { type NewPartition, rangePredicate } from './ddl.js'
+import { applyChanges, CAPTURE_TRIGGER, deleteMoved, stopRecording } from './copy.js'
+import type { NewPartition } from './ddl.js'
 
 /** A user trigger of the default partition that fires on DELETE, and how it is enabled. */
 export interface DeleteTrigger {
@@ -29,7 +30,7 @@ export async function deleteTriggers(
   const { rows } = await sql<DeleteTrigger>`
     select t.tgname as name, t.tgenabled as enabled from pg_trigger t
     where t.tgrelid = ${qualified(schema, name)}::regclass and not t.tgisinternal
-      and t.tgenabled <> 'D' and (t.tgtype & 8) <> 0
+      and t.tgenabled <> 'D' and (t.tgtype & 8) <> 0 and t.tgname <> ${CAPTURE_TRIGGER}
     order by 1`.execute(db)
   return rows
 }
@@ -68,14 +69,16 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
 }
 
 /**
- * The statements of the one transaction that moves a range's rows out of the default
- * partition (after `lockParent`): foreign keys that reference the parent are dropped so that
- * deleting the rows from the default fires no action (`ON DELETE CASCADE` would delete the
- * referencing rows, `NO ACTION` would fail), the default's DELETE triggers are switched off,
- * the rows are deleted from the default and copied in the same statement, by column name
- * (generated columns are computed again, identity values kept), the partition attached, and the foreign keys re-created
- * `NOT VALID` (they hold: every referenced row still exists); `validateKeys` validates them
- * after the commit, without blocking writes.
+ * The statements of the switch transaction of a move (after `lockParent`; the rows were
+ * copied before, outside the lock, see `copyRows`): the copy is brought up to date with the
+ * writes recorded since (`applyChanges`) and the recorder dropped; foreign keys that
+ * reference the parent are dropped so that deleting the rows from the default fires no
+ * action (`ON DELETE CASCADE` would delete the referencing rows, `NO ACTION` would fail),
+ * the default's DELETE triggers are switched off, the rows are deleted from the default and
+ * counted against the copy (`deleteMoved`: the runner rolls back unless they match),
+ * the partition attached, and the foreign keys re-created `NOT VALID` (they hold: every
+ * referenced row still exists); `validateKeys` validates them after the commit, without
+ * blocking writes.
  *
  * @example
  * ```ts
@@ -89,24 +92,21 @@ export function moveRows(
   triggers: readonly DeleteTrigger[],
   attach: readonly string[],
 ): { sql: string; counts?: 'moved' }[] {
-  const { schema } = parent.spec
-  const from = qualified(schema, defaultName)
-  const to = qualified(schema, partition.name)
-  const columns = parent.copyColumns.map(quote).join(', ')
-  const where = rangePredicate(parent, partition.span)
-  const override = parent.hasIdentity ? ' overriding system value' : ''
+  const from = qualified(parent.spec.schema, defaultName)
   const keys = parent.referencedBy
   const enable = { O: 'enable', R: 'enable replica', A: 'enable always' } as const
+  const [dropRecorder = '', ...forgetRecorded] = stopRecording(parent, defaultName)
   return [
+    ...applyChanges(parent, partition, defaultName).map((sql) => ({
+      sql,
+      counts: 'moved' as const,
+    })),
+    { sql: dropRecorder },
     ...keys.map((key) => ({
       sql: `alter table ${qualified(key.schema, key.table)} drop constraint ${quote(key.name)}`,
     })),
     ...triggers.map((t) => ({ sql: `alter table ${from} disable trigger ${quote(t.name)}` })),
-    {
-      // One pass over the default: the rows deleted are the rows copied.
-      sql: `with moved as (delete from ${from} where ${where} returning ${columns}) insert into ${to} (${columns})${override} select ${columns} from moved`,
-      counts: 'moved' as const,
-    },
+    { sql: deleteMoved(parent, partition, defaultName), counts: 'moved' as const },
     ...triggers.map((t) => ({
       sql: `alter table ${from} ${enable[t.enabled]} trigger ${quote(t.name)}`,
     })),
@@ -114,6 +114,7 @@ export function moveRows(
     ...keys.map((key) => ({
       sql: `alter table ${qualified(key.schema, key.table)} add constraint ${quote(key.name)} ${key.definition.replace(/\s+NOT VALID$/, '')} not valid`,
     })),
+    ...forgetRecorded.map((sql) => ({ sql })),
   ]
 }
 

@@ -8,6 +8,7 @@ import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/b
 import { literal, qualified } from '../spec/identifiers.js'
 import { partitionFor } from '../spec/partition-for.js'
 import type { PartitionSpec } from '../spec/spec.js'
+import { copyRows, isRecording, recordChanges, stopRecording } from './copy.js'
 import {
   attachPartition,
   createPartitionTable,
@@ -31,7 +32,10 @@ export interface Statement {
   readonly sql: string
   readonly group?: number
   readonly outside?: boolean
-  /** Its affected rows are rows moved out of the default partition. */
+  /**
+   * It returns `moved` (rows moved out of the default partition) and `same` (a move's check
+   * held); the runner rolls the transaction back unless `same`.
+   */
   readonly counts?: 'moved'
   /**
    * For `DETACH ... CONCURRENTLY`: once `partition` is pending detach (an earlier attempt did
@@ -262,6 +266,15 @@ async function planIn(
       statements: [{ sql: dropDefaultCheck(parent, defaultPartition.name) }],
     })
   }
+  if (defaultPartition && (await isRecording(db, parent, defaultPartition.name))) {
+    // An interrupted move's recorder: it would log the default's writes forever.
+    steps.push({
+      kind: 'finalize',
+      table,
+      partition: defaultPartition.name,
+      statements: stopRecording(parent, defaultPartition.name).map((sql) => ({ sql, group: 0 })),
+    })
+  }
   const taken: KeySpan[] = parent.partitions.flatMap((p) =>
     p.lower !== undefined && p.upper !== undefined ? [{ lower: p.lower, upper: p.upper }] : [],
   )
@@ -269,9 +282,11 @@ async function planIn(
     ? await defaultRows(db, parent, defaultPartition.name)
     : { ranges: new Map(), total: 0 }
   const prove = defaultTotal > defaultScanRows
-  const planned: Array<{ partition: NewPartition; rows: number; near: boolean }> = []
+  const planned: Array<{ partition: NewPartition; rows: number; near: boolean; waiting: boolean }> =
+    []
   const currentLower = rangeSpan(partitionFor(spec, now), parent.type).lower
-  for (const { range, rows } of candidates(parent, now, cutoff, taken, waiting)) {
+  for (const candidate of candidates(parent, now, cutoff, taken, waiting)) {
+    const { range, rows } = candidate
     const span = rangeSpan(range, parent.type)
     const pieces = uncovered(span, taken)
     for (const piece of pieces) {
@@ -284,12 +299,18 @@ async function planIn(
       const leftover = names.get(name) === 'reusable'
       names.set(name, 'planned')
       const partition: NewPartition = { name, span: piece, ...(leftover ? { leftover } : {}) }
-      planned.push({ partition, rows, near: span.lower >= currentLower })
+      const near = span.lower >= currentLower
+      planned.push({ partition, rows, near, waiting: candidate.waiting && !near })
     }
   }
   const findings: PartitionError[] = []
-  // The current and premade ranges first: a backlog never delays them.
-  const ordered = [...planned.filter((p) => p.near), ...planned.filter((p) => !p.near)]
+  // The current and premade ranges first: a backlog never delays them; then gap fill, from
+  // its oldest; then older rows' ranges, nearest first.
+  const older = planned
+    .filter((p) => p.waiting)
+    .sort((a, b) => b.partition.span.lower - a.partition.span.lower)
+  const fill = planned.filter((p) => !p.near && !p.waiting)
+  const ordered = [...planned.filter((p) => p.near), ...fill, ...older]
   if (ordered.length > maxPartitionsPerRun) {
     findings.push(
       new PartitionError(
@@ -360,7 +381,8 @@ async function creation(
   const table = `${parent.spec.schema}.${parent.spec.table}`
   const create = createPartitionTable(parent, partition).map((sql) => ({ sql }))
   const attach = attachPartition(parent, partition)
-  const grouped = (statements: readonly string[]) => statements.map((sql) => ({ sql, group }))
+  const grouped = (statements: readonly string[], part = 0) =>
+    statements.map((sql) => ({ sql, group: group * 3 + part }))
   const step = { kind: 'create' as const, table, partition: partition.name, rows }
   // The referenced tables first: waiting behind their writers never holds the parent.
   const referenced = lockReferenced(parent)
@@ -390,18 +412,24 @@ async function creation(
     refused = error as PartitionError
   }
   const triggers = await deleteTriggers(db, parent.spec.schema, defaultPartition.name)
-  const move = moveRows(parent, partition, defaultPartition.name, triggers, attach).map((s) => ({
+  const from = defaultPartition.name
+  const move = moveRows(parent, partition, from, triggers, attach).map((s) => ({
     ...s,
-    group,
+    group: group * 3,
   }))
   return {
     ...step,
     statements: [
       ...create,
+      // The rows are copied outside any lock on the parent, the writes meanwhile recorded;
+      // the switch under the lock only applies those and checks the copy (README).
+      ...grouped(recordChanges(parent, from), 1),
+      ...grouped(copyRows(parent, partition, from), 2),
       ...grouped(locks),
       ...move,
       ...validateKeys(parent).map((sql) => ({ sql })),
     ],
+    cleanup: stopRecording(parent, from).map((sql) => ({ sql })),
     ...(refused ? { refused } : {}),
   }
 }

@@ -14,11 +14,15 @@ import { literal, qualified, quote } from '../spec/identifiers.js'
 import { partitionFor, rangeStarting } from '../spec/partition-for.js'
 
 /**
- * The ranges to have: gap fill from the oldest kept partition, current + premake, and the
- * ranges of rows waiting in the default within the window maintenance creates partitions
- * for: from the retention cutoff (without retention, `premake` intervals back) to
- * `now + premake`. Rows outside it stay in the default (reported, never given partitions
- * automatically: a stray old row must not bring hundreds of empty gap-fill partitions).
+ * The ranges to have: gap fill, current + premake, and the ranges of rows waiting in the
+ * default from the retention cutoff (without retention: all of the past) to
+ * `now + premake`. Gap fill starts at the oldest partition retention keeps; without
+ * retention at the newest partition before the current range (the ranges skipped while
+ * maintenance was down), so that a partition made for one old row never brings hundreds of
+ * empty ones after it. Rows before the cutoff or beyond premake stay in the default
+ * (reported). Gap fill comes first, oldest first (a run cut short by `maxPartitionsPerRun`
+ * leaves one gap, above the newest partition made); then, marked `waiting`, the ranges of
+ * older rows.
  *
  * @example
  * ```ts
@@ -35,33 +39,37 @@ export function* candidates(
   const { spec, type } = parent
   const current = partitionFor(spec, now)
   const currentLower = rangeSpan(current, type).lower
-  // Gap fill from the oldest partition retention keeps (pg_partman's partition_gap_fill).
-  const lowers = taken
-    .filter(
-      (t) => Number.isFinite(t.lower) && t.lower < currentLower && t.upper > (cutoff ?? -Infinity),
-    )
-    .map((t) => Math.max(t.lower, cutoff ?? -Infinity))
+  // Gap fill (pg_partman's partition_gap_fill) from the oldest partition retention keeps, or
+  // without retention from the newest one before now.
+  const past = taken.filter(
+    (t) => Number.isFinite(t.lower) && t.lower < currentLower && t.upper > (cutoff ?? -Infinity),
+  )
+  const floors =
+    cutoff === undefined
+      ? past.map((t) => Math.min(t.upper, currentLower))
+      : past.map((t) => Math.max(t.lower, cutoff))
+  const floor = cutoff === undefined ? Math.max(...floors) : Math.min(...floors)
   const from =
-    lowers.length > 0
-      ? intervalStart(spec.interval, keyDate(Math.min(...lowers), type, spec.timeZone))
+    floors.length > 0
+      ? intervalStart(spec.interval, keyDate(floor, type, spec.timeZone))
       : current.from
   const seen = new Set<string>()
   const rowsOf = (name: string) => waiting.get(name)?.rows ?? 0
   const last = rangeSpan(rangeStarting(spec, current.from, spec.premake), type).lower
-  const first = cutoff ?? rangeSpan(rangeStarting(spec, current.from, -spec.premake), type).lower
+  const first = cutoff ?? -Infinity
   for (let i = 0; i < 100_000; i++) {
     const range = rangeStarting(spec, from, i)
     if (rangeSpan(range, type).lower > last) break
     seen.add(range.name)
-    yield { range, rows: rowsOf(range.name) }
+    yield { range, rows: rowsOf(range.name), waiting: false }
   }
   for (const [name, { start }] of waiting) {
     if (seen.has(name)) continue
     const range = rangeStarting(spec, start)
     const span = rangeSpan(range, type)
-    // Before the window, or beyond premake (premake reaches it later): the rows stay for now.
+    // Before retention's cutoff, or beyond premake (premake reaches it later): the rows stay.
     if (span.upper <= first || span.lower > last) continue
-    yield { range, rows: rowsOf(name) }
+    yield { range, rows: rowsOf(name), waiting: true }
   }
 }
 

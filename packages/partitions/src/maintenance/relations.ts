@@ -3,7 +3,7 @@ import type { AnyKysely } from '../any-kysely.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
 /**
- * Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own empty leftovers.
+ * Relations of the spec's schema and archive schema: `reusable` ones are Sluice's own unattached leftovers.
  *
  * @example
  * ```ts
@@ -28,7 +28,7 @@ export async function relationNames(db: AnyKysely, spec: PartitionSpec) {
 }
 
 /**
- * `base`, or `base_2`, `base_3`... when a relation that is not Sluice's empty leftover has it;
+ * `base`, or `base_2`, `base_3`... when a relation that is not Sluice's unattached leftover has it;
  * the table part is shortened to keep the name within PostgreSQL's 63 bytes (a longer one
  * would be truncated back to the taken name).
  *

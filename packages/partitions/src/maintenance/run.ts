@@ -174,6 +174,37 @@ function emptyResult(): Mutable<MaintenanceResult> {
   }
 }
 
+/**
+ * A step's statements as the runner runs them: each alone, except consecutive ones of the
+ * same `group`, which share a transaction.
+ *
+ * @example
+ * ```ts
+ * for (const batch of batches(step.statements)) console.log(batch.map((s) => s.sql))
+ * ```
+ */
+export function* batches(statements: readonly Statement[]): Generator<Statement[]> {
+  for (let start = 0; start < statements.length; ) {
+    const group = statements[start]?.group
+    let end = start + 1
+    while (group !== undefined && statements[end]?.group === group) end++
+    yield statements.slice(start, end)
+    start = end
+  }
+}
+
+/**
+ * The rows a move's delete took out of the default, once they are the same as the copy
+ * (else the switch rolls back: the rows stay in the default and the next run copies again).
+ */
+function checkMoved(text: string, outcome: { moved: number; same: boolean } | undefined): number {
+  if (outcome?.same) return outcome.moved
+  throw new PartitionError(
+    'PARTITION_MOVE_CHANGED',
+    `the rows in the default no longer match their copy; rolled back, the next run copies again: ${text.slice(0, 200)}`,
+  )
+}
+
 /** Runs planned steps, transaction by transaction, retrying lock timeouts with backoff. */
 class Runner {
   readonly #db: AnyKysely
@@ -200,13 +231,7 @@ class Runner {
       return
     }
     try {
-      const { statements } = step
-      for (let start = 0; start < statements.length; ) {
-        const group = statements[start]?.group
-        let end = start + 1
-        while (group !== undefined && statements[end]?.group === group) end++
-        const batch = statements.slice(start, end)
-        start = end
+      for (const batch of batches(step.statements)) {
         await this.#withRetries(batch[0]?.sql ?? '', () => this.#runBatch(batch))
       }
       this.#record(step)
@@ -248,16 +273,17 @@ class Runner {
       return
     }
     let locked: number | undefined
+    let moved = 0
     await this.#db.transaction().execute(async (trx) => {
       await sql`select set_config('lock_timeout', ${timeout}, true)`.execute(trx)
       for (const statement of batch) {
-        const outcome = await sql.raw(statement.sql).execute(trx)
-        if (statement.counts === 'moved')
-          this.#result.movedRows += Number(outcome.numAffectedRows ?? 0n)
+        const outcome = await sql.raw<{ moved: number; same: boolean }>(statement.sql).execute(trx)
+        if (statement.counts === 'moved') moved += checkMoved(statement.sql, outcome.rows[0])
         if (locked === undefined && statement.sql.endsWith(' in access exclusive mode'))
           locked = performance.now()
       }
     })
+    this.#result.movedRows += moved
     if (locked !== undefined) {
       this.#result.longestLockMs = Math.max(this.#result.longestLockMs, performance.now() - locked)
     }

@@ -1,5 +1,7 @@
 import { setTimeout as until } from 'node:timers/promises'
-import type { ReplicaServer } from '@sluice/testing'
+import { type ReplicaServer, seededRandom } from '@sluice/testing'
+
+export { seededRandom }
 
 /** What a schedule does to a replica for a while. */
 export type ReplicaFault = 'pause-replay' | 'apply-delay' | 'freeze' | 'kill'
@@ -12,18 +14,6 @@ export interface FaultStep {
   readonly fault: ReplicaFault
   readonly atMs: number
   readonly holdMs: number
-}
-
-/** A seeded pseudo-random number generator (mulberry32): the same seed, the same numbers. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
 }
 
 /**

@@ -53,9 +53,9 @@ export function attachFaultProxy(info: FaultProxyInfo): FaultProxy {
     blackhole: () => call('blackhole'),
     cut: () => call('cut'),
     restore: () => call('restore'),
-    retarget: async (host, port) => {
+    retarget: async (host, port, options) => {
       checkTarget(host, port)
-      await call('retarget', host, port)
+      await call('retarget', host, port, options ?? {})
     },
     stats: () => call<FaultProxyStats>('stats'),
     stop: () => call('stop'),

@@ -43,6 +43,19 @@ export interface FaultProxyInfo {
 }
 
 /**
+ * Options of {@link FaultProxy.retarget}.
+ *
+ * @example
+ * ```ts
+ * await proxy.retarget('127.0.0.1', newPrimaryPort, { cut: true })
+ * ```
+ */
+export interface RetargetOptions {
+  /** Reset every open connection too. Default `false`: they stay on the old server. */
+  readonly cut?: boolean
+}
+
+/**
  * A TCP proxy that injects network faults. Every control is async and works the same on the
  * proxy {@link startFaultProxy} returned and on one {@link attachFaultProxy} rebuilt in another
  * process (a test file, when a vitest global setup started it).
@@ -68,8 +81,12 @@ export interface FaultProxy {
   cut(): Promise<void>
   /** Back to a plain pass-through; what a blackhole held is delivered. */
   restore(): Promise<void>
-  /** New connections go to another server (a DNS name or virtual IP moving on failover). */
-  retarget(host: string, port: number): Promise<void>
+  /**
+   * New connections go to another server (a DNS name or virtual IP moving on failover). Open
+   * connections stay on the old one, or, with `{ cut: true }`, are reset (ECONNRESET), as when
+   * a virtual IP moves and the old server's connections die with it.
+   */
+  retarget(host: string, port: number, options?: RetargetOptions): Promise<void>
   stats(): Promise<FaultProxyStats>
   /** Closes the listener and every connection. */
   stop(): Promise<void>
@@ -98,7 +115,8 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
     blackhole: () => proxy.blackhole(),
     cut: () => proxy.cut(),
     restore: () => proxy.restore(),
-    retarget: (host: string, port: number) => proxy.retarget(host, port),
+    retarget: (host: string, port: number, options?: RetargetOptions) =>
+      proxy.retarget(host, port, options),
     stats: () => proxy.stats(),
     stop: () => proxy.stop(),
   } satisfies Omit<FaultProxy, 'host' | 'port' | 'info'>)
@@ -190,10 +208,11 @@ class LocalFaultProxy implements FaultProxy {
     this.#setMode({ kind: 'pass', latencyMs: 0 })
   }
 
-  async retarget(host: string, port: number): Promise<void> {
+  async retarget(host: string, port: number, { cut = false }: RetargetOptions = {}): Promise<void> {
     checkTarget(host, port)
     await probe(host, port)
     this.#target = { host, port }
+    if (cut) for (const link of this.#links) link.setMode({ kind: 'cut', latencyMs: 0 })
   }
 
   async stats(): Promise<FaultProxyStats> {

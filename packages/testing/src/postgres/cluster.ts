@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { TestServerError } from '../errors.js'
 import { startFaultProxy } from '../faults/fault-proxy.js'
 import { type PgBouncer, startPgBouncer } from '../pgbouncer.js'
 import { onProcessExit } from '../process/cleanup.js'
@@ -8,6 +9,9 @@ import { chownTree } from '../process/run.js'
 import { waitFor } from '../process/wait.js'
 import { makeWorkDir } from '../process/work-dir.js'
 import { findPostgresBinaries, type PostgresEngine } from './binaries.js'
+import { type AutoFailoverCluster, startAutoFailover } from './ha/auto-failover.js'
+import type { StartHaOptions } from './ha/ha-cluster.js'
+import { refusePatroni } from './ha/patroni.js'
 import { ReplicaServer } from './replica.js'
 import { PostgresServer, type PostgresServerInfo } from './server.js'
 import { copyTemplate, dataTemplate } from './template.js'
@@ -229,7 +233,32 @@ export class PostgresCluster {
  * afterAll(() => cluster.stop())
  * ```
  */
-export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresCluster> {
+export async function startPostgres(options?: StartPostgresOptions): Promise<PostgresCluster>
+/**
+ * Starts a cluster whose primary an HA engine elects and fails over (see {@link HaCluster}):
+ * `ha: 'pg_auto_failover'` (a monitor and `nodes` data nodes, synchronous replication).
+ * `ha: 'patroni'` throws `TestServerError` `ENGINE_UNAVAILABLE` with the reason.
+ *
+ * @example
+ * ```ts
+ * const ha = await startPostgres({ ha: 'pg_auto_failover', nodes: 3 })
+ * ha.url() // postgres://postgres:<pw>@127.0.0.1:<p1>,127.0.0.1:<p2>,127.0.0.1:<p3>/postgres?target_session_attrs=read-write
+ * afterAll(() => ha.stop())
+ * ```
+ */
+export async function startPostgres(options: StartHaOptions): Promise<AutoFailoverCluster>
+export async function startPostgres(
+  options: StartPostgresOptions | StartHaOptions = {},
+): Promise<PostgresCluster | AutoFailoverCluster> {
+  if ('ha' in options) {
+    if (options.ha === 'pg_auto_failover') return startAutoFailover(options)
+    if (options.ha === 'patroni') return refusePatroni()
+    throw new TestServerError('INVALID_TARGET', `unknown ha engine ${String(options.ha)}`)
+  }
+  return startStreamingCluster(options)
+}
+
+async function startStreamingCluster(options: StartPostgresOptions): Promise<PostgresCluster> {
   const requested = options.engine ?? 'auto'
   const engine =
     requested === 'auto' ? ((process.env.SLUICE_PG_ENGINE as PostgresEngine) ?? 'auto') : requested

@@ -14,13 +14,22 @@ export class ChildServer {
   readonly #args: readonly string[]
   readonly #logFile: string
   readonly #asServerAccount: boolean
+  readonly #env: NodeJS.ProcessEnv | undefined
   #child: ChildProcess | undefined
 
-  constructor(command: string, args: readonly string[], logFile: string, asServerAccount: boolean) {
+  /** `env` replaces the environment (default: this process's). */
+  constructor(
+    command: string,
+    args: readonly string[],
+    logFile: string,
+    asServerAccount: boolean,
+    env?: NodeJS.ProcessEnv,
+  ) {
     this.#command = command
     this.#args = args
     this.#logFile = logFile
     this.#asServerAccount = asServerAccount
+    this.#env = env
   }
 
   /** The process id while it runs. */
@@ -43,6 +52,7 @@ export class ChildServer {
       stdio: ['ignore', log, log],
       // In its own directory, where an orphan reaper finds it (see reapOrphans).
       cwd: dirname(this.#logFile),
+      ...(this.#env && { env: this.#env }),
       ...(account && { uid: account.uid, gid: account.gid }),
     })
     closeSync(log)

@@ -1,0 +1,155 @@
+import { type Kysely, sql } from 'kysely'
+import { expect, test } from 'vitest'
+import { definePartitions, planMaintenance, runMaintenance } from '../src/index.js'
+import type { Statement } from '../src/maintenance/plan.js'
+import { batches } from '../src/maintenance/run.js'
+import { freshDatabase, rowsByPartition } from './helpers.js'
+
+// Issue 13, item 6 (session 7): a move copies its rows outside the parent lock; the switch
+// under the lock handles only the writes made since the copy, and checks the result.
+const NOVEMBER = new Date('2026-11-15T00:00:00Z')
+const DECEMBER = new Date('2026-12-15T00:00:00Z')
+const notes = definePartitions({
+  table: 'notes',
+  column: 'at',
+  interval: 'month',
+  premake: 1,
+  defaultPartition: true,
+})
+
+/** `notes` with 200 rows for January waiting in the default, and the plan that moves them. */
+async function waitingRows() {
+  const { db } = await freshDatabase()
+  await sql`create table notes (id int, at timestamptz not null, body text, primary key (id, at)) partition by range (at)`.execute(
+    db,
+  )
+  await sql`create table notes_default partition of notes default`.execute(db)
+  await runMaintenance(db, [notes], { now: NOVEMBER })
+  await sql`insert into notes select g, '2027-01-01'::timestamptz + g * interval '1 hour', 'seed ' || g
+    from generate_series(1, 200) g`.execute(db)
+  await sql`insert into notes values (900, '2035-01-01', 'stays')`.execute(db)
+  const [step] = await planMaintenance(db, [notes], { now: DECEMBER })
+  expect(step).toMatchObject({ kind: 'create', partition: 'notes_p20270101', rows: 200 })
+  return { db, statements: step?.statements ?? [] }
+}
+
+/** Runs each batch in its transaction, as the runner does; `afterCopy` once the copy is in. */
+async function runBatches(
+  db: Kysely<unknown>,
+  statements: readonly Statement[],
+  afterCopy: () => Promise<void>,
+  stopAtSwitch = false,
+) {
+  const inserted: number[] = []
+  for (const batch of batches(statements)) {
+    const isSwitch = batch.some((s) => s.sql.includes(' attach partition '))
+    if (isSwitch && stopAtSwitch) return inserted
+    await db.transaction().execute(async (trx) => {
+      // Rows written into the new partition, as the server counts them (the backend's pending
+      // counts, earlier transactions' too until flushed: a difference).
+      const count = async () =>
+        (
+          await sql<{ n: number }>`
+            select n_tup_ins::int as n from pg_stat_xact_user_tables
+            where relid = to_regclass('notes_p20270101')`.execute(trx)
+        ).rows[0]?.n ?? 0
+      const before = await count()
+      for (const { sql: text } of batch) await sql.raw(text).execute(trx)
+      if (isSwitch) inserted.push((await count()) - before)
+    })
+    if (batch.some((s) => s.sql.includes('pg_current_snapshot()'))) {
+      // The copy ran without the parent's lock: its batch takes none.
+      expect(batch.some((s) => s.sql.includes(' in access exclusive mode'))).toBe(false)
+      await afterCopy()
+    }
+  }
+  return inserted
+}
+
+async function contents(db: Kysely<unknown>) {
+  const { rows } = await sql<{ id: number; at: string; body: string; partition: string }>`
+    select id, at::text, body, tableoid::regclass::text as partition from notes order by id, at, body`.execute(
+    db,
+  )
+  return rows
+}
+
+test('writes made during the copy are kept: the switch applies only them (inserts, updates twice, deletes, keys moved in and out)', async () => {
+  const { db, statements } = await waitingRows()
+  const inserted = await runBatches(db, statements, async () => {
+    await sql`insert into notes values (201, '2027-01-20', 'new'), (202, '2027-01-21', 'new')`.execute(
+      db,
+    )
+    await sql`update notes set body = 'once' where id = 1`.execute(db)
+    await sql`update notes set body = 'twice' where id = 1`.execute(db)
+    await sql`update notes set body = 'inserted then changed' where id = 202`.execute(db)
+    await sql`delete from notes where id in (2, 201)`.execute(db)
+    await sql`update notes set at = '2035-02-01' where id = 3`.execute(db) // out of January
+    await sql`update notes set at = '2027-01-31' where id = 900` // into January
+      .execute(db)
+  })
+  // The delta only: 202 (inserted, then changed), 1 (its last version) and 900 (moved in).
+  expect(inserted).toEqual([3])
+  const rows = await contents(db)
+  expect(rows).toHaveLength(201) // 200 seeds and 900, +201 +202, -2 -201
+  expect(rows.filter((r) => r.partition === 'notes_default').map((r) => r.id)).toEqual([3])
+  expect(rows.find((r) => r.id === 1)).toMatchObject({ body: 'twice' })
+  expect(rows.find((r) => r.id === 202)).toMatchObject({ body: 'inserted then changed' })
+  expect(rows.find((r) => r.id === 900)).toMatchObject({ partition: 'notes_p20270101' })
+  expect(rows.some((r) => r.id === 2 || r.id === 201)).toBe(false)
+  expect(rows.filter((r) => r.id === 10)).toEqual([
+    { id: 10, at: '2027-01-01 10:00:00+00', body: 'seed 10', partition: 'notes_p20270101' },
+  ])
+  // The recorder and its log are gone with the switch.
+  const { rows: left } = await sql<{ triggers: number; logged: number }>`
+    select (select count(*)::int from pg_trigger where tgname = 'sluice_move_capture') as triggers,
+      (select count(*)::int from sluice_partitions.moves) as logged`.execute(db)
+  expect(left).toEqual([{ triggers: 0, logged: 0 }])
+})
+
+test('a write the recorder cannot see makes the switch find the rows different from the copy', async () => {
+  const { db, statements } = await waitingRows()
+  await runBatches(
+    db,
+    statements,
+    async () => {
+      await sql`alter table notes_default disable trigger sluice_move_capture`.execute(db)
+      await sql`delete from notes where id = 5`.execute(db)
+    },
+    true,
+  )
+  const check = statements.filter((s) => s.counts === 'moved').at(-1) // the delete from the default
+  let outcome: unknown
+  const rolledBack = new Error('rolled back')
+  await expect(
+    db.transaction().execute(async (trx) => {
+      outcome = (await sql.raw(check?.sql ?? '').execute(trx)).rows[0]
+      throw rolledBack
+    }),
+  ).rejects.toBe(rolledBack)
+  expect(outcome).toEqual({ moved: 199, same: false })
+})
+
+test('an interrupted move (copy in, no switch) is completed by the next run: every row once, nothing left over', async () => {
+  const { db, statements } = await waitingRows()
+  await runBatches(db, statements, async () => undefined, true)
+  // Interrupted here: the copy sits in the unattached table, the recorder on the default.
+  await sql`update notes set body = 'after the interruption' where id = 7`.execute(db)
+  const result = await runMaintenance(db, [notes], { now: DECEMBER })
+  expect(result).toMatchObject({ errors: [], created: ['notes_p20270101'], movedRows: 200 })
+  expect(result.finalized).toContain('notes_default')
+  expect(await rowsByPartition(db, 'notes')).toEqual([
+    { partition: 'notes_default', rows: 1 },
+    { partition: 'notes_p20270101', rows: 200 },
+  ])
+  expect((await contents(db)).find((r) => r.id === 7)).toMatchObject({
+    body: 'after the interruption',
+  })
+  const { rows: left } = await sql<{ triggers: number; logged: number; tables: number }>`
+    select (select count(*)::int from pg_trigger where tgname = 'sluice_move_capture') as triggers,
+      (select count(*)::int from sluice_partitions.moves) as logged,
+      (select count(*)::int from pg_class where relname like 'notes_p2027%' and relkind = 'r') as tables`.execute(
+    db,
+  )
+  expect(left).toEqual([{ triggers: 0, logged: 0, tables: 1 }])
+})
