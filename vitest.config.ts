@@ -66,12 +66,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     projects: [
-      ...['cache', 'core', 'partitions', 'router', 'testing'].flatMap((pkg) =>
+      ...['cache', 'core', 'observability', 'partitions', 'router', 'testing'].flatMap((pkg) =>
         engines.map((engine) =>
           packageProject(pkg, engine.name, { SLUICE_PG_ENGINE: engine.engine }),
         ),
       ),
-      ...['cache', 'core', 'partitions', 'router'].map((pkg) =>
+      ...['cache', 'core', 'observability', 'partitions', 'router'].map((pkg) =>
         packageProject(pkg, 'prod', production),
       ),
     ],

@@ -1,15 +1,9 @@
 // A service as a user writes it, compiled against the packed tarballs (NodeNext and bundler
 // resolution) and run against real servers that @sluice/testing starts.
 import { createCache } from '@sluice/cache'
-import {
-  ConfigError,
-  combineInstrumentation,
-  createDatabase,
-  parseConfig,
-  SluiceError,
-} from '@sluice/core'
-import { otelInstrumentation } from '@sluice/core/otel'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { ConfigError, createDatabase, parseConfig, SluiceError } from '@sluice/core'
+import { otelInstrumentation } from '@sluice/observability/otel'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import { definePartitions, partitionFor } from '@sluice/partitions'
 import { createRoutedDatabase } from '@sluice/router'
 import { startPostgres, startRedis } from '@sluice/testing'
@@ -27,8 +21,8 @@ try {
     DATABASE_URL: cluster.primary.url(),
     DATABASE_REPLICA_URLS: cluster.replicas.map((replica) => replica.url()).join(','),
   })
-  // As the README shows: one combined instrumentation for every package.
-  const instrumentation = combineInstrumentation(prometheusInstrumentation(), otelInstrumentation())
+  // As the README shows: the same adapters for every package.
+  const instrumentation = [prometheusInstrumentation(), otelInstrumentation()]
   const database = createRoutedDatabase<DB>(config, { instrumentation })
   await database.ready()
   await database.db.insertInto('notes').values({ body: 'hello' }).execute()

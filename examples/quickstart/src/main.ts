@@ -4,8 +4,8 @@
 // monthly partitions in Europe/Berlin, a replica failure, streaming, health, a typed error and
 // Prometheus metrics.
 import { createCache } from '@sluice/cache'
-import { combineInstrumentation, parseConfig, SluiceError } from '@sluice/core'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { parseConfig, SluiceError } from '@sluice/core'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import {
   createPartitionedTable,
   definePartitions,
@@ -47,13 +47,16 @@ let showQueries = true
 const database = createRoutedDatabase<DB>(config, {
   lagCheckIntervalMs: 200,
   afterCommit: cache.invalidateOnCommit, // a committed write drops the cached reads of its tables
-  instrumentation: combineInstrumentation(metrics, {
-    onQueryEnd: (e) =>
-      showQueries &&
-      console.log(`  ${e.target.padEnd(10)} ${e.operation.padEnd(12)} ${e.tables.join(',')}`),
-    onReplicaStatus: ({ replica, from, to }) =>
-      console.log(`  [${replica.label}: ${from} -> ${to}]`),
-  }),
+  instrumentation: [
+    metrics,
+    {
+      onQueryEnd: (e) =>
+        showQueries &&
+        console.log(`  ${e.target.padEnd(10)} ${e.operation.padEnd(12)} ${e.tables.join(',')}`),
+      onReplicaStatus: ({ replica, from, to }) =>
+        console.log(`  [${replica.label}: ${from} -> ${to}]`),
+    },
+  ],
 })
 
 try {

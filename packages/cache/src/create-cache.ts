@@ -36,11 +36,12 @@ const READY_PROBE = 'sluice:ready'
 export function createCache(options: CacheOptions): Cache {
   checkIoredis()
   const resolved = resolveCacheOptions(options)
-  const onCache = resolved.hooks?.onCache
+  const onCache = resolved.events.onCache
   let warned = false
   // Without a subscriber, the first absorbed error is still said once, as a process warning.
   const emit = (event: CacheEvent) => {
-    if (onCache) return onCache(event)
+    const publish = onCache.emit
+    if (publish) return publish(event)
     if (event.kind !== 'error' || warned) return
     warned = true
     process.emitWarning(

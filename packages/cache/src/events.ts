@@ -1,4 +1,4 @@
-import type { Instrumentation } from '@sluice/core'
+import type { ChannelNames, HookChannels } from '@sluice/core/internal'
 import type { CacheError } from './errors.js'
 
 /** Why a load stored nothing. */
@@ -53,7 +53,8 @@ export type CacheEvent =
     }
 
 /**
- * Core's hooks plus the cache's events.
+ * The cache's hook: typed sugar over {@link cacheChannels}, for one cache. A hook that throws
+ * never fails a cache call (it is reported once, as a `SLUICE_HOOK_ERROR` process warning).
  *
  * @example
  * ```ts
@@ -61,6 +62,23 @@ export type CacheEvent =
  * createCache({ redis: false, namespace: 'app', instrumentation: hits })
  * ```
  */
-export interface CacheInstrumentation extends Instrumentation {
+export interface CacheInstrumentation {
   onCache?(event: CacheEvent): void
 }
+
+/**
+ * The `node:diagnostics_channel` channel the cache publishes every {@link CacheEvent} on, of
+ * every cache in the process; nothing is built while nobody listens.
+ *
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel'
+ * subscribe(cacheChannels.onCache, (event) => console.log((event as CacheEvent).kind))
+ * ```
+ */
+export const cacheChannels = {
+  onCache: 'sluice:cache',
+} as const satisfies ChannelNames<CacheInstrumentation>
+
+/** The cache's events: the hooks given, and {@link cacheChannels}. */
+export type CacheEvents = HookChannels<CacheInstrumentation>

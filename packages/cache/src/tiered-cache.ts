@@ -1,7 +1,7 @@
 import type { CommittedWrite, ConsistencySource } from '@sluice/core'
 import { type Entry, encodeEntry, versionsOf } from './entry.js'
 import { CacheError, validateKey } from './errors.js'
-import type { CacheEvent } from './events.js'
+import type { CacheEvent, CacheEvents } from './events.js'
 import type { Invalidation } from './invalidation-bus.js'
 import { LocalTier } from './l1/local-tier.js'
 import { Loading, type LoadRequest } from './load/loading.js'
@@ -31,8 +31,8 @@ export class TieredCache {
   readonly #refreshing = new Set<string>()
   readonly #announce: (invalidation: Invalidation) => Promise<void> | undefined
   readonly #consistency: ConsistencySource | undefined
-  /** The hook, read once: the L1 hit path builds no event without one. */
-  readonly #onCache: ((event: CacheEvent) => void) | undefined
+  /** The cache events: the L1 hit path builds no event while nobody listens. */
+  readonly #onCache: CacheEvents['onCache']
   #closed = false
 
   constructor(
@@ -45,7 +45,7 @@ export class TieredCache {
     this.#options = options
     this.#consistency = consistency
     this.#announce = announce
-    this.#onCache = options.hooks?.onCache
+    this.#onCache = options.events.onCache
     this.#l1 = new LocalTier(options.l1)
     this.#loading = new Loading(shared, this.#l1, consistency, options, (event) =>
       this.#emit(event),
@@ -63,7 +63,7 @@ export class TieredCache {
     const options = callOptions(given, 'options')
     const local = this.#l1.fresh(key)
     if (local) {
-      if (this.#onCache) this.#onCache({ kind: 'hit', key, tier: 'l1' })
+      this.#onCache.emit?.({ kind: 'hit', key, tier: 'l1' })
       return local.value as T | undefined
     }
     const flying = this.#flights.get(key)
@@ -305,7 +305,7 @@ export class TieredCache {
   }
 
   #emit(event: CacheEvent): void {
-    this.#onCache?.(event)
+    this.#onCache.emit?.(event)
   }
 }
 

@@ -1,8 +1,15 @@
-import { otelInstrumentation } from '@sluice/core/otel'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
-import { metricValue, recordSpans } from '@sluice/testing/observability'
+import { otelInstrumentation } from '@sluice/observability/otel'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
+import { waitFor } from '@sluice/testing'
+import {
+  metricValue,
+  recordChannel,
+  recordHookWarnings,
+  recordSpans,
+} from '@sluice/testing/observability'
 import { Registry } from 'prom-client'
 import { expect, test } from 'vitest'
+import { type CacheEvent, cacheChannels } from '../src/index.js'
 import { freshNamespace, redisClient, testCache } from './helpers.js'
 
 test('Prometheus counts hits by tier, loads, and invalidations, as Redis holds the entry', async () => {
@@ -63,4 +70,47 @@ test('OpenTelemetry: cache events are added to the active span', async () => {
   } finally {
     await recorder.close()
   }
+})
+
+test('a cache hook that throws or rejects never fails a cache call, and is reported once', async () => {
+  const warnings = recordHookWarnings()
+  const namespace = freshNamespace()
+  const sync = () => {
+    throw new Error('broken cache hook')
+  }
+  const cache = testCache({ namespace, instrumentation: [{ onCache: sync }] })
+  const other = testCache({
+    namespace,
+    l1: false,
+    instrumentation: { onCache: async () => sync() },
+  })
+  try {
+    expect(await cache.getOrLoad('k', async () => 'v')).toBe('v')
+    expect(await cache.getOrLoad('k', async () => 'not loaded')).toBe('v')
+    expect(await other.getOrLoad('k', async () => 'not loaded')).toBe('v')
+    expect(await redisClient().keys(`${namespace}:*k*`)).not.toEqual([])
+    await cache.delete('k')
+    expect(await other.getOrLoad('k', async () => 'reloaded')).toBe('reloaded')
+    await waitFor(() => warnings.items.length === 2, { what: 'one warning per broken hook' })
+  } finally {
+    warnings.stop()
+  }
+  expect(warnings.items.every((message) => message.includes('onCache threw Error'))).toBe(true)
+})
+
+test('cache events are published on the cache channel, with no hook given', async () => {
+  const events = recordChannel<CacheEvent>(cacheChannels.onCache)
+  const namespace = freshNamespace()
+  const cache = testCache({ namespace, instrumentation: [] })
+  try {
+    await cache.getOrLoad('k', async () => 'v')
+    await cache.getOrLoad('k', async () => 'not loaded')
+  } finally {
+    events.stop()
+  }
+  expect(events.items.filter((event) => 'key' in event && event.key === 'k')).toEqual([
+    expect.objectContaining({ kind: 'miss' }),
+    expect.objectContaining({ kind: 'load', stored: true }),
+    expect.objectContaining({ kind: 'hit', tier: 'l1' }),
+  ])
 })

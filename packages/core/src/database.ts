@@ -4,7 +4,6 @@ import type { AfterCommit } from './driver/commit-tracker.js'
 import { postgresDialect } from './driver/postgres-dialect.js'
 import { SluiceDriver } from './driver/sluice-driver.js'
 import { checkTarget, type HealthReport, healthReport } from './health.js'
-import { combineInstrumentation } from './instrumentation/combine.js'
 import type { Instrumentation } from './instrumentation/events.js'
 import { timeoutOption } from './internal/timeout-option.js'
 import { createPool } from './pool/create-pool.js'
@@ -83,11 +82,11 @@ export function createDatabase<DB>(
   config: SluiceConfig,
   options: DatabaseOptions = {},
 ): SluiceDatabase<DB> {
-  const hooks = combineInstrumentation(...[options.instrumentation ?? []].flat())
+  const { instrumentation } = options
   const target = config.primary
-  const pool = createPool(target, hooks)
+  const pool = createPool(target, instrumentation)
   const driver = new SluiceDriver(pool, target, {
-    instrumentation: hooks,
+    instrumentation,
     afterCommit: options.afterCommit,
   })
   const db = new Kysely<DB>({

@@ -48,7 +48,7 @@ export {
   poolCounts,
   type TargetHealth,
 } from './health.js'
-export { combineInstrumentation } from './instrumentation/combine.js'
+export { coreChannels } from './instrumentation/channels.js'
 export type {
   Instrumentation,
   PoolEvent,

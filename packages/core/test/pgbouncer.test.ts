@@ -1,3 +1,4 @@
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import { type PgBouncer, startPgBouncer, waitFor } from '@sluice/testing'
 import { metricValue } from '@sluice/testing/observability'
 import { sharedPostgres } from '@sluice/testing/vitest'
@@ -5,14 +6,12 @@ import { sql } from 'kysely'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  combineInstrumentation,
   type Instrumentation,
   parseConfig,
   type QueryEndEvent,
   type SluiceDatabase,
   StatementTimeoutError,
 } from '../src/index.js'
-import { prometheusInstrumentation } from '../src/prometheus/index.js'
 import { freshDatabase, testDatabase } from './helpers.js'
 
 const bouncers: PgBouncer[] = []
@@ -29,7 +28,7 @@ afterAll(async () => {
 
 async function throughBouncer(
   poolMode: 'session' | 'transaction',
-  instrumentation?: Instrumentation,
+  instrumentation?: Instrumentation | readonly Instrumentation[],
 ): Promise<SluiceDatabase<unknown>> {
   const bouncer = await startPgBouncer({
     upstream: sharedPostgres().primary,
@@ -128,12 +127,10 @@ describe('instrumentation through a real PgBouncer in transaction mode', () => {
   const registry = new Registry()
   let database: SluiceDatabase<unknown>
   beforeAll(async () => {
-    database = await throughBouncer(
-      'transaction',
-      combineInstrumentation(prometheusInstrumentation({ registry }), {
-        onQueryEnd: (event) => ends.push(event),
-      }),
-    )
+    database = await throughBouncer('transaction', [
+      prometheusInstrumentation({ registry }),
+      { onQueryEnd: (event) => ends.push(event) },
+    ])
     await sql`create table notes (id int primary key)`.execute(database.db)
   })
 

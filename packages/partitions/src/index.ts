@@ -3,7 +3,11 @@ export { listPartitions, type PartitionInfo } from './catalog/catalog.js'
 export { maintenanceStatus } from './catalog/metadata.js'
 export { PartitionError, type PartitionErrorCode } from './errors.js'
 export { type CreateOptions, createPartitionedTable } from './maintenance/create-table.js'
-export type { MaintenanceEvent, PartitionInstrumentation } from './maintenance/events.js'
+export {
+  type MaintenanceEvent,
+  type PartitionInstrumentation,
+  partitionChannels,
+} from './maintenance/events.js'
 export {
   type MaintenanceStep,
   type PlanOptions,

@@ -1,10 +1,13 @@
 import { waitFor } from '@sluice/testing'
+import { recordChannel, recordHookWarnings } from '@sluice/testing/observability'
 import { sql } from 'kysely'
 import { afterEach, expect, test } from 'vitest'
 import {
   createPartitionedTable,
   definePartitions,
+  type MaintenanceEvent,
   maintenanceStatus,
+  partitionChannels,
   runMaintenance,
   startMaintenance,
 } from '../src/index.js'
@@ -37,6 +40,7 @@ async function createTable(table: string, defaultPartition = false) {
 
 test('a hook that throws neither stops the schedule nor fails a step that waits on a lock', async () => {
   const { db, spec } = await createTable('hooked')
+  const warnings = recordHookWarnings()
   const events: string[] = []
   const instrumentation = {
     onMaintenance(event: { kind: string }) {
@@ -83,6 +87,25 @@ test('a hook that throws neither stops the schedule nor fails a step that waits 
   await schedule.stop()
   const [status] = await maintenanceStatus(db)
   expect(status).toMatchObject({ table: 'public.hooked', lastError: null, runner: null })
+  // Thrown on every event, reported once.
+  await waitFor(() => warnings.items.length > 0, { what: 'the hook warning' })
+  warnings.stop()
+  expect(warnings.items).toEqual([expect.stringContaining('onMaintenance threw Error')])
+})
+
+test('maintenance runs are published on the partitions channel, with no hook given', async () => {
+  const { db, spec } = await createTable('published')
+  const runs = recordChannel<MaintenanceEvent>(partitionChannels.onMaintenance)
+  try {
+    await runMaintenance(db, [spec], { now: new Date('2026-12-10T00:00:00Z') })
+  } finally {
+    runs.stop()
+  }
+  const names = (await bounds(db, 'published')).map((partition) => partition.name)
+  expect(names).toContain('published_p20270101')
+  expect(runs.items).toEqual([
+    { kind: 'run', result: expect.objectContaining({ created: ['published_p20270101'] }) },
+  ])
 })
 
 test('a lock held on the default partition bounds planning by lock_timeout', async () => {

@@ -1,4 +1,4 @@
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import { metricValue } from '@sluice/testing/observability'
 import { sql } from 'kysely'
 import pg from 'pg'

@@ -14,12 +14,13 @@ export {
 export { formatLsn, parseLsn } from './lsn.js'
 export type { ResolvedRouterOptions, RouterOptions } from './options.js'
 export type { ReplicaState, ReplicaStatus } from './replica-state.js'
-export type {
-  ReplicaCheckEvent,
-  ReplicaStatusEvent,
-  RouteEvent,
-  RouteReason,
-  RouterInstrumentation,
+export {
+  type ReplicaCheckEvent,
+  type ReplicaStatusEvent,
+  type RouteEvent,
+  type RouteReason,
+  type RouterInstrumentation,
+  routerChannels,
 } from './route-events.js'
 export { createRoutedDatabase, type RoutedDatabase } from './routed-database.js'
 export { leastInFlight, type ReplicaStrategy, roundRobin, weighted } from './strategies.js'

@@ -1,8 +1,13 @@
-import { type AfterCommit, combineInstrumentation, parseDuration, parseOptions } from '@sluice/core'
-import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, MAX_TIMER_MS } from '@sluice/core/internal'
+import { type AfterCommit, parseDuration, parseOptions } from '@sluice/core'
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
 import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
-import type { RouterInstrumentation } from './route-events.js'
+import {
+  type RouterEvents,
+  type RouterHooks,
+  type RouterInstrumentation,
+  routerChannels,
+} from './route-events.js'
 import { leastInFlight, type ReplicaStrategy, roundRobin } from './strategies.js'
 
 /**
@@ -63,7 +68,9 @@ export interface RouterOptions {
 
 /** {@link RouterOptions} with every default filled in. */
 export interface ResolvedRouterOptions {
-  readonly hooks: RouterInstrumentation | undefined
+  /** The hooks given, for core's query and pool events. */
+  readonly instrumentation: readonly RouterInstrumentation[]
+  readonly events: RouterEvents
   readonly plugins: readonly KyselyPlugin[]
   readonly log: KyselyConfig['log']
   readonly strategy: ReplicaStrategy
@@ -160,6 +167,7 @@ export function resolveRouterOptions(
 ): ResolvedRouterOptions {
   const { instrumentation, plugins, afterCommit, log, ...rest } = options
   const parsed = parseOptions(schema, rest)
+  const hooked: readonly RouterInstrumentation[] = [instrumentation ?? []].flat()
   const chosen =
     parsed.strategy === 'round-robin'
       ? roundRobin()
@@ -170,7 +178,8 @@ export function resolveRouterOptions(
   return Object.freeze({
     ...parsed,
     strategy: chosen,
-    hooks: combineInstrumentation<RouterInstrumentation>(...[instrumentation ?? []].flat()),
+    instrumentation: hooked,
+    events: hookChannels<RouterHooks>(hooked, routerChannels),
     plugins: [...(plugins ?? [])],
     log,
     afterCommit,

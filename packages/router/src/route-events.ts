@@ -1,4 +1,5 @@
 import type { Instrumentation } from '@sluice/core'
+import type { ChannelNames, HookChannels } from '@sluice/core/internal'
 import type { Classification } from './classify.js'
 import type { ReplicaState, ReplicaStatus } from './replica-state.js'
 
@@ -55,8 +56,9 @@ export interface ReplicaCheckEvent {
 
 /**
  * Core's hooks plus the router's: every routing decision, every replica status change, and
- * every successful replica check.
- * Hooks must be cheap and must not throw (a throwing hook is ignored).
+ * every successful replica check (typed sugar over {@link routerChannels}, for one router).
+ * Hooks must be cheap; one that throws never fails a statement (it is reported once, as a
+ * `SLUICE_HOOK_ERROR` process warning).
  *
  * @example
  * ```ts
@@ -71,3 +73,26 @@ export interface RouterInstrumentation extends Instrumentation {
   onReplicaStatus?(event: ReplicaStatusEvent): void
   onReplicaCheck?(event: ReplicaCheckEvent): void
 }
+
+/** The router's own hooks (core's are published by core). */
+export type RouterHooks = Omit<RouterInstrumentation, keyof Instrumentation>
+
+/**
+ * The `node:diagnostics_channel` channels the router publishes on, by hook: every routing
+ * decision (`RouteEvent`), replica status change (`ReplicaStatusEvent`) and replica check
+ * (`ReplicaCheckEvent`) of every router in the process; nothing is built while nobody listens.
+ *
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel'
+ * subscribe(routerChannels.onRoute, (event) => console.log((event as RouteEvent).reason))
+ * ```
+ */
+export const routerChannels = {
+  onRoute: 'sluice:route',
+  onReplicaStatus: 'sluice:replica:status',
+  onReplicaCheck: 'sluice:replica:check',
+} as const satisfies ChannelNames<RouterHooks>
+
+/** The router's events: the hooks given, and {@link routerChannels}. */
+export type RouterEvents = HookChannels<RouterHooks>

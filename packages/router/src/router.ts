@@ -52,8 +52,6 @@ export class Router {
   #eligible = -1
   #candidates: readonly ReplicaNode[] = []
   #candidateStates: readonly ReplicaState[] = []
-  /** The `onRoute` hook, if any: call it as `router.onRoute?.({...})`, so no event is built otherwise. */
-  readonly onRoute: ((event: RouteEvent) => void) | undefined
   /** Connections whose last statement's position {@link commitToken} already recorded. */
   readonly #noted = new WeakSet<SluiceConnection>()
   closed = false
@@ -71,7 +69,11 @@ export class Router {
     this.monitor = monitor
     this.options = options
     this.#writes = compileWriteFunctions(options.writeFunctions)
-    this.onRoute = options.hooks?.onRoute
+  }
+
+  /** The route event publisher while anyone listens: call it as `router.onRoute?.({...})`, so no event is built otherwise. */
+  get onRoute(): ((event: RouteEvent) => void) | undefined {
+    return this.options.events.onRoute.emit
   }
 
   /** Classifies a statement from its operation tree, once per query shape. */

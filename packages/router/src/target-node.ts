@@ -32,9 +32,9 @@ export class TargetNode {
   ) {
     this.target = target
     this.role = role
-    this.pool = createPool(target, options.hooks)
+    this.pool = createPool(target, options.instrumentation)
     this.driver = new SluiceDriver(this.pool, target, {
-      instrumentation: options.hooks,
+      instrumentation: options.instrumentation,
       afterCommit: role === 'primary' ? options.afterCommit : undefined,
       commitToken: role === 'primary' ? commitToken : undefined,
       streamIdleTimeoutMs: options.streamIdleTimeoutMs,
@@ -113,7 +113,7 @@ export class ReplicaNode extends TargetNode {
     state.lastError = undefined
     const overBound = check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes
     this.#setStatus(!check.inRecovery ? 'promoted' : overBound ? 'lagging' : 'up')
-    this.#options.hooks?.onReplicaCheck?.({ replica: this.snapshot() })
+    this.#options.events.onReplicaCheck.emit?.({ replica: this.snapshot() })
   }
 
   /** Records a failed check or a read that lost its connection; backs off exponentially. */
@@ -136,7 +136,7 @@ export class ReplicaNode extends TargetNode {
     const from = this.state.status
     if (from === to) return
     this.state.status = to
-    this.#options.hooks?.onReplicaStatus?.({ replica: this.snapshot(), from, to })
+    this.#options.events.onReplicaStatus.emit?.({ replica: this.snapshot(), from, to })
   }
 }
 

@@ -1,15 +1,21 @@
-import { combineInstrumentation } from '@sluice/core'
-import { otelInstrumentation } from '@sluice/core/otel'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { otelInstrumentation } from '@sluice/observability/otel'
+import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import type { ReplicaServer } from '@sluice/testing'
-import { metricValue, recordSpans, type SpanRecorder } from '@sluice/testing/observability'
+import {
+  metricValue,
+  recordChannel,
+  recordHookWarnings,
+  recordSpans,
+  type SpanRecorder,
+} from '@sluice/testing/observability'
 import { sql } from 'kysely'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import type { RoutedDatabase } from '../src/index.js'
+import { type RoutedDatabase, type RouteEvent, routerChannels } from '../src/index.js'
 import {
   countReads,
   type DB,
+  readPort,
   startTestCluster,
   type TestCluster,
   testRoutedDatabase,
@@ -28,10 +34,10 @@ beforeAll(async () => {
     lagCheckIntervalMs: 200,
     retryDelayMs: 100,
     maxRetryDelayMs: 200,
-    instrumentation: combineInstrumentation(
+    instrumentation: [
       prometheusInstrumentation({ registry }),
       otelInstrumentation({ tracer: recorder.tracer }),
-    ),
+    ],
   })
   await waitFor(() => database.replicas().every((replica) => replica.status === 'up'))
 })
@@ -125,4 +131,48 @@ test("replica lag gauges: a paused replica's bytes behind, as the primary counts
   }
   // Caught up again, both of them.
   await waitFor(async () => (await lagBytes('replica-1')) + (await lagBytes('replica-2')) === 0)
+})
+
+test('route and replica hooks that throw never fail a statement, and are reported once each', async () => {
+  const warnings = recordHookWarnings()
+  const failing = (what: string) => () => {
+    throw new Error(`broken ${what} hook`)
+  }
+  const broken = testRoutedDatabase<DB>(servers.config(), {
+    lagCheckIntervalMs: 100,
+    instrumentation: {
+      onRoute: failing('route'),
+      onReplicaCheck: failing('check'),
+      onReplicaStatus: failing('status'),
+    },
+  })
+  try {
+    await waitFor(() => broken.replicas().every((replica) => replica.status === 'up'))
+    const ports = new Set<string>()
+    for (let i = 0; i < 4; i++) ports.add(servers.labelOf(await readPort(broken.db)))
+    expect([...ports].every((label) => label.startsWith('replica-'))).toBe(true)
+    await broken.db.insertInto('items').values({ name: 'hooked' }).execute()
+    await waitFor(() => warnings.items.length === 3, { what: 'one warning per broken hook' })
+  } finally {
+    warnings.stop()
+    await broken.close()
+  }
+  expect(warnings.items.map((message) => message.split(' ')[2]).sort()).toEqual([
+    'onReplicaCheck',
+    'onReplicaStatus',
+    'onRoute',
+  ])
+})
+
+test('routing decisions are published on the router channel, naming the server that answered', async () => {
+  const routes = recordChannel<RouteEvent>(routerChannels.onRoute)
+  let port: number
+  try {
+    port = await readPort(database.db)
+  } finally {
+    routes.stop()
+  }
+  expect(routes.items).toContainEqual(
+    expect.objectContaining({ reason: 'read', target: servers.labelOf(port) }),
+  )
 })

@@ -1,37 +1,10 @@
+// Typed against the cache's own interface (a type-only import: no runtime dependency on it).
+import type { CacheStore, Floor } from '@sluice/cache'
 import { describe, expect, test } from 'vitest'
 import { waitFor } from './process/wait.js'
 
-/** A floor as the contract passes it (the cache's `Floor`). */
-export interface ContractFloor {
-  readonly token: string
-  readonly newest: (a: string, b: string) => string
-}
-
-/** A generation or tag version with its floor (the cache's `Versioned`). */
-export interface ContractVersioned {
-  readonly version: string
-  readonly floor: string | undefined
-}
-
-/**
- * The shape of `@sluice/cache`'s `CacheStore`, as the contract exercises it (declared here so
- * that this package does not depend on the cache).
- */
-export interface ContractStore {
-  get(key: string): Promise<string | undefined>
-  generation(key: string): Promise<ContractVersioned>
-  setIfGeneration(key: string, payload: string, ttlMs: number, generation: string): Promise<boolean>
-  invalidate(keys: readonly string[], floor?: ContractFloor): Promise<void>
-  tagVersions(tags: readonly string[]): Promise<(string | undefined)[]>
-  snapshotTags(tags: readonly string[]): Promise<ContractVersioned[]>
-  bumpTags(tags: readonly string[], floor?: ContractFloor): Promise<void>
-  tryLock(key: string, owner: string, ttlMs: number): Promise<boolean>
-  extendLock(key: string, owner: string, ttlMs: number): Promise<boolean>
-  unlock(key: string, owner: string): Promise<boolean>
-}
-
 /** Tokens for the floor tests: numbers as strings, the larger the newer. */
-const numericFloor = (token: number): ContractFloor => ({
+const numericFloor = (token: number): Floor => ({
   token: String(token),
   newest: (a, b) => (Number(a) >= Number(b) ? a : b),
 })
@@ -47,10 +20,10 @@ const numericFloor = (token: number): ContractFloor => ({
  * cacheStoreContract('redis', async () => new RedisStore(new Redis(redisUrl), 'contract'))
  * ```
  */
-export function cacheStoreContract(name: string, store: () => Promise<ContractStore>): void {
+export function cacheStoreContract(name: string, store: () => Promise<CacheStore>): void {
   let counter = 0
   const key = (label: string) => `contract:${process.pid}:${++counter}:${label}`
-  const put = async (s: ContractStore, k: string, payload: string, ttlMs: number) => {
+  const put = async (s: CacheStore, k: string, payload: string, ttlMs: number) => {
     const { version } = await s.generation(k)
     expect(await s.setIfGeneration(k, payload, ttlMs, version)).toBe(true)
   }

@@ -70,3 +70,5 @@ export function recordSpans(): SpanRecorder {
     },
   }
 }
+
+export { type Recording, recordChannel, recordHookWarnings } from './hook-warnings.js'

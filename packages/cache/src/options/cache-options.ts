@@ -1,14 +1,8 @@
-import {
-  ConfigError,
-  type ConfigIssue,
-  type ConsistencySource,
-  combineInstrumentation,
-  parseOptions,
-} from '@sluice/core'
-import { MAX_TIMER_MS } from '@sluice/core/internal'
+import { ConfigError, type ConfigIssue, type ConsistencySource, parseOptions } from '@sluice/core'
+import { hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
-import type { CacheInstrumentation } from '../events.js'
+import { type CacheEvents, type CacheInstrumentation, cacheChannels } from '../events.js'
 import type { CacheStore } from '../store/cache-store.js'
 import type { TableDependencies } from '../write-path/dependencies.js'
 import { type DurationRule, MAX_TTL_MS, readDuration } from './duration.js'
@@ -155,7 +149,7 @@ const schema = z.object({
 /** {@link CacheOptions} with defaults filled in and durations in milliseconds. */
 export type ResolvedCacheOptions = Omit<z.infer<typeof schema>, 'l1'> & {
   readonly l1: z.infer<typeof schema>['l1'] | false
-  readonly hooks: CacheInstrumentation | undefined
+  readonly events: CacheEvents
 }
 
 /**
@@ -179,13 +173,11 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
         'must be a routed database (consistencyToken, latestToken, newestToken, withConsistency)',
     })
   }
-  let parsed: ResolvedCacheOptions | undefined
+  let parsed: Omit<ResolvedCacheOptions, 'events'> | undefined
   const { l1, ...others } = rest
   try {
     parsed =
-      l1 === false
-        ? { ...parseOptions(schema, others), l1: false, hooks: undefined }
-        : { ...parseOptions(schema, rest), hooks: undefined }
+      l1 === false ? { ...parseOptions(schema, others), l1: false } : parseOptions(schema, rest)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     issues.push(...error.issues)
@@ -193,7 +185,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
   if (issues.length > 0 || !parsed) throw new ConfigError(issues)
   return {
     ...parsed,
-    hooks: combineInstrumentation<CacheInstrumentation>(...[instrumentation ?? []].flat()),
+    events: hookChannels(instrumentation, cacheChannels),
   }
 }
 

@@ -4,7 +4,7 @@ import Cursor from 'pg-cursor'
 import type { TargetConfig } from '../config/target.js'
 import { ConnectionError, StreamClosedError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
-import type { Instrumentation } from '../instrumentation/events.js'
+import type { CoreEvents } from '../instrumentation/channels.js'
 import { observeQuery } from '../instrumentation/observe-query.js'
 import { SluiceClient, statementTimeoutError } from '../pool/sluice-client.js'
 import { type AfterCommit, CommitTracker } from './commit-tracker.js'
@@ -45,7 +45,7 @@ function onClientError(this: pg.PoolClient, error: unknown): void {
 export class SluiceConnection implements DatabaseConnection {
   readonly #client: pg.PoolClient
   readonly #target: TargetConfig
-  readonly #hooks: Instrumentation | undefined
+  readonly #events: CoreEvents
   readonly #commits: CommitTracker | undefined
   #broken: unknown
   #released = false
@@ -56,7 +56,7 @@ export class SluiceConnection implements DatabaseConnection {
   constructor(
     client: pg.PoolClient,
     target: TargetConfig,
-    hooks: Instrumentation | undefined,
+    events: CoreEvents,
     streamIdle: StreamIdle,
     afterCommit?: AfterCommit,
     commitToken?: ConnectionCommitToken,
@@ -64,7 +64,7 @@ export class SluiceConnection implements DatabaseConnection {
     this.#client = client
     this.#streamIdle = streamIdle
     this.#target = target
-    this.#hooks = hooks
+    this.#events = events
     this.#commits =
       afterCommit && new CommitTracker(afterCommit, commitToken && (() => commitToken(this)))
     if (!listening.has(client)) {
@@ -92,7 +92,7 @@ export class SluiceConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const end = observeQuery(
-      this.#hooks,
+      this.#events,
       this.#target.label,
       this.#target.slowQueryMs,
       compiledQuery,
@@ -135,7 +135,7 @@ export class SluiceConnection implements DatabaseConnection {
       throw new RangeError('chunkSize must be a positive integer')
     }
     const end = observeQuery(
-      this.#hooks,
+      this.#events,
       this.#target.label,
       this.#target.slowQueryMs,
       compiledQuery,

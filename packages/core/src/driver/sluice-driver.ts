@@ -9,6 +9,7 @@ import type pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
 import { DatabaseClosedError, PoolTimeoutError } from '../errors/errors.js'
 import { toSluiceError } from '../errors/pg-errors.js'
+import { type CoreEvents, coreEvents } from '../instrumentation/channels.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { withDeadline } from '../internal/deadline.js'
 import { markClosing } from '../pool/pool-closing.js'
@@ -24,8 +25,8 @@ import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from './stream-portal.js'
 
 /** Options of {@link SluiceDriver}. */
 export interface DriverOptions {
-  /** Hooks for query and pool events. */
-  readonly instrumentation?: Instrumentation
+  /** Hooks for query and pool events (one object or several). */
+  readonly instrumentation?: Instrumentation | readonly Instrumentation[]
   /** Called with the tables of each committed write; see {@link AfterCommit}. */
   readonly afterCommit?: AfterCommit
   /**
@@ -62,7 +63,7 @@ export interface DriverOptions {
 export class SluiceDriver implements Driver {
   readonly #pool: pg.Pool
   readonly #target: TargetConfig
-  readonly #hooks: Instrumentation | undefined
+  readonly #events: CoreEvents
   readonly #afterCommit: AfterCommit | undefined
   readonly #commitToken: ConnectionCommitToken | undefined
   readonly #streamIdle: StreamIdle
@@ -77,7 +78,7 @@ export class SluiceDriver implements Driver {
   constructor(pool: pg.Pool, target: TargetConfig, options: DriverOptions = {}) {
     this.#pool = pool
     this.#target = target
-    this.#hooks = options.instrumentation
+    this.#events = coreEvents(options.instrumentation)
     this.#afterCommit = checkAfterCommit(options.afterCommit)
     this.#commitToken = options.commitToken
     this.#streamIdle = {
@@ -90,8 +91,8 @@ export class SluiceDriver implements Driver {
 
   async acquireConnection(): Promise<SluiceConnection> {
     if (this.#closed) throw new DatabaseClosedError()
-    const hooks = this.#hooks
-    const started = hooks?.onPoolEvent ? performance.now() : 0
+    const pool = this.#events.onPoolEvent
+    const started = pool.emit ? performance.now() : 0
     const target = this.#target.label
     let client: pg.PoolClient
     try {
@@ -99,7 +100,7 @@ export class SluiceDriver implements Driver {
     } catch (error) {
       const mapped = toSluiceError(error, this.#target)
       if (mapped instanceof PoolTimeoutError) {
-        hooks?.onPoolEvent?.({
+        pool.emit?.({
           kind: 'acquire-timeout',
           target,
           waitMs: performance.now() - started,
@@ -107,14 +108,14 @@ export class SluiceDriver implements Driver {
       }
       throw mapped
     }
-    hooks?.onPoolEvent?.({ kind: 'acquire', target, waitMs: performance.now() - started })
+    pool.emit?.({ kind: 'acquire', target, waitMs: performance.now() - started })
     let connection = this.#connections.get(client)
     if (connection) connection.checkout()
     else {
       connection = new SluiceConnection(
         client,
         this.#target,
-        this.#hooks,
+        this.#events,
         this.#streamIdle,
         this.#afterCommit,
         this.#commitToken,

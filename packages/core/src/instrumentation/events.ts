@@ -34,9 +34,12 @@ export type PoolEvent =
   | { readonly kind: 'connection-error'; readonly target: string; readonly error: unknown }
 
 /**
- * Hooks Sluice calls as work happens. Every method is optional; with no instrumentation
- * registered, Sluice does no instrumentation work at all. Hooks must not throw: an error
- * thrown by a hook is swallowed so that it never fails a query.
+ * Hooks Sluice calls as work happens: typed sugar over the events core publishes on its
+ * `node:diagnostics_channel` channels ({@link coreChannels}), for one database or router.
+ * Every method is optional; with no hook given and no channel subscriber, Sluice does no
+ * instrumentation work at all. Pass one object or an array of them. A hook that throws (or
+ * returns a promise that rejects) never fails a query: it is reported once, as a process
+ * warning with code `SLUICE_HOOK_ERROR`, and keeps being called.
  *
  * @example
  * ```ts

@@ -1,6 +1,7 @@
 import type { CompiledQuery } from 'kysely'
 import { isDatabaseError } from '../errors/pg-errors.js'
-import type { Instrumentation, QueryEndEvent, QueryStartEvent } from './events.js'
+import type { CoreEvents } from './channels.js'
+import type { QueryEndEvent, QueryStartEvent } from './events.js'
 import { cachedQueryInfo } from './query-info.js'
 
 /** Reports the end of a query started with {@link observeQuery}. */
@@ -8,15 +9,17 @@ export type EndObservation = (outcome: { rowCount?: number; error?: unknown }) =
 
 /**
  * Emits `onQueryStart` for a compiled query and returns the function that emits its
- * `onQueryEnd`. Returns `undefined` when nothing listens, so callers skip all work.
+ * `onQueryEnd`. Returns `undefined` when nothing listens (no hook, no channel subscriber), so
+ * callers skip all work.
  */
 export function observeQuery(
-  hooks: Instrumentation | undefined,
+  events: CoreEvents,
   target: string,
   slowQueryMs: number,
   query: CompiledQuery,
 ): EndObservation | undefined {
-  if (!hooks?.onQueryStart && !hooks?.onQueryEnd) return undefined
+  const { onQueryStart, onQueryEnd } = events
+  if (!onQueryStart.emit && !onQueryEnd.emit) return undefined
   const { operation, tables } = cachedQueryInfo(query)
   const start: QueryStartEvent = {
     queryId: query.queryId.queryId,
@@ -25,7 +28,7 @@ export function observeQuery(
     tables,
     sql: query.sql,
   }
-  hooks.onQueryStart?.(start)
+  onQueryStart.emit?.(start)
   const started = performance.now()
   return ({ rowCount, error }) => {
     const durationMs = performance.now() - started
@@ -44,6 +47,6 @@ export function observeQuery(
       end.error = error
       if (isDatabaseError(error)) end.sqlState = error.code
     }
-    hooks.onQueryEnd?.(end)
+    onQueryEnd.emit?.(end)
   }
 }

@@ -9,6 +9,14 @@
 export { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../driver/stream-portal.js'
 export { describeError } from '../health.js'
 export {
+  type ChannelNames,
+  HookChannel,
+  type HookChannels,
+  type HookEvent,
+  hookChannels,
+} from '../instrumentation/hook-channel.js'
+export { guardHook } from '../instrumentation/hook-errors.js'
+export {
   checkPeer,
   checkPeerVersion,
   installedVersion,

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
+import { coreEvents } from '../instrumentation/channels.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { checkPeers } from '../peers/peer-versions.js'
 import { connectionSetupSql, startupParameters } from './session-settings.js'
@@ -11,7 +12,7 @@ import { tlsOptions } from './tls-options.js'
  * statement timeout, idle-in-transaction timeout and application name, applied in the way
  * its pooler mode allows (see `poolerMode`); connections older than the max lifetime are
  * replaced; a statement cancelled by the timeout rejects with `StatementTimeoutError`.
- * An error on an idle connection (a server restart, say) is reported to `hooks` and never
+ * An error on an idle connection (a server restart, say) is reported as a pool event and never
  * crashes the process.
  *
  * Prefer `createDatabase`, which also maps connection failures to typed errors; use this
@@ -27,7 +28,10 @@ import { tlsOptions } from './tls-options.js'
  * await pool.end()
  * ```
  */
-export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Pool {
+export function createPool(
+  target: TargetConfig,
+  instrumentation?: Instrumentation | readonly Instrumentation[],
+): pg.Pool {
   checkPeers()
   const setupSql = connectionSetupSql(target)
   const pool = new pg.Pool({
@@ -52,11 +56,10 @@ export function createPool(target: TargetConfig, hooks?: Instrumentation): pg.Po
     }),
   } as unknown as pg.PoolConfig)
   const label = target.label
-  const onPoolEvent = hooks?.onPoolEvent?.bind(hooks)
-  pool.on('error', (error) => onPoolEvent?.({ kind: 'connection-error', target: label, error }))
-  if (onPoolEvent) {
-    pool.on('connect', () => onPoolEvent({ kind: 'connection-opened', target: label }))
-    pool.on('remove', () => onPoolEvent({ kind: 'connection-closed', target: label }))
-  }
+  const events = coreEvents(instrumentation).onPoolEvent
+  pool.on('error', (error) => events.emit?.({ kind: 'connection-error', target: label, error }))
+  // Always listened to: a channel subscriber may come later; without one, nothing is built.
+  pool.on('connect', () => events.emit?.({ kind: 'connection-opened', target: label }))
+  pool.on('remove', () => events.emit?.({ kind: 'connection-closed', target: label }))
   return pool
 }

@@ -1,4 +1,4 @@
-import type { Instrumentation } from '@sluice/core'
+import { type ChannelNames, type HookChannels, hookChannels } from '@sluice/core/internal'
 import type { MaintenanceResult } from './run.js'
 
 /** What partition maintenance reports. */
@@ -16,7 +16,9 @@ export type MaintenanceEvent =
   | { readonly kind: 'error'; readonly error: unknown }
 
 /**
- * Core's hooks plus partition maintenance events.
+ * Partition maintenance's hook: typed sugar over {@link partitionChannels}, for one run or
+ * schedule. A hook that throws never fails a run nor stops a schedule (it is reported once, as
+ * a `SLUICE_HOOK_ERROR` process warning).
  *
  * @example
  * ```ts
@@ -25,6 +27,37 @@ export type MaintenanceEvent =
  * }
  * ```
  */
-export interface PartitionInstrumentation extends Instrumentation {
+export interface PartitionInstrumentation {
   onMaintenance?(event: MaintenanceEvent): void
+}
+
+/**
+ * The `node:diagnostics_channel` channel partition maintenance publishes every
+ * {@link MaintenanceEvent} on, of every run in the process; nothing is built while nobody listens.
+ *
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel'
+ * subscribe(partitionChannels.onMaintenance, (event) => console.log((event as MaintenanceEvent).kind))
+ * ```
+ */
+export const partitionChannels = {
+  onMaintenance: 'sluice:partitions',
+} as const satisfies ChannelNames<PartitionInstrumentation>
+
+/** Maintenance events: the hooks given, and {@link partitionChannels}. */
+export type PartitionEvents = HookChannels<PartitionInstrumentation>
+
+/**
+ * The events of a run or schedule.
+ *
+ * @example
+ * ```ts
+ * partitionEvents({ onMaintenance: console.log }).onMaintenance.emit?.({ kind: 'error', error: new Error('x') })
+ * ```
+ */
+export function partitionEvents(
+  instrumentation: PartitionInstrumentation | readonly PartitionInstrumentation[] | undefined,
+): PartitionEvents {
+  return hookChannels(instrumentation, partitionChannels)
 }

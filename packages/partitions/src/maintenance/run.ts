@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import { combineInstrumentation, isDatabaseError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from '../catalog/metadata.js'
 import { PartitionError } from '../errors.js'
 import type { PartitionSpec } from '../spec/spec.js'
-import type { PartitionInstrumentation } from './events.js'
+import { type PartitionEvents, type PartitionInstrumentation, partitionEvents } from './events.js'
 import {
   lockTimeout,
   type MaintenanceStep,
@@ -28,7 +28,8 @@ export interface RunOptions extends PlanOptions {
   readonly waitMs?: number
   /** Apply a retention that keeps less (or drops what it kept) than at the last run. Default false. */
   readonly acceptSpecChanges?: boolean
-  readonly instrumentation?: PartitionInstrumentation
+  /** Hooks for maintenance events (one object or several). */
+  readonly instrumentation?: PartitionInstrumentation | readonly PartitionInstrumentation[]
 }
 
 /** What a maintenance run did. */
@@ -97,8 +98,8 @@ export async function runMaintenance(
   const result = emptyResult()
   const runner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const leaseMs = options.leaseMs ?? 120_000
-  // A hook that throws is skipped, as core's are: it never fails a run nor loses its result.
-  const hooks = combineInstrumentation<PartitionInstrumentation>(options.instrumentation)
+  // A hook that throws is reported once and skipped: it never fails a run nor loses its result.
+  const events = partitionEvents(options.instrumentation)
   for (const spec of specs) {
     const table = `${spec.schema}.${spec.table}`
     const lease = await waitForLease(db, spec, runner, leaseMs, options.waitMs ?? 0)
@@ -112,7 +113,7 @@ export async function runMaintenance(
       const { steps, defaultRows, findings } = await planTable(db, spec, options)
       for (const error of findings) result.errors.push({ table, error })
       if (defaultRows > 0) result.defaultRows.push({ table, rows: defaultRows })
-      const run = new Runner(db, options, result, hooks)
+      const run = new Runner(db, options, result, events)
       for (const step of steps) {
         const renewed = await takeLease(db, spec, runner, leaseMs)
         if (!renewed.taken) {
@@ -133,7 +134,7 @@ export async function runMaintenance(
   }
   if (specs.length > 0 && result.skipped.length === specs.length) result.status = 'skipped'
   const done = { ...result, durationMs: performance.now() - started }
-  hooks?.onMaintenance?.({ kind: 'run', result: done })
+  events.onMaintenance.emit?.({ kind: 'run', result: done })
   return done
 }
 
@@ -209,18 +210,18 @@ class Runner {
   readonly #db: AnyKysely
   readonly #options: RunOptions
   readonly #result: Mutable<MaintenanceResult>
-  readonly #hooks: PartitionInstrumentation | undefined
+  readonly #events: PartitionEvents
 
   constructor(
     db: AnyKysely,
     options: RunOptions,
     result: Mutable<MaintenanceResult>,
-    hooks: PartitionInstrumentation | undefined,
+    events: PartitionEvents,
   ) {
     this.#db = db
     this.#options = options
     this.#result = result
-    this.#hooks = hooks
+    this.#events = events
   }
 
   /** Runs one step; its failure is recorded and the run goes on. */
@@ -313,7 +314,7 @@ class Runner {
           )
         }
         const pause = wait / 2 + Math.random() * (wait / 2)
-        this.#hooks?.onMaintenance?.({
+        this.#events.onMaintenance.emit?.({
           kind: 'retry',
           sql: sqlText,
           attempt: tried,

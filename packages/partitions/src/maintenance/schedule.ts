@@ -1,7 +1,6 @@
-import { combineInstrumentation } from '@sluice/core'
 import type { AnyKysely } from '../any-kysely.js'
 import type { PartitionSpec } from '../spec/spec.js'
-import type { PartitionInstrumentation } from './events.js'
+import { partitionEvents } from './events.js'
 import { type RunOptions, runMaintenance } from './run.js'
 
 /** Options of {@link startMaintenance}: a period, and what each run gets. */
@@ -40,12 +39,12 @@ export function startMaintenance(
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
   // A hook that throws must not stop the schedule (nor reject a promise nobody awaits).
-  const hooks = combineInstrumentation<PartitionInstrumentation>(options.instrumentation)
+  const events = partitionEvents(options.instrumentation)
   const tick = () => {
     running = runMaintenance(db, specs, options)
       .then(
         () => undefined,
-        (error: unknown) => hooks?.onMaintenance?.({ kind: 'error', error }),
+        (error: unknown) => events.onMaintenance.emit?.({ kind: 'error', error }),
       )
       .then(() => {
         if (!stopped) timer = setTimeout(tick, intervalMs)

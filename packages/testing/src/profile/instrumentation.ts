@@ -1,8 +1,10 @@
 import type { Tracer } from '@opentelemetry/api'
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
-import { combineInstrumentation, type Instrumentation } from '@sluice/core'
-import { otelInstrumentation } from '@sluice/core/otel'
-import { prometheusInstrumentation } from '@sluice/core/prometheus'
+import { type OtelInstrumentation, otelInstrumentation } from '@sluice/observability/otel'
+import {
+  type PrometheusInstrumentation,
+  prometheusInstrumentation,
+} from '@sluice/observability/prometheus'
 import { Registry } from 'prom-client'
 import { testProfile } from './test-profile.js'
 
@@ -24,7 +26,7 @@ let tracer: Tracer | undefined
 
 /**
  * In the production test profile (`SLUICE_TEST_PROFILE=production`), the instrumentation
- * production registers: `@sluice/core`'s Prometheus and OpenTelemetry adapters together, so
+ * production registers: `@sluice/observability`'s Prometheus and OpenTelemetry adapters together, so
  * every hook runs on every query, pool, route, cache and maintenance event of the tests. In
  * the default profile, `undefined` (no instrumentation, as most users run their tests).
  *
@@ -35,14 +37,13 @@ let tracer: Tracer | undefined
  */
 export function profileInstrumentation(
   options: ProfileInstrumentationOptions = {},
-): Instrumentation | undefined {
+): ReadonlyArray<PrometheusInstrumentation | OtelInstrumentation> | undefined {
   if (testProfile().name !== 'production') return undefined
   registry ??= new Registry()
   tracer ??= new BasicTracerProvider().getTracer('@sluice/testing/profile')
-  return combineInstrumentation(
-    prometheusInstrumentation({ registry: options.registry ?? registry }),
-    options.otel === false ? undefined : otelInstrumentation({ tracer: options.tracer ?? tracer }),
-  )
+  const metrics = prometheusInstrumentation({ registry: options.registry ?? registry })
+  if (options.otel === false) return [metrics]
+  return [metrics, otelInstrumentation({ tracer: options.tracer ?? tracer })]
 }
 
 /**
@@ -65,5 +66,5 @@ export function withProfile<O extends { readonly instrumentation?: unknown }>(
   const profile = profileInstrumentation(instrumentation)
   if (!profile) return options
   const own = options.instrumentation === undefined ? [] : [options.instrumentation].flat()
-  return { ...options, instrumentation: [profile, ...own] }
+  return { ...options, instrumentation: [...profile, ...own] }
 }

@@ -1,8 +1,8 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import { parseConfig, type SluiceDatabase } from '@sluice/core'
 import { recordSpans, type SpanRecorder } from '@sluice/testing/observability'
 import { type Generated, sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { parseConfig, type SluiceDatabase } from '../src/index.js'
 import { otelInstrumentation } from '../src/otel/index.js'
 import { freshDatabase, testDatabase } from './helpers.js'
 

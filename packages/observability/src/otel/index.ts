@@ -1,4 +1,3 @@
-export type { CacheEventShape, RouteEventShape } from '../instrumentation/package-events.js'
 export {
   type OtelInstrumentation,
   type OtelOptions,

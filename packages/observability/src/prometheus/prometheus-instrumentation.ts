@@ -1,13 +1,14 @@
+import type { CacheEvent, CacheInstrumentation } from '@sluice/cache'
+import type { PoolEvent, QueryEndEvent } from '@sluice/core'
+import type { MaintenanceEvent, PartitionInstrumentation } from '@sluice/partitions'
+import type {
+  ReplicaCheckEvent,
+  ReplicaStatusEvent,
+  RouteEvent,
+  RouterInstrumentation,
+} from '@sluice/router'
 import { type Registry, register } from 'prom-client'
-import type { Instrumentation, PoolEvent, QueryEndEvent } from '../instrumentation/events.js'
-import {
-  type CacheEventShape,
-  errorType,
-  type MaintenanceEventShape,
-  type ReplicaCheckEventShape,
-  type ReplicaStatusEventShape,
-  type RouteEventShape,
-} from '../instrumentation/package-events.js'
+import { errorType } from '../error-type.js'
 import { counter, gauge, histogram } from './registry-metrics.js'
 
 /** Options of {@link prometheusInstrumentation}. */
@@ -22,14 +23,17 @@ export interface PrometheusOptions {
 }
 
 /** Every hook Sluice's packages call, each recording metrics. */
-export interface PrometheusInstrumentation extends Instrumentation {
+export interface PrometheusInstrumentation
+  extends RouterInstrumentation,
+    CacheInstrumentation,
+    PartitionInstrumentation {
   onQueryEnd(event: QueryEndEvent): void
   onPoolEvent(event: PoolEvent): void
-  onRoute(event: RouteEventShape): void
-  onReplicaStatus(event: ReplicaStatusEventShape): void
-  onReplicaCheck(event: ReplicaCheckEventShape): void
-  onCache(event: CacheEventShape): void
-  onMaintenance(event: MaintenanceEventShape): void
+  onRoute(event: RouteEvent): void
+  onReplicaStatus(event: ReplicaStatusEvent): void
+  onReplicaCheck(event: ReplicaCheckEvent): void
+  onCache(event: CacheEvent): void
+  onMaintenance(event: MaintenanceEvent): void
 }
 
 const SECONDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10]
@@ -47,7 +51,7 @@ const PARTITION_CHANGES = ['created', 'finalized', 'detached', 'dropped', 'archi
  *
  * @example
  * ```ts
- * import { prometheusInstrumentation } from '@sluice/core/prometheus'
+ * import { prometheusInstrumentation } from '@sluice/observability/prometheus'
  * import { register } from 'prom-client'
  *
  * const metrics = prometheusInstrumentation()
@@ -184,10 +188,10 @@ export function prometheusInstrumentation(
       if (replica.lagBytes !== undefined) lagBytes.set(labels, replica.lagBytes)
     },
     onCache(event) {
-      cacheEvents.inc({ kind: event.kind, tier: event.tier ?? '', reason: cacheReason(event) })
-      if (event.durationMs !== undefined) {
+      const tier = 'tier' in event ? event.tier : ''
+      cacheEvents.inc({ kind: event.kind, tier, reason: cacheReason(event) })
+      if ('durationMs' in event)
         cacheDurations.observe({ kind: event.kind }, event.durationMs / 1000)
-      }
     },
     onMaintenance(event) {
       if (event.kind === 'error') return maintenanceRuns.inc({ status: 'failed' })
@@ -205,7 +209,7 @@ export function prometheusInstrumentation(
 }
 
 /** For loads: `stored`, or why not; for other events, their own reason if any. */
-function cacheReason(event: CacheEventShape): string {
-  if (event.kind === 'load' && event.stored) return 'stored'
-  return event.reason ?? ''
+function cacheReason(event: CacheEvent): string {
+  if (event.kind === 'load') return event.stored ? 'stored' : (event.reason ?? '')
+  return ''
 }

@@ -1,8 +1,8 @@
+import { parseConfig, type SluiceDatabase } from '@sluice/core'
 import { metricValue } from '@sluice/testing/observability'
 import { type Generated, sql } from 'kysely'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseConfig, type SluiceDatabase } from '../src/index.js'
 import { prometheusInstrumentation } from '../src/prometheus/index.js'
 import { freshDatabase, testDatabase, timeOutWaitingForPool, withPassword } from './helpers.js'
 

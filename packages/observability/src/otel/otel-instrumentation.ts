@@ -6,16 +6,15 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api'
-import type { Instrumentation, QueryEndEvent } from '../instrumentation/events.js'
-import {
-  type CacheEventShape,
-  errorType,
-  type RouteEventShape,
-} from '../instrumentation/package-events.js'
+import type { CacheEvent, CacheInstrumentation } from '@sluice/cache'
+import type { QueryEndEvent } from '@sluice/core'
+import type { PartitionInstrumentation } from '@sluice/partitions'
+import type { RouteEvent, RouterInstrumentation } from '@sluice/router'
+import { errorType } from '../error-type.js'
 
 /** Options of {@link otelInstrumentation}. */
 export interface OtelOptions {
-  /** The tracer spans come from. Default: `trace.getTracer('@sluice/core')` of the global provider. */
+  /** The tracer spans come from. Default: `trace.getTracer('@sluice/observability')` of the global provider. */
   readonly tracer?: Tracer
   /**
    * Put the SQL text (with `$n` placeholders; parameter values are never recorded) in
@@ -24,11 +23,17 @@ export interface OtelOptions {
   readonly queryText?: boolean
 }
 
-/** The hooks {@link otelInstrumentation} implements. */
-export interface OtelInstrumentation extends Instrumentation {
+/**
+ * The hooks {@link otelInstrumentation} implements (it fits every package's `instrumentation`
+ * option; maintenance runs have no span of their own).
+ */
+export interface OtelInstrumentation
+  extends RouterInstrumentation,
+    CacheInstrumentation,
+    PartitionInstrumentation {
   onQueryEnd(event: QueryEndEvent): void
-  onRoute(event: RouteEventShape): void
-  onCache(event: CacheEventShape): void
+  onRoute(event: RouteEvent): void
+  onCache(event: CacheEvent): void
 }
 
 /**
@@ -43,13 +48,13 @@ export interface OtelInstrumentation extends Instrumentation {
  *
  * @example
  * ```ts
- * import { otelInstrumentation } from '@sluice/core/otel'
+ * import { otelInstrumentation } from '@sluice/observability/otel'
  *
  * const database = createDatabase(parseConfig(), { instrumentation: otelInstrumentation() })
  * ```
  */
 export function otelInstrumentation(options: OtelOptions = {}): OtelInstrumentation {
-  const tracer = options.tracer ?? trace.getTracer('@sluice/core')
+  const tracer = options.tracer ?? trace.getTracer('@sluice/observability')
   const queryText = options.queryText ?? true
   return {
     onQueryEnd(event) {
@@ -90,9 +95,9 @@ export function otelInstrumentation(options: OtelOptions = {}): OtelInstrumentat
       const span = trace.getActiveSpan()
       if (!span) return
       const attributes: Attributes = {}
-      if (event.tier) attributes['sluice.cache.tier'] = event.tier
-      if (event.reason) attributes['sluice.cache.reason'] = event.reason
-      if (event.durationMs !== undefined) attributes['sluice.cache.duration_ms'] = event.durationMs
+      if ('tier' in event) attributes['sluice.cache.tier'] = event.tier
+      if ('reason' in event && event.reason) attributes['sluice.cache.reason'] = event.reason
+      if ('durationMs' in event) attributes['sluice.cache.duration_ms'] = event.durationMs
       span.addEvent(`sluice.cache.${event.kind}`, attributes)
     },
   }

@@ -1,0 +1,5 @@
+export {
+  type PrometheusInstrumentation,
+  type PrometheusOptions,
+  prometheusInstrumentation,
+} from './prometheus-instrumentation.js'
