@@ -2,7 +2,7 @@ import type { SluiceDatabase } from '@sluice/core'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { freshDatabase, testCache } from './helpers.js'
 import type { CounterDB } from './workloads/lagging-cluster.js'
-import { createCounters, staleSetTorture } from './workloads/stale-set.js'
+import { createCounters, staleSetTorture, TORTURE_CACHE_OPTIONS } from './workloads/stale-set.js'
 
 const ITERATIONS = 10_000
 const WORKERS = 32
@@ -18,7 +18,7 @@ afterAll(() => database?.close())
 test(`stale-set torture: ${ITERATIONS} loads overtaken by an update + invalidation (${WORKERS} keys at once), no stale value served after it`, {
   timeout: 900_000, // generous: under a minute idle, much longer on a shared machine
 }, async () => {
-  const result = await staleSetTorture(database, testCache(), {
+  const result = await staleSetTorture(database, testCache(TORTURE_CACHE_OPTIONS), {
     iterations: ITERATIONS,
     workers: WORKERS,
   })

@@ -4,7 +4,7 @@ import { type RedisServer, seededRandom, startRedis, testProfile } from '@sluice
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { freshDatabase, redisClient, testCache } from '../helpers.js'
 import type { CounterDB } from '../workloads/lagging-cluster.js'
-import { createCounters, staleSetTorture } from '../workloads/stale-set.js'
+import { createCounters, staleSetTorture, TORTURE_CACHE_OPTIONS } from '../workloads/stale-set.js'
 
 const ITERATIONS = Number(process.env.SLUICE_TORTURE_ITERATIONS ?? 10_000)
 const WORKERS = 32
@@ -69,6 +69,7 @@ test(`stale-set torture, ${ITERATIONS} iterations (${WORKERS} keys at once), wit
 }, async () => {
   console.info(`stale-set faults: seed ${SEED} (rerun with SLUICE_FAULT_SEED=${SEED})`)
   const cache = testCache({
+    ...TORTURE_CACHE_OPTIONS,
     redis: redisClient(redis.url),
     storeTimeoutMs: 200,
     breakerOpenMs: 200,

@@ -5,6 +5,13 @@ import { gate } from '../helpers.js'
 import type { CounterDB } from './lagging-cluster.js'
 
 /** How many stale-set iterations, on how many independent keys (one row each) at once. */
+/**
+ * Cache options every torture run needs: each iteration's loader is held until the writer's
+ * update and invalidation are done, which on a machine shared by several suites can take longer
+ * than the default 10 s `loadTimeoutMs`; the workload judges staleness, not load time.
+ */
+export const TORTURE_CACHE_OPTIONS = { loadTimeoutMs: 60_000 } as const
+
 export interface StaleSetOptions {
   readonly iterations: number
   /** Concurrent independent loops, each on its own key and row; they share the cache. */
