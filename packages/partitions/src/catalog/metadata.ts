@@ -6,11 +6,6 @@ import type { Interval } from '../spec/calendar.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
 /**
- * What the database remembers of each managed table, in schema `sluice_partitions`: the
- * spec of the last successful run, when it ran, the last error, and the runner's lease
- * (a lock row: it works through every pooler, PgBouncer in transaction mode included).
- */
-/**
  * The settings under which a move records and compares rows as `jsonb` (the trigger function
  * and the switch both use them): `to_jsonb` writes `timestamptz` in the session's time zone,
  * floats with its `extra_float_digits` (fewer digits lose precision), intervals, `bytea` and
@@ -30,6 +25,11 @@ export const RECORDING_SETTINGS = [
   ['lc_monetary', 'C'],
 ] as const
 
+/**
+ * What the database remembers of each managed table, in schema `sluice_partitions`: the
+ * spec of the last successful run, when it ran, the last error, and the runner's lease
+ * (a lock row: it works through every pooler, PgBouncer in transaction mode included).
+ */
 const SETUP = [
   'create schema if not exists sluice_partitions',
   `create table if not exists sluice_partitions.tables (
