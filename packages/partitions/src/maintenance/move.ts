@@ -98,7 +98,10 @@ export function moveRows(
   const enable = { O: 'enable', R: 'enable replica', A: 'enable always' } as const
   const [dropRecorder = '', ...forgetRecorded] = stopRecording(parent, defaultName)
   return [
-    ...RECORDING_SETTINGS.map(([name, value]) => ({ sql: `set local ${name} = '${value}'` })),
+    // One round trip (it runs under the parent's lock).
+    {
+      sql: `select ${RECORDING_SETTINGS.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ')}`,
+    },
     ...applyChanges(parent, partition, defaultName).map((sql) => ({
       sql,
       counts: 'moved' as const,
