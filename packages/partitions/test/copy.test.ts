@@ -54,7 +54,11 @@ async function runBatches(
             where relid = to_regclass('notes_p20270101')`.execute(trx)
         ).rows[0]?.n ?? 0
       const before = await count()
-      for (const { sql: text } of batch) await sql.raw(text).execute(trx)
+      for (const { sql: text, counts } of batch) {
+        const { rows } = await sql.raw<{ same: boolean }>(text).execute(trx)
+        // As the runner: a switch whose check fails would be rolled back.
+        if (counts) expect(rows[0]?.same, text).toBe(true)
+      }
       if (isSwitch) inserted.push((await count()) - before)
     })
     if (batch.some((s) => s.sql.includes('pg_current_snapshot()'))) {
@@ -105,6 +109,32 @@ test('writes made during the copy are kept: the switch applies only them (insert
     select (select count(*)::int from pg_trigger where tgname = 'sluice_move_capture') as triggers,
       (select count(*)::int from sluice_partitions.moves) as logged`.execute(db)
   expect(left).toEqual([{ triggers: 0, logged: 0 }])
+})
+
+test("writers' session settings (time zone, extra_float_digits) do not change what the recorder logs: the switch matches, no precision lost", async () => {
+  const { db } = await waitingRows()
+  await sql`alter table notes add column v float8 default 0.1::float8 + 0.2::float8`.execute(db)
+  const [step] = await planMaintenance(db, [notes], { now: DECEMBER })
+  await runBatches(db, step?.statements ?? [], async () => {
+    await db.transaction().execute(async (trx) => {
+      // SET LOCAL: through PgBouncer in transaction mode too.
+      await sql`set local time zone 'Asia/Tokyo'`.execute(trx)
+      await sql`set local extra_float_digits = 0`.execute(trx)
+      await sql`insert into notes values (201, '2027-01-20', 'new')`.execute(trx)
+      await sql`update notes set body = 'changed' where id = 1`.execute(trx)
+      await sql`delete from notes where id = 2`.execute(trx)
+    })
+  })
+  const rows = await contents(db)
+  expect(rows).toHaveLength(201) // 200 seeds and 900, +201 -2
+  expect(rows.find((r) => r.id === 1)).toMatchObject({
+    body: 'changed',
+    partition: 'notes_p20270101',
+  })
+  expect(rows.find((r) => r.id === 201)).toMatchObject({ partition: 'notes_p20270101' })
+  const { rows: exact } = await sql<{ n: number }>`
+    select count(*)::int as n from notes where v = 0.1::float8 + 0.2::float8`.execute(db)
+  expect(exact).toEqual([{ n: 201 }])
 })
 
 test('a write the recorder cannot see makes the switch find the rows different from the copy', async () => {

@@ -6,6 +6,26 @@ import type { Interval } from '../spec/calendar.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
 /**
+ * The settings under which a move records and compares rows as `jsonb` (the trigger function
+ * and the switch both use them): `to_jsonb` writes `timestamptz` in the session's time zone,
+ * floats with its `extra_float_digits` (fewer digits lose precision), intervals, `bytea` and
+ * `money` in its styles, so a writer with other settings would record text the switch never
+ * matches (every run rolled back).
+ *
+ * @example
+ * ```ts
+ * RECORDING_SETTINGS.map(([name, value]) => `set local ${name} = '${value}'`)
+ * ```
+ */
+export const RECORDING_SETTINGS = [
+  ['TimeZone', 'UTC'],
+  ['extra_float_digits', '3'],
+  ['IntervalStyle', 'postgres'],
+  ['bytea_output', 'hex'],
+  ['lc_monetary', 'C'],
+] as const
+
+/**
  * What the database remembers of each managed table, in schema `sluice_partitions`: the
  * spec of the last successful run, when it ran, the last error, and the runner's lease
  * (a lock row: it works through every pooler, PgBouncer in transaction mode included).
@@ -42,10 +62,14 @@ const SETUP = [
     relid oid primary key,
     snapshot pg_snapshot not null)`,
   // SECURITY DEFINER: the application's roles write the default without rights on this schema.
+  // RECORDING_SETTINGS: the writer's session settings must not change the recorded text (a
+  // function made before them is replaced).
   `do $do$ begin
-    if to_regprocedure('sluice_partitions.capture_move()') is null then
-      create function sluice_partitions.capture_move() returns trigger
-        language plpgsql security definer set search_path = pg_catalog as $f$
+    if not exists (select 1 from pg_proc where oid = to_regprocedure('sluice_partitions.capture_move()')
+        and proconfig @> array['TimeZone=UTC']) then
+      create or replace function sluice_partitions.capture_move() returns trigger
+        language plpgsql security definer set search_path = pg_catalog
+        ${RECORDING_SETTINGS.map(([name, value]) => `set ${name} = '${value}'`).join(' ')} as $f$
       begin
         insert into sluice_partitions.moves (relid, old, new) values (tg_relid,
           case when tg_op <> 'INSERT' then to_jsonb(old) end,
@@ -81,7 +105,8 @@ export async function ensureMetadata(db: AnyKysely): Promise<void> {
 
 async function metadataExists(db: AnyKysely): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`
-    select to_regprocedure('sluice_partitions.capture_move()') is not null and exists (
+    select exists (select 1 from pg_proc where oid = to_regprocedure('sluice_partitions.capture_move()')
+        and proconfig @> array['TimeZone=UTC']) and exists (
       select 1 from pg_attribute
       where attrelid = to_regclass('sluice_partitions.tables') and attname = 'default_rows'
     ) as found`.execute(db)

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
+import { RECORDING_SETTINGS } from '../catalog/metadata.js'
 import type { ParentTable } from '../catalog/parent.js'
 import { PartitionError } from '../errors.js'
 import { qualified, quote } from '../spec/identifiers.js'
@@ -71,7 +72,7 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
 /**
  * The statements of the switch transaction of a move (after `lockParent`; the rows were
  * copied before, outside the lock, see `copyRows`): the copy is brought up to date with the
- * writes recorded since (`applyChanges`) and the recorder dropped; foreign keys that
+ * writes recorded since (`applyChanges`, under the recorder's `RECORDING_SETTINGS`) and the recorder dropped; foreign keys that
  * reference the parent are dropped so that deleting the rows from the default fires no
  * action (`ON DELETE CASCADE` would delete the referencing rows, `NO ACTION` would fail),
  * the default's DELETE triggers are switched off, the rows are deleted from the default and
@@ -97,6 +98,10 @@ export function moveRows(
   const enable = { O: 'enable', R: 'enable replica', A: 'enable always' } as const
   const [dropRecorder = '', ...forgetRecorded] = stopRecording(parent, defaultName)
   return [
+    // One round trip (it runs under the parent's lock).
+    {
+      sql: `select ${RECORDING_SETTINGS.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ')}`,
+    },
     ...applyChanges(parent, partition, defaultName).map((sql) => ({
       sql,
       counts: 'moved' as const,
