@@ -37,7 +37,7 @@ export interface HaDatabase {
  * @example
  * ```ts
  * const ha = await startPostgres({ ha: 'pg_auto_failover', nodes: 3 })
- * const before = await ha.primary()
+ * const before = await ha.reportedPrimary()
  * const after = await ha.failover() // planned: the engine promotes another node
  * await ha.revive(await ha.crashPrimary()) // a crash fails over; the node rejoins as a standby
  * await ha.stop()
