@@ -34,6 +34,7 @@ export type {
   StartHaOptions,
   WaitForPrimaryOptions,
 } from './postgres/ha/ha-cluster.js'
+export { PatroniCluster } from './postgres/ha/patroni.js'
 export { ReplicaServer } from './postgres/replica.js'
 export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
 export {

@@ -47,7 +47,8 @@ export interface FaultProxyInfo {
  *
  * @example
  * ```ts
- * await proxy.retarget('127.0.0.1', newPrimaryPort, { cut: true })
+ * const proxy = await startFaultProxy({ host: '127.0.0.1', port: 5432 })
+ * await proxy.retarget('127.0.0.1', 5433, { cut: true })
  * ```
  */
 export interface RetargetOptions {

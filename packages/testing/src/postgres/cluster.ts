@@ -11,7 +11,7 @@ import { makeWorkDir } from '../process/work-dir.js'
 import { findPostgresBinaries, type PostgresEngine } from './binaries.js'
 import { type AutoFailoverCluster, startAutoFailover } from './ha/auto-failover.js'
 import type { StartHaOptions } from './ha/ha-cluster.js'
-import { refusePatroni } from './ha/patroni.js'
+import { type PatroniCluster, startPatroni } from './ha/patroni.js'
 import { ReplicaServer } from './replica.js'
 import { PostgresServer, type PostgresServerInfo } from './server.js'
 import { copyTemplate, dataTemplate } from './template.js'
@@ -236,8 +236,8 @@ export class PostgresCluster {
 export async function startPostgres(options?: StartPostgresOptions): Promise<PostgresCluster>
 /**
  * Starts a cluster whose primary an HA engine elects and fails over (see {@link HaCluster}):
- * `ha: 'pg_auto_failover'` (a monitor and `nodes` data nodes, synchronous replication).
- * `ha: 'patroni'` throws `TestServerError` `ENGINE_UNAVAILABLE` with the reason.
+ * `ha: 'pg_auto_failover'` (a monitor and `nodes` data nodes, synchronous replication) or
+ * `ha: 'patroni'` (etcd and `nodes` Patroni nodes, `synchronous_mode`).
  *
  * @example
  * ```ts
@@ -246,13 +246,19 @@ export async function startPostgres(options?: StartPostgresOptions): Promise<Pos
  * afterAll(() => ha.stop())
  * ```
  */
-export async function startPostgres(options: StartHaOptions): Promise<AutoFailoverCluster>
+export async function startPostgres(
+  options: StartHaOptions & { ha: 'pg_auto_failover' },
+): Promise<AutoFailoverCluster>
+/** A Patroni cluster (see {@link PatroniCluster}). */
+export async function startPostgres(
+  options: StartHaOptions & { ha: 'patroni' },
+): Promise<PatroniCluster>
 export async function startPostgres(
   options: StartPostgresOptions | StartHaOptions = {},
-): Promise<PostgresCluster | AutoFailoverCluster> {
+): Promise<PostgresCluster | AutoFailoverCluster | PatroniCluster> {
   if ('ha' in options) {
     if (options.ha === 'pg_auto_failover') return startAutoFailover(options)
-    if (options.ha === 'patroni') return refusePatroni()
+    if (options.ha === 'patroni') return startPatroni(options)
     throw new TestServerError('INVALID_TARGET', `unknown ha engine ${String(options.ha)}`)
   }
   return startStreamingCluster(options)

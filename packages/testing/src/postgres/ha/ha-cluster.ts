@@ -37,7 +37,7 @@ export interface HaDatabase {
  * @example
  * ```ts
  * const ha = await startPostgres({ ha: 'pg_auto_failover', nodes: 3 })
- * const before = await ha.primary()
+ * const before = await ha.reportedPrimary()
  * const after = await ha.failover() // planned: the engine promotes another node
  * await ha.revive(await ha.crashPrimary()) // a crash fails over; the node rejoins as a standby
  * await ha.stop()
@@ -69,7 +69,10 @@ export interface HaCluster {
    * it is down (call {@link waitForPrimary} to wait for the failover).
    */
   crashPrimary(): Promise<PostgresServer>
-  /** Starts a crashed node's agent again; resolves once the engine reports it a standby. */
+  /**
+   * Starts a crashed node's agent again; resolves once the engine reports it a standby and it
+   * streams from the primary.
+   */
   revive(node: PostgresServer): Promise<void>
   /** Creates a database on the primary and waits until every running node has it. */
   createDatabase(name: string): Promise<HaDatabase>

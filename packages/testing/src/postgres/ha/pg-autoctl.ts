@@ -8,6 +8,7 @@ import { chownTree, run } from '../../process/run.js'
 import { waitFor } from '../../process/wait.js'
 import type { PostgresBinaries } from '../binaries.js'
 import type { PostgresServer } from '../server.js'
+import type { NodeAgent } from './agent-cluster.js'
 
 /**
  * pg_autoctl of the `postgresql-<N>-auto-failover` package, for these server binaries;
@@ -66,7 +67,7 @@ export class PgAutoctl {
  * crash of the machine: the pg_autoctl processes are SIGKILLed, then the server is stopped in
  * immediate mode (as {@link PostgresServer.kill} does, so no shared memory is left behind).
  */
-export class AutoctlService {
+export class AutoctlService implements NodeAgent {
   readonly server: PostgresServer
   readonly #child: ChildServer
 
