@@ -146,6 +146,18 @@ describe.each(VIAS)('leaving a stream early (%s)', (via) => {
     await expect(rows.next()).rejects.toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' })
   })
 
+  test('a consumer that stops after several chunks is closed after its idle timeout too', async () => {
+    const replica = servers.cluster.replicas[0] as TestCluster['cluster']['primary']
+    const rows = database.db.selectFrom('items').selectAll().stream(1)[Symbol.asyncIterator]()
+    // Each chunk re-arms the idle deadline, not only the first one.
+    for (let chunk = 0; chunk < 3; chunk++) await rows.next()
+    await waitFor(async () => (await busyBackends(replica, APPLICATION)) === 0, {
+      what: 'the replica backend to go away',
+    })
+    expect(database.replicas().map((state) => state.inFlight)).toEqual([0, 0])
+    await expect(rows.next()).rejects.toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' })
+  })
+
   test('a stream left open when its transaction callback returns is closed before COMMIT', async () => {
     const { primary } = servers.cluster
     const name = `left open in a transaction (${via})`
