@@ -155,6 +155,29 @@ export function createRoutedDatabase<DB>(
     })
   monitor.start()
   const timeoutMs = resolved.probeTimeoutMs
+  // Callers at the same moment share one check: each server's probe pool has one connection,
+  // so checks in a row would queue on it, and past the first few a slow (but healthy) server
+  // would miss probeTimeoutMs and look down (the lag checks queued behind them too).
+  let checking: Promise<HealthReport> | undefined
+  const checkHealth = async (): Promise<HealthReport> =>
+    healthReport(
+      await Promise.all([
+        // On the probe pools: reads filling a pool do not make its server look down.
+        checkTarget(primary.pool, primary.target, 'primary', timeoutMs, primary.probePool),
+        ...replicas.map(async (replica) =>
+          withRouterView(
+            await checkTarget(
+              replica.pool,
+              replica.target,
+              'replica',
+              timeoutMs,
+              replica.probePool,
+            ),
+            replica,
+          ),
+        ),
+      ]),
+    )
   return {
     db: kysely(false),
     primary: kysely(true),
@@ -164,25 +187,12 @@ export function createRoutedDatabase<DB>(
     newestToken: (a, b) => newestToken(a, b, monitor.systemId),
     withConsistency: (consistency, fn) => scopes.withConsistency(consistency, fn),
     replicas: () => replicas.map((replica) => replica.snapshot()),
-    health: async (): Promise<HealthReport> =>
-      healthReport(
-        await Promise.all([
-          // On the probe pools: reads filling a pool do not make its server look down.
-          checkTarget(primary.pool, primary.target, 'primary', timeoutMs, primary.probePool),
-          ...replicas.map(async (replica) =>
-            withRouterView(
-              await checkTarget(
-                replica.pool,
-                replica.target,
-                'replica',
-                timeoutMs,
-                replica.probePool,
-              ),
-              replica,
-            ),
-          ),
-        ]),
-      ),
+    health: () => {
+      checking ??= checkHealth().finally(() => {
+        checking = undefined
+      })
+      return checking
+    },
     ready: (readyOptions) =>
       checkReady(
         [primary, ...replicas].map(({ pool, target, role }) => ({ pool, target, role })),

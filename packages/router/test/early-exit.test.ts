@@ -146,6 +146,37 @@ describe.each(VIAS)('leaving a stream early (%s)', (via) => {
     await expect(rows.next()).rejects.toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' })
   })
 
+  test('a consumer that stops after several chunks is closed after its idle timeout too', async () => {
+    const replica = servers.cluster.replicas[0] as TestCluster['cluster']['primary']
+    const rows = database.db.selectFrom('items').selectAll().stream(1)[Symbol.asyncIterator]()
+    // Each chunk re-arms the idle deadline, not only the first one.
+    for (let chunk = 0; chunk < 3; chunk++) await rows.next()
+    await waitFor(async () => (await busyBackends(replica, APPLICATION)) === 0, {
+      what: 'the replica backend to go away',
+    })
+    expect(database.replicas().map((state) => state.inFlight)).toEqual([0, 0])
+    await expect(rows.next()).rejects.toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' })
+  })
+
+  test('a transaction whose stream passed its idle timeout fails with STREAM_IDLE_TIMEOUT, not committed', async () => {
+    const { primary } = servers.cluster
+    const name = `idle in a transaction (${via})`
+    const outcome = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('items').values({ name }).execute()
+      const rows = trx.selectFrom('items').selectAll().stream(1)[Symbol.asyncIterator]()
+      await rows.next() // and then dropped until its idle deadline destroys the connection
+      await waitFor(async () => (await busyBackends(primary, APPLICATION)) === 0, {
+        what: 'the primary backend to go away',
+      })
+    })
+    await expect(outcome).rejects.toMatchObject({ code: 'STREAM_IDLE_TIMEOUT' })
+    const committed = await primary.query<{ n: number }>(
+      'select count(*)::int as n from items where name = $1',
+      [name],
+    )
+    expect(committed[0]?.n).toBe(0)
+  })
+
   test('a stream left open when its transaction callback returns is closed before COMMIT', async () => {
     const { primary } = servers.cluster
     const name = `left open in a transaction (${via})`

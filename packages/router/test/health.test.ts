@@ -1,5 +1,5 @@
 import { DatabaseNotReadyError, TargetRoleError } from '@sluice/core'
-import { waitFor } from '@sluice/testing'
+import { type FaultProxy, waitFor } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
@@ -16,7 +16,8 @@ const routed = (overrides: Record<string, unknown> = {}, options = {}) => {
   return database
 }
 beforeAll(async () => {
-  servers = await startTestCluster('direct')
+  // Proxied: a link fault (latency) on a replica.
+  servers = await startTestCluster('direct', { proxied: true })
 })
 afterAll(async () => {
   await Promise.all(databases.map((database) => database.close()))
@@ -96,6 +97,24 @@ describe('ready() and health() tell what the router knows', () => {
     } finally {
       letGo()
       await Promise.all(holding)
+    }
+  })
+
+  test('health() called by many at once reports a slow but healthy replica up', async () => {
+    const database = routed({}, { probeTimeoutMs: 1500 })
+    await waitFor(() => database.replicas().every((replica) => replica.status === 'up'))
+    const link = servers.networks[1] as FaultProxy
+    await link.latency(100)
+    try {
+      // A liveness probe, a readiness probe and a dashboard at once: they share one check,
+      // instead of queueing on the monitor's one connection until the last ones time out.
+      const reports = await Promise.all(Array.from({ length: 10 }, () => database.health()))
+      for (const report of reports) {
+        expect(report.targets[1], JSON.stringify(report)).toMatchObject({ status: 'up' })
+      }
+      expect(database.replicas()[0]?.status).toBe('up')
+    } finally {
+      await link.restore()
     }
   })
 

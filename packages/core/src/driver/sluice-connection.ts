@@ -91,6 +91,9 @@ export class SluiceConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    // A stream's idle deadline gave this connection back (destroyed) under whoever still holds
+    // it, e.g. a transaction about to COMMIT: say why, not pg's untyped "Client was closed".
+    if (this.#released && this.#broken instanceof StreamClosedError) throw this.#broken
     const end = observeQuery(
       this.#events,
       this.#target.label,

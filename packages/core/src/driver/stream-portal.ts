@@ -56,11 +56,10 @@ export class StreamPortal<R> {
 
   /** The consumer holds a chunk: the idle deadline runs until {@link active}. */
   idle(): void {
-    if (this.#timer) this.#timer.refresh()
-    else {
-      this.#timer = setTimeout(() => this.#expire(), this.#idleMs)
-      this.#timer.unref()
-    }
+    // A new timer each chunk: `refresh()` does not re-arm a timer `clearTimeout` stopped, so
+    // only the first chunk would have had a deadline.
+    this.#timer = setTimeout(() => this.#expire(), this.#idleMs)
+    this.#timer.unref()
   }
 
   /** The consumer asked for more: stops the idle deadline; throws if the portal was closed. */
