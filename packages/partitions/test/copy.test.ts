@@ -1,21 +1,15 @@
 import { type Kysely, sql } from 'kysely'
 import { expect, test } from 'vitest'
-import { definePartitions, planMaintenance, runMaintenance } from '../src/index.js'
+import { planMaintenance, runMaintenance } from '../src/index.js'
 import type { Statement } from '../src/maintenance/plan.js'
 import { batches } from '../src/maintenance/run.js'
-import { freshDatabase, rowsByPartition } from './helpers.js'
+import { freshDatabase, monthly, rowsByPartition } from './helpers.js'
 
 // Issue 13, item 6 (session 7): a move copies its rows outside the parent lock; the switch
 // under the lock handles only the writes made since the copy, and checks the result.
 const NOVEMBER = new Date('2026-11-15T00:00:00Z')
 const DECEMBER = new Date('2026-12-15T00:00:00Z')
-const notes = definePartitions({
-  table: 'notes',
-  column: 'at',
-  interval: 'month',
-  premake: 1,
-  defaultPartition: true,
-})
+const notes = monthly('notes')
 
 /** `notes` with 200 rows for January waiting in the default, and the plan that moves them. */
 async function waitingRows() {

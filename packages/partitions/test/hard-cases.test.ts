@@ -1,18 +1,12 @@
 import { sql } from 'kysely'
 import { describe, expect, test } from 'vitest'
 import { definePartitions, listPartitions, runMaintenance } from '../src/index.js'
-import { freshDatabase, rowsByPartition } from './helpers.js'
+import { freshDatabase, monthly, rowsByPartition } from './helpers.js'
 
 // Found in adversarial review of issue 13: schema and data a production table has that
 // made every run fail for the table (or archive a partition only halfway).
 const FEBRUARY = new Date('2027-02-10T00:00:00Z')
-const events = definePartitions({
-  table: 'events',
-  column: 'at',
-  interval: 'month',
-  premake: 1,
-  defaultPartition: true,
-})
+const events = monthly('events')
 
 async function eventsWithDefault() {
   const { db } = await freshDatabase()

@@ -5,6 +5,7 @@ import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, afterEach } from 'vitest'
+import { definePartitions, type PartitionSpec, type PartitionSpecInput } from '../src/index.js'
 
 const databases: SluiceDatabase<unknown>[] = []
 afterAll(() => Promise.all(databases.map((database) => database.close())))
@@ -73,4 +74,19 @@ export async function probe(url: string, query: string): Promise<{ stop(): Promi
       return longest
     },
   }
+}
+
+/**
+ * The tests' usual spec: monthly on column `at`, one month premade, a default partition;
+ * `overrides` change any of it.
+ */
+export function monthly(table: string, overrides: Partial<PartitionSpecInput> = {}): PartitionSpec {
+  return definePartitions({
+    table,
+    column: 'at',
+    interval: 'month',
+    premake: 1,
+    defaultPartition: true,
+    ...overrides,
+  })
 }

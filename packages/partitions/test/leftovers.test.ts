@@ -96,3 +96,27 @@ test('a name holding $sluice$ (the dollar quote of a DO block) gets its replica 
     where i.inhparent = 'a$sluice$b'::regclass`.execute(db)
   expect(rows).toEqual([{ identity: 'i' }])
 })
+
+test('an archive schema that does not exist (a quoted mixed-case name) is refused before any DDL; the name as SQL reads it archives', async () => {
+  const db = await logs()
+  await sql`create schema archive`.execute(db)
+  const archiveInto = (archiveSchema: string) =>
+    definePartitions({
+      table: 'logs',
+      column: 'at',
+      interval: 'month',
+      premake: 1,
+      retention: { keep: 3, mode: 'archive', archiveSchema },
+    })
+  const refused = await runMaintenance(db, [archiveInto('"Archive"')], { now: NOVEMBER })
+  expect(refused.errors.map((e) => e.error)).toMatchObject([
+    { code: 'PARTITION_ARCHIVE_SCHEMA_NOT_FOUND', context: { field: 'retention.archiveSchema' } },
+  ])
+  expect(refused).toMatchObject({ created: [], detached: [], archived: [] })
+  const archived = await runMaintenance(db, [archiveInto('Archive')], { now: NOVEMBER })
+  expect(archived).toMatchObject({ errors: [], archived: ['logs_old'] })
+  const { rows } = await sql<{
+    n: number
+  }>`select count(*)::int as n from archive.logs_old`.execute(db)
+  expect(rows).toEqual([{ n: 1 }])
+})

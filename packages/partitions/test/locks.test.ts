@@ -1,8 +1,8 @@
 import { type Kysely, sql } from 'kysely'
 import { expect, test } from 'vitest'
-import { definePartitions, PartitionError, planMaintenance, runMaintenance } from '../src/index.js'
+import { PartitionError, planMaintenance, runMaintenance } from '../src/index.js'
 import { batches } from '../src/maintenance/run.js'
-import { connectClient, freshDatabase, probe } from './helpers.js'
+import { connectClient, freshDatabase, monthly, probe } from './helpers.js'
 
 /** The opt-in: defaults over this many rows are proven free of a new range before the switch. */
 const PROVE_ABOVE = 10_000
@@ -12,13 +12,7 @@ const PROVE_ABOVE = 10_000
 // parent's traffic.
 const NOVEMBER = new Date('2026-11-15T00:00:00Z')
 const DECEMBER = new Date('2026-12-15T00:00:00Z')
-const events = definePartitions({
-  table: 'events',
-  column: 'at',
-  interval: 'month',
-  premake: 1,
-  defaultPartition: true,
-})
+const events = monthly('events')
 
 /** A run that attaches January next to a default of `size` far-future rows, under a reader. */
 async function attachNextTo(size: number) {
@@ -129,13 +123,7 @@ test('a long writer of a referenced table never holds the parent: maintenance re
   await sql`create table orders (id bigint, user_id int references users, at timestamptz not null)
     partition by range (at)`.execute(db)
   await sql`create table orders_default partition of orders default`.execute(db)
-  const orders = definePartitions({
-    table: 'orders',
-    column: 'at',
-    interval: 'month',
-    premake: 1,
-    defaultPartition: true,
-  })
+  const orders = monthly('orders')
   await runMaintenance(db, [orders], { now: NOVEMBER })
   // A long transaction writing users holds ROW EXCLUSIVE, which ATTACH's key clone waits for.
   const long = await connectClient(url)

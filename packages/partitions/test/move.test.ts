@@ -1,21 +1,15 @@
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, describe, expect, test } from 'vitest'
-import { definePartitions, PartitionError, runMaintenance } from '../src/index.js'
-import { freshDatabase, rowsByPartition } from './helpers.js'
+import { PartitionError, runMaintenance } from '../src/index.js'
+import { freshDatabase, monthly, rowsByPartition } from './helpers.js'
 
 // Issue 13, items 1, 2 and 4: rows leave the default partition with their content, their
 // referencing rows and without anyone seeing them disappear.
 const NOVEMBER = new Date('2026-11-22T00:00:00Z')
 const JANUARY = new Date('2027-01-10T00:00:00Z')
 const ROWS = 300
-const spec = definePartitions({
-  table: 'ledger',
-  column: 'at',
-  interval: 'month',
-  premake: 1,
-  defaultPartition: true,
-})
+const spec = monthly('ledger')
 const clients: pg.Client[] = []
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.end()))

@@ -12,7 +12,7 @@ import {
   type RetentionMode,
   runMaintenance,
 } from '../src/index.js'
-import { bounds, freshDatabase, rowsByPartition } from './helpers.js'
+import { bounds, freshDatabase, monthly, rowsByPartition } from './helpers.js'
 
 const JUNE = new Date('2026-06-15T00:00:00Z')
 const NOVEMBER = new Date('2026-11-22T00:00:00Z')
@@ -178,13 +178,7 @@ describe.each([
 
 test('a default partition holding rows for next month: maintenance moves them out in one transaction and creates the partition', async () => {
   const { db } = await freshDatabase()
-  const spec = definePartitions({
-    table: 'events',
-    column: 'at',
-    interval: 'month',
-    premake: 1,
-    defaultPartition: true,
-  })
+  const spec = monthly('events')
   await createPartitionedTable(
     db,
     spec,

@@ -7,7 +7,7 @@ import {
   type PartitionError,
   runMaintenance,
 } from '../src/index.js'
-import { bounds, freshDatabase, rowsByPartition } from './helpers.js'
+import { bounds, freshDatabase, monthly, rowsByPartition } from './helpers.js'
 
 // Issue 13, items 3, 8-12 and "bad input": real schemas, real bounds.
 const NOVEMBER = new Date('2026-11-22T00:00:00Z')
@@ -196,13 +196,7 @@ describe('real bounds, not names', () => {
 
   test('fills the gaps of a pause and moves rows of a past range out of the default', async () => {
     const { db } = await freshDatabase()
-    const spec = definePartitions({
-      table: 'pings',
-      column: 'at',
-      interval: 'month',
-      premake: 1,
-      defaultPartition: true,
-    })
+    const spec = monthly('pings')
     await createPartitionedTable(
       db,
       spec,

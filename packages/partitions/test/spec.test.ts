@@ -72,6 +72,16 @@ describe('definePartitions', () => {
       ['retention.archiveSchema'],
     ],
     [
+      'an archive schema over 63 bytes',
+      { ...base, retention: { keep: 3, mode: 'archive', archiveSchema: 'a'.repeat(64) } },
+      ['retention.archiveSchema'],
+    ],
+    [
+      "an archive schema that is the table's own",
+      { ...base, retention: { keep: 3, mode: 'archive', archiveSchema: 'public' } },
+      ['retention.archiveSchema'],
+    ],
+    [
       'an index column with a quote',
       { ...base, indexes: [{ columns: ["x'"] }] },
       ['indexes.0.columns.0'],
@@ -80,6 +90,15 @@ describe('definePartitions', () => {
     ['a table name too long for its partitions', { ...base, table: 'x'.repeat(54) }, ['table']],
   ])('%s is a ConfigError naming the field', (_what, input, fields) => {
     expect(badFields(input)).toEqual(fields)
+  })
+
+  test('archive schemas are read as SQL reads them: unquoted folds, quoted keeps its case', () => {
+    const archive = (archiveSchema: string) =>
+      definePartitions({ ...base, retention: { keep: 3, mode: 'archive', archiveSchema } })
+        .retention?.archiveSchema
+    expect(archive('Old_Data')).toBe('old_data')
+    expect(archive('"Old Data"')).toBe('Old Data')
+    expect(archive(`"${'é'.repeat(31)}"`)).toBe('é'.repeat(31)) // 62 bytes
   })
 
   test('messages never echo the bad value', () => {

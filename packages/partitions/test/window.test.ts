@@ -6,7 +6,7 @@ import {
   PartitionError,
   runMaintenance,
 } from '../src/index.js'
-import { bounds, freshDatabase, rowsByPartition } from './helpers.js'
+import { bounds, freshDatabase, monthly, rowsByPartition } from './helpers.js'
 
 // Issue 13, sessions 6 and 7: without retention, rows of past ranges do not stay in the
 // default forever (they get their partitions, nearest first), and a partition made for an old
@@ -16,13 +16,7 @@ const FEBRUARY = new Date('2027-02-10T00:00:00Z')
 
 test('without retention, rows of past ranges get their partitions, nearest first, and no gap fill after them; rows beyond premake stay and are reported', async () => {
   const { db } = await freshDatabase()
-  const spec = definePartitions({
-    table: 'pings',
-    column: 'at',
-    interval: 'month',
-    premake: 1,
-    defaultPartition: true,
-  })
+  const spec = monthly('pings')
   await sql`create table pings (at timestamptz not null) partition by range (at)`.execute(db)
   await sql`create table pings_default partition of pings default`.execute(db)
   // An old import, a year below 100 (Date.UTC reads 99 as 1999), last month; and a
@@ -69,14 +63,7 @@ test('without retention, rows of past ranges get their partitions, nearest first
 
 test('with retention, rows within it get their partitions; older ones stay', async () => {
   const { db } = await freshDatabase()
-  const spec = definePartitions({
-    table: 'pings',
-    column: 'at',
-    interval: 'month',
-    premake: 1,
-    defaultPartition: true,
-    retention: { keep: 6, mode: 'drop' },
-  })
+  const spec = monthly('pings', { retention: { keep: 6, mode: 'drop' } })
   await sql`create table pings (at timestamptz not null) partition by range (at)`.execute(db)
   await sql`create table pings_default partition of pings default`.execute(db)
   await sql`insert into pings values ('2026-09-15'), ('2026-06-15')`.execute(db)

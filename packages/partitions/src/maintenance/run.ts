@@ -180,7 +180,8 @@ function emptyResult(): Mutable<MaintenanceResult> {
  *
  * @example
  * ```ts
- * for (const batch of batches(step.statements)) console.log(batch.map((s) => s.sql))
+ * const [step] = await planMaintenance(db, [messages])
+ * for (const batch of batches(step?.statements ?? [])) console.log(batch.map((s) => s.sql))
  * ```
  */
 export function* batches(statements: readonly Statement[]): Generator<Statement[]> {

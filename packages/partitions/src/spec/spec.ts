@@ -153,6 +153,14 @@ const schema = z
         message: "is required when retention.mode is 'archive'",
       })
     }
+    if (retention.mode === 'archive' && retention.archiveSchema === spec.table.schema) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'archiveSchema'],
+        message:
+          "must differ from the table's schema (an archived partition would stay beside the live ones)",
+      })
+    }
     const { count, unit } = parseKeep(retention.keep, spec.interval)
     if (count * MAX_DAYS[unit] < MIN_DAYS[spec.interval]) {
       ctx.addIssue({
