@@ -10,8 +10,6 @@ export type PartitionErrorCode =
   | 'PARTITION_COLUMN_NOT_TIME'
   /** The spec's template table does not exist (field `template`). */
   | 'PARTITION_TEMPLATE_NOT_FOUND'
-  /** Retention archives into a schema that does not exist (field `retention.archiveSchema`). */
-  | 'PARTITION_ARCHIVE_SCHEMA_NOT_FOUND'
   /** The spec changed since the last run in a way that would remove more data (field named). */
   | 'PARTITION_SPEC_CHANGED'
   /** A query on a strictly checked table has no pruning predicate on its key. */

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { PartitionError } from '../errors.js'
 import type { KeySpan } from '../spec/bounds.js'
-import { qualified, quote } from '../spec/identifiers.js'
+import { qualified } from '../spec/identifiers.js'
 import { TIME_TYPES_TEXT, type TimeType, timeType } from '../spec/partition-for.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
@@ -87,11 +87,10 @@ const CASTS: Record<TimeType, string> = {
 /**
  * Reads the spec's parent table from the catalog, and checks it before any DDL: it exists,
  * is range-partitioned on the spec's column alone, the column is a time type (any
- * precision), and the template and archive schema exist.
+ * precision), and the template exists.
  *
  * @throws PartitionError `PARTITION_TABLE_NOT_FOUND`, `PARTITION_TABLE_NOT_PARTITIONED`,
- *   `PARTITION_COLUMN_NOT_TIME`, `PARTITION_TEMPLATE_NOT_FOUND` or
- *   `PARTITION_ARCHIVE_SCHEMA_NOT_FOUND`.
+ *   `PARTITION_COLUMN_NOT_TIME` or `PARTITION_TEMPLATE_NOT_FOUND`.
  * @example
  * ```ts
  * const parent = await readParent(db, messages)
@@ -144,7 +143,6 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
       { field: 'column' },
     )
   }
-  await checkArchiveSchema(db, spec)
   const oid = parent.oid
   const [
     grants,
@@ -269,20 +267,6 @@ async function attachedPartitions(
       ? { lower: value(row.lower), upper: value(row.upper) }
       : {}),
   }))
-}
-
-async function checkArchiveSchema(db: AnyKysely, spec: PartitionSpec): Promise<void> {
-  const archive = spec.retention?.mode === 'archive' ? spec.retention.archiveSchema : undefined
-  if (archive === undefined) return
-  const { rows } = await sql<{ found: boolean }>`
-    select exists (select 1 from pg_namespace where nspname = ${archive}) as found`.execute(db)
-  if (!rows[0]?.found) {
-    throw new PartitionError(
-      'PARTITION_ARCHIVE_SCHEMA_NOT_FOUND',
-      `retention.archiveSchema ${quote(archive)} does not exist (names are read as SQL reads them: unquoted folds to lower case); create it, or fix the name`,
-      { field: 'retention.archiveSchema' },
-    )
-  }
 }
 
 async function templateStorage(db: AnyKysely, spec: PartitionSpec): Promise<string[]> {
