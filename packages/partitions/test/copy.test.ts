@@ -131,6 +131,38 @@ test("writers' session settings (time zone, extra_float_digits) do not change wh
   expect(exact).toEqual([{ n: 201 }])
 })
 
+test('a json value written during the copy keeps its text exactly (spacing, key order, duplicate keys), also in a default whose columns are in another order', async () => {
+  const { db } = await freshDatabase()
+  await sql`create table notes (id int, at timestamptz not null, body text, doc json, primary key (id, at)) partition by range (at)`.execute(
+    db,
+  )
+  // An old table attached as the default: the same columns, another order.
+  await sql`create table notes_default (doc json, body text, at timestamptz not null, id int not null)`.execute(
+    db,
+  )
+  await sql`alter table notes attach partition notes_default default`.execute(db)
+  await runMaintenance(db, [notes], { now: NOVEMBER })
+  await sql`insert into notes (id, at, body, doc) values (1, '2027-01-02', 'seed', '{"z": 0}')`.execute(
+    db,
+  )
+  const doc = '{"b": 1,   "a": 2, "a": 3}'
+  const [step] = await planMaintenance(db, [notes], { now: DECEMBER })
+  await runBatches(db, step?.statements ?? [], async () => {
+    await sql`insert into notes (id, at, body, doc) values (2, '2027-01-03', 'new', ${doc}::json)`.execute(
+      db,
+    )
+    await sql`update notes set doc = ${doc}::json where id = 1`.execute(db)
+  })
+  const { rows } = await sql<{ id: number; doc: string; partition: string }>`
+    select id, doc::text as doc, tableoid::regclass::text as partition from notes order by id`.execute(
+    db,
+  )
+  expect(rows).toEqual([
+    { id: 1, doc, partition: 'notes_p20270101' },
+    { id: 2, doc, partition: 'notes_p20270101' },
+  ])
+})
+
 test('a write the recorder cannot see makes the switch find the rows different from the copy', async () => {
   const { db, statements } = await waitingRows()
   await runBatches(

@@ -6,11 +6,11 @@ import type { Interval } from '../spec/calendar.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
 /**
- * The settings under which a move records and compares rows as `jsonb` (the trigger function
- * and the switch both use them): `to_jsonb` writes `timestamptz` in the session's time zone,
- * floats with its `extra_float_digits` (fewer digits lose precision), intervals, `bytea` and
- * `money` in its styles, so a writer with other settings would record text the switch never
- * matches (every run rolled back).
+ * The settings under which a move records and compares rows in their text form (the trigger
+ * function and the switch both use them): a row's text writes `timestamptz` in the session's
+ * time zone and date style, floats with its `extra_float_digits` (fewer digits lose
+ * precision), intervals, `bytea` and `money` in its styles, so a writer with other settings
+ * would record text the switch never matches (every run rolled back).
  *
  * @example
  * ```ts
@@ -18,6 +18,7 @@ import type { PartitionSpec } from '../spec/spec.js'
  * ```
  */
 export const RECORDING_SETTINGS = [
+  ['DateStyle', 'ISO, MDY'],
   ['TimeZone', 'UTC'],
   ['extra_float_digits', '3'],
   ['IntervalStyle', 'postgres'],
@@ -51,29 +52,39 @@ const SETUP = [
     mode text not null,
     primary key (schema_name, table_name))`,
   // A move's record of the default partition's writes while its rows are copied
-  // (maintenance/copy.ts): the writer's transaction, the row before and after.
+  // (maintenance/copy.ts): the writer's transaction, the row before and after, as the row's
+  // text, which gives every value back exactly (`jsonb` would rewrite a `json` column).
   `create table if not exists sluice_partitions.moves (
     id bigint generated always as identity primary key,
     relid oid not null,
     xid xid8 not null default pg_current_xact_id(),
-    old jsonb,
-    new jsonb)`,
+    old text,
+    new text)`,
+  // Rows recorded as jsonb by an earlier version: only ever a running move's, redone by the
+  // next run.
+  `do $do$ begin
+    if (select atttypid from pg_attribute where attrelid = 'sluice_partitions.moves'::regclass
+        and attname = 'old') <> 'text'::regtype then
+      truncate sluice_partitions.moves, sluice_partitions.move_copies;
+      alter table sluice_partitions.moves alter column old type text, alter column new type text;
+    end if;
+  end $do$`,
   `create table if not exists sluice_partitions.move_copies (
     relid oid primary key,
     snapshot pg_snapshot not null)`,
   // SECURITY DEFINER: the application's roles write the default without rights on this schema.
   // RECORDING_SETTINGS: the writer's session settings must not change the recorded text (a
-  // function made before them is replaced).
+  // function made before them, or recording jsonb, is replaced).
   `do $do$ begin
     if not exists (select 1 from pg_proc where oid = to_regprocedure('sluice_partitions.capture_move()')
-        and proconfig @> array['TimeZone=UTC']) then
+        and proconfig @> array['DateStyle=ISO, MDY']) then
       create or replace function sluice_partitions.capture_move() returns trigger
         language plpgsql security definer set search_path = pg_catalog
         ${RECORDING_SETTINGS.map(([name, value]) => `set ${name} = '${value}'`).join(' ')} as $f$
       begin
         insert into sluice_partitions.moves (relid, old, new) values (tg_relid,
-          case when tg_op <> 'INSERT' then to_jsonb(old) end,
-          case when tg_op <> 'DELETE' then to_jsonb(new) end);
+          case when tg_op <> 'INSERT' then old::text end,
+          case when tg_op <> 'DELETE' then new::text end);
         return null;
       end $f$;
     end if;
@@ -106,7 +117,7 @@ export async function ensureMetadata(db: AnyKysely): Promise<void> {
 async function metadataExists(db: AnyKysely): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`
     select exists (select 1 from pg_proc where oid = to_regprocedure('sluice_partitions.capture_move()')
-        and proconfig @> array['TimeZone=UTC']) and exists (
+        and proconfig @> array['DateStyle=ISO, MDY']) and exists (
       select 1 from pg_attribute
       where attrelid = to_regclass('sluice_partitions.tables') and attname = 'default_rows'
     ) as found`.execute(db)

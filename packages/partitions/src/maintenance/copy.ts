@@ -8,7 +8,7 @@ import { type NewPartition, rangePredicate } from './ddl.js'
 /**
  * The trigger that records, while a range's rows are copied out of the default partition
  * outside any lock on the parent, every row written to the default meanwhile (old and new
- * content, as `jsonb`, with the writer's transaction id) in `sluice_partitions.moves`.
+ * content, as the row's text, with the writer's transaction id) in `sluice_partitions.moves`.
  */
 export const CAPTURE_TRIGGER = 'sluice_move_capture'
 
@@ -85,9 +85,11 @@ export function copyRows(
  * The statements of the switch (under the parent's lock) that bring the copy up to date
  * with the writes recorded since its snapshot: the net old versions of the range's rows are
  * deleted from the copy, then the net new ones inserted (multisets: `except all`, so rows
- * written then changed again cancel out). Only the writes since the copy are read. Each
- * returns `same`: every old version was found in the copy, every new one reads back as it
- * was written (its type's text form survived `jsonb`); the runner rolls back unless `same`.
+ * written then changed again cancel out). Only the writes since the copy are read. Rows are
+ * compared as the text of their copied columns, which is exact for every type under
+ * `RECORDING_SETTINGS` (a `json` value keeps its spacing, key order and duplicate keys).
+ * Each returns `same`: every old version was found in the copy, every new one reads back as
+ * it was written; the runner rolls back unless `same`.
  *
  * @example
  * ```ts
@@ -99,36 +101,38 @@ export function applyChanges(
   partition: NewPartition,
   defaultName: string,
 ): string[] {
-  const { schema, table } = parent.spec
+  const { schema } = parent.spec
   const to = qualified(schema, partition.name)
-  const row = qualified(schema, table)
+  // Recorded rows are the default's own row type (its column order may differ from the
+  // parent's); columns are taken from it by name.
+  const row = qualified(schema, defaultName)
   const key = quote(parent.spec.column)
-  const inRange = (j: string) =>
-    spanPredicate(`(jsonb_populate_record(null::${row}, ${j})).${key}`, partition.span, parent.type)
+  const columns = parent.copyColumns.map(quote)
+  const fields = (record: string) => columns.map((c) => `(${record}).${c}`).join(', ')
+  const text = (record: string) => `row(${fields(record)})::text`
+  const inRange = (j: string) => spanPredicate(`(${j}::${row}).${key}`, partition.span, parent.type)
   const changes = `with changes as (
       select m.old, m.new from sluice_partitions.moves m join sluice_partitions.move_copies c on c.relid = m.relid
       where m.relid = ${defaultId(parent, defaultName)} and not pg_visible_in_snapshot(m.xid, c.snapshot)),
     olds as (select old as j from changes where old is not null and ${inRange('old')}),
     news as (select new as j from changes where new is not null and ${inRange('new')})`
-  const columns = parent.copyColumns.map(quote)
   const override = parent.hasIdentity ? ' overriding system value' : ''
   return [
     `${changes},
-    gone as (select j from olds except all select j from news),
-    wanted as (select j, count(*) as m from gone group by j),
-    found as (select n.ctid as id, to_jsonb(n.*) as j from ${to} n
-      where n.${key} in (select (jsonb_populate_record(null::${row}, j)).${key} from wanted)),
+    gone as (select j::${row} as r from (select j from olds except all select j from news) g),
+    wanted as (select ${text('r')} as j, (r).${key} as k, count(*) as m from gone group by 1, 2),
+    found as (select n.ctid as id, ${text('n')} as j from ${to} n where n.${key} in (select k from wanted)),
     victims as (select f.id from (select id, j, row_number() over (partition by j order by id) as r from found) f
       join wanted w on w.j = f.j where f.r <= w.m),
     deleted as (delete from ${to} where ctid = any (array(select id from victims)) returning 1)
     select 0 as moved, (select count(*) from deleted) = (select coalesce(sum(m), 0) from wanted) as same`,
     `${changes},
-    added as (select j from news except all select j from olds),
+    added as (select j::${row} as r from (select j from news except all select j from olds) a),
     inserted as (insert into ${to} as n (${columns.join(', ')})${override}
-      select ${columns.map((c) => `r.${c}`).join(', ')} from added, jsonb_populate_record(null::${row}, added.j) r
-      returning to_jsonb(n.*) as j)
+      select ${fields('r')} from added
+      returning ${text('n')} as j)
     select 0 as moved, (select count(*) from inserted) = (select count(*) from added)
-      and not exists (select j from inserted except all select j from added) as same`,
+      and not exists (select j from inserted except all select ${text('r')} from added) as same`,
   ]
 }
 
