@@ -61,6 +61,25 @@ test('without retention, rows of past ranges get their partitions, nearest first
   expect(status).toMatchObject({ table: 'public.pings', defaultRows: 1, lastError: null })
 })
 
+test('without retention, partitions made for a run of old months bring no empty ones after them on the next runs (found by the breaker)', async () => {
+  const { db } = await freshDatabase()
+  const spec = monthly('pings')
+  await sql`create table pings (at timestamptz not null) partition by range (at)`.execute(db)
+  await sql`create table pings_default partition of pings default`.execute(db)
+  // One row a month, 2020-01 to 2023-05: the newest partition before now is then 2023-05.
+  await sql`insert into pings select '2020-01-15'::timestamptz + g * interval '1 month'
+    from generate_series(0, 40) g`.execute(db)
+  const first = await runMaintenance(db, [spec], { now: FEBRUARY })
+  expect(first).toMatchObject({ movedRows: 41, errors: [] })
+  const made = (await bounds(db, 'pings')).map((b) => b.name)
+  const later = new Date(FEBRUARY.getTime() + 60_000)
+  for (const now of [FEBRUARY, later]) {
+    expect(await runMaintenance(db, [spec], { now })).toMatchObject({ created: [], errors: [] })
+  }
+  expect((await bounds(db, 'pings')).map((b) => b.name)).toEqual(made)
+  expect(made).not.toContain('pings_p20230601')
+})
+
 test('with retention, rows within it get their partitions; older ones stay', async () => {
   const { db } = await freshDatabase()
   const spec = monthly('pings', { retention: { keep: 6, mode: 'drop' } })

@@ -44,6 +44,8 @@ const SETUP = [
     last_error text,
     primary key (schema_name, table_name))`,
   'alter table sluice_partitions.tables add column if not exists default_rows bigint',
+  // The `now` of the last successful run: its current and premade ranges exist.
+  'alter table sluice_partitions.tables add column if not exists covered_at timestamptz',
   `create table if not exists sluice_partitions.retiring (
     schema_name text not null,
     table_name text not null,
@@ -119,7 +121,7 @@ async function metadataExists(db: AnyKysely): Promise<boolean> {
     select exists (select 1 from pg_proc where oid = to_regprocedure('sluice_partitions.capture_move()')
         and proconfig @> array['DateStyle=ISO, MDY']) and exists (
       select 1 from pg_attribute
-      where attrelid = to_regclass('sluice_partitions.tables') and attname = 'default_rows'
+      where attrelid = to_regclass('sluice_partitions.tables') and attname = 'covered_at'
     ) as found`.execute(db)
   return rows[0]?.found ?? false
 }
@@ -158,12 +160,12 @@ export async function takeLease(
 }
 
 /**
- * Gives the lease back and records the run: its spec, success or the first error, and the
- * rows left in the default partition.
+ * Gives the lease back and records the run: its spec, success or the first error, the rows
+ * left in the default partition, and (on success) the `now` it planned for.
  *
  * @example
  * ```ts
- * await releaseLease(db, messages, 'host:123:ab12', undefined, 0) // a successful run
+ * await releaseLease(db, messages, 'host:123:ab12', undefined, 0, new Date()) // a successful run
  * ```
  */
 export async function releaseLease(
@@ -172,6 +174,7 @@ export async function releaseLease(
   runner: string,
   error: unknown,
   defaultRows: number,
+  now: Date,
 ): Promise<void> {
   const message =
     error === undefined ? null : String((error as Error)?.message ?? error).slice(0, 1000)
@@ -180,6 +183,7 @@ export async function releaseLease(
     update sluice_partitions.tables set runner = null, lease_until = null,
       last_run_at = clock_timestamp(),
       last_success_at = case when ${message}::text is null then clock_timestamp() else last_success_at end,
+      covered_at = case when ${message}::text is null then ${now}::timestamptz else covered_at end,
       spec = case when ${message}::text is not null then spec
         -- A retention removed keeps the last one as the floor: removing it, then adding a
         -- shorter one, must not pass the check in two steps.
@@ -255,6 +259,23 @@ export async function checkSpecChange(db: AnyKysely, spec: PartitionSpec): Promi
       { field: 'retention.mode', table },
     )
   }
+}
+
+/**
+ * The `now` the last successful run of `spec`'s table planned for (`undefined`: none, as far
+ * as the database remembers): the ranges after its current one are the ones a gap may hold.
+ *
+ * @example
+ * ```ts
+ * const since = await lastCovered(db, messages) // a Date, or undefined before the first success
+ * ```
+ */
+export async function lastCovered(db: AnyKysely, spec: PartitionSpec): Promise<Date | undefined> {
+  if (!(await metadataExists(db))) return undefined
+  const { rows } = await sql<{ at: Date | null }>`
+    select covered_at as at from sluice_partitions.tables
+    where schema_name = ${spec.schema} and table_name = ${spec.table}`.execute(db)
+  return rows[0]?.at ?? undefined
 }
 
 /** A partition retention detached (or is detaching) and has not dropped or archived yet. */

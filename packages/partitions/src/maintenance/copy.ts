@@ -108,8 +108,11 @@ export function applyChanges(
   const row = qualified(schema, defaultName)
   const key = quote(parent.spec.column)
   const columns = parent.copyColumns.map(quote)
-  const fields = (record: string) => columns.map((c) => `(${record}).${c}`).join(', ')
-  const text = (record: string) => `row(${fields(record)})::text`
+  // `(cte.r).col` for a recorded row, `alias.col` for a table's: qualified, so a user column
+  // named like an alias (`n`, `r`) is never taken for it.
+  const fields = (source: string) =>
+    columns.map((c) => (source.includes('.') ? `(${source}).${c}` : `${source}.${c}`)).join(', ')
+  const text = (source: string) => `row(${fields(source)})::text`
   const inRange = (j: string) => spanPredicate(`(${j}::${row}).${key}`, partition.span, parent.type)
   const changes = `with changes as (
       select m.old, m.new from sluice_partitions.moves m join sluice_partitions.move_copies c on c.relid = m.relid
@@ -120,7 +123,7 @@ export function applyChanges(
   return [
     `${changes},
     gone as (select j::${row} as r from (select j from olds except all select j from news) g),
-    wanted as (select ${text('r')} as j, (r).${key} as k, count(*) as m from gone group by 1, 2),
+    wanted as (select ${text('gone.r')} as j, (gone.r).${key} as k, count(*) as m from gone group by 1, 2),
     found as (select n.ctid as id, ${text('n')} as j from ${to} n where n.${key} in (select k from wanted)),
     victims as (select f.id from (select id, j, row_number() over (partition by j order by id) as r from found) f
       join wanted w on w.j = f.j where f.r <= w.m),
@@ -129,10 +132,10 @@ export function applyChanges(
     `${changes},
     added as (select j::${row} as r from (select j from news except all select j from olds) a),
     inserted as (insert into ${to} as n (${columns.join(', ')})${override}
-      select ${fields('r')} from added
+      select ${fields('added.r')} from added
       returning ${text('n')} as j)
     select 0 as moved, (select count(*) from inserted) = (select count(*) from added)
-      and not exists (select j from inserted except all select ${text('r')} from added) as same`,
+      and not exists (select j from inserted except all select ${text('added.r')} from added) as same`,
   ]
 }
 

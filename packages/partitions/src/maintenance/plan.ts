@@ -1,7 +1,7 @@
 import { isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
-import { retiringPartitions } from '../catalog/metadata.js'
+import { lastCovered, retiringPartitions } from '../catalog/metadata.js'
 import { type ParentTable, readParent } from '../catalog/parent.js'
 import { PartitionError } from '../errors.js'
 import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
@@ -285,7 +285,8 @@ async function planIn(
   const planned: Array<{ partition: NewPartition; rows: number; near: boolean; waiting: boolean }> =
     []
   const currentLower = rangeSpan(partitionFor(spec, now), parent.type).lower
-  for (const candidate of candidates(parent, now, cutoff, taken, waiting)) {
+  const since = await lastCovered(db, spec)
+  for (const candidate of candidates(parent, now, cutoff, taken, waiting, since)) {
     const { range, rows } = candidate
     const span = rangeSpan(range, parent.type)
     const pieces = uncovered(span, taken)

@@ -17,16 +17,16 @@ import { partitionFor, rangeStarting } from '../spec/partition-for.js'
  * The ranges to have: gap fill, current + premake, and the ranges of rows waiting in the
  * default from the retention cutoff (without retention: all of the past) to
  * `now + premake`. Gap fill starts at the oldest partition retention keeps; without
- * retention at the newest partition before the current range (the ranges skipped while
- * maintenance was down), so that a partition made for one old row never brings hundreds of
- * empty ones after it. Rows before the cutoff or beyond premake stay in the default
- * (reported). Gap fill comes first, oldest first (a run cut short by `maxPartitionsPerRun`
+ * retention at the current range of the last successful run (`since`: the `now` it planned
+ * for; on a first run, at the newest partition before the current range): the ranges
+ * skipped while maintenance was down, so that partitions made for old rows never bring empty
+ * ones after them. Rows before the cutoff or beyond premake stay in the default (reported). Gap fill comes first, oldest first (a run cut short by `maxPartitionsPerRun`
  * leaves one gap, above the newest partition made); then, marked `waiting`, the ranges of
  * older rows.
  *
  * @example
  * ```ts
- * for (const { range, rows } of candidates(parent, new Date(), undefined, [], new Map())) console.log(range.name, rows)
+ * for (const { range, rows } of candidates(parent, new Date(), undefined, [], new Map(), undefined)) console.log(range.name, rows)
  * ```
  */
 export function* candidates(
@@ -35,12 +35,15 @@ export function* candidates(
   cutoff: number | undefined,
   taken: readonly KeySpan[],
   waiting: ReadonlyMap<string, { start: LocalDate; rows: number }>,
+  since: Date | undefined,
 ) {
   const { spec, type } = parent
   const current = partitionFor(spec, now)
   const currentLower = rangeSpan(current, type).lower
   // Gap fill (pg_partman's partition_gap_fill) from the oldest partition retention keeps, or
-  // without retention from the newest one before now.
+  // without retention from the last successful run's range (first run: the newest partition
+  // before now).
+  const resumed = cutoff === undefined && since !== undefined && since <= now ? since : undefined
   const past = taken.filter(
     (t) => Number.isFinite(t.lower) && t.lower < currentLower && t.upper > (cutoff ?? -Infinity),
   )
@@ -49,8 +52,9 @@ export function* candidates(
       ? past.map((t) => Math.min(t.upper, currentLower))
       : past.map((t) => Math.max(t.lower, cutoff))
   const floor = cutoff === undefined ? Math.max(...floors) : Math.min(...floors)
-  const from =
-    floors.length > 0
+  const from = resumed
+    ? partitionFor(spec, resumed).from
+    : floors.length > 0
       ? intervalStart(spec.interval, keyDate(floor, type, spec.timeZone))
       : current.from
   const seen = new Set<string>()

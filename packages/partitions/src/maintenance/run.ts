@@ -108,9 +108,10 @@ export async function runMaintenance(
       continue
     }
     const errorsBefore = result.errors.length
+    const now = options.now ?? new Date()
     try {
       if (!options.acceptSpecChanges) await checkSpecChange(db, spec)
-      const { steps, defaultRows, findings } = await planTable(db, spec, options)
+      const { steps, defaultRows, findings } = await planTable(db, spec, { ...options, now })
       for (const error of findings) result.errors.push({ table, error })
       if (defaultRows > 0) result.defaultRows.push({ table, rows: defaultRows })
       const run = new Runner(db, options, result, events)
@@ -129,7 +130,7 @@ export async function runMaintenance(
       result.errors.push({ table, error })
     } finally {
       const stayed = result.defaultRows.find((d) => d.table === table)?.rows ?? 0
-      await releaseLease(db, spec, runner, result.errors[errorsBefore]?.error, stayed)
+      await releaseLease(db, spec, runner, result.errors[errorsBefore]?.error, stayed, now)
     }
   }
   if (specs.length > 0 && result.skipped.length === specs.length) result.status = 'skipped'
