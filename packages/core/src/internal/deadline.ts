@@ -47,8 +47,11 @@ export function withDeadline<T, F = T>(
     }
     // Timers run before the event loop reads its sockets: after a long turn (a loaded
     // machine, a busy process), an answer that came in time would still be waiting unread.
-    // Expiring after the next poll (setImmediate) lets it settle `work` first.
-    const timer = setTimeout(() => setImmediate(expire).unref(), waitMs)
+    // Expiring after the next poll (setImmediate) lets it settle `work` first. The immediate
+    // stays referenced: an unreferenced one does not wake a loop blocked in its poll, so the
+    // expiry would wait for the next unrelated timer or socket event (seconds, in a quiet
+    // process).
+    const timer = setTimeout(() => setImmediate(expire), waitMs)
     timer.unref?.()
     work.then(
       (value) => {

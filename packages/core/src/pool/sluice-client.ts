@@ -47,7 +47,7 @@ export class SluiceClient extends pg.Client {
   // unread after a long event-loop turn wins (see withDeadline).
   readonly #onWatchdog = () => {
     const statement = this.#statement
-    setImmediate(() => this.#expire(statement, this.#cancelFirst)).unref()
+    setImmediate(() => this.#expire(statement, this.#cancelFirst)) // referenced: see withDeadline
   }
   readonly #onResult = <T>(result: T): T => {
     this.#busy = false
