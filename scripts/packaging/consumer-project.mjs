@@ -15,6 +15,9 @@ export function run(command, args, cwd = root, env = {}) {
   })
 }
 
+/** The packages in the order they build: each compiles against the ones before it. */
+const PACK_ORDER = ['core', 'router', 'cache', 'partitions', 'observability', 'testing']
+
 /**
  * Packs every package into `work/packs` and installs the tarballs, with the peers at their
  * newest allowed versions, in `work/consumer` (its `src/main.ts` is scripts/packaging/consumer.ts).
@@ -23,16 +26,15 @@ export function prepareConsumer(work) {
   const packs = join(work, 'packs')
   const consumer = join(work, 'consumer')
   // One at a time, in dependency order: each prepack cleans and rebuilds its dist/, which the
-  // packages after it compile against.
-  run('pnpm', [
-    '-r',
-    '--workspace-concurrency=1',
-    '--filter',
-    './packages/*',
-    'pack',
-    '--pack-destination',
-    packs,
-  ])
+  // packages after it compile against. The order is written out: dev dependencies and
+  // optional peers (testing <-> cache, observability) make cycles that pnpm's own ordering of
+  // `-r` breaks arbitrarily.
+  const present = readdirSync(join(root, 'packages')).sort()
+  const missing = present.filter((name) => !PACK_ORDER.includes(name))
+  if (missing.length > 0) throw new Error(`PACK_ORDER does not list packages/${missing.join(', ')}`)
+  for (const name of PACK_ORDER) {
+    run('pnpm', ['pack', '--pack-destination', packs], join(root, 'packages', name))
+  }
   const tarballs = readdirSync(packs).filter((file) => file.endsWith('.tgz'))
   mkdirSync(join(consumer, 'src'), { recursive: true })
   const dependencies = Object.fromEntries(

@@ -114,7 +114,7 @@ export class RoutingConnection implements DatabaseConnection {
           : await this.#read(
               query,
               (connection) => {
-                rest = connection.streamQuery<R>(query, chunkSize, release)
+                rest = connection.streamWithIdle<R>(query, chunkSize, release)
                 return rest.next()
               },
               () => onPrimary(this.#router.classify(query)),

@@ -124,12 +124,25 @@ export class SluiceConnection implements DatabaseConnection {
   }
 
   /**
+   * Streams with pg-cursor (Kysely's entry; see {@link SluiceConnection.streamWithIdle}).
+   */
+  streamQuery<R>(
+    compiledQuery: CompiledQuery,
+    chunkSize = 1000,
+  ): AsyncIterableIterator<QueryResult<R>> {
+    return this.streamWithIdle<R>(compiledQuery, chunkSize)
+  }
+
+  /**
    * Streams with pg-cursor. A consumer that holds a chunk longer than the stream idle timeout
    * (it stopped calling `next()` without `return()`) loses the stream: the connection is
    * destroyed (mid-portal, it can never be reused) and given back, `onIdle` runs, and the next
-   * `next()` rejects with `STREAM_IDLE_TIMEOUT`.
+   * `next()` rejects with `STREAM_IDLE_TIMEOUT`. Not `streamQuery`'s third parameter: Kysely
+   * 0.29 passes its own options there.
+   *
+   * @internal For the router's routing connection.
    */
-  async *streamQuery<R>(
+  async *streamWithIdle<R>(
     compiledQuery: CompiledQuery,
     chunkSize = 1000,
     onIdle?: () => void,
