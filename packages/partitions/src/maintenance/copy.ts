@@ -70,15 +70,23 @@ export function copyRows(
   defaultName: string,
 ): string[] {
   const { schema } = parent.spec
-  const to = qualified(schema, partition.name)
-  const columns = parent.copyColumns.map(quote).join(', ')
-  const override = parent.hasIdentity ? ' overriding system value' : ''
+  const { to, columns, override } = insertTarget(parent, partition)
   return [
     // An interrupted earlier copy: its rows are all still in the default.
     `truncate ${to}`,
     `with snapshot as (insert into sluice_partitions.move_copies values (${defaultId(parent, defaultName)}, pg_current_snapshot()))
-     insert into ${to} (${columns})${override} select ${columns} from ${qualified(schema, defaultName)} where ${rangePredicate(parent, partition.span)}`,
+     insert into ${to} (${columns.join(', ')})${override} select ${columns.join(', ')} from ${qualified(schema, defaultName)} where ${rangePredicate(parent, partition.span)}`,
   ]
+}
+
+// The new partition as an insert's target: its name, the columns copied (by name, generated
+// ones left to compute again) and the clause that keeps identity values.
+function insertTarget(parent: ParentTable, partition: NewPartition) {
+  return {
+    to: qualified(parent.spec.schema, partition.name),
+    columns: parent.copyColumns.map(quote),
+    override: parent.hasIdentity ? ' overriding system value' : '',
+  }
 }
 
 /**
@@ -102,12 +110,11 @@ export function applyChanges(
   defaultName: string,
 ): string[] {
   const { schema } = parent.spec
-  const to = qualified(schema, partition.name)
+  const { to, columns, override } = insertTarget(parent, partition)
   // Recorded rows are the default's own row type (its column order may differ from the
   // parent's); columns are taken from it by name.
   const row = qualified(schema, defaultName)
   const key = quote(parent.spec.column)
-  const columns = parent.copyColumns.map(quote)
   // `(cte.r).col` for a recorded row, `alias.col` for a table's: qualified, so a user column
   // named like an alias (`n`, `r`) is never taken for it.
   const fields = (source: string) =>
@@ -119,7 +126,6 @@ export function applyChanges(
       where m.relid = ${defaultId(parent, defaultName)} and not pg_visible_in_snapshot(m.xid, c.snapshot)),
     olds as (select old as j from changes where old is not null and ${inRange('old')}),
     news as (select new as j from changes where new is not null and ${inRange('new')})`
-  const override = parent.hasIdentity ? ' overriding system value' : ''
   return [
     `${changes},
     gone as (select j::${row} as r from (select j from olds except all select j from news) g),
