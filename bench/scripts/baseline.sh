@@ -13,7 +13,12 @@ rm -rf "$out"
 mkdir -p "$out"
 git -C "$root" archive "$rev" packages/core "packages/$package" tsconfig.base.json | tar -x -C "$out"
 ln -s "$root/node_modules" "$out/node_modules"
-ln -s "$root/packages/core/node_modules" "$out/packages/core/node_modules"
+# core's dependencies as installed here, plus any the revision's core had that a sibling now
+# holds (the OpenTelemetry API moved to @sluice/observability).
+mkdir -p "$out/packages/core/node_modules"
+for entry in "$root/packages/core"/node_modules/* "$root/packages"/*/node_modules/@opentelemetry; do
+  [ -e "$out/packages/core/node_modules/$(basename "$entry")" ] || ln -s "$entry" "$out/packages/core/node_modules/"
+done
 # The package's dependencies as installed here, but its @sluice/core is the one of <revision>.
 mkdir -p "$out/packages/$package/node_modules/@sluice"
 for entry in "$root/packages/$package"/node_modules/* "$root/packages/$package"/node_modules/.bin; do
