@@ -1,5 +1,4 @@
-import { cachedQueryInfo } from '@sluice/core'
-import { withDeadline } from '@sluice/core/internal'
+import { cachedQueryInfo, withDeadline } from '@sluice/core/internal'
 import { Redis } from 'ioredis'
 import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
 import { CacheError, storeError, storeTimeout } from './errors.js'
