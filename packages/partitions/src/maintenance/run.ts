@@ -4,7 +4,13 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { isDatabaseError } from '@sluice/core'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
-import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from '../catalog/metadata.js'
+import {
+  checkSpecChange,
+  ensureMetadata,
+  releaseLease,
+  renewLease,
+  takeLease,
+} from '../catalog/metadata.js'
 import { PartitionError } from '../errors.js'
 import type { PartitionSpec } from '../spec/spec.js'
 import { type PartitionEvents, type PartitionInstrumentation, partitionEvents } from './events.js'
@@ -114,16 +120,12 @@ export async function runMaintenance(
       const { steps, defaultRows, findings } = await planTable(db, spec, { ...options, now })
       for (const error of findings) result.errors.push({ table, error })
       if (defaultRows > 0) result.defaultRows.push({ table, rows: defaultRows })
-      const run = new Runner(db, options, result, events)
+      // The lease is renewed before every step and checked in every transaction of it: a
+      // runner that lost it (paused past leaseMs) stops, and what it was doing rolls back.
+      const lease = (on: AnyKysely) => renewLease(on, spec, runner, leaseMs)
+      const run = new Runner(db, options, result, events, lease)
       for (const step of steps) {
-        const renewed = await takeLease(db, spec, runner, leaseMs)
-        if (!renewed.taken) {
-          throw new PartitionError(
-            'PARTITION_BUSY',
-            `${table}: lost the lease to ${renewed.heldBy}`,
-            { table },
-          )
-        }
+        await lease(db)
         await run.step(step)
       }
     } catch (error) {
@@ -213,17 +215,20 @@ class Runner {
   readonly #options: RunOptions
   readonly #result: Mutable<MaintenanceResult>
   readonly #events: PartitionEvents
+  readonly #lease: (db: AnyKysely) => Promise<void>
 
   constructor(
     db: AnyKysely,
     options: RunOptions,
     result: Mutable<MaintenanceResult>,
     events: PartitionEvents,
+    lease: (db: AnyKysely) => Promise<void>,
   ) {
     this.#db = db
     this.#options = options
     this.#result = result
     this.#events = events
+    this.#lease = lease
   }
 
   /** Runs one step; its failure is recorded and the run goes on. */
@@ -238,6 +243,8 @@ class Runner {
       }
       this.#record(step)
     } catch (error) {
+      // A lost lease: the holder may be mid-move on the same default; no cleanup, no more steps.
+      if (error instanceof PartitionError && error.code === 'PARTITION_BUSY') throw error
       this.#result.errors.push({ table: step.table, step, error })
       await this.#cleanUp(step)
     }
@@ -263,6 +270,7 @@ class Runner {
       // one connection, where the pooler keeps sessions.
       const mode = this.#options.poolerMode ?? process.env.DB_POOLER_MODE
       const session = mode !== 'transaction'
+      await this.#lease(this.#db)
       await this.#db.connection().execute(async (connection) => {
         if (session)
           await sql`select set_config('lock_timeout', ${timeout}, false)`.execute(connection)
@@ -284,6 +292,8 @@ class Runner {
         if (locked === undefined && statement.sql.endsWith(' in access exclusive mode'))
           locked = performance.now()
       }
+      // Last, so the lease row is locked only until the commit, not during a long copy.
+      await this.#lease(trx)
     })
     this.#result.movedRows += moved
     if (locked !== undefined) {
