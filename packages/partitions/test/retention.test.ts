@@ -102,6 +102,31 @@ describe('retention', () => {
   )
 })
 
+test('a partition past retention whose rows a foreign key still references (ON DELETE CASCADE) is refused, typed, and nothing is deleted; the others go', async () => {
+  const { db, spec } = await juneLogs('drop')
+  await sql`alter table logs add primary key (at)`.execute(db)
+  await sql`create table refs (id int primary key, at timestamptz references logs on delete cascade)`.execute(
+    db,
+  )
+  await sql`insert into refs values (1, '2026-06-20')`.execute(db)
+  const result = await runMaintenance(db, [spec], { now: NOVEMBER })
+  expect(result.dropped).toEqual(['logs_p20260701'])
+  expect(result.errors).toHaveLength(1)
+  expect(result.errors[0]?.step?.partition).toBe('logs_p20260601')
+  expect(result.errors[0]?.error).toMatchObject({
+    code: 'PARTITION_RETENTION_REFUSED',
+    message: expect.stringContaining('refs_at_fkey'),
+    cause: { code: '23503' },
+  })
+  const { rows } = await sql`select id from refs`.execute(db)
+  expect(rows).toEqual([{ id: 1 }])
+  expect((await bounds(db, 'logs')).map((b) => b.name)).toEqual([
+    'logs_p20260601',
+    'logs_p20261101',
+    'logs_p20261201',
+  ])
+})
+
 test('Prometheus metrics count the partitions the server gained and lost, and skipped runs', async () => {
   const { db, url, spec } = await juneLogs('drop')
   const before = await bounds(db, 'logs')

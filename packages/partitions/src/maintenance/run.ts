@@ -209,6 +209,21 @@ function checkMoved(text: string, outcome: { moved: number; same: boolean } | un
   )
 }
 
+/**
+ * A retirement PostgreSQL refused because rows of the partition are still referenced
+ * (`23503` on DETACH: a foreign key's `ON DELETE` action is never run by it), as a typed
+ * refusal naming the key and the fix; any other error as it is.
+ */
+function refusal(step: MaintenanceStep, error: unknown): unknown {
+  if (step.kind !== 'retire' || !isDatabaseError(error) || error.code !== '23503') return error
+  const key = (error as { constraint?: string }).constraint ?? 'a foreign key'
+  return new PartitionError(
+    'PARTITION_RETENTION_REFUSED',
+    `${step.table}: ${step.partition} is past retention, but rows of it are still referenced (${key}): PostgreSQL refuses to detach it, nothing was removed; delete or re-point the referencing rows (or drop the key), and the next run retires it`,
+    { cause: error, table: step.table },
+  )
+}
+
 /** Runs planned steps, transaction by transaction, retrying lock timeouts with backoff. */
 class Runner {
   readonly #db: AnyKysely
@@ -245,7 +260,7 @@ class Runner {
     } catch (error) {
       // A lost lease: the holder may be mid-move on the same default; no cleanup, no more steps.
       if (error instanceof PartitionError && error.code === 'PARTITION_BUSY') throw error
-      this.#result.errors.push({ table: step.table, step, error })
+      this.#result.errors.push({ table: step.table, step, error: refusal(step, error) })
       await this.#cleanUp(step)
     }
   }
