@@ -1,4 +1,5 @@
-import { ConnectionError, type SluiceConnection } from '@sluice/core'
+import { ConnectionError } from '@sluice/core'
+import type { SluiceConnection } from '@sluice/core/internal'
 import type {
   CompiledQuery,
   DatabaseConnection,

@@ -23,7 +23,10 @@ import {
 } from './sluice-connection.js'
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from './stream-portal.js'
 
-/** Options of {@link SluiceDriver}. */
+/** Options of {@link SluiceDriver}.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
+ */
 export interface DriverOptions {
   /** Hooks for query and pool events (one object or several). */
   readonly instrumentation?: Instrumentation | readonly Instrumentation[]
@@ -47,6 +50,7 @@ export interface DriverOptions {
  * maps pool and connection failures to typed errors, emits pool and query events, applies
  * transaction-level settings behind PgBouncer, and can drain in-flight work before closing.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const driver = new SluiceDriver(createPool(config.primary), config.primary)

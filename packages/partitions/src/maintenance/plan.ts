@@ -1,4 +1,4 @@
-import { isDatabaseError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core/internal'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { lastCovered, retiringPartitions } from '../catalog/metadata.js'

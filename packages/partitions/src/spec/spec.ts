@@ -1,4 +1,4 @@
-import { parseOptions } from '@sluice/core'
+import { parseOptions } from '@sluice/core/internal'
 import { z } from 'zod'
 import { type Interval, isTimeZone } from './calendar.js'
 import { parseIdentifier, parseQualified } from './identifiers.js'
