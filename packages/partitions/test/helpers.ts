@@ -12,16 +12,24 @@ afterAll(() => Promise.all(databases.map((database) => database.close())))
 
 /**
  * A new database on the shared server: its Kysely client (with the test profile's
- * instrumentation) and client URL (through PgBouncer in the production profile).
+ * instrumentation), client URL (through PgBouncer in the production profile), and `open`
+ * for another client of it with other settings (e.g. a runner of its own, `DB_POOL_SIZE` 1).
  */
-export async function freshDatabase(): Promise<{ db: Kysely<unknown>; url: string }> {
+export async function freshDatabase(): Promise<{
+  db: Kysely<unknown>
+  url: string
+  open(settings?: Record<string, string>): Kysely<unknown>
+}> {
   const { url, env } = await sharedPostgres().createDatabase(databaseName('parts'))
-  const database = createDatabase<unknown>(
-    parseConfig({ ...env, DB_POOL_SIZE: '6' }),
-    withProfile({}),
-  )
-  databases.push(database)
-  return { db: database.db, url }
+  const open = (settings: Record<string, string> = {}) => {
+    const database = createDatabase<unknown>(
+      parseConfig({ ...env, DB_POOL_SIZE: '6', ...settings }),
+      withProfile({}),
+    )
+    databases.push(database)
+    return database.db
+  }
+  return { db: open(), url, open }
 }
 
 /** Each attached partition of `table` with its bounds as the server prints them. */
