@@ -95,8 +95,9 @@ export class SluiceDriver implements Driver {
 
   async acquireConnection(): Promise<SluiceConnection> {
     if (this.#closed) throw new DatabaseClosedError()
-    const pool = this.#events.onPoolEvent
-    const started = pool.emit ? performance.now() : 0
+    // Looked up once: each lookup asks the diagnostics channel for subscribers.
+    const emit = this.#events.onPoolEvent.emit
+    const started = emit ? performance.now() : 0
     const target = this.#target.label
     let client: pg.PoolClient
     try {
@@ -104,7 +105,7 @@ export class SluiceDriver implements Driver {
     } catch (error) {
       const mapped = toSluiceError(error, this.#target)
       if (mapped instanceof PoolTimeoutError) {
-        pool.emit?.({
+        emit?.({
           kind: 'acquire-timeout',
           target,
           waitMs: performance.now() - started,
@@ -112,7 +113,7 @@ export class SluiceDriver implements Driver {
       }
       throw mapped
     }
-    pool.emit?.({ kind: 'acquire', target, waitMs: performance.now() - started })
+    emit?.({ kind: 'acquire', target, waitMs: performance.now() - started })
     let connection = this.#connections.get(client)
     if (connection) connection.checkout()
     else {
