@@ -1,4 +1,5 @@
 import { ConfigError, type SluiceDatabase } from '@sluice/core'
+import { createRoutedDatabase } from '@sluice/router'
 import { type RedisServer, startRedis } from '@sluice/testing'
 import { Cluster } from 'ioredis'
 import { sql } from 'kysely'
@@ -94,6 +95,35 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
     expect(await cache.getOrLoad('k', async () => 1, { ttlMs: '30s', graceMs: '1s' })).toBe(1)
     await cache.set('s', 2, { ttlMs: 250 })
     expect(await cache.get('s')).toBe(2)
+  })
+
+  test.each<[string, unknown]>([
+    ['an unknown unit', '2d'],
+    ['zero with a unit', '0s'],
+    ['a fractional number', 2.5],
+    ['a negative number', -1],
+  ])('createCache and createRoutedDatabase refuse the same durations: %s', (_name, value) => {
+    expect(fieldOf(() => createCache({ ...base, loadTimeoutMs: value as number }))).toEqual([
+      'loadTimeoutMs',
+    ])
+    // Refused before any connection: the config is never used.
+    const config = { primary: {}, replicas: [] } as unknown as Parameters<
+      typeof createRoutedDatabase
+    >[0]
+    expect(
+      fieldOf(() => createRoutedDatabase(config, { probeTimeoutMs: value as number })),
+    ).toEqual(['probeTimeoutMs'])
+  })
+
+  test('ready() takes a duration; a bad one is CACHE_OPTION_INVALID naming timeoutMs', async () => {
+    const cache = testCache()
+    await cache.ready({ timeoutMs: '10s' })
+    for (const timeoutMs of ['soon', 0, Number.NaN]) {
+      await expect(cache.ready({ timeoutMs })).rejects.toMatchObject({
+        code: 'CACHE_OPTION_INVALID',
+        field: 'timeoutMs',
+      })
+    }
   })
 
   test.each([

@@ -1,5 +1,10 @@
-import { type AfterCommit, parseDuration, parseOptions } from '@sluice/core'
-import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
+import { type AfterCommit, parseOptions } from '@sluice/core'
+import {
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  durationOption,
+  hookChannels,
+  TIMER_DURATION,
+} from '@sluice/core/internal'
 import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import {
@@ -87,26 +92,7 @@ export interface ResolvedRouterOptions {
   readonly afterCommit: AfterCommit | undefined
 }
 
-const duration = (what: string, fallback: number) =>
-  z
-    .union([z.number(), z.string()])
-    .optional()
-    .transform((value, ctx) => {
-      const ms = value === undefined ? fallback : parseDuration(value)
-      if (ms === undefined || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration` })
-        return z.NEVER
-      }
-      // These become timers, and a longer timer fires at once: every check would time out.
-      if (ms > MAX_TIMER_MS) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${what} must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`,
-        })
-        return z.NEVER
-      }
-      return ms
-    })
+const duration = (fallback: number) => durationOption(TIMER_DURATION).default(fallback)
 
 const strategy = z.union([
   z.enum(['round-robin', 'least-in-flight'], {
@@ -123,8 +109,8 @@ const strategy = z.union([
 
 const schema = z.strictObject({
   strategy: strategy.default('round-robin'),
-  lagCheckIntervalMs: duration('lagCheckIntervalMs', 1000),
-  maxLagMs: duration('maxLagMs', 5000),
+  lagCheckIntervalMs: duration(1000),
+  maxLagMs: duration(5000),
   maxLagBytes: z
     .number()
     .int()
@@ -146,10 +132,10 @@ const schema = z.strictObject({
     )
     .default([]),
   readOnlyTransactions: z.enum(['primary', 'replica']).default('primary'),
-  probeTimeoutMs: duration('probeTimeoutMs', 2000),
-  retryDelayMs: duration('retryDelayMs', 500),
-  maxRetryDelayMs: duration('maxRetryDelayMs', 30_000),
-  streamIdleTimeoutMs: duration('streamIdleTimeoutMs', DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+  probeTimeoutMs: duration(2000),
+  retryDelayMs: duration(500),
+  maxRetryDelayMs: duration(30_000),
+  streamIdleTimeoutMs: duration(DEFAULT_STREAM_IDLE_TIMEOUT_MS),
 })
 
 /**

@@ -6,6 +6,12 @@
  * @packageDocumentation
  */
 
+export {
+  type DurationRule,
+  durationOption,
+  readDuration,
+  TIMER_DURATION,
+} from '../config/duration.js'
 export { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../driver/stream-portal.js'
 export { describeError } from '../health.js'
 export {
