@@ -1,24 +1,21 @@
+import { withDeadline } from '@sluice/core/internal'
+
 /**
  * `promise`, or a rejection once `ms` have passed: with `timeoutError()`, or an `Error` saying
- * `did not answer within <ms> ms`.
+ * `did not answer within <ms> ms`. Core's `withDeadline` keeps the time: an answer that came
+ * in time is read before the deadline fires, even after a long turn of a busy event loop.
  *
  * @example
  * ```ts
  * const value = await within(redis.get(key), 500)
  * ```
  */
-export async function within<T>(
+export function within<T>(
   promise: Promise<T>,
   ms: number,
   timeoutError: () => Error = () => new Error(`did not answer within ${Math.round(ms)} ms`),
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError()), ms)
+  return withDeadline(promise, ms, () => {
+    throw timeoutError()
   })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
