@@ -1,5 +1,6 @@
 import type { AfterCommit } from '@sluice/core'
 import type { cachedQueryInfo } from '@sluice/core/internal'
+import type { Duration } from './options/cache-options.js'
 import type { LoadOptions } from './options/load-options.js'
 import type { StoreHealth } from './store/guarded-store.js'
 
@@ -124,8 +125,14 @@ export interface Cache {
    * refuses the credentials, or `CACHE_STORE_UNAVAILABLE` when it does not answer within
    * `timeoutMs` (default 5 s); the message names the host and the cause, never a password.
    * The cache works without it: calls just miss meanwhile.
+   *
+   * @throws CacheError `CACHE_OPTION_INVALID` (field `timeoutMs`) for a bad duration.
+   * @example
+   * ```ts
+   * await cache.ready({ timeoutMs: '10s' })
+   * ```
    */
-  ready(options?: { timeoutMs?: number }): Promise<void>
+  ready(options?: { timeoutMs?: Duration }): Promise<void>
   /** Reachability and latency of the shared store, breaker state, invalidations not yet sent. */
   health(): Promise<CacheHealth>
   /**

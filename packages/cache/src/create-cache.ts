@@ -1,10 +1,11 @@
-import { cachedQueryInfo, withDeadline } from '@sluice/core/internal'
+import { cachedQueryInfo, TIMER_DURATION, withDeadline } from '@sluice/core/internal'
 import { Redis } from 'ioredis'
 import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
 import { CacheError, storeError, storeTimeout } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
+import { callDuration } from './options/duration.js'
 import { callOptions } from './options/load-options.js'
 import { checkIoredis } from './peers.js'
 import { queryKey } from './query-key.js'
@@ -147,7 +148,9 @@ export function createCache(options: CacheOptions): Cache {
     get storeState() {
       return shared.breakerState
     },
-    ready: async ({ timeoutMs = 5000 } = {}) => {
+    ready: async (given) => {
+      const { timeoutMs: input } = callOptions(given, 'options')
+      const timeoutMs = callDuration(input, 'timeoutMs', TIMER_DURATION, 5000)
       try {
         await withDeadline(Promise.all([store.get(READY_PROBE), bus?.ready()]), timeoutMs, () => {
           throw storeTimeout(timeoutMs)

@@ -7,7 +7,7 @@ import type { Invalidation } from './invalidation-bus.js'
 import { LocalTier } from './l1/local-tier.js'
 import { Loading, type LoadRequest } from './load/loading.js'
 import type { ResolvedCacheOptions } from './options/cache-options.js'
-import { callDuration, MAX_TTL_MS } from './options/duration.js'
+import { callDuration, TTL_DURATION } from './options/duration.js'
 import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
 import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
 
@@ -99,7 +99,7 @@ export class TieredCache {
     const options = callOptions(given, 'options')
     const tags = validateTags(options.tags)
     const ttlMs = this.#loading.jittered(
-      callDuration(options.ttlMs, 'ttlMs', { min: 1, max: MAX_TTL_MS }, this.#options.defaultTtlMs),
+      callDuration(options.ttlMs, 'ttlMs', TTL_DURATION, this.#options.defaultTtlMs),
     )
     const deadline = this.#shared.deadline()
     const versions = await this.#shared.snapshotTags(tags, deadline)

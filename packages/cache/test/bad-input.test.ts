@@ -1,4 +1,5 @@
 import { ConfigError, type SluiceDatabase } from '@sluice/core'
+import { createRoutedDatabase } from '@sluice/router'
 import { type RedisServer, startRedis } from '@sluice/testing'
 import { Cluster } from 'ioredis'
 import { sql } from 'kysely'
@@ -19,9 +20,11 @@ afterAll(async () => {
 
 const NASTY_KEYS = ['}', '}user:1', '{', '{}', '}{', 'a}b{c}', '\u0000\r\n\t', 'é漢🙂', ' ']
 
+// What keys and values become, not how fast: a generous storeTimeoutMs, so that a loaded
+// machine's slow Redis answers are not store errors (a miss, a reload) that fail the checks.
 describe.each([
-  ['redis', () => ({})],
-  ['redis cluster, 3 masters', () => ({ redis: clusterClient })],
+  ['redis', () => ({ storeTimeoutMs: '10s' })],
+  ['redis cluster, 3 masters', () => ({ redis: clusterClient, storeTimeoutMs: '10s' })],
 ] as const)('keys and tags of any characters (%s)', (_name, mode) => {
   test('load, hit, invalidate and tag every nasty key; no store error, the breaker stays closed', async () => {
     const cache = testCache({ ...mode(), l1: false })
@@ -94,6 +97,35 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
     expect(await cache.getOrLoad('k', async () => 1, { ttlMs: '30s', graceMs: '1s' })).toBe(1)
     await cache.set('s', 2, { ttlMs: 250 })
     expect(await cache.get('s')).toBe(2)
+  })
+
+  test.each<[string, unknown]>([
+    ['an unknown unit', '2d'],
+    ['zero with a unit', '0s'],
+    ['a fractional number', 2.5],
+    ['a negative number', -1],
+  ])('createCache and createRoutedDatabase refuse the same durations: %s', (_name, value) => {
+    expect(fieldOf(() => createCache({ ...base, loadTimeoutMs: value as number }))).toEqual([
+      'loadTimeoutMs',
+    ])
+    // Refused before any connection: the config is never used.
+    const config = { primary: {}, replicas: [] } as unknown as Parameters<
+      typeof createRoutedDatabase
+    >[0]
+    expect(
+      fieldOf(() => createRoutedDatabase(config, { probeTimeoutMs: value as number })),
+    ).toEqual(['probeTimeoutMs'])
+  })
+
+  test('ready() takes a duration; a bad one is CACHE_OPTION_INVALID naming timeoutMs', async () => {
+    const cache = testCache()
+    await cache.ready({ timeoutMs: '10s' })
+    for (const timeoutMs of ['soon', 0, Number.NaN]) {
+      await expect(cache.ready({ timeoutMs })).rejects.toMatchObject({
+        code: 'CACHE_OPTION_INVALID',
+        field: 'timeoutMs',
+      })
+    }
   })
 
   test.each([
@@ -239,9 +271,11 @@ describe('cache.query keys: the database and typed parameters', () => {
   })
 })
 
+// What keys and values become, not how fast: a generous storeTimeoutMs, so that a loaded
+// machine's slow Redis answers are not store errors (a miss, a reload) that fail the checks.
 describe.each([
-  ['redis', () => ({})],
-  ['redis cluster, 3 masters', () => ({ redis: clusterClient })],
+  ['redis', () => ({ storeTimeoutMs: '10s' })],
+  ['redis cluster, 3 masters', () => ({ redis: clusterClient, storeTimeoutMs: '10s' })],
 ] as const)('every key, tag and value a caller can pass (%s)', (_name, mode) => {
   const huge = 'k'.repeat(1 << 20) // 1 MiB
   // 341 three-byte characters are 1023 UTF-8 bytes; 342 are 1026, over the 1 KiB limit.

@@ -48,10 +48,14 @@ describe('loadTimeoutMs: a loader that never settles does not block its key', ()
   })
 })
 
+// Extended every half period: long enough that a loaded machine's late timers and slow Redis
+// answers (a generous storeTimeoutMs below) still extend it in time.
+const LOCK_MS = 500
+
 test('a loader slower than lockTimeoutMs keeps its lock: four instances, one load', async () => {
   const namespace = freshNamespace()
   const instances = Array.from({ length: 4 }, () =>
-    testCache({ namespace, redis: redisClient(), lockTimeoutMs: 200 }),
+    testCache({ namespace, redis: redisClient(), lockTimeoutMs: LOCK_MS, storeTimeoutMs: '5s' }),
   )
   await Promise.all(instances.map((cache) => cache.ready()))
   let loads = 0
@@ -66,7 +70,9 @@ test('a loader slower than lockTimeoutMs keeps its lock: four instances, one loa
   const others = instances.slice(1).map((cache) => cache.getOrLoad('slow', loader))
   // Five lock periods: without extension the lock would have expired four times over.
   const started = Date.now()
-  await vi.waitFor(() => expect(Date.now() - started).toBeGreaterThan(1000), { timeout: 5000 })
+  await vi.waitFor(() => expect(Date.now() - started).toBeGreaterThan(5 * LOCK_MS), {
+    timeout: 20 * LOCK_MS,
+  })
   expect(loads).toBe(1)
   release.open()
   expect(await Promise.all([first, ...others])).toEqual(Array(4).fill('slow value'))
@@ -91,16 +97,26 @@ describe('close()', () => {
 
   test('a load waiting for another instance’s lock stops polling Redis and rejects', async () => {
     const namespace = freshNamespace()
-    const holder = testCache({ namespace, redis: redisClient() })
-    const waiter = testCache({ namespace, redis: redisClient() })
+    // Generous: on a loaded machine a store call timing out would skip the lock altogether.
+    const options = { namespace, storeTimeoutMs: '5s', lockTimeoutMs: '30s' }
+    const holder = testCache({ ...options, redis: redisClient() })
+    const waiter = testCache({ ...options, redis: redisClient() })
     const release = gate()
     const holding = holder.getOrLoad('k', async () => {
       await release.promise
       return 'held'
     })
-    await vi.waitFor(async () => expect(await redisClient().exists(`${namespace}:{kk}:l`)).toBe(1))
+    await vi.waitFor(
+      async () => expect(await redisClient().exists(`${namespace}:{kk}:l`)).toBe(1),
+      { timeout: 10_000 },
+    )
     const waiting = waiter.getOrLoad('k', async () => 'waiter loaded')
-    await vi.waitFor(() => expect(waiter.events.some((event) => event.kind === 'miss')).toBe(true))
+    await vi.waitFor(
+      () => expect(waiter.events.some((event) => event.kind === 'miss')).toBe(true),
+      {
+        timeout: 10_000,
+      },
+    )
     await waiter.close()
     await expect(waiting).rejects.toMatchObject({ code: 'CACHE_CLOSED' })
     release.open()

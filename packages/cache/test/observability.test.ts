@@ -15,12 +15,17 @@ import { freshNamespace, redisClient, testCache } from './helpers.js'
 test('Prometheus counts hits by tier, loads, and invalidations, as Redis holds the entry', async () => {
   const namespace = freshNamespace()
   const [withL1, sharedOnly] = [new Registry(), new Registry()]
+  // What is counted, not how fast: a loaded machine's Redis may take longer than the default
+  // 500 ms to answer, and a store call that times out would count as a miss and not store.
+  const storeTimeoutMs = '10s'
   const cache = testCache({
     namespace,
+    storeTimeoutMs,
     instrumentation: prometheusInstrumentation({ registry: withL1 }),
   })
   const other = testCache({
     namespace,
+    storeTimeoutMs,
     l1: false,
     instrumentation: prometheusInstrumentation({ registry: sharedOnly }),
   })

@@ -170,3 +170,15 @@ test('invalidations the breaker kept from Redis are sent before anything is read
   expect(await cache.get('profile')).toBeUndefined()
   expect(await cache.getOrLoad('profile', async () => 'new')).toBe('new')
 })
+
+test('an answer Redis sent in time is read after a long busy turn of the event loop, not taken for a timeout', async () => {
+  const cache = testCache({ redis: redisClient(redis.url), storeTimeoutMs: 100, l1: false })
+  await cache.set('busy', 'stored')
+  const reading = cache.get('busy') // the GET is on the socket now
+  // A busy process (or machine): the turn outlasts storeTimeoutMs while Redis answers.
+  const until = performance.now() + 1000
+  while (performance.now() < until) {}
+  expect(await reading).toBe('stored')
+  expect(cache.events.filter((event) => event.kind === 'error')).toEqual([])
+  expect(cache.storeState).toBe('closed')
+})

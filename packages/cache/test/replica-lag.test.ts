@@ -4,7 +4,7 @@ import { type PostgresCluster, startPostgres, waitFor } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { type Cache, tableTag } from '../src/index.js'
-import { freshNamespace, testCache } from './helpers.js'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
 
 interface DB {
   users: { id: number; name: string }
@@ -18,6 +18,7 @@ let replicaUrls: readonly string[]
 // Two app instances on one Redis, each with its own L1; the first writes, the second reads.
 let writer: Cache
 let reader: Cache
+let namespace: string
 
 beforeAll(async () => {
   cluster = await startPostgres({ replicas: 2 })
@@ -31,7 +32,7 @@ beforeAll(async () => {
   await database.primary.insertInto('users').values({ id: 1, name: 'v0' }).execute()
   await cluster.waitForReplay()
   for (const replica of cluster.replicas) await replica.setApplyDelay(APPLY_DELAY_MS)
-  const namespace = freshNamespace()
+  namespace = freshNamespace()
   writer = testCache({ namespace, consistency: database })
   reader = testCache({ namespace, consistency: database })
   await Promise.all([writer.ready(), reader.ready()])
@@ -98,6 +99,34 @@ describe(`replicas applying ${APPLY_DELAY_MS} ms late: the reload after an inval
       })
       // ...and the other instance's reload reads at least the write the value came from.
       expect(await reader.getOrLoad(key, findUser)).toBe(name)
+    },
+  )
+
+  // The shared Redis serves other files: what these lose is this namespace's keys (as after a
+  // restart without persistence or a FLUSHALL), or one floor key (as an allkeys-* eviction).
+  test.each([
+    ['Redis lost the namespace’s keys', 'key', 'all'],
+    ['the floor key was evicted', 'key', 'floor'],
+    ['Redis lost the namespace’s keys, tags', 'tag', 'all'],
+  ] as const)(
+    'a floor lost after the invalidation (%s): the reload still reads the write',
+    async (_, by, lost) => {
+      const id = `lost-${version}`
+      const [key, options] = by === 'key' ? [id, {}] : [`by-tag:${id}`, { tags: [id] }]
+      await reader.getOrLoad(key, findUser, options)
+      // Replay paused, not only late: however slow the steps below, the replicas lack the update.
+      for (const replica of cluster.replicas) await replica.pauseReplay()
+      try {
+        await rename(database.db, id)
+        await (by === 'key' ? writer.delete(key) : writer.invalidateTags([id]))
+        const redis = redisClient()
+        const names =
+          lost === 'floor' ? [`${namespace}:{k${key}}:f`] : await redis.keys(`${namespace}:*`)
+        expect(await redis.del(...names)).toBe(names.length)
+        expect(await reader.getOrLoad(key, findUser, options)).toBe(id)
+      } finally {
+        for (const replica of cluster.replicas) await replica.resumeReplay()
+      }
     },
   )
 

@@ -1,10 +1,10 @@
 import type { AfterCommit } from '@sluice/core'
 import {
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  durationOption,
   hookChannels,
-  MAX_TIMER_MS,
-  parseDuration,
   parseOptions,
+  TIMER_DURATION,
 } from '@sluice/core/internal'
 import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
@@ -93,26 +93,7 @@ export interface ResolvedRouterOptions {
   readonly afterCommit: AfterCommit | undefined
 }
 
-const duration = (what: string, fallback: number) =>
-  z
-    .union([z.number(), z.string()])
-    .optional()
-    .transform((value, ctx) => {
-      const ms = value === undefined ? fallback : parseDuration(value)
-      if (ms === undefined || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration` })
-        return z.NEVER
-      }
-      // These become timers, and a longer timer fires at once: every check would time out.
-      if (ms > MAX_TIMER_MS) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${what} must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`,
-        })
-        return z.NEVER
-      }
-      return ms
-    })
+const duration = (fallback: number) => durationOption(TIMER_DURATION).default(fallback)
 
 const strategy = z.union([
   z.enum(['round-robin', 'least-in-flight'], {
@@ -129,8 +110,8 @@ const strategy = z.union([
 
 const schema = z.strictObject({
   strategy: strategy.default('round-robin'),
-  lagCheckIntervalMs: duration('lagCheckIntervalMs', 1000),
-  maxLagMs: duration('maxLagMs', 5000),
+  lagCheckIntervalMs: duration(1000),
+  maxLagMs: duration(5000),
   maxLagBytes: z
     .number()
     .int()
@@ -152,10 +133,10 @@ const schema = z.strictObject({
     )
     .default([]),
   readOnlyTransactions: z.enum(['primary', 'replica']).default('primary'),
-  probeTimeoutMs: duration('probeTimeoutMs', 2000),
-  retryDelayMs: duration('retryDelayMs', 500),
-  maxRetryDelayMs: duration('maxRetryDelayMs', 30_000),
-  streamIdleTimeoutMs: duration('streamIdleTimeoutMs', DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+  probeTimeoutMs: duration(2000),
+  retryDelayMs: duration(500),
+  maxRetryDelayMs: duration(30_000),
+  streamIdleTimeoutMs: duration(DEFAULT_STREAM_IDLE_TIMEOUT_MS),
 })
 
 /**

@@ -6,8 +6,16 @@ import type { Maybe } from '../store/guarded-store.js'
 import { UNAVAILABLE } from '../store/guarded-store.js'
 
 /**
+ * What {@link floorOf} gives when a floor of the load's key or tags may have been lost
+ * (`Versioned.floorLost`): the load reads at the primary's latest position, which covers any
+ * invalidation whose floor the store lost.
+ */
+export const FLOOR_LOST = Symbol('floor lost')
+
+/**
  * The floor a load must read at: the newest token recorded by the invalidations of its key
- * and of its tags; none without a consistency source.
+ * and of its tags, {@link FLOOR_LOST} when the store lost one; none without a consistency
+ * source.
  *
  * @example
  * ```ts
@@ -18,10 +26,15 @@ export function floorOf(
   consistency: ConsistencySource | undefined,
   generation: Maybe<Versioned>,
   versions: Maybe<readonly Versioned[]>,
-): string | undefined {
+): string | typeof FLOOR_LOST | undefined {
   if (!consistency) return undefined
-  let floor = generation === UNAVAILABLE ? undefined : generation.floor
-  for (const version of versions === UNAVAILABLE ? [] : versions) {
+  const known = [
+    ...(generation === UNAVAILABLE ? [] : [generation]),
+    ...(versions === UNAVAILABLE ? [] : versions),
+  ]
+  if (known.some((version) => version.floorLost)) return FLOOR_LOST
+  let floor: string | undefined
+  for (const version of known) {
     if (version.floor === undefined) continue
     floor = floor === undefined ? version.floor : newest(consistency, floor, version.floor)
   }
@@ -49,8 +62,9 @@ function isToken(consistency: ConsistencySource, token: string): boolean {
 /**
  * Runs a loader so that it reads at least the write of `floor`. A floor the source refuses
  * (written by another version, or another cluster's) is replaced by a fresh token covering
- * every committed write; if none can be had, the loader runs without a floor and an `error`
- * event says so.
+ * every committed write, and so is a lost one ({@link FLOOR_LOST}; `recordLost` is then told
+ * the token, to record it where the floor was lost); if none can be had, the loader runs
+ * without a floor (after a refused one, an `error` event says so).
  *
  * @example
  * ```ts
@@ -59,9 +73,10 @@ function isToken(consistency: ConsistencySource, token: string): boolean {
  */
 export async function runAtFloor<T>(
   consistency: ConsistencySource | undefined,
-  floor: string | undefined,
+  floor: string | typeof FLOOR_LOST | undefined,
   loader: () => Promise<T>,
   emit: (event: CacheEvent) => void,
+  recordLost: (token: string) => void = () => {},
 ): Promise<T> {
   if (!consistency || floor === undefined) return loader()
   let started = false
@@ -69,22 +84,25 @@ export async function runAtFloor<T>(
     started = true
     return loader()
   }
-  try {
-    return await consistency.withConsistency({ atLeast: floor }, run)
-  } catch (error) {
-    if (started) throw error
-    emit({
-      kind: 'error',
-      source: 'consistency',
-      error: new CacheError(
-        'CACHE_CONSISTENCY_UNAVAILABLE',
-        `A recorded floor was refused (${(error as Error).message}); loading at the primary's latest position`,
-        { cause: error },
-      ),
-    })
+  if (floor !== FLOOR_LOST) {
+    try {
+      return await consistency.withConsistency({ atLeast: floor }, run)
+    } catch (error) {
+      if (started) throw error
+      emit({
+        kind: 'error',
+        source: 'consistency',
+        error: new CacheError(
+          'CACHE_CONSISTENCY_UNAVAILABLE',
+          `A recorded floor was refused (${(error as Error).message}); loading at the primary's latest position`,
+          { cause: error },
+        ),
+      })
+    }
   }
   try {
     const latest = await consistency.latestToken()
+    if (floor === FLOOR_LOST) recordLost(latest)
     return await consistency.withConsistency({ atLeast: latest }, run)
   } catch (error) {
     if (started) throw error

@@ -11,7 +11,7 @@ import type { ResolvedCacheOptions } from '../options/cache-options.js'
 import type { ResolvedLoad } from '../options/load-options.js'
 import type { Versioned } from '../store/cache-store.js'
 import { type GuardedStore, type Maybe, UNAVAILABLE } from '../store/guarded-store.js'
-import { floorOf, runAtFloor } from './floor.js'
+import { FLOOR_LOST, floorOf, runAtFloor } from './floor.js'
 
 const WAIT_POLL_MS = 20
 const MAX_ORPHANS = 10_000
@@ -100,8 +100,15 @@ export class Loading {
     let stored: Promise<void> | undefined
     try {
       const floor = floorOf(this.#consistency, generation, versions)
+      const recordLost = (token: string) => this.#recordLost(request, snapshot, token)
       const value = await withDeadline(
-        runAtFloor(this.#consistency, floor, request.loader, (event) => this.#emit(event)),
+        runAtFloor(
+          this.#consistency,
+          floor,
+          request.loader,
+          (event) => this.#emit(event),
+          floor === FLOOR_LOST ? recordLost : undefined,
+        ),
         options.loadTimeoutMs,
         () => {
           throw new CacheError(
@@ -196,6 +203,17 @@ export class Loading {
         this.#l1.fill(key, entry, epoch)
         done()
       })
+  }
+
+  /**
+   * Records `token` (the primary's position the load read at) as the floor of the key and
+   * tags whose floor the store lost, so that the next loads read at it without asking the
+   * primary; in the background (its failure only leaves them asking again).
+   */
+  #recordLost({ key, tags }: LoadRequest, { generation, versions }: Snapshot, token: string) {
+    const keys = generation !== UNAVAILABLE && generation.floorLost ? [key] : []
+    const lost = versions === UNAVAILABLE ? [] : tags.filter((_, i) => versions[i]?.floorLost)
+    void this.#shared.recordFloors(keys, lost, token)
   }
 
   /** Extends the lock every half `lockTimeoutMs` while the loader runs; returns the stop. */

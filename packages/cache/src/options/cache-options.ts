@@ -1,11 +1,17 @@
 import { ConfigError, type ConfigIssue, type ConsistencySource } from '@sluice/core'
-import { hookChannels, MAX_TIMER_MS, parseOptions } from '@sluice/core/internal'
+import {
+  durationOption,
+  hookChannels,
+  MAX_TIMER_MS,
+  parseOptions,
+  TIMER_DURATION,
+} from '@sluice/core/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { type CacheEvents, type CacheInstrumentation, cacheChannels } from '../events.js'
 import type { CacheStore } from '../store/cache-store.js'
 import type { TableDependencies } from '../write-path/dependencies.js'
-import { type DurationRule, MAX_TTL_MS, readDuration } from './duration.js'
+import { TTL_DURATION } from './duration.js'
 
 /** A duration: milliseconds (`250`) or a string with a unit (`'500ms'`, `'30s'`, `'5m'`, `'1h'`). */
 export type Duration = number | string
@@ -80,15 +86,6 @@ export interface CacheOptions {
   readonly instrumentation?: CacheInstrumentation | readonly CacheInstrumentation[]
 }
 
-const duration = (rule: DurationRule) =>
-  z.unknown().transform((input, context) => {
-    const { ms, problem } = readDuration(input, rule)
-    if (problem === undefined) return ms
-    context.addIssue({ code: 'custom', message: problem })
-    return z.NEVER
-  })
-
-const timer = { min: 1, max: MAX_TIMER_MS }
 const count = (max: number) =>
   z
     .number({ error: 'must be a number' })
@@ -121,27 +118,27 @@ const schema = z.object({
       error: 'must map table names to the tables a write to them also changes',
     })
     .optional(),
-  defaultTtlMs: duration({ min: 1, max: MAX_TTL_MS }).default(60_000),
+  defaultTtlMs: durationOption(TTL_DURATION).default(60_000),
   jitter: z
     .number({ error: 'must be a number' })
     .min(0, { error: 'must be from 0 to 0.5' })
     .max(0.5, { error: 'must be from 0 to 0.5' })
     .default(0.1),
   maxEntryBytes: count(512 * 1024 * 1024).default(1024 * 1024),
-  lockTimeoutMs: duration(timer).default(5000),
-  loadTimeoutMs: duration(timer).default(10_000),
-  storeTimeoutMs: duration(timer).default(500),
+  lockTimeoutMs: durationOption(TIMER_DURATION).default(5000),
+  loadTimeoutMs: durationOption(TIMER_DURATION).default(10_000),
+  storeTimeoutMs: durationOption(TIMER_DURATION).default(500),
   breakerThreshold: count(1_000_000).default(5),
-  breakerOpenMs: duration(timer).default(2000),
-  busLeaseMs: duration({ min: 10, max: MAX_TIMER_MS }).default(1000),
-  closeTimeoutMs: duration({ min: 0, max: MAX_TIMER_MS }).default(2000),
+  breakerOpenMs: durationOption(TIMER_DURATION).default(2000),
+  busLeaseMs: durationOption({ min: 10, max: MAX_TIMER_MS }).default(1000),
+  closeTimeoutMs: durationOption({ min: 0, max: MAX_TIMER_MS }).default(2000),
   // `false` is handled before parsing: a union would report `l1`, not `l1.maxAgeMs`.
   l1: z
     .object({
       // lru-cache allocates its index for maxEntries up front (about 16 bytes each).
       maxEntries: count(10_000_000).default(l1Defaults.maxEntries),
       maxBytes: count(Number.MAX_SAFE_INTEGER).default(l1Defaults.maxBytes),
-      maxAgeMs: duration(timer).default(l1Defaults.maxAgeMs),
+      maxAgeMs: durationOption(TIMER_DURATION).default(l1Defaults.maxAgeMs),
     })
     .default(l1Defaults),
 })

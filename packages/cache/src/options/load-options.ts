@@ -1,7 +1,7 @@
-import { MAX_TIMER_MS } from '@sluice/core/internal'
+import { TIMER_DURATION } from '@sluice/core/internal'
 import { CacheError } from '../errors.js'
 import type { Duration, ResolvedCacheOptions } from './cache-options.js'
-import { callDuration, MAX_TTL_MS } from './duration.js'
+import { callDuration, MAX_TTL_MS, TTL_DURATION } from './duration.js'
 
 /** Options of one `getOrLoad` (and, for `ttlMs` and `tags`, of `set`). Durations as in `createCache`. */
 export interface LoadOptions {
@@ -28,9 +28,7 @@ export interface ResolvedLoad {
   readonly loadTimeoutMs: number
 }
 
-const ttl = { min: 1, max: MAX_TTL_MS }
 const optionalTtl = { min: 0, max: MAX_TTL_MS }
-const timer = { min: 1, max: MAX_TIMER_MS }
 
 /**
  * Checks one call's options and fills in the cache's defaults.
@@ -46,19 +44,19 @@ export function resolveLoadOptions(
   defaults: Pick<ResolvedCacheOptions, 'defaultTtlMs' | 'lockTimeoutMs' | 'loadTimeoutMs'>,
 ): ResolvedLoad {
   return {
-    ttlMs: callDuration(options.ttlMs, 'ttlMs', ttl, defaults.defaultTtlMs),
+    ttlMs: callDuration(options.ttlMs, 'ttlMs', TTL_DURATION, defaults.defaultTtlMs),
     graceMs: callDuration(options.graceMs, 'graceMs', optionalTtl, 0),
     negativeTtlMs: callDuration(options.negativeTtlMs, 'negativeTtlMs', optionalTtl, 0),
     lockTimeoutMs: callDuration(
       options.lockTimeoutMs,
       'lockTimeoutMs',
-      timer,
+      TIMER_DURATION,
       defaults.lockTimeoutMs,
     ),
     loadTimeoutMs: callDuration(
       options.loadTimeoutMs,
       'loadTimeoutMs',
-      timer,
+      TIMER_DURATION,
       defaults.loadTimeoutMs,
     ),
   }

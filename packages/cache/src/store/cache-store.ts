@@ -15,6 +15,13 @@ export interface Floor {
 export interface Versioned {
   readonly version: string
   readonly floor: string | undefined
+  /**
+   * True when the store did not hold the version or its floor (never loaded, expired,
+   * evicted, or lost with the store's data): an invalidation's floor may have been lost, so
+   * the load reads at the primary's latest position and records it ({@link CacheStore.recordFloors}).
+   * A store that never loses floors leaves it out.
+   */
+  readonly floorLost?: boolean
 }
 
 /**
@@ -55,6 +62,11 @@ export interface CacheStore {
   snapshotTags(tags: readonly string[]): Promise<Versioned[]>
   /** Moves each tag's version (after recording the floor): entries stored under it become misses. */
   bumpTags(tags: readonly string[], floor?: Floor): Promise<void>
+  /**
+   * Records `floor` for keys and tags whose floor was lost, keeping the newest, without moving
+   * their versions; needed by a store that reports `floorLost`.
+   */
+  recordFloors?(keys: readonly string[], tags: readonly string[], floor: Floor): Promise<void>
   /** Takes the key's lock for `ttlMs` if it is free; true when `owner` now holds it. */
   tryLock(key: string, owner: string, ttlMs: number): Promise<boolean>
   /** Extends the lock to `ttlMs` from now if `owner` still holds it; true when it did. */

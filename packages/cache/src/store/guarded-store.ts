@@ -103,6 +103,19 @@ export class GuardedStore {
     return this.#call((s) => s.tryLock(key, owner, ttlMs), deadline)
   }
 
+  /** Records a floor where the store lost it (see `CacheStore.recordFloors`). */
+  recordFloors(
+    keys: readonly string[],
+    tags: readonly string[],
+    token: string,
+  ): Promise<Maybe<void>> {
+    const floor = this.#pending.floor(token)
+    if (!floor || keys.length + tags.length === 0) return Promise.resolve(undefined)
+    return this.#call(async (s) => {
+      await s.recordFloors?.(keys, tags, floor)
+    })
+  }
+
   /** A deadline `timeoutMs` from now, for the store calls of one request. */
   deadline(): number {
     return Date.now() + this.#timeoutMs

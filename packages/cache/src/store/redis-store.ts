@@ -14,13 +14,15 @@ const FLOOR_ROUNDS = 16
 
 const SCRIPTS = {
   // KEYS: version, floor. ARGV: fresh version, ttl. Creates a missing version (a fresh random
-  // one: never one a loader saw before the store lost it) and returns it with the floor.
+  // one: never one a loader saw before the store lost it) and returns it with the floor ('' for
+  // none) and 1 when the version or the floor was missing (the floor may have been lost).
   sluiceVersion: {
     numberOfKeys: 2,
     lua: `local v = redis.call('GET', KEYS[1])
-if not v then v = ARGV[1] redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return {v, redis.call('GET', KEYS[2])}`,
+local f = redis.call('GET', KEYS[2])
+if v then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+if f then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return {v or ARGV[1], f or '', (v and f) and 0 or 1}`,
   },
   // KEYS: value, generation. ARGV: expected generation, payload, ttl. A missing generation
   // (expired, evicted or lost while loading) counts as moved.
@@ -30,11 +32,13 @@ return {v, redis.call('GET', KEYS[2])}`,
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`,
   },
-  // KEYS: value (or none), version. ARGV: fresh version, ttl.
+  // KEYS: value (or the version again, for a tag), version, floor. ARGV: fresh version, ttl.
+  // The floor lives as long as its version; a missing one is not created (it stays lost).
   sluiceBump: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `if KEYS[1] ~= KEYS[2] then redis.call('DEL', KEYS[1]) end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return 1`,
   },
   // KEYS: floor. ARGV: expected floor ('' for none), new floor, ttl. The floor now, or ''
@@ -61,7 +65,12 @@ return 0`,
 } as const
 
 type Scripted = {
-  sluiceVersion(version: string, floor: string, fresh: string, ttlMs: number): Promise<unknown[]>
+  sluiceVersion(
+    version: string,
+    floor: string,
+    fresh: string,
+    ttlMs: number,
+  ): Promise<[string, string, number]>
   sluiceSetIfGeneration(
     value: string,
     generation: string,
@@ -69,7 +78,13 @@ type Scripted = {
     payload: string,
     ttlMs: number,
   ): Promise<number>
-  sluiceBump(value: string, version: string, fresh: string, ttlMs: number): Promise<number>
+  sluiceBump(
+    value: string,
+    version: string,
+    floor: string,
+    fresh: string,
+    ttlMs: number,
+  ): Promise<number>
   sluiceSwapFloor(floor: string, expected: string, next: string, ttlMs: number): Promise<string>
   sluiceExtendLock(lock: string, owner: string, ttlMs: number): Promise<number>
   sluiceUnlock(lock: string, owner: string): Promise<number>
@@ -134,6 +149,7 @@ export class RedisStore implements CacheStore {
         await this.#redis.sluiceBump(
           this.#key(key, 'v'),
           this.#key(key, 'g'),
+          this.#key(key, 'f'),
           randomUUID(),
           VERSION_TTL_MS,
         )
@@ -156,9 +172,22 @@ export class RedisStore implements CacheStore {
       tags.map(async (tag) => {
         if (floor) await this.#raiseFloor(this.#tag(tag, 'f'), floor)
         const version = this.#tag(tag, 'tag')
-        await this.#redis.sluiceBump(version, version, randomUUID(), VERSION_TTL_MS)
+        await this.#redis.sluiceBump(
+          version,
+          version,
+          this.#tag(tag, 'f'),
+          randomUUID(),
+          VERSION_TTL_MS,
+        )
       }),
     )
+  }
+
+  async recordFloors(keys: readonly string[], tags: readonly string[], floor: Floor) {
+    await Promise.all([
+      ...keys.map((key) => this.#raiseFloor(this.#key(key, 'f'), floor)),
+      ...tags.map((tag) => this.#raiseFloor(this.#tag(tag, 'f'), floor)),
+    ])
   }
 
   async tryLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -177,13 +206,13 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {}
 
   async #version(version: string, floor: string): Promise<Versioned> {
-    const [value, token] = await this.#redis.sluiceVersion(
+    const [value, token, lost] = await this.#redis.sluiceVersion(
       version,
       floor,
       randomUUID(),
       VERSION_TTL_MS,
     )
-    return { version: String(value), floor: typeof token === 'string' ? token : undefined }
+    return { version: value, floor: token === '' ? undefined : token, floorLost: lost === 1 }
   }
 
   /** Compare-and-set until the stored floor is the newest of it and `floor.token`. */

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { type RedisServer, startRedis } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { freshNamespace, redisClient, testCache } from '../helpers.js'
@@ -8,7 +9,9 @@ const RUN_MS = 10_000
 const STORE_TIMEOUT_MS = 300
 const LOAD_MS = 2
 // A call's latency: the store's share is at most STORE_TIMEOUT_MS, the loader's LOAD_MS; the
-// rest is a 2-core machine running 200 callers (and other test files) at once.
+// rest is a 2-core machine running 200 callers (and other test files) at once, and on top of
+// it the longest time the process was kept from running (the event loop's longest stall, which
+// a machine shared by several suites makes longer than any store timeout).
 const SLACK_MS = 400
 
 let redis: RedisServer
@@ -53,6 +56,7 @@ describe.each(faults)('Redis %s under 200 callers for 10 s', (_name, inject, hea
       return n
     }
     let running = true
+    const stalls = monitorEventLoopDelay({ resolution: 10 })
     const caller = async () => {
       while (running) {
         const n = Math.floor(Math.random() * KEYS)
@@ -71,6 +75,7 @@ describe.each(faults)('Redis %s under 200 callers for 10 s', (_name, inject, hea
     try {
       await vi.waitFor(() => expect(calls).toBeGreaterThan(CALLERS * 5), { timeout: 20_000 })
       slowest = 0
+      stalls.enable()
       await inject()
       const started = Date.now()
       await vi.waitFor(() => expect(Date.now() - started).toBeGreaterThan(RUN_MS), {
@@ -81,10 +86,14 @@ describe.each(faults)('Redis %s under 200 callers for 10 s', (_name, inject, hea
       await heal()
       running = false
       await Promise.all(callers)
+      stalls.disable()
     }
     expect({ failed, wrong }).toEqual({ failed: 0, wrong: 0 })
     expect(calls).toBeGreaterThan(CALLERS * 10)
-    expect(slowest).toBeLessThan(STORE_TIMEOUT_MS + LOAD_MS + SLACK_MS)
+    const stalledMs = stalls.max / 1e6
+    expect(slowest, `the event loop stalled for up to ${stalledMs} ms`).toBeLessThan(
+      STORE_TIMEOUT_MS + LOAD_MS + SLACK_MS + stalledMs,
+    )
     // Healed: Redis serves again (what the server saw: entries written after the fault).
     await vi.waitFor(
       async () => expect(Number(await redis.nodes[0]?.cli('dbsize'))).toBeGreaterThan(0),

@@ -4,7 +4,6 @@ import type { Cache } from '../../src/index.js'
 import { gate } from '../helpers.js'
 import type { CounterDB } from './lagging-cluster.js'
 
-/** How many stale-set iterations, on how many independent keys (one row each) at once. */
 /**
  * Cache options every torture run needs: each iteration's loader is held until the writer's
  * update and invalidation are done, which on a machine shared by several suites can take longer
@@ -12,6 +11,7 @@ import type { CounterDB } from './lagging-cluster.js'
  */
 export const TORTURE_CACHE_OPTIONS = { loadTimeoutMs: 60_000 } as const
 
+/** How many stale-set iterations, on how many independent keys (one row each) at once. */
 export interface StaleSetOptions {
   readonly iterations: number
   /** Concurrent independent loops, each on its own key and row; they share the cache. */

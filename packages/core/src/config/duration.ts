@@ -1,3 +1,6 @@
+import { z } from 'zod'
+import { MAX_TIMER_MS } from '../internal/deadline.js'
+
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/
 
@@ -6,7 +9,6 @@ const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/
  * `'5m'`, `'1h'`). Bare numbers are milliseconds, as in PostgreSQL's own timeout settings.
  * Returns `undefined` when the input is not a duration.
  *
- * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * parseDuration('30s') // 30000
@@ -19,4 +21,73 @@ export function parseDuration(input: unknown): number | undefined {
   const match = DURATION.exec(input.trim())
   if (!match) return undefined
   return Math.round(Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1))
+}
+
+/** Bounds of one duration option, in milliseconds. */
+export interface DurationRule {
+  /** The smallest value: 1 for a timer or a TTL, 0 where 0 means "none". */
+  readonly min: number
+  readonly max: number
+}
+
+/**
+ * The bounds of a duration that becomes a timer: 1 ms up to the longest a timer can wait
+ * ({@link MAX_TIMER_MS}, about 24.8 days; a longer `setTimeout` fires at once).
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`).
+ * @example
+ * ```ts
+ * const schema = z.object({ probeTimeoutMs: durationOption(TIMER_DURATION).default(2000) })
+ * ```
+ */
+export const TIMER_DURATION: DurationRule = Object.freeze({ min: 1, max: MAX_TIMER_MS })
+
+/**
+ * Reads a duration option the same way in every package: a whole number of milliseconds
+ * (`250`) or a string with a unit (`'250ms'`, `'30s'`, `'5m'`, `'1h'`), within `rule`. A
+ * problem (NaN, negative, fractional, out of range, an unknown unit) is described in words,
+ * for a `ConfigError` issue or a package's own error.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`).
+ * @example
+ * ```ts
+ * readDuration('30s', { min: 1, max: 60_000 }) // { ms: 30000 }
+ * readDuration(0.5, { min: 1, max: 60_000 }) // { problem: 'must be a whole number of milliseconds' }
+ * ```
+ */
+export function readDuration(
+  input: unknown,
+  rule: DurationRule,
+): { ms: number; problem?: undefined } | { ms?: undefined; problem: string } {
+  const ms = parseDuration(input)
+  if (ms === undefined) {
+    return {
+      problem: "must be a duration: milliseconds (250) or a string with a unit ('30s', '5m')",
+    }
+  }
+  if (!Number.isInteger(ms)) return { problem: 'must be a whole number of milliseconds' }
+  if (ms < rule.min) return { problem: `must be at least ${rule.min} ms` }
+  if (ms > rule.max) return { problem: `must be at most ${rule.max} ms` }
+  return { ms }
+}
+
+/**
+ * A zod schema for a duration option (see {@link readDuration}): its output is milliseconds,
+ * and a bad value is an issue on the option's own path, so `parseOptions` names it in its
+ * `ConfigError`. Add `.default(ms)` for an optional option.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`).
+ * @example
+ * ```ts
+ * const schema = z.object({ ttlMs: durationOption({ min: 1, max: 86_400_000 }).default(60_000) })
+ * parseOptions(schema, { ttlMs: '5m' }).ttlMs // 300000
+ * ```
+ */
+export function durationOption(rule: DurationRule) {
+  return z.unknown().transform((input, context) => {
+    const { ms, problem } = readDuration(input, rule)
+    if (problem === undefined) return ms
+    context.addIssue({ code: 'custom', message: problem })
+    return z.NEVER
+  })
 }

@@ -1,17 +1,14 @@
 import { z } from 'zod'
-import { parseDuration } from './duration.js'
+import { MAX_TIMER_MS } from '../internal/deadline.js'
+import { readDuration } from './duration.js'
 
+// Settings PostgreSQL and pg take in milliseconds, where 0 turns a timeout off.
 const duration = (what: string) =>
   z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const ms = parseDuration(value)
-    if (ms === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${what} must be a duration such as 500, '500ms', '30s' or '5m'`,
-      })
-      return z.NEVER
-    }
-    return ms
+    const { ms, problem } = readDuration(value, { min: 0, max: MAX_TIMER_MS })
+    if (problem === undefined) return ms
+    ctx.addIssue({ code: 'custom', message: `${what} ${problem}` })
+    return z.NEVER
   })
 
 const integer = (what: string, min: number, max: number) =>

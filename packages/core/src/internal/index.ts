@@ -6,7 +6,12 @@
  * @packageDocumentation
  */
 
-export { parseDuration } from '../config/duration.js'
+export {
+  type DurationRule,
+  durationOption,
+  readDuration,
+  TIMER_DURATION,
+} from '../config/duration.js'
 export { parseOptions } from '../config/parse-options.js'
 export { withTargetSettings } from '../config/target.js'
 export { postgresDialect } from '../driver/postgres-dialect.js'
