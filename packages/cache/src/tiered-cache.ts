@@ -8,7 +8,7 @@ import { Loading, type LoadRequest } from './load/loading.js'
 import type { ResolvedCacheOptions } from './options/cache-options.js'
 import { callDuration, MAX_TTL_MS } from './options/duration.js'
 import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
-import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
+import { type Generations, type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
 import { within } from './within.js'
 
 interface Flight {
@@ -83,8 +83,8 @@ export class TieredCache {
 
   /**
    * Stores a value as authoritative: it moves the key's generation first (so loads already
-   * running cannot overwrite it), then stores under the new generation, so a `delete` that
-   * lands in between wins. Like a `delete`, it records a consistency floor (`floor`, else
+   * running cannot overwrite it), then stores under the generation its own move left (never
+   * one read afterwards), so a `delete` that lands in between wins. Like a `delete`, it records a consistency floor (`floor`, else
    * {@link floor}'s): the reload after the entry expires or is evicted reads at least the
    * write the value came from.
    */
@@ -109,12 +109,11 @@ export class TieredCache {
       freshUntil: Date.now() + ttlMs,
     }
     const payload = encodeEntry(entry) // refuses an unserializable value before any change
-    await this.#invalidate([key], [], await (floor ?? this.floor()))
+    const generation = (await this.#invalidate([key], [], await (floor ?? this.floor())))?.get(key)
     const epoch = this.#l1.epoch
     if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes) return
-    const generation = await this.#shared.generation(key)
-    if (generation === UNAVAILABLE) return
-    const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation.version)
+    if (generation === undefined) return
+    const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation)
     if (stored === true) this.#l1.fill(key, entry, epoch)
   }
 
@@ -176,7 +175,12 @@ export class TieredCache {
     this.clear()
   }
 
-  async #invalidate(keys: readonly string[], tags: readonly string[], token: string | undefined) {
+  /** Invalidates here and in the store; the keys' new generations once the store has them. */
+  async #invalidate(
+    keys: readonly string[],
+    tags: readonly string[],
+    token: string | undefined,
+  ): Promise<Generations | undefined> {
     const invalidation = { keys, tags }
     this.dropLocal(invalidation)
     const reached = await this.#shared.invalidate(keys, tags, token)
@@ -186,6 +190,7 @@ export class TieredCache {
     // other instances would only reload what the store still holds.
     if (reached) await this.#announce(invalidation)
     this.#emit({ kind: 'invalidation', keys, tags })
+    return reached
   }
 
   /**
