@@ -9,6 +9,7 @@ interface DB {
   post_titles: { title: string }
   orders: { id: number; total: number }
   order_totals: { sum: number }
+  named_authors: { id: number; name: string }
 }
 
 const cache = testCache()
@@ -24,6 +25,7 @@ beforeAll(async () => {
     database.db,
   )
   await sql`create view post_titles as select title from posts`.execute(database.db)
+  await sql`create view named_authors as select id, name from authors`.execute(database.db)
   await database.db.insertInto('authors').values({ id: 1, name: 'ada' }).execute()
   await database.db.insertInto('posts').values({ id: 1, author_id: 1, title: 'first' }).execute()
   await cache.ready()
@@ -40,6 +42,25 @@ test('ON DELETE CASCADE and views: a write to the parent invalidates what read t
   await database.db.deleteFrom('authors').where('id', '=', 1).execute()
   expect(await posts()).toEqual([])
   expect(await titles()).toEqual([])
+})
+
+test('a write through an updatable view invalidates what read the table under it', async () => {
+  await database.db.insertInto('authors').values({ id: 2, name: 'grace' }).execute()
+  const name = async () =>
+    (await cache.query(database.db.selectFrom('authors').select('name').where('id', '=', 2)))[0]
+  expect(await name()).toEqual({ name: 'grace' })
+  await cache.learnDependencies(database.db)
+  // Only the view is named; PostgreSQL rewrites the update onto authors.
+  await database.db
+    .updateTable('named_authors')
+    .set({ name: 'hopper' })
+    .where('id', '=', 2)
+    .execute()
+  const row = await sql<{ name: string }>`select name from authors where id = 2`.execute(
+    database.db,
+  )
+  expect(row.rows).toEqual([{ name: 'hopper' }])
+  expect(await name()).toEqual({ name: 'hopper' })
 })
 
 test('a trigger’s effects, declared with `dependencies`', async () => {

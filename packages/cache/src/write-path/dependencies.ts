@@ -30,26 +30,37 @@ export function mergeDependencies(
 }
 
 /**
- * Reads from PostgreSQL's catalog which tables a write to a table also changes: the children
- * of foreign keys with `ON DELETE` / `ON UPDATE` `CASCADE`, `SET NULL` or `SET DEFAULT`, and
- * the views and materialized views over a table. Triggers are not followed (their effects are
- * code): declare those with the `dependencies` option.
+ * What PostgreSQL's catalog says a write to a table also changes, by table (`schema.name`):
+ * `changes`, the children of foreign keys with `ON DELETE` / `ON UPDATE` `CASCADE`, `SET NULL`
+ * or `SET DEFAULT`, and the views and materialized views over a table; `underlying`, the
+ * relations each view reads, which a write through the view (an updatable view, or one with
+ * `INSTEAD OF` triggers) may change.
+ */
+export interface CatalogDependencies {
+  readonly changes: Record<string, string[]>
+  readonly underlying: Record<string, string[]>
+}
+
+/**
+ * Reads {@link CatalogDependencies} from PostgreSQL's catalog. Triggers are not followed
+ * (their effects are code): declare those with the `dependencies` option.
  *
  * @example
  * ```ts
- * const dependencies = await readDependencies(database.primary) // { 'public.users': ['public.posts'] }
+ * const { changes } = await readDependencies(database.primary) // { 'public.users': ['public.posts'] }
  * ```
  */
 // biome-ignore lint/suspicious/noExplicitAny: any typed Kysely<DB>, as Kysely's own migrator takes.
-export async function readDependencies(db: Kysely<any>): Promise<Record<string, string[]>> {
-  const { rows } = await sql<{ source: string; changed: string }>`
-    select pn.nspname || '.' || p.relname as source, cn.nspname || '.' || c.relname as changed
+export async function readDependencies(db: Kysely<any>): Promise<CatalogDependencies> {
+  const { rows } = await sql<{ source: string; changed: string; view: boolean }>`
+    select pn.nspname || '.' || p.relname as source, cn.nspname || '.' || c.relname as changed,
+      false as view
     from pg_constraint k
     join pg_class c on c.oid = k.conrelid join pg_namespace cn on cn.oid = c.relnamespace
     join pg_class p on p.oid = k.confrelid join pg_namespace pn on pn.oid = p.relnamespace
     where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))
     union
-    select sn.nspname || '.' || s.relname, vn.nspname || '.' || v.relname
+    select sn.nspname || '.' || s.relname, vn.nspname || '.' || v.relname, v.relkind = 'v'
     from pg_depend d
     join pg_rewrite r on r.oid = d.objid
     join pg_class v on v.oid = r.ev_class join pg_namespace vn on vn.oid = v.relnamespace
@@ -57,11 +68,16 @@ export async function readDependencies(db: Kysely<any>): Promise<Record<string, 
     where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
       and v.oid <> s.oid and v.relkind in ('v', 'm')
   `.execute(db)
-  const dependencies: Record<string, string[]> = {}
-  for (const { source, changed } of rows) {
-    const list = dependencies[source] ?? []
-    list.push(changed)
-    dependencies[source] = list
+  const changes: Record<string, string[]> = {}
+  const underlying: Record<string, string[]> = {}
+  const add = (into: Record<string, string[]>, from: string, to: string) => {
+    const list = into[from] ?? []
+    if (!list.includes(to)) list.push(to)
+    into[from] = list
   }
-  return dependencies
+  for (const { source, changed, view } of rows) {
+    add(changes, source, changed)
+    if (view) add(underlying, changed, source) // a plain view: writes through it reach `source`
+  }
+  return { changes, underlying }
 }

@@ -26,6 +26,8 @@ export class TableNames {
   readonly #declared: TableDependencies
   #catalog: NameCatalog | undefined
   #dependencies: Map<string, string[]>
+  /** What a write through a view may change: the relations it reads, by tag. */
+  #underlying = new Map<string, string[]>()
   readonly #resolved = new Map<string, string>()
 
   constructor(declared: TableDependencies) {
@@ -48,9 +50,14 @@ export class TableNames {
     return tag
   }
 
-  /** The tags of `tables` and of every table a write to them changes, transitively. */
+  /**
+   * The tags of `tables`, of the relations a write through a view among them reaches, and of
+   * every table a write to those changes, transitively (a view's other base tables are not
+   * changed by a write to one of them).
+   */
   dependents(tables: readonly string[]): string[] {
     const tags = new Set(tables.map((table) => this.tag(table)))
+    for (const tag of tags) for (const base of this.#underlying.get(tag) ?? []) tags.add(base)
     for (const tag of tags) for (const next of this.#dependencies.get(tag) ?? []) tags.add(next)
     return [...tags]
   }
@@ -77,7 +84,8 @@ export class TableNames {
     this.#catalog = { searchPath: path.rows[0]?.schemas ?? [], schemasOf }
     this.#resolved.clear()
     const tag = (table: string) => this.tag(table)
-    const dependencies = mergeDependencies(new Map(), learned, tag)
+    const dependencies = mergeDependencies(new Map(), learned.changes, tag)
     this.#dependencies = mergeDependencies(dependencies, this.#declared, tag)
+    this.#underlying = mergeDependencies(new Map(), learned.underlying, tag)
   }
 }
