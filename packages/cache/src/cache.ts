@@ -103,7 +103,8 @@ export interface Cache {
   /**
    * Reads from the catalog which tables a write to a table also changes (children of foreign
    * keys with `CASCADE` / `SET NULL` / `SET DEFAULT` actions, views and materialized views over
-   * it; for a view, the tables it reads, which a write through it changes), so that `invalidateOnCommit` invalidates them too, and the search path `db`'s
+   * it, a partition's parent and a parent's partitions; for a view, the tables it reads,
+   * which a write through it changes), so that `invalidateOnCommit` invalidates them too, and the search path `db`'s
    * connections start with, so that a table has one {@link tableTag} however a query or a write
    * names it (`users` under `search_path = app, public` is `app.users`). Call it at start-up,
    * and again after migrations (what it read replaces what an earlier call read). Triggers are

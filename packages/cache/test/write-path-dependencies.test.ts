@@ -10,6 +10,9 @@ interface DB {
   orders: { id: number; total: number }
   order_totals: { sum: number }
   named_authors: { id: number; name: string }
+  events: { id: number; kind: string }
+  events_a: { id: number; kind: string }
+  events_b: { id: number; kind: string }
 }
 
 const cache = testCache()
@@ -61,6 +64,27 @@ test('a write through an updatable view invalidates what read the table under it
   )
   expect(row.rows).toEqual([{ name: 'hopper' }])
   expect(await name()).toEqual({ name: 'hopper' })
+})
+
+test('partitions: a write to a partition invalidates what read its parent, and the reverse', async () => {
+  await sql`create table events (id int, kind text) partition by list (kind)`.execute(database.db)
+  await sql`create table events_a partition of events for values in ('a')`.execute(database.db)
+  await sql`create table events_b partition of events for values in ('b')`.execute(database.db)
+  await cache.learnDependencies(database.db)
+  const count = async (table: 'events' | 'events_a' | 'events_b') =>
+    (await cache.query(database.db.selectFrom(table).select('id'))).length
+  expect([await count('events'), await count('events_a'), await count('events_b')]).toEqual([
+    0, 0, 0,
+  ])
+  await database.db.insertInto('events_a').values({ id: 1, kind: 'a' }).execute()
+  expect(await count('events')).toBe(1)
+  await database.db.insertInto('events').values({ id: 2, kind: 'b' }).execute()
+  expect([await count('events'), await count('events_b')]).toEqual([2, 1])
+  // A sibling's entry is not invalidated by a write to another partition.
+  const hits = cache.events.filter((event) => event.kind === 'hit').length
+  await database.db.insertInto('events_a').values({ id: 3, kind: 'a' }).execute()
+  expect(await count('events_b')).toBe(1)
+  expect(cache.events.filter((event) => event.kind === 'hit').length).toBe(hits + 1)
 })
 
 test('a trigger’s effects, declared with `dependencies`', async () => {
