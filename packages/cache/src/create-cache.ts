@@ -4,6 +4,7 @@ import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
 import { CacheError, storeError } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
+import { newestFloor } from './load/floor.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
 import { callOptions } from './options/load-options.js'
 import { checkIoredis } from './peers.js'
@@ -73,7 +74,7 @@ export function createCache(options: CacheOptions): Cache {
       failureThreshold: resolved.breakerThreshold,
       openMs: resolved.breakerOpenMs,
       newest: options.consistency
-        ? (a: string, b: string) => options.consistency!.newestToken(a, b)
+        ? (a: string, b: string) => newestFloor(options.consistency!, a, b)
         : undefined,
     },
     emit,
