@@ -116,6 +116,19 @@ export interface Cache {
    * ```
    */
   learnDependencies(db: { readonly getExecutor: unknown }): Promise<void>
+  /**
+   * The tag this cache's own entries and write-path invalidations use for a table: like the
+   * exported {@link tableTag}, but an unqualified name is resolved on the search path
+   * {@link learnDependencies} read (`users` under `search_path = app, public` is
+   * `table:app.users` when `app.users` exists), so a tag given by hand names the same table.
+   *
+   * @example
+   * ```ts
+   * await sql`update users set name = ${name} where id = ${id}`.execute(db) // unseen by Sluice
+   * await cache.invalidateTags([cache.tableTag('users')])
+   * ```
+   */
+  tableTag(table: string): string
   /** The circuit breaker's state for the shared store. */
   readonly storeState: 'closed' | 'open' | 'half-open'
   /**

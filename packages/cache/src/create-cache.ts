@@ -146,6 +146,10 @@ export function createCache(options: CacheOptions): Cache {
       return cache.invalidateTags(tables.dependents(written), commit)
     },
     learnDependencies: (db) => tables.learn(db as never),
+    tableTag: (table) => {
+      if (typeof table !== 'string') throw notA('table', 'a table name')
+      return tables.tag(table)
+    },
     get storeState() {
       return shared.breakerState
     },
