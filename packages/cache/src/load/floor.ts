@@ -35,7 +35,7 @@ export function floorOf(
  *
  * @example
  * ```ts
- * newestFloor(database, 'garbage', token) // token
+ * newestFloor(database, 'garbage', await database.latestToken()) // the latter
  * ```
  */
 export function newestFloor(consistency: ConsistencySource, a: string, b: string): string {
