@@ -114,8 +114,12 @@ export function createCache(options: CacheOptions): Cache {
         throw notA('entries', 'an array of { key, value, ttlMs?, tags? }')
       const each = entries.map((entry) => callOptions(entry ?? null, 'entries[]'))
       if (each.length === 0) return
+      // Every entry checked (and its value serialized) before any is stored.
+      const stores = await Promise.all(
+        each.map(({ key, value, ...rest }) => cache.prepareSet(key, value, rest)),
+      )
       const floor = cache.floor()
-      await Promise.all(each.map(({ key, value, ...rest }) => cache.set(key, value, rest, floor)))
+      await Promise.all(stores.map((store) => store(floor)))
     },
     async query<R>(query: CacheableQuery<R>, given?: QueryOptions): Promise<R[]> {
       const queryOptions = callOptions(given, 'options')

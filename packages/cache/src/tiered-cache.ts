@@ -84,16 +84,25 @@ export class TieredCache {
   /**
    * Stores a value as authoritative: it moves the key's generation first (so loads already
    * running cannot overwrite it), then stores under the generation its own move left (never
-   * one read afterwards), so a `delete` that lands in between wins. Like a `delete`, it records a consistency floor (`floor`, else
-   * {@link floor}'s): the reload after the entry expires or is evicted reads at least the
-   * write the value came from.
+   * one read afterwards), so a `delete` that lands in between wins. Like a `delete`, it
+   * records a consistency floor ({@link floor}'s): the reload after the entry expires or is
+   * evicted reads at least the write the value came from.
    */
-  async set<T>(
+  async set<T>(key: string, value: T, given?: Pick<LoadOptions, 'ttlMs' | 'tags'>) {
+    const store = await this.prepareSet(key, value, given)
+    await store(this.floor())
+  }
+
+  /**
+   * A `set`'s checks (key, options, tags, the value serializable), with nothing changed yet;
+   * the function it resolves to does the `set`, with the floor given. `warm` checks every entry
+   * before it stores any.
+   */
+  async prepareSet<T>(
     key: string,
     value: T,
     given?: Pick<LoadOptions, 'ttlMs' | 'tags'>,
-    floor?: Promise<string | undefined>,
-  ) {
+  ): Promise<(floor: Promise<string | undefined>) => Promise<void>> {
     this.#open()
     validateKey(key, 'key')
     const options = callOptions(given, 'options')
@@ -109,12 +118,16 @@ export class TieredCache {
       freshUntil: Date.now() + ttlMs,
     }
     const payload = encodeEntry(entry) // refuses an unserializable value before any change
-    const generation = (await this.#invalidate([key], [], await (floor ?? this.floor())))?.get(key)
-    const epoch = this.#l1.epoch
-    if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes) return
-    if (generation === undefined) return
-    const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation)
-    if (stored === true) this.#l1.fill(key, entry, epoch)
+    return async (floor) => {
+      this.#open()
+      const generation = (await this.#invalidate([key], [], await floor))?.get(key)
+      const epoch = this.#l1.epoch
+      if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes)
+        return
+      if (generation === undefined) return
+      const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation)
+      if (stored === true) this.#l1.fill(key, entry, epoch)
+    }
   }
 
   /**
