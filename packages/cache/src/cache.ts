@@ -105,7 +105,8 @@ export interface Cache {
   /**
    * Reads from the catalog which tables a write to a table also changes (children of foreign
    * keys with `CASCADE` / `SET NULL` / `SET DEFAULT` actions, views and materialized views over
-   * it), so that `invalidateOnCommit` invalidates them too, and the search path `db`'s
+   * it, a partition's parent and a parent's partitions; for a view, the tables it reads,
+   * which a write through it changes), so that `invalidateOnCommit` invalidates them too, and the search path `db`'s
    * connections start with, so that a table has one {@link tableTag} however a query or a write
    * names it (`users` under `search_path = app, public` is `app.users`). Call it at start-up,
    * and again after migrations (what it read replaces what an earlier call read). Triggers are
@@ -117,6 +118,19 @@ export interface Cache {
    * ```
    */
   learnDependencies(db: { readonly getExecutor: unknown }): Promise<void>
+  /**
+   * The tag this cache's own entries and write-path invalidations use for a table: like the
+   * exported {@link tableTag}, but an unqualified name is resolved on the search path
+   * {@link learnDependencies} read (`users` under `search_path = app, public` is
+   * `table:app.users` when `app.users` exists), so a tag given by hand names the same table.
+   *
+   * @example
+   * ```ts
+   * await sql`update users set name = ${name} where id = ${id}`.execute(db) // unseen by Sluice
+   * await cache.invalidateTags([cache.tableTag('users')])
+   * ```
+   */
+  tableTag(table: string): string
   /** The circuit breaker's state for the shared store. */
   readonly storeState: 'closed' | 'open' | 'half-open'
   /**

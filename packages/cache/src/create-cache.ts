@@ -4,6 +4,7 @@ import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
 import { CacheError, storeError, storeTimeout } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
+import { newestFloor } from './load/floor.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
 import { callDuration } from './options/duration.js'
 import { callOptions } from './options/load-options.js'
@@ -73,7 +74,7 @@ export function createCache(options: CacheOptions): Cache {
       failureThreshold: resolved.breakerThreshold,
       openMs: resolved.breakerOpenMs,
       newest: options.consistency
-        ? (a: string, b: string) => options.consistency!.newestToken(a, b)
+        ? (a: string, b: string) => newestFloor(options.consistency!, a, b)
         : undefined,
     },
     emit,
@@ -113,8 +114,12 @@ export function createCache(options: CacheOptions): Cache {
         throw notA('entries', 'an array of { key, value, ttlMs?, tags? }')
       const each = entries.map((entry) => callOptions(entry ?? null, 'entries[]'))
       if (each.length === 0) return
+      // Every entry checked (and its value serialized) before any is stored.
+      const stores = await Promise.all(
+        each.map(({ key, value, ...rest }) => cache.prepareSet(key, value, rest)),
+      )
       const floor = cache.floor()
-      await Promise.all(each.map(({ key, value, ...rest }) => cache.set(key, value, rest, floor)))
+      await Promise.all(stores.map((store) => store(floor)))
     },
     async query<R>(query: CacheableQuery<R>, given?: QueryOptions): Promise<R[]> {
       const queryOptions = callOptions(given, 'options')
@@ -145,6 +150,10 @@ export function createCache(options: CacheOptions): Cache {
       return cache.invalidateTags(tables.dependents(written), commit)
     },
     learnDependencies: (db) => tables.learn(db as never),
+    tableTag: (table) => {
+      if (typeof table !== 'string') throw notA('table', 'a table name')
+      return tables.tag(table)
+    },
     get storeState() {
       return shared.breakerState
     },

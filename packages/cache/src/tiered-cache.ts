@@ -9,7 +9,7 @@ import { Loading, type LoadRequest } from './load/loading.js'
 import type { ResolvedCacheOptions } from './options/cache-options.js'
 import { callDuration, TTL_DURATION } from './options/duration.js'
 import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
-import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
+import { type Generations, type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
 
 interface Flight {
   promise: Promise<unknown>
@@ -83,17 +83,26 @@ export class TieredCache {
 
   /**
    * Stores a value as authoritative: it moves the key's generation first (so loads already
-   * running cannot overwrite it), then stores under the new generation, so a `delete` that
-   * lands in between wins. Like a `delete`, it records a consistency floor (`floor`, else
-   * {@link floor}'s): the reload after the entry expires or is evicted reads at least the
-   * write the value came from.
+   * running cannot overwrite it), then stores under the generation its own move left (never
+   * one read afterwards), so a `delete` that lands in between wins. Like a `delete`, it
+   * records a consistency floor ({@link floor}'s): the reload after the entry expires or is
+   * evicted reads at least the write the value came from.
    */
-  async set<T>(
+  async set<T>(key: string, value: T, given?: Pick<LoadOptions, 'ttlMs' | 'tags'>) {
+    const store = await this.prepareSet(key, value, given)
+    await store(this.floor())
+  }
+
+  /**
+   * A `set`'s checks (key, options, tags, the value serializable), with nothing changed yet;
+   * the function it resolves to does the `set`, with the floor given. `warm` checks every entry
+   * before it stores any.
+   */
+  async prepareSet<T>(
     key: string,
     value: T,
     given?: Pick<LoadOptions, 'ttlMs' | 'tags'>,
-    floor?: Promise<string | undefined>,
-  ) {
+  ): Promise<(floor: Promise<string | undefined>) => Promise<void>> {
     this.#open()
     validateKey(key, 'key')
     const options = callOptions(given, 'options')
@@ -109,13 +118,16 @@ export class TieredCache {
       freshUntil: Date.now() + ttlMs,
     }
     const payload = encodeEntry(entry) // refuses an unserializable value before any change
-    await this.#invalidate([key], [], await (floor ?? this.floor()))
-    const epoch = this.#l1.epoch
-    if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes) return
-    const generation = await this.#shared.generation(key)
-    if (generation === UNAVAILABLE) return
-    const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation.version)
-    if (stored === true) this.#l1.fill(key, entry, epoch)
+    return async (floor) => {
+      this.#open()
+      const generation = (await this.#invalidate([key], [], await floor))?.get(key)
+      const epoch = this.#l1.epoch
+      if (versions === UNAVAILABLE || Buffer.byteLength(payload) > this.#options.maxEntryBytes)
+        return
+      if (generation === undefined) return
+      const stored = await this.#shared.setIfGeneration(key, payload, ttlMs, generation)
+      if (stored === true) this.#l1.fill(key, entry, epoch)
+    }
   }
 
   /**
@@ -176,7 +188,12 @@ export class TieredCache {
     this.clear()
   }
 
-  async #invalidate(keys: readonly string[], tags: readonly string[], token: string | undefined) {
+  /** Invalidates here and in the store; the keys' new generations once the store has them. */
+  async #invalidate(
+    keys: readonly string[],
+    tags: readonly string[],
+    token: string | undefined,
+  ): Promise<Generations | undefined> {
     const invalidation = { keys, tags }
     this.dropLocal(invalidation)
     const reached = await this.#shared.invalidate(keys, tags, token)
@@ -186,6 +203,7 @@ export class TieredCache {
     // other instances would only reload what the store still holds.
     if (reached) await this.#announce(invalidation)
     this.#emit({ kind: 'invalidation', keys, tags })
+    return reached
   }
 
   /**

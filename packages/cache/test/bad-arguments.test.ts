@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { CacheError } from '../src/index.js'
-import { testCache } from './helpers.js'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
 
 /** The rejection of `call`, which must be a CacheError with `code` (and `field`, when given). */
 async function refused(call: () => unknown, code: string, field?: string) {
@@ -60,6 +60,36 @@ describe('arguments of the wrong shape: a typed CacheError, never a TypeError', 
       'entries[]',
     )
     expect(await cache.get('a')).toBeUndefined() // nothing was stored
+  })
+
+  test('warm with one bad entry among good ones stores none of them, not even after it rejected', async () => {
+    const namespace = freshNamespace()
+    const client = redisClient()
+    const cache = testCache({ namespace, redis: client, l1: false })
+    const bad = [{ value: () => 1 }, { key: '' }, { ttlMs: -5 }, { tags: [''] }]
+    for (const [i, entry] of bad.entries()) {
+      await refused(
+        () =>
+          cache.warm([
+            { key: `good-${i}`, value: 1 },
+            { key: `bad-${i}`, value: 2, ...entry },
+          ] as never),
+        entry.value
+          ? 'CACHE_VALUE_UNSERIALIZABLE'
+          : entry.ttlMs
+            ? 'CACHE_OPTION_INVALID'
+            : 'CACHE_KEY_INVALID',
+      )
+    }
+    // Two round trips on the cache's own connection: a store the rejected warm left running
+    // (its generation move, then its value) has reached Redis by now.
+    await cache.get('barrier')
+    await cache.get('barrier')
+    for (const i of bad.keys()) {
+      expect(
+        await client.exists(`${namespace}:{kgood-${i}}:g`, `${namespace}:{kgood-${i}}:v`),
+      ).toBe(0)
+    }
   })
 
   test('invalidateOnCommit of something that is not an array of table names', async () => {

@@ -1,6 +1,6 @@
 import { type RedisServer, startRedis } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { MemoryStore, RedisStore } from '../src/index.js'
+import { type Floor, MemoryStore, RedisStore } from '../src/index.js'
 import { freshNamespace, gate, redisClient, testCache } from './helpers.js'
 
 // A Redis of this file's own: these tests flush it.
@@ -76,39 +76,49 @@ describe('Redis loses its data: generations and tag versions never repeat', () =
 })
 
 describe('set() and warm() store with the generation check', () => {
+  const writes = {
+    set: (c: ReturnType<typeof testCache>) => c.set('k', 'set value'),
+    warm: (c: ReturnType<typeof testCache>) => c.warm([{ key: 'k', value: 'warm value' }]),
+  }
+  // Where the other instance's delete lands: just after the write's own generation move (the
+  // write used to read the generation again afterwards, and stored under the delete's), or
+  // just before its store reaches Redis.
   test.each([
-    ['set', (c: ReturnType<typeof testCache>) => c.set('k', 'set value')],
-    ['warm', (c: ReturnType<typeof testCache>) => c.warm([{ key: 'k', value: 'warm value' }])],
-  ])(
-    '%s: a delete that lands between its generation move and its store wins',
-    async (_name, write) => {
-      const namespace = freshNamespace()
-      const client = redisClient(redis.url)
-      const other = testCache({ redis: client, namespace, l1: false })
-      let interleaved = false
-      // The real RedisStore, with a delete from another instance slipped in just before the
-      // store reaches Redis: what a concurrent request does on a loaded machine.
-      class Interleaving extends RedisStore {
-        override async setIfGeneration(
-          key: string,
-          payload: string,
-          ttlMs: number,
-          generation: string,
-        ) {
-          if (!interleaved) {
-            interleaved = true
-            await other.delete(key)
-          }
-          return super.setIfGeneration(key, payload, ttlMs, generation)
-        }
+    ['set', 'just after its generation move'],
+    ['warm', 'just after its generation move'],
+    ['set', 'just before its store'],
+    ['warm', 'just before its store'],
+  ] as const)('%s: a delete that lands %s wins', async (name, moment) => {
+    const namespace = freshNamespace()
+    const client = redisClient(redis.url)
+    const other = testCache({ redis: client, namespace, l1: false })
+    let interleaved = false
+    const interleave = async (key: string) => {
+      if (interleaved) return
+      interleaved = true
+      await other.delete(key)
+    }
+    // The real RedisStore, with a delete from another instance slipped in: what a concurrent
+    // request does on a loaded machine (or while the write waits for its invalidation's
+    // confirmations from the other instances).
+    class Interleaving extends RedisStore {
+      override async invalidate(keys: readonly string[], floor?: Floor) {
+        const generations = await super.invalidate(keys, floor)
+        if (moment === 'just after its generation move') await interleave(keys[0] as string)
+        return generations
       }
-      const cache = testCache({ store: new Interleaving(client, namespace), namespace, l1: false })
-      await write(cache)
-      expect(interleaved).toBe(true)
-      expect(await other.get('k')).toBeUndefined()
-      expect(await cache.get('k')).toBeUndefined()
-    },
-  )
+      override async setIfGeneration(key: string, payload: string, ttl: number, gen: string) {
+        if (moment === 'just before its store') await interleave(key)
+        return super.setIfGeneration(key, payload, ttl, gen)
+      }
+    }
+    const cache = testCache({ store: new Interleaving(client, namespace), namespace, l1: false })
+    await writes[name](cache)
+    expect(interleaved).toBe(true)
+    expect(await other.get('k')).toBeUndefined()
+    expect(await cache.get('k')).toBeUndefined()
+    expect(await client.exists(`${namespace}:{kk}:v`)).toBe(0) // what Redis holds
+  })
 })
 
 test('in-process mode: past maxVersions keys (generations forgotten), a running load still cannot store after a delete', async () => {

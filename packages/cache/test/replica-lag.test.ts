@@ -130,6 +130,20 @@ describe(`replicas applying ${APPLY_DELAY_MS} ms late: the reload after an inval
     },
   )
 
+  test('a floor in Redis this database cannot read (another cluster’s, altered) is replaced, never blocks the delete', async () => {
+    const namespace = freshNamespace()
+    const [a, b] = [0, 1].map(() => testCache({ namespace, consistency: database }))
+    await Promise.all([a?.ready(), b?.ready()])
+    const key = `user:1:${version}`
+    await redisClient().set(`${namespace}:{k${key}}:f`, 'v1.1.1.0/1.abcd', 'PX', 60_000)
+    await b?.getOrLoad(key, findUser)
+    await rename(database.db, `foreign-floor-${version}`)
+    await a?.delete(key)
+    // The delete reached Redis (it was retried for ever, and the instance's every call with it).
+    expect((await a?.health())?.pendingInvalidations).toBe(0)
+    expect(await b?.getOrLoad(key, findUser)).toBe(`foreign-floor-${version}`)
+  })
+
   test('tags: invalidateTags after the update', async () => {
     const key = `user-by-tag:${version}`
     const options = { tags: [`user:1:${version}`] }

@@ -85,3 +85,14 @@ test('"Users" and users: one tag exactly when one table', async () => {
   await rename('Users', 'Users-2')
   expect(await nameOf('Users')).toBe('Users-2')
 })
+
+test('a tag given by hand (cache.tableTag) names the table the search path finds', async () => {
+  expect(cache.tableTag('users')).toBe('table:app.users')
+  expect(cache.tableTag('public.users')).toBe(tableTag('users'))
+  expect(await nameOf('users')).toBe('app-4')
+  // A write Sluice does not see (raw SQL, unqualified: the server resolves it to app.users).
+  await sql`update users set name = 'raw' where id = 1`.execute(database.db)
+  await cache.invalidateTags([cache.tableTag('users')])
+  expect(await nameOf('users')).toBe('raw')
+  expect(await nameOf('app.users')).toBe('raw')
+})

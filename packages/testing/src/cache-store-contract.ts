@@ -49,12 +49,13 @@ export function cacheStoreContract(name: string, store: () => Promise<CacheStore
       const k = key('stale')
       await put(s, k, 'old', 60_000)
       const { version: generation } = await s.generation(k)
-      await s.invalidate([k])
+      const [moved] = await s.invalidate([k]) // the new generation, which a `set` stores under
       expect(await s.get(k)).toBeUndefined()
       expect(await s.setIfGeneration(k, 'stale', 60_000, generation)).toBe(false)
       expect(await s.get(k)).toBeUndefined()
       const { version: next } = await s.generation(k)
       expect(next).not.toBe(generation)
+      expect(next).toBe(moved)
       expect(await s.setIfGeneration(k, 'new', 60_000, next)).toBe(true)
     })
 

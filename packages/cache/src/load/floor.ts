@@ -36,13 +36,22 @@ export function floorOf(
   let floor: string | undefined
   for (const version of known) {
     if (version.floor === undefined) continue
-    floor = floor === undefined ? version.floor : newest(consistency, floor, version.floor)
+    floor = floor === undefined ? version.floor : newestFloor(consistency, floor, version.floor)
   }
   return floor
 }
 
-/** The newer token; a token the source cannot read loses to one it can. */
-function newest(consistency: ConsistencySource, a: string, b: string): string {
+/**
+ * The newer of two floors; one the source cannot read (another cluster's, another version's,
+ * altered) loses to one it can, so whatever Redis holds never stops an invalidation from
+ * recording its own floor.
+ *
+ * @example
+ * ```ts
+ * newestFloor(database, 'garbage', await database.latestToken()) // the latter
+ * ```
+ */
+export function newestFloor(consistency: ConsistencySource, a: string, b: string): string {
   try {
     return consistency.newestToken(a, b)
   } catch {

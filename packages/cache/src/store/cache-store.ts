@@ -54,8 +54,10 @@ export interface CacheStore {
   /**
    * Deletes the values and moves the generations, so loads already running cannot store;
    * with a floor, records it first (a load that sees the new generation sees the floor).
+   * Returns the keys' new generations, in the order given: a `set` stores under its own, so
+   * an invalidation that lands after it is never overwritten.
    */
-  invalidate(keys: readonly string[], floor?: Floor): Promise<void>
+  invalidate(keys: readonly string[], floor?: Floor): Promise<readonly string[]>
   /** Current tag versions, in the order given; `undefined` for a tag the store does not hold. */
   tagVersions(tags: readonly string[]): Promise<(string | undefined)[]>
   /** Tag versions and floors for a load, creating the versions the store does not hold. */

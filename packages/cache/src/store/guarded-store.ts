@@ -5,6 +5,13 @@ import type { CacheStore, Floor, Versioned } from './cache-store.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import { type InvalidationBatch, PendingInvalidations } from './pending-invalidations.js'
 
+/**
+ * The generations an invalidation batch left its keys at, by key: what a `set` stores under
+ * (read afterwards, the generation may already be a later invalidation's).
+ */
+export type Generations = ReadonlyMap<string, string>
+const NONE: Generations = new Map()
+
 /** Marks a store call that failed, timed out, or was skipped by the open breaker. */
 export const UNAVAILABLE = Symbol('store unavailable')
 export type Maybe<T> = T | typeof UNAVAILABLE
@@ -42,7 +49,7 @@ export class GuardedStore {
   readonly #timeoutMs: number
   readonly #report: (event: CacheEvent) => void
   readonly #pending: PendingInvalidations
-  #flushing: Promise<boolean> | undefined
+  #flushing: Promise<Generations | undefined> | undefined
   #retry: NodeJS.Timeout | undefined
   #retryMs = FIRST_RETRY_MS
   #closed = false
@@ -131,13 +138,15 @@ export class GuardedStore {
 
   /**
    * Invalidates keys and bumps tags, recording `token` as their floor; what cannot be sent
-   * now is retried on a timer and before the next store call. True once it reached the store.
+   * now is retried on a timer and before the next store call. Once it reached the store, the
+   * new generations of the keys of the batch it went in (see {@link Generations}); else
+   * `undefined`.
    */
   async invalidate(
     keys: readonly string[],
     tags: readonly string[],
     token: string | undefined,
-  ): Promise<boolean> {
+  ): Promise<Generations | undefined> {
     this.#pending.add(keys, tags, token)
     await this.#flushing // one that began before these were added does not carry them
     return this.#flush()
@@ -180,30 +189,32 @@ export class GuardedStore {
     }
     clearTimeout(this.#retry)
     this.#retry = undefined
-    return sent
+    return sent !== undefined
   }
 
   /**
-   * Sends the pending invalidations (joining a send under way); true once they reached the
-   * store (invalidations added meanwhile go out with the next send).
+   * Sends the pending invalidations (joining a send under way: with nothing pending, the one
+   * that may carry the caller's); the batch's generations once they reached the store
+   * (invalidations added meanwhile go out with the next send), `undefined` when they did not.
    */
-  #flush(pastBreaker = false): Promise<boolean> {
-    if (this.#pending.size === 0) return Promise.resolve(true)
+  #flush(pastBreaker = false): Promise<Generations | undefined> {
+    if (this.#pending.size === 0) return this.#flushing ?? Promise.resolve(NONE)
     this.#flushing ??= this.#send(pastBreaker).finally(() => {
       this.#flushing = undefined
     })
     return this.#flushing
   }
 
-  async #send(pastBreaker: boolean): Promise<boolean> {
+  async #send(pastBreaker: boolean): Promise<Generations | undefined> {
     const batch = this.#pending.take()
     const floor = this.#pending.floor(batch.token)
     const done = await this.#call(
       async (s) => {
-        await Promise.all([
-          batch.keys.length > 0 && s.invalidate(batch.keys, floor),
+        const [generations] = await Promise.all([
+          batch.keys.length > 0 ? s.invalidate(batch.keys, floor) : [],
           batch.tags.length > 0 && s.bumpTags(batch.tags, floor),
         ])
+        return new Map(batch.keys.map((key, i) => [key, generations[i] as string]))
       },
       undefined,
       { flush: false, pastBreaker },
@@ -212,14 +223,14 @@ export class GuardedStore {
       this.#pending.putBack(batch)
       this.#late = true
       this.#scheduleRetry()
-      return false
+      return undefined
     }
     if (this.#late) {
       this.#late = false
       this.#sentLate(batch)
     }
     this.#retryMs = FIRST_RETRY_MS
-    return true
+    return done
   }
 
   #scheduleRetry(): void {

@@ -67,11 +67,11 @@ export class MemoryStore implements CacheStore {
     return true
   }
 
-  async invalidate(keys: readonly string[], floor?: Floor): Promise<void> {
-    for (const key of keys) {
+  async invalidate(keys: readonly string[], floor?: Floor): Promise<readonly string[]> {
+    return keys.map((key) => {
       this.#values.delete(key)
-      this.#bump(this.#generations, key, floor)
-    }
+      return this.#bump(this.#generations, key, floor)
+    })
   }
 
   async tagVersions(tags: readonly string[]): Promise<(string | undefined)[]> {
@@ -117,11 +117,14 @@ export class MemoryStore implements CacheStore {
     return created
   }
 
-  #bump(map: Map<string, Version>, name: string, floor: Floor | undefined): void {
+  /** Moves a generation or tag version; returns the new one. */
+  #bump(map: Map<string, Version>, name: string, floor: Floor | undefined): string {
     if (floor) this.#newest = floor.newest
     const before = map.get(name)?.floor ?? this.#forgottenFloor
     const token = floor && (before === undefined ? floor.token : floor.newest(before, floor.token))
-    this.#remember(map, name, { version: this.#fresh(), floor: token ?? before })
+    const version = this.#fresh()
+    this.#remember(map, name, { version, floor: token ?? before })
+    return version
   }
 
   #remember(map: Map<string, Version>, name: string, version: Version): void {

@@ -142,17 +142,19 @@ export class RedisStore implements CacheStore {
     return Number(stored) === 1
   }
 
-  async invalidate(keys: readonly string[], floor?: Floor): Promise<void> {
-    await Promise.all(
+  invalidate(keys: readonly string[], floor?: Floor): Promise<readonly string[]> {
+    return Promise.all(
       keys.map(async (key) => {
         if (floor) await this.#raiseFloor(this.#key(key, 'f'), floor)
+        const generation = randomUUID()
         await this.#redis.sluiceBump(
           this.#key(key, 'v'),
           this.#key(key, 'g'),
           this.#key(key, 'f'),
-          randomUUID(),
+          generation,
           VERSION_TTL_MS,
         )
+        return generation
       }),
     )
   }

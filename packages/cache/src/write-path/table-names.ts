@@ -1,5 +1,10 @@
 import { type Kysely, sql } from 'kysely'
-import { mergeDependencies, readDependencies, type TableDependencies } from './dependencies.js'
+import {
+  type CatalogDependencies,
+  mergeDependencies,
+  readDependencies,
+  type TableDependencies,
+} from './dependencies.js'
 import { nameParts, tagOf } from './table-tag.js'
 
 /** What the catalog says about table names: the search path, and each name's schemas. */
@@ -25,12 +30,15 @@ interface NameCatalog {
 export class TableNames {
   readonly #declared: TableDependencies
   #catalog: NameCatalog | undefined
-  #dependencies: Map<string, string[]>
+  /** By tag, the tables a write to it writes too (see {@link CatalogDependencies}). */
+  #writes: Map<string, string[]>
+  /** By tag, the relations whose reads show a write to it (views over it, its parent). */
+  #visible = new Map<string, string[]>()
   readonly #resolved = new Map<string, string>()
 
   constructor(declared: TableDependencies) {
     this.#declared = declared
-    this.#dependencies = mergeDependencies(new Map(), declared, (table) => this.tag(table))
+    this.#writes = mergeDependencies(new Map(), declared, (table) => this.tag(table))
   }
 
   /** The tag of the table `table` names. */
@@ -48,10 +56,15 @@ export class TableNames {
     return tag
   }
 
-  /** The tags of `tables` and of every table a write to them changes, transitively. */
+  /**
+   * The tags of `tables`, of every table a write to them writes too, transitively, and of the
+   * relations whose reads show any of those writes (a partition's siblings, or a view's other
+   * base tables, are not among them).
+   */
   dependents(tables: readonly string[]): string[] {
     const tags = new Set(tables.map((table) => this.tag(table)))
-    for (const tag of tags) for (const next of this.#dependencies.get(tag) ?? []) tags.add(next)
+    for (const tag of tags) for (const next of this.#writes.get(tag) ?? []) tags.add(next)
+    for (const tag of tags) for (const next of this.#visible.get(tag) ?? []) tags.add(next)
     return [...tags]
   }
 
@@ -77,7 +90,8 @@ export class TableNames {
     this.#catalog = { searchPath: path.rows[0]?.schemas ?? [], schemasOf }
     this.#resolved.clear()
     const tag = (table: string) => this.tag(table)
-    const dependencies = mergeDependencies(new Map(), learned, tag)
-    this.#dependencies = mergeDependencies(dependencies, this.#declared, tag)
+    const writes = mergeDependencies(new Map(), learned.writes, tag)
+    this.#writes = mergeDependencies(writes, this.#declared, tag)
+    this.#visible = mergeDependencies(new Map(), learned.visible, tag)
   }
 }
