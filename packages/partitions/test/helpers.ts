@@ -1,27 +1,29 @@
-import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
+import type { SluiceDatabase } from '@sluice/core'
 import { databaseName } from '@sluice/testing'
-import { withProfile } from '@sluice/testing/profile'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, afterEach } from 'vitest'
 import { definePartitions, type PartitionSpec, type PartitionSpecInput } from '../src/index.js'
+import { openDatabase } from './open-database.js'
 
 const databases: SluiceDatabase<unknown>[] = []
 afterAll(() => Promise.all(databases.map((database) => database.close())))
 
 /**
  * A new database on the shared server: its Kysely client (with the test profile's
- * instrumentation) and client URL (through PgBouncer in the production profile).
+ * instrumentation), client URL (through PgBouncer in the production profile) and the
+ * environment a service of it would get.
  */
-export async function freshDatabase(): Promise<{ db: Kysely<unknown>; url: string }> {
+export async function freshDatabase(): Promise<{
+  db: Kysely<unknown>
+  url: string
+  env: Readonly<Record<string, string>>
+}> {
   const { url, env } = await sharedPostgres().createDatabase(databaseName('parts'))
-  const database = createDatabase<unknown>(
-    parseConfig({ ...env, DB_POOL_SIZE: '6' }),
-    withProfile({}),
-  )
+  const database = openDatabase(env)
   databases.push(database)
-  return { db: database.db, url }
+  return { db: database.db, url, env }
 }
 
 /** Each attached partition of `table` with its bounds as the server prints them. */
