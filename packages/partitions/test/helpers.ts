@@ -1,10 +1,11 @@
 import type { SluiceDatabase } from '@sluice/core'
 import { databaseName } from '@sluice/testing'
+import { monthlySpec } from '@sluice/testing/partitions'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, afterEach } from 'vitest'
-import { definePartitions, type PartitionSpec, type PartitionSpecInput } from '../src/index.js'
+import type { PartitionSpec, PartitionSpecInput } from '../src/index.js'
 import { openDatabase } from './open-database.js'
 
 const databases: SluiceDatabase<unknown>[] = []
@@ -79,16 +80,9 @@ export async function probe(url: string, query: string): Promise<{ stop(): Promi
 }
 
 /**
- * The tests' usual spec: monthly on column `at`, one month premade, a default partition;
- * `overrides` change any of it.
+ * The tests' usual spec: `monthlySpec` (monthly on column `at`, one month premade) with a
+ * default partition; `overrides` change any of it.
  */
 export function monthly(table: string, overrides: Partial<PartitionSpecInput> = {}): PartitionSpec {
-  return definePartitions({
-    table,
-    column: 'at',
-    interval: 'month',
-    premake: 1,
-    defaultPartition: true,
-    ...overrides,
-  })
+  return monthlySpec(table, { defaultPartition: true, ...overrides })
 }
