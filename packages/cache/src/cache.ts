@@ -1,4 +1,5 @@
-import type { AfterCommit, cachedQueryInfo } from '@sluice/core'
+import type { AfterCommit } from '@sluice/core'
+import type { cachedQueryInfo } from '@sluice/core/internal'
 import type { LoadOptions } from './options/load-options.js'
 import type { StoreHealth } from './store/guarded-store.js'
 

@@ -1,7 +1,7 @@
-import { cachedQueryInfo } from '@sluice/core'
+import { cachedQueryInfo, withDeadline } from '@sluice/core/internal'
 import { Redis } from 'ioredis'
 import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
-import { CacheError, storeError } from './errors.js'
+import { CacheError, storeError, storeTimeout } from './errors.js'
 import type { CacheEvent } from './events.js'
 import { InvalidationBus } from './invalidation-bus.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
@@ -14,7 +14,6 @@ import { GuardedStore } from './store/guarded-store.js'
 import { MemoryStore } from './store/memory-store.js'
 import { RedisStore } from './store/redis-store.js'
 import { TieredCache } from './tiered-cache.js'
-import { within } from './within.js'
 import { TableNames } from './write-path/table-names.js'
 
 const READY_PROBE = 'sluice:ready'
@@ -150,7 +149,9 @@ export function createCache(options: CacheOptions): Cache {
     },
     ready: async ({ timeoutMs = 5000 } = {}) => {
       try {
-        await within(Promise.all([store.get(READY_PROBE), bus?.ready()]), timeoutMs)
+        await withDeadline(Promise.all([store.get(READY_PROBE), bus?.ready()]), timeoutMs, () => {
+          throw storeTimeout(timeoutMs)
+        })
       } catch (error) {
         throw readyError(host, timeoutMs, error, lastRedisError)
       }

@@ -72,6 +72,24 @@ export function storeError(error: unknown): CacheError {
     : new CacheError('CACHE_STORE_UNAVAILABLE', `The cache store failed: ${message}`)
 }
 
+/**
+ * The store's answer to a call that outlived its deadline: `CACHE_STORE_UNAVAILABLE`, saying
+ * how long it waited. Give it to `withDeadline` as what an expired wait throws.
+ *
+ * @example
+ * ```ts
+ * await withDeadline(store.get(key), 500, () => {
+ *   throw storeTimeout(500)
+ * })
+ * ```
+ */
+export function storeTimeout(ms: number): CacheError {
+  return new CacheError(
+    'CACHE_STORE_UNAVAILABLE',
+    `The cache store failed: it did not answer within ${Math.round(ms)} ms`,
+  )
+}
+
 const LONE_SURROGATE = /\p{Cs}/u
 
 /** Longest key accepted, in UTF-8 bytes (Redis allows more; keys this long are a bug). */

@@ -1,13 +1,13 @@
 export type { Cache, CacheableQuery, CacheHealth, QueryOptions } from './cache.js'
 export { createCache } from './create-cache.js'
-export { CacheError, type CacheErrorCode, MAX_KEY_BYTES, validateKey } from './errors.js'
+export { CacheError, type CacheErrorCode } from './errors.js'
 export {
   type CacheEvent,
   type CacheInstrumentation,
   cacheChannels,
   type NotStoredReason,
 } from './events.js'
-export type { CacheOptions, Duration, ResolvedCacheOptions } from './options/cache-options.js'
+export type { CacheOptions, Duration } from './options/cache-options.js'
 export type { LoadOptions } from './options/load-options.js'
 export { deserialize, serialize } from './serialize.js'
 export type { CacheStore, Floor, Versioned } from './store/cache-store.js'

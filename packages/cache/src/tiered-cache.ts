@@ -1,4 +1,5 @@
 import type { CommittedWrite, ConsistencySource } from '@sluice/core'
+import { withDeadline } from '@sluice/core/internal'
 import { type Entry, encodeEntry, versionsOf } from './entry.js'
 import { CacheError, validateKey } from './errors.js'
 import type { CacheEvent, CacheEvents } from './events.js'
@@ -9,7 +10,6 @@ import type { ResolvedCacheOptions } from './options/cache-options.js'
 import { callDuration, MAX_TTL_MS } from './options/duration.js'
 import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
 import { type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
-import { within } from './within.js'
 
 interface Flight {
   promise: Promise<unknown>
@@ -202,7 +202,9 @@ export class TieredCache {
     const known = commit ? commit.token : consistency.consistencyToken()
     if (known !== undefined) return known
     try {
-      return await within(consistency.latestToken(), this.#options.loadTimeoutMs)
+      return await withDeadline(consistency.latestToken(), this.#options.loadTimeoutMs, () => {
+        throw new Error(`the primary did not answer within ${this.#options.loadTimeoutMs} ms`)
+      })
     } catch (error) {
       this.#emit({
         kind: 'error',

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { CacheError, deserialize, serialize, validateKey } from '../src/index.js'
+import { validateKey } from '../src/errors.js'
+import { CacheError, deserialize, serialize } from '../src/index.js'
 
 /** A value and what it reads back as, compared with Object.is where toEqual is too lax. */
 const roundTrip = <T>(value: T): T => deserialize<T>(serialize(value))

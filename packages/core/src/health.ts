@@ -119,6 +119,7 @@ export async function probeTarget(
  * still shows): a pool of its own, so that a pool the application keeps busy does not make a
  * healthy server look down.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const report = await checkTarget(pool, config.primary, 'primary', 1000)
@@ -165,6 +166,7 @@ export function describeError(error: unknown): { code: string; message: string }
 /**
  * Combines target reports into one {@link HealthReport}.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const report = healthReport([await checkTarget(pool, config.primary, 'primary')])

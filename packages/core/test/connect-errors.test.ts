@@ -2,7 +2,8 @@ import { testProfile, waitFor } from '@sluice/testing'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConnectionError, isDatabaseError, parseConfig, type SluiceDatabase } from '../src/index.js'
+import { ConnectionError, parseConfig, type SluiceDatabase } from '../src/index.js'
+import { isDatabaseError } from '../src/internal/index.js'
 import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const databases: SluiceDatabase<unknown>[] = []

@@ -1,6 +1,8 @@
+import { waitFor } from '@sluice/testing'
+import type pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { createPool } from '../src/index.js'
-import { withDeadline } from '../src/internal/index.js'
+import { ConnectionError, createPool } from '../src/index.js'
+import { queryWithin, withDeadline } from '../src/internal/index.js'
 import { freshDatabase } from './helpers.js'
 
 /** Keeps the event loop busy for `ms`, as a long turn of a loaded process does. */
@@ -38,6 +40,61 @@ describe('a deadline that passes during a long event-loop turn', () => {
       expect((await answer).rows).toEqual([{ one: 1 }])
     } finally {
       client.release(true)
+      await pool.end()
+    }
+  })
+})
+
+describe('queryWithin past its deadline', () => {
+  const expired = () => new ConnectionError('DEADLINE_EXCEEDED', 'no answer in time')
+
+  /** A pool of one connection, with the connections it opened and closed counted. */
+  async function onePool(): Promise<{ pool: pg.Pool; opened: () => number; closed: () => number }> {
+    // A pool timeout far past the checks' deadlines: only queryWithin's deadline passes.
+    const { config } = await freshDatabase({ DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '30s' })
+    const pool = createPool(config.primary)
+    let opened = 0
+    let closed = 0
+    pool.on('connect', () => opened++)
+    pool.on('remove', () => closed++)
+    return { pool, opened: () => opened, closed: () => closed }
+  }
+
+  it('gives back, not destroys, a client the pool handed over after the deadline', async () => {
+    const { pool, opened, closed } = await onePool()
+    try {
+      const held = await pool.connect()
+      await held.query('select 1')
+      // The check waits in the pool's queue behind the held client until its deadline passes.
+      const check = queryWithin(pool, 'select 1', 100, expired)
+      await expect(check).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' })
+      held.release()
+      // The queued checkout gets the client, never runs its query, and hands it back.
+      await waitFor(() => pool.waitingCount === 0 && (pool.idleCount === 1 || closed() > 0), {
+        what: 'the late checkout to end',
+      })
+      const again = await pool.connect()
+      expect(again).toBe(held)
+      again.release()
+      expect({ opened: opened(), closed: closed(), total: pool.totalCount }).toEqual({
+        opened: 1,
+        closed: 0,
+        total: 1,
+      })
+    } finally {
+      await pool.end()
+    }
+  })
+
+  it('destroys a client whose query was in flight at the deadline', async () => {
+    const { pool, closed } = await onePool()
+    try {
+      await pool.query('select 1') // connected and idle: the check gets it at once
+      const check = queryWithin(pool, 'select pg_sleep(2)', 200, expired)
+      await expect(check).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' })
+      await waitFor(() => closed() === 1, { what: 'the client to be destroyed' })
+      expect(pool.totalCount).toBe(0)
+    } finally {
       await pool.end()
     }
   })

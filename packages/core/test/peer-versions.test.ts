@@ -4,8 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { expect, it } from 'vitest'
-import { PEER_MINIMUMS, PeerVersionError } from '../src/index.js'
-import { checkPeer, checkPeerVersion, installedVersion } from '../src/internal/index.js'
+import { PeerVersionError } from '../src/index.js'
+import {
+  checkPeer,
+  checkPeerVersion,
+  installedVersion,
+  PEER_MINIMUMS,
+} from '../src/internal/index.js'
 
 it('a peer below its range is a PeerVersionError with a clear message', () => {
   const error = (() => {

@@ -8,9 +8,9 @@ import {
   createPool,
   PoolTimeoutError,
   parseConfig,
-  SluiceDriver,
   StatementTimeoutError,
 } from '../src/index.js'
+import { SluiceDriver } from '../src/internal/index.js'
 import { freshDatabase, testDatabase, withPassword } from './helpers.js'
 
 const pools: pg.Pool[] = []

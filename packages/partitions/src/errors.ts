@@ -21,6 +21,11 @@ export type PartitionErrorCode =
   /** Rows cannot move out of the default partition safely; the message names the manual fix. */
   | 'PARTITION_MOVE_REFUSED'
   /**
+   * A partition past retention still has rows a foreign key references: PostgreSQL refuses to
+   * detach it (nothing is removed, no referencing row deleted); the message names the key.
+   */
+  | 'PARTITION_RETENTION_REFUSED'
+  /**
    * A move's switch found the rows in the default no longer matching their copy (a write it
    * could not account for, e.g. a `TRUNCATE` of the default, or a type whose text form does
    * not round-trip through `jsonb`): rolled back, nothing changed; the next run copies again.

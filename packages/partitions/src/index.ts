@@ -22,16 +22,8 @@ export {
 } from './maintenance/schedule.js'
 export { explainPartitions, partitionRange } from './query/query.js'
 export { RequirePartitionKeyPlugin } from './query/strict-plugin.js'
-export {
-  addIntervals,
-  type Interval,
-  intervalStart,
-  isoDate,
-  type LocalDate,
-  localDate,
-  startInstant,
-} from './spec/calendar.js'
-export { type PartitionRange, partitionFor, rangeStarting } from './spec/partition-for.js'
+export type { Interval, LocalDate } from './spec/calendar.js'
+export { type PartitionRange, partitionFor } from './spec/partition-for.js'
 export {
   definePartitions,
   type IndexSpec,

@@ -1,12 +1,7 @@
 import { describe, expect, test } from 'vitest'
-import {
-  definePartitions,
-  type Interval,
-  isoDate,
-  type PartitionRange,
-  partitionFor,
-  rangeStarting,
-} from '../src/index.js'
+import { definePartitions, type Interval, type PartitionRange, partitionFor } from '../src/index.js'
+import { isoDate } from '../src/spec/calendar.js'
+import { rangeStarting } from '../src/spec/partition-for.js'
 
 const spec = (interval: Interval, timeZone = 'UTC') =>
   definePartitions({ table: 't', column: 'at', interval, timeZone })

@@ -209,3 +209,17 @@ test('an interrupted move (copy in, no switch) is completed by the next run: eve
   )
   expect(left).toEqual([{ triggers: 0, logged: 0, tables: 1 }])
 })
+
+test("an interrupted move's copy that no range takes any more (the spec's interval changed) is dropped by the next run", async () => {
+  const { db, statements } = await waitingRows()
+  await runBatches(db, statements, async () => undefined, true)
+  // Weekly now: January's rows are beyond premake and stay; no range is named notes_p20270101.
+  const weekly = monthly('notes', { interval: 'week' })
+  const result = await runMaintenance(db, [weekly], { now: DECEMBER })
+  expect(result).toMatchObject({ errors: [], created: [], movedRows: 0 })
+  expect(result.finalized).toEqual(expect.arrayContaining(['notes_default', 'notes_p20270101']))
+  expect(await rowsByPartition(db, 'notes')).toEqual([{ partition: 'notes_default', rows: 201 }])
+  const { rows } =
+    await sql`select relname from pg_class where relname = 'notes_p20270101'`.execute(db)
+  expect(rows).toEqual([])
+})

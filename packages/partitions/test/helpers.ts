@@ -13,18 +13,23 @@ afterAll(() => Promise.all(databases.map((database) => database.close())))
 
 /**
  * A new database on the shared server: its Kysely client (with the test profile's
- * instrumentation), client URL (through PgBouncer in the production profile) and the
- * environment a service of it would get.
+ * instrumentation), client URL (through PgBouncer in the production profile), the
+ * environment a service of it would get, and `open` for another client of it with other
+ * settings (e.g. a runner of its own, `DB_POOL_SIZE` 1).
  */
 export async function freshDatabase(): Promise<{
   db: Kysely<unknown>
   url: string
   env: Readonly<Record<string, string>>
+  open(settings?: Record<string, string>): Kysely<unknown>
 }> {
   const { url, env } = await sharedPostgres().createDatabase(databaseName('parts'))
-  const database = openDatabase(env)
-  databases.push(database)
-  return { db: database.db, url, env }
+  const open = (settings: Record<string, string> = {}) => {
+    const database = openDatabase(env, settings)
+    databases.push(database)
+    return database.db
+  }
+  return { db: open(), url, env, open }
 }
 
 /** Each attached partition of `table` with its bounds as the server prints them. */

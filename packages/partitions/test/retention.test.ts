@@ -71,7 +71,14 @@ describe('retention', () => {
       const listed = await listPartitions(db, 'logs', 'archive')
       const old = listed.filter((p) => !p.attached).map((p) => `${p.schema}.${p.name}`)
       if (mode === 'drop') expect(old).toEqual([])
-      if (mode === 'detach') expect(old).toEqual(['public.logs_p20260601', 'public.logs_p20260701'])
+      if (mode === 'detach') {
+        expect(old).toEqual(['public.logs_p20260601', 'public.logs_p20260701'])
+        // Even with Sluice's bound CHECK (as an early version could leave it), a partition
+        // retention detached is never taken for an interrupted move's leftover copy.
+        await sql`alter table logs_p20260601 add constraint sluice_partition_bound check (at is not null)`.execute(
+          db,
+        )
+      }
       if (mode === 'archive') {
         expect(old).toEqual(['archive.logs_p20260601', 'archive.logs_p20260701'])
         const { rows } = await sql`select * from archive.logs_p20260601`.execute(db)
@@ -81,10 +88,39 @@ describe('retention', () => {
       expect(await runMaintenance(db, [spec], { now: NOVEMBER })).toMatchObject({
         created: [],
         detached: [],
+        finalized: [],
         errors: [],
       })
+      if (mode === 'detach') {
+        expect((await listPartitions(db, 'logs')).filter((p) => !p.attached)).toHaveLength(2)
+      }
     },
   )
+})
+
+test('a partition past retention whose rows a foreign key still references (ON DELETE CASCADE) is refused, typed, and nothing is deleted; the others go', async () => {
+  const { db, spec } = await juneLogs('drop')
+  await sql`alter table logs add primary key (at)`.execute(db)
+  await sql`create table refs (id int primary key, at timestamptz references logs on delete cascade)`.execute(
+    db,
+  )
+  await sql`insert into refs values (1, '2026-06-20')`.execute(db)
+  const result = await runMaintenance(db, [spec], { now: NOVEMBER })
+  expect(result.dropped).toEqual(['logs_p20260701'])
+  expect(result.errors).toHaveLength(1)
+  expect(result.errors[0]?.step?.partition).toBe('logs_p20260601')
+  expect(result.errors[0]?.error).toMatchObject({
+    code: 'PARTITION_RETENTION_REFUSED',
+    message: expect.stringContaining('refs_at_fkey'),
+    cause: { code: '23503' },
+  })
+  const { rows } = await sql`select id from refs`.execute(db)
+  expect(rows).toEqual([{ id: 1 }])
+  expect((await bounds(db, 'logs')).map((b) => b.name)).toEqual([
+    'logs_p20260601',
+    'logs_p20261101',
+    'logs_p20261201',
+  ])
 })
 
 test('Prometheus metrics count the partitions the server gained and lost, and skipped runs', async () => {

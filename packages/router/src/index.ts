@@ -1,18 +1,10 @@
-export {
-  asRead,
-  type Classification,
-  classifyQuery,
-  compileWriteFunctions,
-  DEFAULT_WRITE_FUNCTIONS,
-  type WriteFunctions,
-} from './classify.js'
+export { asRead, type Classification } from './classify.js'
 export {
   InvalidConsistencyTokenError,
   InvalidStrategyPickError,
   NoReplicaAvailableError,
 } from './errors.js'
-export { formatLsn, parseLsn } from './lsn.js'
-export type { ResolvedRouterOptions, RouterOptions } from './options.js'
+export type { RouterOptions } from './options.js'
 export type { ReplicaState, ReplicaStatus } from './replica-state.js'
 export {
   type ReplicaCheckEvent,

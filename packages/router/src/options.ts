@@ -1,5 +1,11 @@
-import { type AfterCommit, parseDuration, parseOptions } from '@sluice/core'
-import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
+import type { AfterCommit } from '@sluice/core'
+import {
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  hookChannels,
+  MAX_TIMER_MS,
+  parseDuration,
+  parseOptions,
+} from '@sluice/core/internal'
 import type { KyselyConfig, KyselyPlugin } from 'kysely'
 import { z } from 'zod'
 import {

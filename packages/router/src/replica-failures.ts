@@ -1,4 +1,5 @@
-import { ConnectionError, isDatabaseError, PoolTimeoutError } from '@sluice/core'
+import { ConnectionError, PoolTimeoutError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core/internal'
 
 /**
  * What a failed statement says about where it ran.

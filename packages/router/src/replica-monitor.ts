@@ -1,6 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { toSluiceError } from '@sluice/core'
-import { withDeadline } from '@sluice/core/internal'
+import { toSluiceError, withDeadline } from '@sluice/core/internal'
 import { probePrimary, probeReplica, type ReplicaProbe } from './lag-probe.js'
 import type { ResolvedRouterOptions } from './options.js'
 import type { ReplicaNode, TargetNode } from './target-node.js'

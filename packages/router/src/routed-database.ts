@@ -2,14 +2,18 @@ import {
   type CloseOptions,
   ConfigError,
   type ConsistencySource,
-  checkTarget,
   type HealthReport,
-  healthReport,
-  postgresDialect,
   type SluiceConfig,
   type SluiceDatabase,
 } from '@sluice/core'
-import { checkReady, timeoutOption, withDeadline } from '@sluice/core/internal'
+import {
+  checkReady,
+  checkTarget,
+  healthReport,
+  postgresDialect,
+  timeoutOption,
+  withDeadline,
+} from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
 import { latestToken, newestToken } from './latest-token.js'

@@ -1,5 +1,5 @@
-import { ConnectionError, ShapeCache, type SluiceConnection } from '@sluice/core'
-import { queryWithin } from '@sluice/core/internal'
+import { ConnectionError } from '@sluice/core'
+import { queryWithin, ShapeCache, type SluiceConnection } from '@sluice/core/internal'
 import { CompiledQuery } from 'kysely'
 import {
   type Classification,

@@ -1,4 +1,5 @@
-import { ConnectionError, type SluiceConnection } from '@sluice/core'
+import { ConnectionError } from '@sluice/core'
+import type { SluiceConnection } from '@sluice/core/internal'
 import type {
   CompiledQuery,
   DatabaseConnection,
@@ -13,6 +14,13 @@ import { ReplicaNode, type TargetNode } from './target-node.js'
 
 /** Every replica's bit: a retry with this set goes to the primary. */
 const ALL_REPLICAS = -1
+
+/** What a read runs on the connection it is given (`query`: the read's statement, if any). */
+type Run<T> = (connection: SluiceConnection, query: CompiledQuery | undefined) => Promise<T>
+
+// A module function, not a closure per read.
+const execute: Run<QueryResult<unknown>> = (connection, query) =>
+  connection.executeQuery(query as CompiledQuery)
 
 /**
  * What Kysely sees as one connection. It binds to a real server only when the first statement
@@ -38,6 +46,9 @@ export class RoutingConnection implements DatabaseConnection {
    * `next()` without `return()`, so Kysely's release of the connection ends their count.
    */
   readonly #streaming = new Set<{ readonly replica: ReplicaNode }>()
+  /** A read a standby refused as a write, run on the primary (bound once: reads allocate no closures). */
+  readonly #executeRejectedWrite = <R>(query: CompiledQuery): Promise<QueryResult<R>> =>
+    this.#executeOnPrimary<R>(query, this.#router.classify(query))
 
   constructor(router: Router, primaryOnly: boolean) {
     this.#router = router
@@ -55,10 +66,10 @@ export class RoutingConnection implements DatabaseConnection {
     }
     const classification = this.#router.classify(query)
     if (classification.kind === 'read' && !this.#sticky) {
-      return this.#read(
+      return this.#read<QueryResult<R>>(
         query,
-        (connection) => connection.executeQuery<R>(query),
-        () => this.#executeOnPrimary<R>(query, this.#router.classify(query)),
+        execute as Run<QueryResult<R>>,
+        this.#executeRejectedWrite,
       )
     }
     return this.#executeOnPrimary(query, classification)
@@ -195,8 +206,10 @@ export class RoutingConnection implements DatabaseConnection {
    * this object is as new, so the driver can hand it out again.
    */
   recycle(): void {
-    for (const { replica } of this.#streaming) replica.state.inFlight--
-    this.#streaming.clear()
+    if (this.#streaming.size > 0) {
+      for (const { replica } of this.#streaming) replica.state.inFlight--
+      this.#streaming.clear()
+    }
     this.#unbind()
     this.#sticky = this.#primaryOnly
     this.#transaction = undefined
@@ -255,8 +268,8 @@ export class RoutingConnection implements DatabaseConnection {
    */
   async #read<T>(
     query: CompiledQuery | undefined,
-    run: (connection: SluiceConnection) => Promise<T>,
-    onRejectedWrite: (() => Promise<T>) | undefined,
+    run: Run<T>,
+    onRejectedWrite: ((query: CompiledQuery) => Promise<T>) | undefined,
     reason: 'read' | 'read-only-transaction' = 'read',
   ): Promise<T> {
     const router = this.#router
@@ -265,12 +278,12 @@ export class RoutingConnection implements DatabaseConnection {
     let excluded = 0
     for (;;) {
       try {
-        return await this.#readOn(node, run)
+        return await this.#readOn(node, run, query)
       } catch (error) {
         const kind = node instanceof ReplicaNode ? failureKind(error) : undefined
         if (kind === 'standby-write' && query && onRejectedWrite) {
           router.learnWrite(query, error)
-          return onRejectedWrite()
+          return onRejectedWrite(query)
         }
         if (kind !== 'replica') throw error
         const replica = node as ReplicaNode
@@ -299,13 +312,10 @@ export class RoutingConnection implements DatabaseConnection {
   }
 
   /** Runs `run` on `node`, counting it in flight there while it runs. */
-  async #readOn<T>(
-    node: TargetNode,
-    run: (connection: SluiceConnection) => Promise<T>,
-  ): Promise<T> {
+  async #readOn<T>(node: TargetNode, run: Run<T>, query: CompiledQuery | undefined): Promise<T> {
     const connection = await this.#bind(node)
     if (!(node instanceof ReplicaNode)) {
-      const result = await run(connection)
+      const result = await run(connection, query)
       this.#served = true
       return result
     }
@@ -313,7 +323,7 @@ export class RoutingConnection implements DatabaseConnection {
     state.inFlight++
     state.reads++
     try {
-      const result = await run(connection)
+      const result = await run(connection, query)
       this.#served = true
       return result
     } finally {

@@ -1,13 +1,11 @@
+import { createPool, type TargetConfig, type TargetHealth } from '@sluice/core'
 import {
-  createPool,
+  describeError,
   type SluiceConnection,
   SluiceDriver,
-  type TargetConfig,
-  type TargetHealth,
   toSluiceError,
   withTargetSettings,
-} from '@sluice/core'
-import { describeError } from '@sluice/core/internal'
+} from '@sluice/core/internal'
 import type pg from 'pg'
 import type { ReplicaProbe } from './lag-probe.js'
 import { formatLsn } from './lsn.js'

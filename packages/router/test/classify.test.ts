@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { asRead, classifyQuery, compileWriteFunctions, type RoutedDatabase } from '../src/index.js'
+import { classifyQuery, compileWriteFunctions } from '../src/classify.js'
+import { asRead, type RoutedDatabase } from '../src/index.js'
 import {
   type DB,
   routeRecorder,

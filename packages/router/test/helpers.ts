@@ -190,3 +190,38 @@ export async function lateness(deadlineMs: number, work: () => Promise<unknown>)
   const finished = performance.now()
   return finished - (await reference)
 }
+
+/**
+ * Opens `size` connections on `db`'s pool, `batch` at a time, and gives them back idle: the
+ * pool is then as warm as a service's after its first requests. For fault tests whose subject
+ * is not a cold start: a herd of cold logins through PgBouncer outlasts the connect deadline on
+ * a loaded machine.
+ */
+export async function warmPool<D>(db: Kysely<D>, size: number, batch: number): Promise<void> {
+  let releaseAll = () => {}
+  const released = new Promise<void>((resolve) => {
+    releaseAll = resolve
+  })
+  const holders: Promise<void>[] = []
+  try {
+    for (let opened = 0; opened < size; opened += batch) {
+      const batchOpened = Array.from({ length: Math.min(batch, size - opened) }, () => {
+        let connected = () => {}
+        const onConnected = new Promise<void>((resolve) => {
+          connected = resolve
+        })
+        const holder = db.connection().execute(async (connection) => {
+          await sql`select 1`.execute(connection)
+          connected()
+          await released
+        })
+        holders.push(holder)
+        return Promise.race([onConnected, holder])
+      })
+      await Promise.all(batchOpened)
+    }
+  } finally {
+    releaseAll()
+    await Promise.all(holders)
+  }
+}

@@ -216,7 +216,7 @@ describe('bad input', () => {
   })
 
   test('a token that is not an LSN is rejected', async () => {
-    const { parseLsn } = await import('../src/index.js')
+    const { parseLsn } = await import('../src/lsn.js')
     for (const token of ['', 'yesterday', '1/2/3', '0/XYZ', '123456789/0']) {
       expect(() => parseLsn(token)).toThrow(
         expect.objectContaining({ code: 'INVALID_CONSISTENCY_TOKEN' }),

@@ -1,4 +1,4 @@
-export { type DevServers, envFileText, startDevServers, type UpOptions } from './cli/up.js'
+export { type DevServers, startDevServers, type UpOptions } from './cli/up.js'
 export { TestServerError } from './errors.js'
 export { attachFaultProxy } from './faults/attached-proxy.js'
 export {
@@ -11,22 +11,18 @@ export {
 } from './faults/fault-proxy.js'
 export { seededRandom } from './faults/seeded-random.js'
 export { PgBouncer, type StartPgBouncerOptions, startPgBouncer } from './pgbouncer.js'
-export {
-  findPostgresBinaries,
-  type PostgresBinaries,
-  type PostgresEngine,
-} from './postgres/binaries.js'
+export type { PostgresEngine } from './postgres/binaries.js'
 export {
   attachPostgres,
   type PgBouncerFront,
-  PostgresCluster,
+  type PostgresCluster,
   type PostgresClusterInfo,
   type StartPostgresOptions,
   startPostgres,
   type TestDatabase,
 } from './postgres/cluster.js'
 export { databaseName } from './postgres/database-name.js'
-export { AutoFailoverCluster } from './postgres/ha/auto-failover.js'
+export type { AutoFailoverCluster } from './postgres/ha/auto-failover.js'
 export type {
   HaCluster,
   HaDatabase,
@@ -34,8 +30,8 @@ export type {
   StartHaOptions,
   WaitForPrimaryOptions,
 } from './postgres/ha/ha-cluster.js'
-export { PatroniCluster } from './postgres/ha/patroni.js'
-export { ReplicaServer } from './postgres/replica.js'
+export type { PatroniCluster } from './postgres/ha/patroni.js'
+export type { ReplicaServer } from './postgres/replica.js'
 export { PostgresServer, type PostgresServerInfo } from './postgres/server.js'
 export {
   type CertificateOptions,
@@ -46,10 +42,10 @@ export {
 export { freePort } from './process/ports.js'
 export { type WaitOptions, waitFor } from './process/wait.js'
 export { type TestProfile, type TestProfileName, testProfile } from './profile/test-profile.js'
-export { RedisNode, type RedisNodeInfo } from './redis/redis-node.js'
+export type { RedisNode, RedisNodeInfo } from './redis/redis-node.js'
 export {
   attachRedis,
-  RedisServer,
+  type RedisServer,
   type RedisServerInfo,
   type StartRedisOptions,
   startRedis,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ConsistencySource } from '@sluice/core'
+import { withDeadline } from '@sluice/core/internal'
 import { decodeEntry, type Entry, encodeEntry, versionsOf } from '../entry.js'
 import { CacheError } from '../errors.js'
 import type { CacheEvent, NotStoredReason } from '../events.js'
@@ -10,7 +11,6 @@ import type { ResolvedCacheOptions } from '../options/cache-options.js'
 import type { ResolvedLoad } from '../options/load-options.js'
 import type { Versioned } from '../store/cache-store.js'
 import { type GuardedStore, type Maybe, UNAVAILABLE } from '../store/guarded-store.js'
-import { within } from '../within.js'
 import { floorOf, runAtFloor } from './floor.js'
 
 const WAIT_POLL_MS = 20
@@ -100,18 +100,20 @@ export class Loading {
     let stored: Promise<void> | undefined
     try {
       const floor = floorOf(this.#consistency, generation, versions)
-      const value = await within(
+      const value = await withDeadline(
         runAtFloor(this.#consistency, floor, request.loader, (event) => this.#emit(event)),
         options.loadTimeoutMs,
-        () =>
-          new CacheError(
+        () => {
+          throw new CacheError(
             'CACHE_LOAD_TIMEOUT',
             `The loader of "${key.slice(0, 64)}" did not settle within ${options.loadTimeoutMs} ms`,
-          ),
+          )
+        },
       )
       stored = this.#storeLoaded(request, snapshot, value, started)
       request.storing?.(stored)
-      if (budgetLeft > 0) await within(stored, budgetLeft).catch(() => undefined)
+      if (budgetLeft > 0)
+        await withDeadline(stored, budgetLeft, () => undefined).catch(() => undefined)
       return value
     } finally {
       stopExtending()

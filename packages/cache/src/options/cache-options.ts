@@ -1,5 +1,5 @@
-import { ConfigError, type ConfigIssue, type ConsistencySource, parseOptions } from '@sluice/core'
-import { hookChannels, MAX_TIMER_MS } from '@sluice/core/internal'
+import { ConfigError, type ConfigIssue, type ConsistencySource } from '@sluice/core'
+import { hookChannels, MAX_TIMER_MS, parseOptions } from '@sluice/core/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { type CacheEvents, type CacheInstrumentation, cacheChannels } from '../events.js'

@@ -1,4 +1,4 @@
-import { parseDuration } from '@sluice/core'
+import { parseDuration } from '@sluice/core/internal'
 import { CacheError } from '../errors.js'
 
 /** The longest TTL accepted: 365 days. */

@@ -1,6 +1,6 @@
-import { storeError } from '../errors.js'
+import { withDeadline } from '@sluice/core/internal'
+import { storeError, storeTimeout } from '../errors.js'
 import type { CacheEvent } from '../events.js'
-import { within } from '../within.js'
 import type { CacheStore, Floor, Versioned } from './cache-store.js'
 import { CircuitBreaker } from './circuit-breaker.js'
 import { type InvalidationBatch, PendingInvalidations } from './pending-invalidations.js'
@@ -135,7 +135,9 @@ export class GuardedStore {
     const started = performance.now()
     let error: string | undefined
     try {
-      await within(this.store.get(probeKey), this.#timeoutMs)
+      await withDeadline(this.store.get(probeKey), this.#timeoutMs, () => {
+        throw storeTimeout(this.#timeoutMs)
+      })
     } catch (caught) {
       error = storeError(caught).message
     }
@@ -231,7 +233,9 @@ export class GuardedStore {
     if (timeoutMs <= 0) return UNAVAILABLE
     if (!pastBreaker && !this.#breaker.allows()) return UNAVAILABLE
     try {
-      const result = await within(operation(this.store), timeoutMs)
+      const result = await withDeadline(operation(this.store), timeoutMs, () => {
+        throw storeTimeout(timeoutMs)
+      })
       this.#breaker.succeeded()
       return result
     } catch (error) {

@@ -6,6 +6,7 @@ const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/
  * `'5m'`, `'1h'`). Bare numbers are milliseconds, as in PostgreSQL's own timeout settings.
  * Returns `undefined` when the input is not a duration.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * parseDuration('30s') // 30000

@@ -7,6 +7,7 @@ import { ConfigError, type ConfigIssue } from '../errors/errors.js'
  * `misplaced` maps a key that belongs to another object to where it belongs, for the message.
  *
  * @throws ConfigError (`CONFIG_INVALID`) naming every bad option by its path (`l1.maxBytes`).
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const parsed = parseOptions(z.strictObject({ ttlMs: z.number().positive().default(1000) }), options, {

@@ -204,6 +204,7 @@ export interface TargetOverrides {
  * A copy of a target with some pool or session settings changed (the password is kept, still
  * non-enumerable). For side pools such as a health monitor's single connection.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const probeTarget = withTargetSettings(config.replicas[0], {

@@ -10,6 +10,7 @@ import {
  * A Kysely PostgreSQL `Dialect` around any driver: Kysely's own adapter, introspector and
  * compiler, with Sluice's driver underneath. The router uses it with its routing driver.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const db = new Kysely<DB>({ dialect: postgresDialect(new SluiceDriver(pool, config.primary)) })

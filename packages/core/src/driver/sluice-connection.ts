@@ -41,6 +41,8 @@ function onClientError(this: pg.PoolClient, error: unknown): void {
  * pg-cursor, reports each query to the instrumentation, maps connection failures to typed
  * errors (SQL errors pass through as pg's `DatabaseError`), and with `afterCommit` reports the
  * tables each committed write touched (see {@link AfterCommit}).
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  */
 export class SluiceConnection implements DatabaseConnection {
   readonly #client: pg.PoolClient

@@ -23,7 +23,10 @@ import {
 } from './sluice-connection.js'
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from './stream-portal.js'
 
-/** Options of {@link SluiceDriver}. */
+/** Options of {@link SluiceDriver}.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
+ */
 export interface DriverOptions {
   /** Hooks for query and pool events (one object or several). */
   readonly instrumentation?: Instrumentation | readonly Instrumentation[]
@@ -47,6 +50,7 @@ export interface DriverOptions {
  * maps pool and connection failures to typed errors, emits pool and query events, applies
  * transaction-level settings behind PgBouncer, and can drain in-flight work before closing.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const driver = new SluiceDriver(createPool(config.primary), config.primary)
@@ -91,8 +95,9 @@ export class SluiceDriver implements Driver {
 
   async acquireConnection(): Promise<SluiceConnection> {
     if (this.#closed) throw new DatabaseClosedError()
-    const pool = this.#events.onPoolEvent
-    const started = pool.emit ? performance.now() : 0
+    // Looked up once: each lookup asks the diagnostics channel for subscribers.
+    const emit = this.#events.onPoolEvent.emit
+    const started = emit ? performance.now() : 0
     const target = this.#target.label
     let client: pg.PoolClient
     try {
@@ -100,7 +105,7 @@ export class SluiceDriver implements Driver {
     } catch (error) {
       const mapped = toSluiceError(error, this.#target)
       if (mapped instanceof PoolTimeoutError) {
-        pool.emit?.({
+        emit?.({
           kind: 'acquire-timeout',
           target,
           waitMs: performance.now() - started,
@@ -108,7 +113,7 @@ export class SluiceDriver implements Driver {
       }
       throw mapped
     }
-    pool.emit?.({ kind: 'acquire', target, waitMs: performance.now() - started })
+    emit?.({ kind: 'acquire', target, waitMs: performance.now() - started })
     let connection = this.#connections.get(client)
     if (connection) connection.checkout()
     else {

@@ -23,6 +23,16 @@ export interface StatementResult<R> {
 export function statementResult<R extends pg.QueryResultRow>(
   result: pg.QueryResult<R> | readonly pg.QueryResult<R>[] | undefined,
 ): StatementResult<R> {
+  // The common case, one statement with a row count, is already in shape: no copy per query.
+  if (
+    result !== undefined &&
+    !isResultList(result) &&
+    typeof result.command === 'string' &&
+    typeof result.rowCount === 'number' &&
+    Array.isArray(result.rows)
+  ) {
+    return result as StatementResult<R>
+  }
   const last: Partial<pg.QueryResult<R>> | undefined = isResultList(result) ? result.at(-1) : result
   const rows = Array.isArray(last?.rows) ? last.rows : []
   return {

@@ -20,7 +20,10 @@ const SHUTDOWN_SQLSTATES = new Set(['57P01', '57P02'])
 const CANNOT_CONNECT_NOW = '57P03'
 const CONNECTION_EXCEPTION_CLASS = '08'
 
-/** True for pg's `DatabaseError`: an error the server sent, with a SQLSTATE `code`. */
+/** True for pg's `DatabaseError`: an error the server sent, with a SQLSTATE `code`.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
+ */
 export function isDatabaseError(error: unknown): error is Error & { code: string } {
   return (
     error instanceof Error &&
@@ -33,6 +36,7 @@ export function isDatabaseError(error: unknown): error is Error & { code: string
  * Turns what pg or pg-pool threw into a typed {@link SluiceError} when it is a connection or
  * pool failure. SQL errors (pg's `DatabaseError`) and unknown errors pass through untouched.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * try {

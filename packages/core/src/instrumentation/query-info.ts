@@ -51,6 +51,7 @@ const shapes = new ShapeCache<QueryInfo>()
 /**
  * {@link queryInfo} of a compiled query, walked once per query shape (see {@link ShapeCache}).
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * cachedQueryInfo(db.selectFrom('users').selectAll().compile()).tables // ['users']

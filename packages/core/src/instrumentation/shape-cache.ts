@@ -6,6 +6,7 @@ import type { CompiledQuery, RootOperationNode } from 'kysely'
  * the same kind of root is the same statement, so what one tree said holds for the other.
  * Keeps at most `limit` shapes; when full it starts over, so the hot path does no bookkeeping.
  *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
  * const operations = new ShapeCache<string>()

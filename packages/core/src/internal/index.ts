@@ -6,8 +6,15 @@
  * @packageDocumentation
  */
 
+export { parseDuration } from '../config/duration.js'
+export { parseOptions } from '../config/parse-options.js'
+export { withTargetSettings } from '../config/target.js'
+export { postgresDialect } from '../driver/postgres-dialect.js'
+export { SluiceConnection } from '../driver/sluice-connection.js'
+export { type DriverOptions, SluiceDriver } from '../driver/sluice-driver.js'
 export { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../driver/stream-portal.js'
-export { describeError } from '../health.js'
+export { isDatabaseError, toSluiceError } from '../errors/pg-errors.js'
+export { checkTarget, describeError, healthReport } from '../health.js'
 export {
   type ChannelNames,
   HookChannel,
@@ -16,10 +23,13 @@ export {
   hookChannels,
 } from '../instrumentation/hook-channel.js'
 export { guardHook } from '../instrumentation/hook-errors.js'
+export { cachedQueryInfo } from '../instrumentation/query-info.js'
+export { ShapeCache } from '../instrumentation/shape-cache.js'
 export {
   checkPeer,
   checkPeerVersion,
   installedVersion,
+  PEER_MINIMUMS,
   type PeerResolver,
 } from '../peers/peer-versions.js'
 export { checkReady, type ReadyTarget } from '../ready.js'

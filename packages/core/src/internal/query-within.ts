@@ -9,9 +9,11 @@ const ignore = () => {}
 
 /**
  * Checks out a client of `pool`, runs `sql` and releases it, all within `timeoutMs`. Past the
- * deadline the client is destroyed (never reused: whatever it was waiting for may still
- * arrive) and `expired()` is thrown. For probes and health checks, which must answer in time
- * even when the server is frozen.
+ * deadline `expired()` is thrown; a client whose query was then in flight is destroyed (never
+ * reused: its answer may still arrive), while one the pool hands over only after the deadline
+ * (it waited in the pool's queue, or was still connecting) never started the query and goes
+ * back to the pool as it is. For probes and health checks, which must answer in time even when
+ * the server is frozen.
  *
  * @internal Plumbing for Sluice's packages, not part of the public API.
  * @example
@@ -41,7 +43,9 @@ export function queryWithin<R extends pg.QueryResultRow>(
       client.on('error', ignore)
     }
     if (done) {
-      client.release(new Error('the deadline passed while connecting'))
+      // Healthy and unused: destroying it would cost the server a backend and the next check a
+      // new login.
+      client.release()
       return []
     }
     try {

@@ -6,6 +6,8 @@ import { PeerVersionError } from '../errors/errors.js'
 /**
  * The lowest version of each peer that core works with (the low end of its peer range, tested
  * in CI): pg 8.21 brought `getTransactionStatus`, which `afterCommit` reads.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  */
 export const PEER_MINIMUMS: Readonly<Record<'pg' | 'kysely', string>> = Object.freeze({
   pg: '8.21.0',

@@ -1,4 +1,4 @@
-import { isDatabaseError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core/internal'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { PartitionError } from '../errors.js'
@@ -157,6 +157,43 @@ export async function takeLease(
     select runner, lease_until as until from sluice_partitions.tables
     where schema_name = ${spec.schema} and table_name = ${spec.table}`.execute(db)
   return { taken: false, heldBy: held[0]?.runner ?? 'unknown', until: held[0]?.until ?? new Date() }
+}
+
+/**
+ * Renews the table's lease only if this runner still holds it (an expired lease nobody took
+ * counts as held; one another runner took, even if given back since, does not): a runner
+ * that lost its lease must change nothing more, since the other runner may have dropped its
+ * move's recorder or moved the rows itself. Run inside a transaction, it also keeps the
+ * lease from changing hands until that transaction ends.
+ *
+ * @throws PartitionError `PARTITION_BUSY` when the lease is no longer this runner's.
+ *
+ * @example
+ * ```ts
+ * await renewLease(db, messages, 'host:123:ab12', 120_000) // throws PARTITION_BUSY once lost
+ * ```
+ */
+export async function renewLease(
+  db: AnyKysely,
+  spec: PartitionSpec,
+  runner: string,
+  leaseMs: number,
+): Promise<void> {
+  const { rows } = await sql<{ runner: string }>`
+    update sluice_partitions.tables
+    set lease_until = clock_timestamp() + ${`${leaseMs} milliseconds`}::interval
+    where schema_name = ${spec.schema} and table_name = ${spec.table} and runner = ${runner}
+    returning runner`.execute(db)
+  if (rows.length > 0) return
+  const table = `${spec.schema}.${spec.table}`
+  const { rows: held } = await sql<{ runner: string | null }>`
+    select runner from sluice_partitions.tables
+    where schema_name = ${spec.schema} and table_name = ${spec.table}`.execute(db)
+  throw new PartitionError(
+    'PARTITION_BUSY',
+    `${table}: lost the lease to ${held[0]?.runner ?? 'another runner'} (it expired mid-run); this run stops here, the holder goes on`,
+    { table },
+  )
 }
 
 /**

@@ -1,4 +1,5 @@
-import { ConfigError, isDatabaseError } from '@sluice/core'
+import { ConfigError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core/internal'
 import { type CreateTableBuilder, DataTypeNode, sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { PartitionError } from '../errors.js'

@@ -90,12 +90,18 @@ export function createPartitionTable(parent: ParentTable, partition: NewPartitio
 }
 
 /**
- * An earlier run's table for this partition (a move that rolled back or was interrupted) is
- * dropped while unattached, so the partition is made again in the parent's current shape (a
- * column added since would make ATTACH fail on every run). Its rows, if any, are only ever
- * a copy: rows leave the default only in the transaction that attaches the table.
+ * An earlier run's table for a partition (a move that rolled back or was interrupted) is
+ * dropped while unattached: before the partition is made again in the parent's current shape
+ * (a column added since would make ATTACH fail on every run), or when no run plans it any
+ * more (the spec's interval changed, the rows went). Its rows, if any, are only ever a copy:
+ * rows leave the default only in the transaction that attaches the table.
+ *
+ * @example
+ * ```ts
+ * dropLeftover('"public"."messages_p20270101"') // a DO block: drops it if unattached and Sluice's
+ * ```
  */
-function dropLeftover(table: string): string {
+export function dropLeftover(table: string): string {
   return `do ${literal(`declare t regclass := to_regclass(${literal(table)}); begin
   if t is not null and exists (select 1 from pg_constraint k where k.conrelid = t and k.conname = '${CHECK}')
     and not exists (select 1 from pg_inherits i where i.inhrelid = t) then

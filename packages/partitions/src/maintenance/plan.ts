@@ -1,4 +1,4 @@
-import { isDatabaseError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core/internal'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { lastCovered, retiringPartitions } from '../catalog/metadata.js'
@@ -14,6 +14,7 @@ import {
   attachPartition,
   createPartitionTable,
   detachPartition,
+  dropLeftover,
   lockParent,
   lockReferenced,
   type NewPartition,
@@ -308,6 +309,24 @@ async function planIn(
       const near = span.lower >= currentLower
       planned.push({ partition, rows, near, waiting: candidate.waiting && !near })
     }
+  }
+  // An interrupted move's copy that no range takes any more (the interval changed, its rows
+  // went): it would stay forever, a stale copy of rows. Only names Sluice gives, of ranges
+  // retention keeps: a partition retention left detached is never taken for one.
+  const prefix = `${spec.table}_p`
+  const kept = cutoff === undefined ? '' : nameDate(keyDate(cutoff, parent.type, spec.timeZone))
+  const own = (name: string) => {
+    const date = /^(\d{8})(_\d+)?$/.exec(name.slice(prefix.length))?.[1]
+    return name.startsWith(prefix) && date !== undefined && date >= kept
+  }
+  for (const [name, state] of names) {
+    if (state !== 'reusable' || !own(name)) continue
+    steps.push({
+      kind: 'finalize',
+      table,
+      partition: name,
+      statements: [{ sql: dropLeftover(qualified(spec.schema, name)) }],
+    })
   }
   const findings: PartitionError[] = []
   // The current and premade ranges first: a backlog never delays them; then gap fill, from

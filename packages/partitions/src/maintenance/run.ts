@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import { isDatabaseError } from '@sluice/core'
+import { isDatabaseError } from '@sluice/core/internal'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
-import { checkSpecChange, ensureMetadata, releaseLease, takeLease } from '../catalog/metadata.js'
+import {
+  checkSpecChange,
+  ensureMetadata,
+  releaseLease,
+  renewLease,
+  takeLease,
+} from '../catalog/metadata.js'
 import { PartitionError } from '../errors.js'
 import { checkOptions } from '../options/options.js'
 import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
@@ -121,16 +127,12 @@ export async function runMaintenance(
       const { steps, defaultRows, findings } = await planTable(db, spec, { ...options, now })
       for (const error of findings) result.errors.push({ table, error })
       if (defaultRows > 0) result.defaultRows.push({ table, rows: defaultRows })
-      const run = new Runner(db, options, result, events)
+      // The lease is renewed before every step and checked in every transaction of it: a
+      // runner that lost it (paused past leaseMs) stops, and what it was doing rolls back.
+      const lease = (on: AnyKysely) => renewLease(on, spec, runner, leaseMs)
+      const run = new Runner(db, options, result, events, lease)
       for (const step of steps) {
-        const renewed = await takeLease(db, spec, runner, leaseMs)
-        if (!renewed.taken) {
-          throw new PartitionError(
-            'PARTITION_BUSY',
-            `${table}: lost the lease to ${renewed.heldBy}`,
-            { table },
-          )
-        }
+        await lease(db)
         await run.step(step)
       }
     } catch (error) {
@@ -214,23 +216,41 @@ function checkMoved(text: string, outcome: { moved: number; same: boolean } | un
   )
 }
 
+/**
+ * A retirement PostgreSQL refused because rows of the partition are still referenced
+ * (`23503` on DETACH: a foreign key's `ON DELETE` action is never run by it), as a typed
+ * refusal naming the key and the fix; any other error as it is.
+ */
+function refusal(step: MaintenanceStep, error: unknown): unknown {
+  if (step.kind !== 'retire' || !isDatabaseError(error) || error.code !== '23503') return error
+  const key = (error as { constraint?: string }).constraint ?? 'a foreign key'
+  return new PartitionError(
+    'PARTITION_RETENTION_REFUSED',
+    `${step.table}: ${step.partition} is past retention, but rows of it are still referenced (${key}): PostgreSQL refuses to detach it, nothing was removed; delete or re-point the referencing rows (or drop the key), and the next run retires it`,
+    { cause: error, table: step.table },
+  )
+}
+
 /** Runs planned steps, transaction by transaction, retrying lock timeouts with backoff. */
 class Runner {
   readonly #db: AnyKysely
   readonly #options: RunOptions
   readonly #result: Mutable<MaintenanceResult>
   readonly #events: PartitionEvents
+  readonly #lease: (db: AnyKysely) => Promise<void>
 
   constructor(
     db: AnyKysely,
     options: RunOptions,
     result: Mutable<MaintenanceResult>,
     events: PartitionEvents,
+    lease: (db: AnyKysely) => Promise<void>,
   ) {
     this.#db = db
     this.#options = options
     this.#result = result
     this.#events = events
+    this.#lease = lease
   }
 
   /** Runs one step; its failure is recorded and the run goes on. */
@@ -245,7 +265,9 @@ class Runner {
       }
       this.#record(step)
     } catch (error) {
-      this.#result.errors.push({ table: step.table, step, error })
+      // A lost lease: the holder may be mid-move on the same default; no cleanup, no more steps.
+      if (error instanceof PartitionError && error.code === 'PARTITION_BUSY') throw error
+      this.#result.errors.push({ table: step.table, step, error: refusal(step, error) })
       await this.#cleanUp(step)
     }
   }
@@ -270,6 +292,7 @@ class Runner {
       // one connection, where the pooler keeps sessions.
       const mode = this.#options.poolerMode ?? process.env.DB_POOLER_MODE
       const session = mode !== 'transaction'
+      await this.#lease(this.#db)
       await this.#db.connection().execute(async (connection) => {
         if (session)
           await sql`select set_config('lock_timeout', ${timeout}, false)`.execute(connection)
@@ -291,6 +314,8 @@ class Runner {
         if (locked === undefined && statement.sql.endsWith(' in access exclusive mode'))
           locked = performance.now()
       }
+      // Last, so the lease row is locked only until the commit, not during a long copy.
+      await this.#lease(trx)
     })
     this.#result.movedRows += moved
     if (locked !== undefined) {

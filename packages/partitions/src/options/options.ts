@@ -1,4 +1,4 @@
-import { parseOptions } from '@sluice/core'
+import { parseOptions } from '@sluice/core/internal'
 import { z } from 'zod'
 import type { CreateOptions } from '../maintenance/create-table.js'
 import type { PlanOptions } from '../maintenance/plan.js'

@@ -1,4 +1,4 @@
-import { parseOptions } from '@sluice/core'
+import { parseOptions } from '@sluice/core/internal'
 import { z } from 'zod'
 import { MISPLACED } from '../options/options.js'
 import type { Interval } from './calendar.js'

@@ -1,7 +1,7 @@
 import type { HealthReport } from '@sluice/core'
 import type { FaultProxy, PostgresServer } from '@sluice/testing'
 import { afterAll, describe, expect, test } from 'vitest'
-import { type DB, lateness, readPort, waitFor } from '../helpers.js'
+import { type DB, lateness, readPort, waitFor, warmPool } from '../helpers.js'
 import { useWorkloadCluster, WORKLOAD_VIA as via } from '../workloads/cluster.js'
 import { startReaders } from '../workloads/readers.js'
 
@@ -9,6 +9,7 @@ const READERS = 100
 const RUN_MS = 10_000
 const STATEMENT_TIMEOUT_MS = 1000
 const POOL_TIMEOUT_MS = 2000
+const POOL_SIZE = 20
 const PROBE_TIMEOUT_MS = 500
 const CLOSE_TIMEOUT_MS = 1000
 const GRACE_MS = Math.max(100, STATEMENT_TIMEOUT_MS / 10)
@@ -20,6 +21,9 @@ const READ_DEADLINE_MS = Math.max(
 // ...and so the longest a read may take: that, then one retry elsewhere (1 s of slack for a
 // machine whose two cores are shared by several test runs).
 const READ_BOUND_MS = 2 * READ_DEADLINE_MS + 1000
+// Readers on their first read at once while they ramp up (see startReaders): 100 cold logins
+// through PgBouncer at once take longer than the pool timeout on a loaded machine.
+const RAMP = 5
 
 type Fault = 'freeze' | 'blackhole' | 'latency'
 
@@ -58,25 +62,39 @@ describe(`${READERS} readers for ${RUN_MS / 1000} s with one replica faulty (${v
         {
           DB_STATEMENT_TIMEOUT: `${STATEMENT_TIMEOUT_MS}ms`,
           DB_POOL_TIMEOUT: `${POOL_TIMEOUT_MS}ms`,
-          DB_POOL_SIZE: '20',
+          DB_POOL_SIZE: String(POOL_SIZE),
         },
       )
       const { labelOf } = workload.servers
       const served: Record<string, number> = {}
-      try {
-        const stopAt = Date.now() + RUN_MS
-        const readers = startReaders(READERS, stopAt, async () => {
+      // The primary takes reads only when the replicas fail them: its pool would be cold, where a
+      // service's is warm from its writes.
+      await warmPool(database.primary, POOL_SIZE, RAMP)
+      // The fault lasts RUN_MS from the moment every reader runs; a failed test stops them.
+      let faultedAt: number | undefined
+      let stop = false
+      const readers = startReaders(
+        READERS,
+        () => stop || (faultedAt !== undefined && Date.now() >= faultedAt + RUN_MS),
+        async () => {
           const label = labelOf(await readPort(database.db))
           served[label] = (served[label] ?? 0) + 1
-        })
-        await waitFor(() => readers.failures.length > 0 || (served['replica-1'] ?? 0) > 50, {
-          what: 'reads on replica-1',
-        })
+        },
+        { ramp: RAMP },
+      )
+      try {
+        await waitFor(
+          () =>
+            readers.failures.length > 0 ||
+            (readers.active === READERS && (served['replica-1'] ?? 0) > 50),
+          { what: 'every reader running, and reads on replica-1' },
+        )
         expect(readers.failures).toEqual([])
         await apply(fault)
+        faultedAt = Date.now()
         const before = { ...served }
         // health() answers within its timeout while the fault lasts.
-        await waitFor(() => Date.now() > stopAt - RUN_MS / 2)
+        await waitFor(() => Date.now() > (faultedAt as number) + RUN_MS / 2)
         let report: HealthReport | undefined
         const late = await lateness(PROBE_TIMEOUT_MS, async () => {
           report = await database.health()
@@ -90,6 +108,7 @@ describe(`${READERS} readers for ${RUN_MS / 1000} s with one replica faulty (${v
         // The healthy replica carried the reads (least-in-flight shuns the slow one).
         expect(during('replica-2')).toBeGreaterThan(3 * during('replica-1'))
       } finally {
+        stop = true
         // close() keeps its timeout with the fault still in place.
         const late = await lateness(CLOSE_TIMEOUT_MS, () =>
           database.close({ timeoutMs: CLOSE_TIMEOUT_MS }),

@@ -10,11 +10,11 @@ import {
   AgentCluster,
   type EngineService,
   type HaGround,
-  type NodeAgent,
   prepareHa,
   type ReportedRole,
 } from './agent-cluster.js'
 import type { StartHaOptions } from './ha-cluster.js'
+import { SupervisedNode } from './supervised-node.js'
 
 // Patroni's defaults (ttl 30 s, loop_wait 10 s) fail over in half a minute; on loopback these
 // fail over in seconds. Patroni needs loop_wait + 2 × retry_timeout <= ttl.
@@ -87,40 +87,14 @@ class Etcd implements EngineService {
 }
 
 /** One node's Patroni: it runs and supervises that node's PostgreSQL, and serves its REST API. */
-class PatroniAgent implements NodeAgent {
-  readonly server: PostgresServer
+class PatroniAgent extends SupervisedNode {
   /** The REST API's base URL, e.g. `http://127.0.0.1:<port>`. */
   readonly api: string
-  readonly #child: ChildServer
 
   constructor(command: string, server: PostgresServer, config: string, apiPort: number) {
-    this.server = server
-    this.api = `http://127.0.0.1:${apiPort}`
     const log = `${server.dataDir}.patroni.log`
-    this.#child = new ChildServer(command, [config], log, true)
-  }
-
-  get running(): boolean {
-    return this.#child.running
-  }
-
-  async start(): Promise<void> {
-    await this.#child.start(async () => {
-      await waitFor(() => this.server.query('select 1').then(() => true), {
-        timeoutMs: 120_000,
-        what: `${this.server.name} to accept connections under Patroni`,
-      })
-    })
-  }
-
-  async kill(): Promise<void> {
-    await this.#child.kill()
-    await this.server.kill()
-  }
-
-  killSync(): void {
-    this.#child.killSync()
-    this.server.killSync()
+    super(server, new ChildServer(command, [config], log, true), 'Patroni')
+    this.api = `http://127.0.0.1:${apiPort}`
   }
 }
 

@@ -5,10 +5,9 @@ import { processTree } from '../../faults/freeze.js'
 import { ChildServer } from '../../process/child-server.js'
 import { procStat } from '../../process/proc-stat.js'
 import { chownTree, run } from '../../process/run.js'
-import { waitFor } from '../../process/wait.js'
 import type { PostgresBinaries } from '../binaries.js'
 import type { PostgresServer } from '../server.js'
-import type { NodeAgent } from './agent-cluster.js'
+import { SupervisedNode } from './supervised-node.js'
 
 /**
  * pg_autoctl of the `postgresql-<N>-auto-failover` package, for these server binaries;
@@ -67,46 +66,26 @@ export class PgAutoctl {
  * crash of the machine: the pg_autoctl processes are SIGKILLed, then the server is stopped in
  * immediate mode (as {@link PostgresServer.kill} does, so no shared memory is left behind).
  */
-export class AutoctlService implements NodeAgent {
-  readonly server: PostgresServer
-  readonly #child: ChildServer
-
+export class AutoctlService extends SupervisedNode {
   constructor(autoctl: PgAutoctl, server: PostgresServer) {
-    this.server = server
     const log = join(dirname(server.dataDir), `${server.name}.autoctl.log`)
     const args = ['run', '--pgdata', server.dataDir]
-    this.#child = new ChildServer(autoctl.command, args, log, true, autoctl.env)
+    super(server, new ChildServer(autoctl.command, args, log, true, autoctl.env), 'pg_autoctl')
   }
 
-  get running(): boolean {
-    return this.#child.running
-  }
-
-  /** Starts `pg_autoctl run` and waits until its PostgreSQL accepts connections. */
-  async start(): Promise<void> {
-    await this.#child.start(async () => {
-      await waitFor(() => this.server.query('select 1').then(() => true), {
-        timeoutMs: 120_000,
-        what: `${this.server.name} to accept connections under pg_autoctl`,
-      })
-    })
-  }
-
-  async kill(): Promise<void> {
+  override async kill(): Promise<void> {
     this.#killAgents()
-    await this.#child.kill()
-    await this.server.kill()
+    await super.kill()
   }
 
-  /** Synchronous {@link kill}, for exit handlers. */
-  killSync(): void {
+  override killSync(): void {
     this.#killAgents()
-    this.server.killSync()
+    super.killSync()
   }
 
   /** SIGKILLs every pg_autoctl process of this node (the supervisor first): none restarts PostgreSQL. */
   #killAgents(): void {
-    const pid = this.#child.pid
+    const pid = this.agent.pid
     if (pid === undefined) return
     for (const member of processTree(pid)) {
       if (procStat(member)?.command !== 'pg_autoctl') continue
@@ -119,7 +98,7 @@ export class AutoctlService implements NodeAgent {
   }
 
   logTail(): string {
-    return this.#child.logTail()
+    return this.agent.logTail()
   }
 }
 
