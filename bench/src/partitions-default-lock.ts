@@ -6,8 +6,9 @@
 // the first round in the same run: the rows are copied outside the lock, so the moved rows
 // barely count; what grows is ATTACH's scan of the default (see the README).
 import { createDatabase, parseConfig } from '@sluice/core'
-import { definePartitions, runMaintenance } from '@sluice/partitions'
+import { runMaintenance } from '@sluice/partitions'
 import { startPostgres } from '@sluice/testing'
+import { monthlySpec } from '@sluice/testing/partitions'
 import { sql } from 'kysely'
 import pg from 'pg'
 
@@ -17,13 +18,8 @@ const ROUNDS = [
   { size: 400_000, moved: 1000 },
   { size: 0, moved: 100_000 },
 ]
-const spec = definePartitions({
-  table: 'events',
-  column: 'at',
-  interval: 'month',
-  premake: 1,
-  defaultPartition: true,
-})
+// The tests' monthly spec (@sluice/testing/partitions), with a default partition.
+const spec = monthlySpec('events', { defaultPartition: true })
 const cluster = await startPostgres({ engine: 'system' })
 try {
   const rounds: Array<{ size: number; moved: number; lockMs: number; insertMs: number }> = []

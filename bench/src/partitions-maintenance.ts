@@ -4,21 +4,17 @@
 // dropping what is past retention); afterwards both sets of partitions must match bound for
 // bound. Prints the time ratio (Sluice / pg_partman).
 import { createDatabase, parseConfig } from '@sluice/core'
-import { definePartitions, runMaintenance } from '@sluice/partitions'
+import { runMaintenance } from '@sluice/partitions'
 import { startPostgres } from '@sluice/testing'
+import { monthlySpec } from '@sluice/testing/partitions'
 import { sql } from 'kysely'
 
 const TABLES = 20
 const now = new Date()
 const past = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 30, 1))
+// The tests' monthly spec (@sluice/testing/partitions), with pg_partman's premake and retention.
 const spec = (table: string, premake: number) =>
-  definePartitions({
-    table,
-    column: 'at',
-    interval: 'month',
-    premake,
-    retention: { keep: 24, mode: 'drop' },
-  })
+  monthlySpec(table, { premake, retention: { keep: 24, mode: 'drop' } })
 
 const cluster = await startPostgres({ engine: 'system' })
 const database = createDatabase<unknown>(

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { expect, test } from 'vitest'
-import { connectClient } from './helpers.js'
-import { CREATED, conservation } from './workloads/conservation.js'
+import { conservation, holdComments } from './workloads/conservation.js'
+import { CREATED } from './workloads/posts.js'
 
 // Issue 13, "Conservation" (see workloads/conservation.ts): one run, and a run whose backend
 // is terminated in the middle of a move (holding the parent's lock), completed by the next.
@@ -14,30 +14,14 @@ test('a maintenance run under 8 writing clients keeps every row and its content,
 
 test('a run whose backend is terminated mid-move loses, duplicates and hides nothing; the next run completes the move', async () => {
   const [killed, next] = await conservation(async ({ db, url, run }) => {
-    // A session holding the referencing table makes the first move's switch wait there,
-    // with the parent locked, the rows copied and the recorder on: it is terminated then.
-    const holder = await connectClient(url)
-    await holder.query('begin')
-    await holder.query('lock table comments in access share mode')
-    const { rows } = await holder.query<{ pid: number }>('select pg_backend_pid() as pid')
-    const blocker = rows[0]?.pid ?? 0
+    // The first move's switch waits behind the holder, holding the parent: terminated then.
+    const holder = await holdComments(url, db)
     const first = run()
-    let terminated = 0
     try {
-      await expect
-        .poll(
-          async () => {
-            const { rows: waiting } = await sql<{ ok: boolean }>`
-              select pg_terminate_backend(pid) as ok from pg_stat_activity
-              where ${blocker}::int = any (pg_blocking_pids(pid))`.execute(db)
-            terminated += waiting.filter((w) => w.ok).length
-            return terminated
-          },
-          { timeout: 60_000, interval: 20 },
-        )
-        .toBeGreaterThan(0)
+      await expect.poll(holder.waiting, { timeout: 60_000, interval: 20 }).toBeGreaterThan(0)
+      await sql`select pg_terminate_backend(${await holder.waiting()}::int)`.execute(db)
     } finally {
-      await holder.query('commit')
+      await holder.release()
     }
     // Bounded: every statement waits at most lock_timeout, `attempts` times.
     return [await first, await run()]

@@ -1,35 +1,35 @@
-import { createDatabase, parseConfig, type SluiceDatabase } from '@sluice/core'
+import type { SluiceDatabase } from '@sluice/core'
 import { databaseName } from '@sluice/testing'
-import { withProfile } from '@sluice/testing/profile'
+import { monthlySpec } from '@sluice/testing/partitions'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, afterEach } from 'vitest'
-import { definePartitions, type PartitionSpec, type PartitionSpecInput } from '../src/index.js'
+import type { PartitionSpec, PartitionSpecInput } from '../src/index.js'
+import { openDatabase } from './open-database.js'
 
 const databases: SluiceDatabase<unknown>[] = []
 afterAll(() => Promise.all(databases.map((database) => database.close())))
 
 /**
  * A new database on the shared server: its Kysely client (with the test profile's
- * instrumentation), client URL (through PgBouncer in the production profile), and `open`
- * for another client of it with other settings (e.g. a runner of its own, `DB_POOL_SIZE` 1).
+ * instrumentation), client URL (through PgBouncer in the production profile), the
+ * environment a service of it would get, and `open` for another client of it with other
+ * settings (e.g. a runner of its own, `DB_POOL_SIZE` 1).
  */
 export async function freshDatabase(): Promise<{
   db: Kysely<unknown>
   url: string
+  env: Readonly<Record<string, string>>
   open(settings?: Record<string, string>): Kysely<unknown>
 }> {
   const { url, env } = await sharedPostgres().createDatabase(databaseName('parts'))
   const open = (settings: Record<string, string> = {}) => {
-    const database = createDatabase<unknown>(
-      parseConfig({ ...env, DB_POOL_SIZE: '6', ...settings }),
-      withProfile({}),
-    )
+    const database = openDatabase(env, settings)
     databases.push(database)
     return database.db
   }
-  return { db: open(), url, open }
+  return { db: open(), url, env, open }
 }
 
 /** Each attached partition of `table` with its bounds as the server prints them. */
@@ -85,16 +85,9 @@ export async function probe(url: string, query: string): Promise<{ stop(): Promi
 }
 
 /**
- * The tests' usual spec: monthly on column `at`, one month premade, a default partition;
- * `overrides` change any of it.
+ * The tests' usual spec: `monthlySpec` (monthly on column `at`, one month premade) with a
+ * default partition; `overrides` change any of it.
  */
 export function monthly(table: string, overrides: Partial<PartitionSpecInput> = {}): PartitionSpec {
-  return definePartitions({
-    table,
-    column: 'at',
-    interval: 'month',
-    premake: 1,
-    defaultPartition: true,
-    ...overrides,
-  })
+  return monthlySpec(table, { defaultPartition: true, ...overrides })
 }

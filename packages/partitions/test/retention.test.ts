@@ -1,12 +1,12 @@
 import { prometheusInstrumentation } from '@sluice/observability/prometheus'
 import { metricValue } from '@sluice/testing/observability'
+import { monthlySpec } from '@sluice/testing/partitions'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, test } from 'vitest'
 import {
   createPartitionedTable,
-  definePartitions,
   listPartitions,
   type MaintenanceEvent,
   type RetentionMode,
@@ -29,11 +29,7 @@ async function client(url: string): Promise<pg.Client> {
 }
 
 const logSpec = (mode: RetentionMode, defaultPartition = false) =>
-  definePartitions({
-    table: 'logs',
-    column: 'at',
-    interval: 'month',
-    premake: 1,
+  monthlySpec('logs', {
     defaultPartition,
     retention: { keep: 3, mode, ...(mode === 'archive' ? { archiveSchema: 'archive' } : {}) },
   })

@@ -1,18 +1,28 @@
 import { ConfigError } from '@sluice/core'
 import { describe, expect, test } from 'vitest'
-import { definePartitions, type PartitionSpecInput } from '../src/index.js'
+import {
+  definePartitions,
+  type PartitionSpecInput,
+  RequirePartitionKeyPlugin,
+} from '../src/index.js'
 
 const base: PartitionSpecInput = { table: 'messages', column: 'sent_at', interval: 'month' }
 
-/** The fields a bad spec's ConfigError names. */
-function badFields(input: unknown): string[] {
+/** The issues of the ConfigError `fn` throws. */
+function issuesOf(fn: () => unknown): ConfigError['issues'] {
   try {
-    definePartitions(input as PartitionSpecInput)
+    fn()
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError)
-    return [...new Set((error as ConfigError).issues.map((issue) => issue.field))]
+    return (error as ConfigError).issues
   }
   throw new Error('expected a ConfigError')
+}
+
+/** The fields a bad spec's ConfigError names. */
+function badFields(input: unknown): string[] {
+  const issues = issuesOf(() => definePartitions(input as PartitionSpecInput))
+  return [...new Set(issues.map((issue) => issue.field))]
 }
 
 describe('definePartitions', () => {
@@ -99,6 +109,49 @@ describe('definePartitions', () => {
     expect(archive('Old_Data')).toBe('old_data')
     expect(archive('"Old Data"')).toBe('Old Data')
     expect(archive(`"${'é'.repeat(31)}"`)).toBe('é'.repeat(31)) // 62 bytes
+  })
+
+  test('an unknown key, at any level, is a ConfigError naming it and where it belongs', () => {
+    // Issue 13: a run option given in the spec was accepted and silently ignored.
+    expect(issuesOf(() => definePartitions({ ...base, maxPartitionsPerRun: 5 } as never))).toEqual([
+      {
+        field: 'maxPartitionsPerRun',
+        message: expect.stringMatching(
+          /^unknown option maxPartitionsPerRun: an option of planMaintenance, runMaintenance, startMaintenance, createPartitionedTable/,
+        ),
+      },
+    ])
+    const misplaced = (input: unknown) =>
+      issuesOf(() => definePartitions(input as PartitionSpecInput)).map((i) => i.message)
+    expect(misplaced({ ...base, mode: 'drop' })).toEqual([
+      "unknown option mode: a field of a spec's retention: { retention: { keep, mode, archiveSchema } }",
+    ])
+    expect(misplaced({ ...base, intervalMs: 1000 })).toEqual([
+      expect.stringMatching(/^unknown option intervalMs: an option of startMaintenance,/),
+    ])
+    expect(
+      badFields({
+        ...base,
+        retention: { keep: 3, mode: 'archive', archiveSchema: 'a', schema: 'b' },
+      }),
+    ).toEqual(['retention.schema'])
+    expect(badFields({ ...base, indexes: [{ columns: ['at'], method: 'brin' }] })).toEqual([
+      'indexes.0.method',
+    ])
+    expect(badFields({ ...base, premakes: 2, timezone: 'UTC' })).toEqual(['premakes', 'timezone'])
+  })
+
+  test('the query plugin takes only specs made by definePartitions, naming unknown keys', () => {
+    const spec = definePartitions(base)
+    expect(() => new RequirePartitionKeyPlugin([spec])).not.toThrow()
+    expect(
+      issuesOf(
+        () => new RequirePartitionKeyPlugin([spec, { ...spec, maxPartitionsPerRun: 5 } as never]),
+      ),
+    ).toEqual([
+      { field: 'specs.1.maxPartitionsPerRun', message: expect.stringContaining('runMaintenance') },
+      { field: 'specs.1', message: expect.stringContaining('definePartitions()') },
+    ])
   })
 
   test('messages never echo the bad value', () => {

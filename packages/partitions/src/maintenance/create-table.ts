@@ -3,9 +3,10 @@ import { isDatabaseError } from '@sluice/core/internal'
 import { type CreateTableBuilder, DataTypeNode, sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { PartitionError } from '../errors.js'
+import { checkOptions } from '../options/options.js'
 import { qualified, quote } from '../spec/identifiers.js'
 import { TIME_TYPES_TEXT, timeType } from '../spec/partition-for.js'
-import type { PartitionSpec } from '../spec/spec.js'
+import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { createDefaultPartition, createIndexes } from './ddl.js'
 import { type MaintenanceResult, type RunOptions, runMaintenance } from './run.js'
 
@@ -34,7 +35,8 @@ const ALREADY_CREATED = new Set(['42P07', '42710', '23505'])
  * default 30 s, for a runner that holds the table).
  *
  * @throws ConfigError when `columns` does not declare the spec's column with a time type,
- *   before any DDL runs; PartitionError `PARTITION_BUSY` when another runner kept the table
+ *   the spec was not made by `definePartitions`, or an option is of the wrong type or
+ *   unknown, before any DDL runs; PartitionError `PARTITION_BUSY` when another runner kept the table
  *   past `waitMs`, `PARTITION_MAINTENANCE_FAILED` when a partition could not be created
  *   (its `cause` is the first error).
  * @example
@@ -52,8 +54,14 @@ export async function createPartitionedTable(
   db: AnyKysely,
   spec: PartitionSpec,
   columns: (table: CreateTableBuilder<string, never>) => CreateTableBuilder<string, string>,
-  { primaryKey = [], ifNotExists = false, ...options }: CreateOptions = {},
+  createOptions: CreateOptions = {},
 ): Promise<MaintenanceResult> {
+  checkSpecs([spec])
+  const {
+    primaryKey = [],
+    ifNotExists = false,
+    ...options
+  } = checkOptions('createPartitionedTable', createOptions)
   let table = columns(db.schema.withSchema(spec.schema).createTable(spec.table))
   checkKeyColumn(spec, table) // before any DDL
   if (primaryKey.length > 0) {

@@ -4,10 +4,11 @@ import type { AnyKysely } from '../any-kysely.js'
 import { lastCovered, retiringPartitions } from '../catalog/metadata.js'
 import { type ParentTable, readParent } from '../catalog/parent.js'
 import { PartitionError } from '../errors.js'
+import { checkOptions } from '../options/options.js'
 import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
 import { literal, qualified } from '../spec/identifiers.js'
 import { partitionFor } from '../spec/partition-for.js'
-import type { PartitionSpec } from '../spec/spec.js'
+import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { copyRows, isRecording, recordChanges, stopRecording } from './copy.js'
 import {
   attachPartition,
@@ -132,7 +133,9 @@ export function lockTimeout({ lockTimeoutMs = 100 }: PlanOptions): string {
  * `now + premake` (gaps too), creates partitions for rows waiting in the default partition
  * (moving them, see the README), and retires partitions past retention.
  *
- * @throws PartitionError for the first table that cannot be planned (missing, not
+ * @throws ConfigError (`CONFIG_INVALID`) for a spec not made by `definePartitions`, or an
+ *   option of the wrong type or unknown (a run option such as `attempts` says where it
+ *   belongs); PartitionError for the first table that cannot be planned (missing, not
  *   range-partitioned on a time column, missing template), before anything runs.
  * @example
  * ```ts
@@ -146,6 +149,8 @@ export async function planMaintenance(
   specs: readonly PartitionSpec[],
   options: PlanOptions = {},
 ): Promise<MaintenanceStep[]> {
+  checkSpecs(specs)
+  checkOptions('planMaintenance', options)
   const steps: MaintenanceStep[] = []
   for (const spec of specs) steps.push(...(await planTable(db, spec, options)).steps)
   return steps

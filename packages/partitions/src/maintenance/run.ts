@@ -12,7 +12,8 @@ import {
   takeLease,
 } from '../catalog/metadata.js'
 import { PartitionError } from '../errors.js'
-import type { PartitionSpec } from '../spec/spec.js'
+import { checkOptions } from '../options/options.js'
+import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { type PartitionEvents, type PartitionInstrumentation, partitionEvents } from './events.js'
 import {
   lockTimeout,
@@ -88,6 +89,10 @@ const RETRYABLE = new Set(['55P03', '40P01']) // lock_not_available, deadlock_de
  * partitioned, a step refused) is reported in `errors`; the others still run. Each table's
  * last run, success and error are recorded in the database (see {@link maintenanceStatus}).
  *
+ * @throws ConfigError (`CONFIG_INVALID`) before anything runs, for a spec not made by
+ *   `definePartitions`, or an option of the wrong type or unknown (a spec field such as
+ *   `premake` given here says where it belongs).
+ *
  * @example
  * ```ts
  * const result = await runMaintenance(db, [messages, auditLog], { now: new Date() })
@@ -99,6 +104,8 @@ export async function runMaintenance(
   specs: readonly PartitionSpec[],
   options: RunOptions = {},
 ): Promise<MaintenanceResult> {
+  checkSpecs(specs)
+  checkOptions('runMaintenance', options)
   const started = performance.now()
   await ensureMetadata(db)
   const result = emptyResult()

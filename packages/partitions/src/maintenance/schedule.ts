@@ -1,5 +1,6 @@
 import type { AnyKysely } from '../any-kysely.js'
-import type { PartitionSpec } from '../spec/spec.js'
+import { checkOptions } from '../options/options.js'
+import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { partitionEvents } from './events.js'
 import { type RunOptions, runMaintenance } from './run.js'
 
@@ -21,6 +22,9 @@ export interface MaintenanceSchedule {
  * run, or a hook that throws, never stops the schedule. Runs in several processes are safe: one
  * does the work, the others are skipped.
  *
+ * @throws ConfigError (`CONFIG_INVALID`) at once, for a spec not made by `definePartitions`
+ *   or an option of the wrong type or unknown (`now`: each run uses the current time).
+ *
  * @example
  * ```ts
  * const schedule = startMaintenance(db, [messages], {
@@ -33,8 +37,10 @@ export interface MaintenanceSchedule {
 export function startMaintenance(
   db: AnyKysely,
   specs: readonly PartitionSpec[],
-  { intervalMs = 3_600_000, ...options }: ScheduleOptions = {},
+  scheduleOptions: ScheduleOptions = {},
 ): MaintenanceSchedule {
+  checkSpecs(specs)
+  const { intervalMs = 3_600_000, ...options } = checkOptions('startMaintenance', scheduleOptions)
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()

@@ -7,7 +7,7 @@ import type {
   UnknownRow,
 } from 'kysely'
 import { PartitionError } from '../errors.js'
-import type { PartitionSpec } from '../spec/spec.js'
+import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 
 type AnyNode = { readonly kind?: string; readonly [key: string]: unknown }
 
@@ -29,7 +29,9 @@ type AnyNode = { readonly kind?: string; readonly [key: string]: unknown }
 export class RequirePartitionKeyPlugin implements KyselyPlugin {
   readonly #keys: ReadonlyMap<string, string>
 
+  /** @throws ConfigError (`CONFIG_INVALID`) for a spec not made by `definePartitions`. */
   constructor(specs: readonly PartitionSpec[]) {
+    checkSpecs(specs)
     this.#keys = new Map(
       specs.flatMap((spec) => [
         [spec.table, spec.column],

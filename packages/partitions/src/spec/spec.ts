@@ -1,7 +1,8 @@
 import { parseOptions } from '@sluice/core/internal'
 import { z } from 'zod'
-import { type Interval, isTimeZone } from './calendar.js'
-import { parseIdentifier, parseQualified } from './identifiers.js'
+import { MISPLACED } from '../options/options.js'
+import type { Interval } from './calendar.js'
+import { parseKeep, specSchema } from './spec-schema.js'
 
 /** What happens to partitions past retention. */
 export type RetentionMode = 'drop' | 'detach' | 'archive'
@@ -76,113 +77,14 @@ export interface PartitionSpecInput {
   readonly template?: string
 }
 
-const INTERVALS = ['day', 'week', 'month', 'quarter', 'year'] as const
-/** Shortest length of each unit in days, to tell whether retention covers one interval. */
-const MIN_DAYS: Record<Interval, number> = { day: 1, week: 7, month: 28, quarter: 89, year: 365 }
-const MAX_DAYS: Record<Interval, number> = { day: 1, week: 7, month: 31, quarter: 92, year: 366 }
-
-const identifier = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .refine((value) => parseIdentifier(value) !== undefined, {
-      error: `${what} must be an identifier as written in SQL (plain, or double-quoted; at most 63 bytes)`,
-    })
-    .transform((value) => parseIdentifier(value) as string)
-
-const qualifiedName = (what: string, maxBytes: number) =>
-  z
-    .string({ error: `${what} is required` })
-    .refine(
-      (value) => {
-        const parsed = parseQualified(value)
-        return parsed !== undefined && Buffer.byteLength(parsed[1]) <= maxBytes
-      },
-      {
-        error: `${what} must be table or schema.table as written in SQL (plain or double-quoted identifiers), its name at most ${maxBytes} bytes${maxBytes < 63 ? ' (partitions add _pYYYYMMDD)' : ''}`,
-      },
-    )
-    .transform((value) => {
-      const [schema, table] = parseQualified(value) as [string | undefined, string]
-      return { schema: schema ?? 'public', table }
-    })
-
-const keep = z.union([
-  z.number().int().positive({ error: 'must be a positive whole number of intervals' }),
-  z.string().regex(/^\s*\d+\s*(day|week|month|quarter|year)s?\s*$/, {
-    error: "must be a count of intervals or a duration like '24 months'",
-  }),
-])
-
-const schema = z
-  .object({
-    table: qualifiedName('table', 53),
-    column: identifier('column'),
-    interval: z.enum(INTERVALS, { error: `interval must be one of ${INTERVALS.join(', ')}` }),
-    premake: z.number().int().min(1, { error: 'premake must be at least 1' }).default(4),
-    retention: z
-      .object({
-        keep,
-        mode: z.enum(['drop', 'detach', 'archive'], {
-          error: "retention.mode must be 'drop', 'detach' or 'archive'",
-        }),
-        archiveSchema: identifier('archiveSchema').optional(),
-      })
-      .optional(),
-    timeZone: z
-      .string()
-      .refine(isTimeZone, { error: 'timeZone must be an IANA time zone such as Europe/Berlin' })
-      .default('UTC'),
-    defaultPartition: z.boolean().default(false),
-    indexes: z
-      .array(
-        z.object({
-          columns: z.array(identifier('index column')).min(1),
-          using: z.enum(['btree', 'brin', 'hash', 'gin']).default('btree'),
-        }),
-      )
-      .default([]),
-    template: qualifiedName('template', 63).optional(),
-  })
-  .superRefine((spec, ctx) => {
-    const retention = spec.retention
-    if (!retention) return
-    if (retention.mode === 'archive' && !retention.archiveSchema) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['retention', 'archiveSchema'],
-        message: "is required when retention.mode is 'archive'",
-      })
-    }
-    if (retention.mode === 'archive' && retention.archiveSchema === spec.table.schema) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['retention', 'archiveSchema'],
-        message:
-          "must differ from the table's schema (an archived partition would stay beside the live ones)",
-      })
-    }
-    const { count, unit } = parseKeep(retention.keep, spec.interval)
-    if (count * MAX_DAYS[unit] < MIN_DAYS[spec.interval]) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['retention', 'keep'],
-        message: `must be at least one ${spec.interval}`,
-      })
-    }
-  })
-
-function parseKeep(keep: number | string, interval: Interval): RetentionKeep {
-  if (typeof keep === 'number') return { count: keep, unit: interval }
-  const [, count = '0', unit = 'day'] = /(\d+)\s*(\w+?)s?\s*$/.exec(keep.trim()) ?? []
-  return { count: Number(count), unit: unit as Interval }
-}
-
 /**
  * Validates a partition spec and freezes it. Nothing touches the database.
  *
  * @throws ConfigError (`CONFIG_INVALID`) naming each bad field: an unknown interval, premake
  *   below 1, retention shorter than one interval, an archive without a schema, a bad time
- *   zone, or a table / column / schema name that is not a plain identifier.
+ *   zone, a table / column / schema name that is not a plain identifier, or a key it does not
+ *   know, at any level (a key of another object, such as the run option `maxPartitionsPerRun`,
+ *   says where it belongs).
  * @example
  * ```ts
  * const messages = definePartitions({
@@ -196,13 +98,13 @@ function parseKeep(keep: number | string, interval: Interval): RetentionKeep {
  * ```
  */
 export function definePartitions(input: PartitionSpecInput): PartitionSpec {
-  const parsed = parseOptions(schema, input)
+  const parsed = parseOptions(specSchema, input, MISPLACED)
   const retention = parsed.retention && {
     keep: parseKeep(parsed.retention.keep, parsed.interval),
     mode: parsed.retention.mode,
     ...(parsed.retention.archiveSchema ? { archiveSchema: parsed.retention.archiveSchema } : {}),
   }
-  return deepFreeze({
+  const spec: PartitionSpec = deepFreeze({
     schema: parsed.table.schema,
     table: parsed.table.table,
     column: parsed.column,
@@ -214,7 +116,49 @@ export function definePartitions(input: PartitionSpecInput): PartitionSpec {
     indexes: parsed.indexes,
     ...(parsed.template ? { template: parsed.template } : {}),
   })
+  defined.add(spec)
+  return spec
 }
+
+/** The specs {@link definePartitions} made: frozen, so nothing was added to them since. */
+const defined = new WeakSet<PartitionSpec>()
+
+/**
+ * Checks that every spec given to an entry point was made by {@link definePartitions} (a
+ * hand-made object was never validated: its unknown keys would be ignored).
+ *
+ * @throws ConfigError (`CONFIG_INVALID`, field `specs.<n>`, or `specs.<n>.<key>` naming a key
+ *   a spec does not have and where it belongs).
+ * @example
+ * ```ts
+ * checkSpecs([messages]) // a spec from definePartitions passes
+ * ```
+ */
+export function checkSpecs(specs: readonly PartitionSpec[]): void {
+  parseOptions(specList, { specs }, MISPLACED)
+}
+
+const fields = new Set(['schema', ...Object.keys(specSchema.shape)])
+const specList = z.strictObject({
+  specs: z.array(
+    z.unknown().superRefine((spec, ctx) => {
+      if (defined.has(spec as PartitionSpec)) return
+      const keys = typeof spec === 'object' && spec !== null ? Object.keys(spec) : []
+      const unknown = keys.filter((key) => !fields.has(key))
+      if (unknown.length > 0)
+        ctx.addIssue({
+          code: 'unrecognized_keys',
+          keys: unknown,
+          input: spec as Record<string, unknown>,
+        })
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be made by definePartitions(), which validates a spec and freezes it',
+      })
+    }),
+    { error: 'must be an array of definePartitions() specs' },
+  ),
+})
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {

@@ -1,0 +1,121 @@
+import { parseOptions } from '@sluice/core/internal'
+import { z } from 'zod'
+import type { CreateOptions } from '../maintenance/create-table.js'
+import type { PlanOptions } from '../maintenance/plan.js'
+import type { RunOptions } from '../maintenance/run.js'
+import type { ScheduleOptions } from '../maintenance/schedule.js'
+import { indexSchema, retentionSchema, specSchema } from '../spec/spec-schema.js'
+
+const milliseconds = (min: number) =>
+  z
+    .number({ error: 'must be a number of milliseconds' })
+    .refine((value) => Number.isFinite(value) && value >= min, {
+      error: `must be a number of milliseconds, ${min} or more`,
+    })
+const count = z
+  .number({ error: 'must be a whole number' })
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be at least 1' })
+const flag = z.boolean({ error: 'must be true or false' })
+
+// zod refuses an invalid Date (its time NaN) too.
+const now = z.date({ error: 'must be a valid Date' })
+const planning = {
+  poolerMode: z.enum(['none', 'session', 'transaction'], {
+    error: "must be 'none', 'session' or 'transaction'",
+  }),
+  defaultScanRows: z.number({ error: 'must be a number of rows' }).min(0),
+  lockTimeoutMs: milliseconds(1),
+  maxPartitionsPerRun: count,
+}
+const running = {
+  ...planning,
+  attempts: count,
+  retryDelayMs: milliseconds(0),
+  leaseMs: milliseconds(1),
+  waitMs: milliseconds(0),
+  acceptSpecChanges: flag,
+  // Hook objects are checked where they are subscribed (core's hookChannels).
+  instrumentation: z.custom<RunOptions['instrumentation']>(
+    (value) => typeof value === 'object' && value !== null,
+    { error: 'must be an instrumentation object or an array of them' },
+  ),
+}
+
+/** Every options object of an entry point, by entry point: each key is optional. */
+const shapes = {
+  planMaintenance: { now, ...planning },
+  runMaintenance: { now, ...running },
+  startMaintenance: { ...running, intervalMs: milliseconds(1) },
+  createPartitionedTable: {
+    now,
+    ...running,
+    primaryKey: z.array(z.string({ error: 'must list column names' })),
+    ifNotExists: flag,
+  },
+}
+type Entry = keyof typeof shapes
+interface EntryOptions {
+  planMaintenance: PlanOptions
+  runMaintenance: RunOptions
+  startMaintenance: ScheduleOptions
+  createPartitionedTable: CreateOptions
+}
+
+const strict = (shape: Record<string, z.ZodType>) =>
+  z.strictObject(
+    Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, value.optional()])),
+  )
+const schemas: Record<Entry, z.ZodType> = {
+  planMaintenance: strict(shapes.planMaintenance),
+  runMaintenance: strict(shapes.runMaintenance),
+  startMaintenance: strict(shapes.startMaintenance),
+  createPartitionedTable: strict(shapes.createPartitionedTable),
+}
+
+const places = new Map<string, string[]>()
+for (const [entry, shape] of [
+  ['definePartitions', specSchema.shape],
+  ...Object.entries(shapes),
+] as const) {
+  for (const key of Object.keys(shape)) places.set(key, [...(places.get(key) ?? []), entry])
+}
+const nested = (shape: object, place: string) =>
+  Object.fromEntries(Object.keys(shape).map((key) => [key, `a field of a spec's ${place}`]))
+
+/**
+ * Where each key the package knows belongs, for the message of a key given in the wrong
+ * object (`maxPartitionsPerRun` in a spec: "an option of planMaintenance, runMaintenance...").
+ *
+ * @example
+ * ```ts
+ * MISPLACED.mode // "a field of a spec's retention: { retention: { keep, mode, archiveSchema } }"
+ * ```
+ */
+export const MISPLACED: Readonly<Record<string, string>> = {
+  ...nested(retentionSchema.shape, 'retention: { retention: { keep, mode, archiveSchema } }'),
+  ...nested(indexSchema.shape, 'indexes: { indexes: [{ columns, using }] }'),
+  ...Object.fromEntries(
+    [...places].map(([key, where]) => [
+      key,
+      where[0] === 'definePartitions'
+        ? `a field of the spec: give it to definePartitions({ ${key} })`
+        : `an option of ${where.join(', ')}, not of a spec or of another entry point`,
+    ]),
+  ),
+}
+
+/**
+ * Checks the options given to an entry point: each value's type, and no unknown key (a key
+ * that belongs elsewhere, such as a spec field, says where). Returns them as given.
+ *
+ * @throws ConfigError (`CONFIG_INVALID`) naming each bad or unknown option.
+ * @example
+ * ```ts
+ * const options = checkOptions('runMaintenance', { lockTimeoutMs: 250, attempts: 5 })
+ * ```
+ */
+export function checkOptions<E extends Entry>(entry: E, options: EntryOptions[E]): EntryOptions[E] {
+  parseOptions(schemas[entry], options ?? {}, MISPLACED)
+  return options
+}
