@@ -9,7 +9,10 @@ import { CREATED, KILLED_LEASE_MS, maintainPosts } from '../workloads/posts.js'
 // switch, while its backend holds the parent's lock. The next run, in this process, finishes
 // the move: nothing lost, duplicated or hidden (the workload's checks), no recorder, log or
 // unattached copy left, and no backend or lock of the dead process.
-test('a maintenance process killed between copy and switch, holding the parent lock: the next run loses, duplicates and hides nothing', async () => {
+// Its waits allow 30 + 60 + 30 s (child start, lock held, next run) plus the dead runner's lease.
+test('a maintenance process killed between copy and switch, holding the parent lock: the next run loses, duplicates and hides nothing', {
+  timeout: 180_000,
+}, async () => {
   const [next] = await conservation(async ({ db, url, env }) => {
     const holder = await holdComments(url, db)
     const child = startMaintenanceProcess(env)
