@@ -4,23 +4,15 @@ import { planMaintenance, runMaintenance } from '../src/index.js'
 import type { Statement } from '../src/maintenance/plan.js'
 import { batches } from '../src/maintenance/run.js'
 import { freshDatabase, monthly, rowsByPartition } from './helpers.js'
+import { DECEMBER, NOVEMBER, notes, notesWithWaitingRows } from './workloads/waiting-notes.js'
 
 // Issue 13, item 6 (session 7): a move copies its rows outside the parent lock; the switch
 // under the lock handles only the writes made since the copy, and checks the result.
-const NOVEMBER = new Date('2026-11-15T00:00:00Z')
-const DECEMBER = new Date('2026-12-15T00:00:00Z')
-const notes = monthly('notes')
 
 /** `notes` with 200 rows for January waiting in the default, and the plan that moves them. */
 async function waitingRows() {
   const { db } = await freshDatabase()
-  await sql`create table notes (id int, at timestamptz not null, body text, primary key (id, at)) partition by range (at)`.execute(
-    db,
-  )
-  await sql`create table notes_default partition of notes default`.execute(db)
-  await runMaintenance(db, [notes], { now: NOVEMBER })
-  await sql`insert into notes select g, '2027-01-01'::timestamptz + g * interval '1 hour', 'seed ' || g
-    from generate_series(1, 200) g`.execute(db)
+  await notesWithWaitingRows(db)
   await sql`insert into notes values (900, '2035-01-01', 'stays')`.execute(db)
   const [step] = await planMaintenance(db, [notes], { now: DECEMBER })
   expect(step).toMatchObject({ kind: 'create', partition: 'notes_p20270101', rows: 200 })

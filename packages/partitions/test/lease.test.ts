@@ -1,15 +1,13 @@
 import { type Kysely, sql } from 'kysely'
 import { expect, test } from 'vitest'
 import { runMaintenance } from '../src/index.js'
-import { connectClient, freshDatabase, monthly, rowsByPartition } from './helpers.js'
+import { connectClient, freshDatabase, rowsByPartition } from './helpers.js'
+import { DECEMBER, notes, notesWithWaitingRows } from './workloads/waiting-notes.js'
 
 // Found by the breaker (session 8): a runner whose lease expired mid-step (paused, or
 // retrying, past leaseMs) went on with the step after another runner had taken the table,
 // moved the rows and attached the partition: its copy's `truncate` then emptied the attached
 // partition (200 of 200 rows gone). Now every transaction of a step checks the lease last.
-const NOVEMBER = new Date('2026-11-15T00:00:00Z')
-const DECEMBER = new Date('2026-12-15T00:00:00Z')
-const notes = monthly('notes')
 
 const count = async (db: Kysely<unknown>, query: string) =>
   (await sql<{ n: number }>`select count(*)::int as n from (${sql.raw(query)}) q`.execute(db))
@@ -19,13 +17,7 @@ test('a runner that lost its lease mid-move changes nothing: the runner that too
   const { db, url, open } = await freshDatabase()
   // Runner A's own pool of one connection: the test takes it between two of A's transactions.
   const runnerA = open({ DB_POOL_SIZE: '1', DB_POOL_TIMEOUT: '120s' })
-  await sql`create table notes (id int, at timestamptz not null, body text, primary key (id, at)) partition by range (at)`.execute(
-    db,
-  )
-  await sql`create table notes_default partition of notes default`.execute(db)
-  await runMaintenance(db, [notes], { now: NOVEMBER })
-  await sql`insert into notes select g, '2027-01-01'::timestamptz + g * interval '1 hour', 'seed ' || g
-    from generate_series(1, 200) g`.execute(db)
+  await notesWithWaitingRows(db)
   // A writer on the default makes A's recorder (CREATE TRIGGER) wait...
   const writer = await connectClient(url)
   await writer.query('begin')
