@@ -6,6 +6,7 @@ import { ChildServer } from './process/child-server.js'
 import { onProcessExit } from './process/cleanup.js'
 import { freePort } from './process/ports.js'
 import { chownTree } from './process/run.js'
+import { stopOnFailure } from './process/stop-on-failure.js'
 import { waitFor } from './process/wait.js'
 import { makeWorkDir } from './process/work-dir.js'
 
@@ -191,11 +192,9 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
     unregister()
     removeDir()
   })
-  try {
-    await bouncer.start()
-  } catch (error) {
-    await bouncer.stop()
-    throw error
-  }
+  await stopOnFailure(
+    () => bouncer.stop(),
+    () => bouncer.start(),
+  )
   return bouncer
 }

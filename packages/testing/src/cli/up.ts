@@ -3,6 +3,7 @@ import { TestServerError } from '../errors.js'
 import { type PgBouncer, startPgBouncer } from '../pgbouncer.js'
 import type { PostgresEngine } from '../postgres/binaries.js'
 import { type PostgresCluster, startPostgres } from '../postgres/cluster.js'
+import { stopOnFailure } from '../process/stop-on-failure.js'
 import { type RedisServer, startRedis } from '../redis/redis-server.js'
 
 /** What `sluice-testing up` (and {@link startDevServers}) starts. */
@@ -53,7 +54,7 @@ export async function startDevServers(options: UpOptions = {}): Promise<DevServe
     await Promise.allSettled(stops.reverse().map((each) => each()))
     if (options.envFile) rmSync(options.envFile, { force: true })
   }
-  try {
+  return stopOnFailure(stop, async () => {
     const { url, replicaUrls, name } = await cluster.createDatabase(options.database ?? 'app')
     const redis = await startRedis()
     stops.push(() => redis.stop())
@@ -66,10 +67,7 @@ export async function startDevServers(options: UpOptions = {}): Promise<DevServe
     if (options.envFile) writeFileSync(options.envFile, envFileText(env), { mode: 0o600 })
     const summary = `PostgreSQL ${cluster.version} (${cluster.engine}) primary + ${cluster.replicas.length} replicas, Redis, PgBouncer`
     return { env, summary, cluster, redis, pgbouncer: bouncer, stop }
-  } catch (error) {
-    await stop()
-    throw error
-  }
+  })
 }
 
 /**

@@ -14,8 +14,8 @@ export function checkLatency(ms: number): void {
     )
 }
 
-/** Fails with `INVALID_TARGET` unless `host` is a name and `port` a TCP port. */
-export function checkTarget(host: string, port: number): void {
+/** Fails with `INVALID_TARGET` unless `host` is a name and `port` a TCP port: the address a fault proxy listens on or forwards to. */
+export function checkAddress(host: string, port: number): void {
   if (
     typeof host !== 'string' ||
     host === '' ||
@@ -54,7 +54,7 @@ export function attachFaultProxy(info: FaultProxyInfo): FaultProxy {
     cut: () => call('cut'),
     restore: () => call('restore'),
     retarget: async (host, port, options) => {
-      checkTarget(host, port)
+      checkAddress(host, port)
       await call('retarget', host, port, options ?? {})
     },
     stats: () => call<FaultProxyStats>('stats'),

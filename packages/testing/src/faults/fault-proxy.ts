@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { TestServerError } from '../errors.js'
 import { freePort } from '../process/ports.js'
-import { checkLatency, checkTarget } from './attached-proxy.js'
+import { checkAddress, checkLatency } from './attached-proxy.js'
 import { type ControlAddress, exposeForControl, withdrawFromControl } from './control-channel.js'
 import { Link, type LinkCounters, type LinkMode } from './link.js'
 
@@ -105,8 +105,8 @@ export interface FaultProxy {
  * ```
  */
 export async function startFaultProxy(options: StartFaultProxyOptions): Promise<FaultProxy> {
-  checkTarget(options.host, options.port)
-  if (options.listenPort !== undefined) checkTarget('127.0.0.1', options.listenPort)
+  checkAddress(options.host, options.port)
+  if (options.listenPort !== undefined) checkAddress('127.0.0.1', options.listenPort)
   await probe(options.host, options.port)
   const port = options.listenPort ?? (await freePort())
   const proxy = new LocalFaultProxy(options, port)
@@ -210,7 +210,7 @@ class LocalFaultProxy implements FaultProxy {
   }
 
   async retarget(host: string, port: number, { cut = false }: RetargetOptions = {}): Promise<void> {
-    checkTarget(host, port)
+    checkAddress(host, port)
     await probe(host, port)
     this.#target = { host, port }
     if (cut) for (const link of this.#links) link.setMode({ kind: 'cut', latencyMs: 0 })

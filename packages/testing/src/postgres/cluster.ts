@@ -6,6 +6,7 @@ import { type PgBouncer, startPgBouncer } from '../pgbouncer.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
 import { chownTree } from '../process/run.js'
+import { stopOnFailure } from '../process/stop-on-failure.js'
 import { waitFor } from '../process/wait.js'
 import { makeWorkDir } from '../process/work-dir.js'
 import { findPostgresBinaries, type PostgresEngine } from './binaries.js'
@@ -305,27 +306,28 @@ async function startStreamingCluster(options: StartPostgresOptions): Promise<Pos
     },
     pgbouncers,
   )
-  try {
-    cluster.primary.configure([`port = ${info.primary.port}`])
-    await cluster.primary.start()
-    const delay = Math.max(0, Math.trunc(options.applyDelayMs ?? 0))
-    await Promise.all(cluster.replicas.map((replica) => startStandby(replica, info, delay)))
-    await cluster.waitForReplay()
-    if (options.proxied) {
-      for (const server of [cluster.primary, ...cluster.replicas]) {
-        const { host, port } = server
-        server.useNetwork(await startFaultProxy({ host, port, protocol: 'postgres' }))
+  await stopOnFailure(
+    () => cluster.stop(),
+    async () => {
+      cluster.primary.configure([`port = ${info.primary.port}`])
+      await cluster.primary.start()
+      const delay = Math.max(0, Math.trunc(options.applyDelayMs ?? 0))
+      await Promise.all(cluster.replicas.map((replica) => startStandby(replica, info, delay)))
+      await cluster.waitForReplay()
+      if (options.proxied) {
+        for (const server of [cluster.primary, ...cluster.replicas]) {
+          const { host, port } = server
+          server.useNetwork(await startFaultProxy({ host, port, protocol: 'postgres' }))
+        }
       }
-    }
-    const poolMode = options.pgbouncer
-    if (poolMode) {
-      const servers = [cluster.primary, ...cluster.replicas]
-      for (const upstream of servers) pgbouncers.push(await startPgBouncer({ upstream, poolMode }))
-    }
-  } catch (error) {
-    await cluster.stop()
-    throw error
-  }
+      const poolMode = options.pgbouncer
+      if (poolMode) {
+        const servers = [cluster.primary, ...cluster.replicas]
+        for (const upstream of servers)
+          pgbouncers.push(await startPgBouncer({ upstream, poolMode }))
+      }
+    },
+  )
   return cluster
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { startFaultProxy } from '../faults/fault-proxy.js'
 import { onProcessExit } from '../process/cleanup.js'
 import { freePort } from '../process/ports.js'
+import { stopOnFailure } from '../process/stop-on-failure.js'
 import { waitFor } from '../process/wait.js'
 import { makeWorkDir } from '../process/work-dir.js'
 import { RedisNode, type RedisNodeInfo } from './redis-node.js'
@@ -149,31 +150,31 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     unregister()
     removeRoot()
   })
-  try {
-    await Promise.all(server.nodes.map((node) => node.start()))
-    if (options.proxied) {
-      for (const node of server.nodes) {
-        const { host, port } = node
-        const listenPort = node.info.announcePort
-        node.useNetwork(await startFaultProxy({ host, port, protocol: 'raw', listenPort }))
+  await stopOnFailure(
+    () => server.stop(),
+    async () => {
+      await Promise.all(server.nodes.map((node) => node.start()))
+      if (options.proxied) {
+        for (const node of server.nodes) {
+          const { host, port } = node
+          const listenPort = node.info.announcePort
+          node.useNetwork(await startFaultProxy({ host, port, protocol: 'raw', listenPort }))
+        }
       }
-    }
-    if (clustered) {
-      const first = server.nodes[0] as RedisNode
-      await first.cli(
-        '--cluster',
-        'create',
-        ...server.nodes.map((n) => `${n.host}:${n.port}`),
-        '--cluster-replicas',
-        '0',
-        '--cluster-yes',
-      )
-      await waitForClusterOk(server.nodes)
-    }
-  } catch (error) {
-    await server.stop()
-    throw error
-  }
+      if (clustered) {
+        const first = server.nodes[0] as RedisNode
+        await first.cli(
+          '--cluster',
+          'create',
+          ...server.nodes.map((n) => `${n.host}:${n.port}`),
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        )
+        await waitForClusterOk(server.nodes)
+      }
+    },
+  )
   return server
 }
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { stopOnFailure } from '../../process/stop-on-failure.js'
 import type { PostgresBinaries } from '../binaries.js'
 import type { PostgresServer } from '../server.js'
 import { copyTemplate, type DataTemplate } from '../template.js'
@@ -110,23 +111,23 @@ export async function startAutoFailover(options: StartHaOptions): Promise<AutoFa
   const monitor = await ground.server('monitor')
   const nodes = await ground.nodes()
   const cluster = new AutoFailoverCluster(autoctl, monitor, nodes, root)
-  try {
-    await createMonitor(autoctl, binaries, template, monitor, root)
-    const monitorUrl = `postgres://autoctl_node@${monitor.host}:${monitor.port}/pg_auto_failover?sslmode=disable`
-    const [first] = nodes
-    if (first) {
-      copyTemplate(template, first.dataDir)
-      prepareForAutoctl(first.dataDir, root, [])
-    }
-    await cluster.start((node) => [
-      ...['--pgdata', node.dataDir, '--pgport', String(node.port), '--pgctl', autoctl.pgCtl],
-      ...['--listen', node.host, '--hostname', node.host, '--name', node.name],
-      ...['--monitor', monitorUrl, '--skip-pg-hba', '--no-ssl'],
-    ])
-  } catch (error) {
-    await cluster.stop()
-    throw error
-  }
+  await stopOnFailure(
+    () => cluster.stop(),
+    async () => {
+      await createMonitor(autoctl, binaries, template, monitor, root)
+      const monitorUrl = `postgres://autoctl_node@${monitor.host}:${monitor.port}/pg_auto_failover?sslmode=disable`
+      const [first] = nodes
+      if (first) {
+        copyTemplate(template, first.dataDir)
+        prepareForAutoctl(first.dataDir, root, [])
+      }
+      await cluster.start((node) => [
+        ...['--pgdata', node.dataDir, '--pgport', String(node.port), '--pgctl', autoctl.pgCtl],
+        ...['--listen', node.host, '--hostname', node.host, '--name', node.name],
+        ...['--monitor', monitorUrl, '--skip-pg-hba', '--no-ssl'],
+      ])
+    },
+  )
   return cluster
 }
 

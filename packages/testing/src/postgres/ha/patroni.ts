@@ -4,6 +4,7 @@ import { TestServerError } from '../../errors.js'
 import { ChildServer } from '../../process/child-server.js'
 import { freePort } from '../../process/ports.js'
 import { chownTree } from '../../process/run.js'
+import { stopOnFailure } from '../../process/stop-on-failure.js'
 import { waitFor } from '../../process/wait.js'
 import type { PostgresServer } from '../server.js'
 import {
@@ -242,11 +243,9 @@ export async function startPatroni(options: StartHaOptions): Promise<PatroniClus
     }),
   )
   const cluster = new PatroniCluster(agents, etcd, ground.root)
-  try {
-    await cluster.start()
-  } catch (error) {
-    await cluster.stop()
-    throw error
-  }
+  await stopOnFailure(
+    () => cluster.stop(),
+    () => cluster.start(),
+  )
   return cluster
 }
