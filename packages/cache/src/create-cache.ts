@@ -132,7 +132,7 @@ export function createCache(options: CacheOptions): Cache {
         throw new CacheError(
           'CACHE_OPTION_INVALID',
           'cache.query needs the name of the database it runs on (the `database` option of createCache or of the call), or a key',
-          { field: 'database' },
+          { context: { field: 'database' } },
         )
       }
       const read = cachedQueryInfo(compiled).tables.map((table) => tables.tag(table))
@@ -199,7 +199,7 @@ export function createCache(options: CacheOptions): Cache {
 
 /** A call's argument that is not what it must be, as `CACHE_OPTION_INVALID` naming it. */
 function notA(field: string, what: string): CacheError {
-  return new CacheError('CACHE_OPTION_INVALID', `${field} must be ${what}`, { field })
+  return new CacheError('CACHE_OPTION_INVALID', `${field} must be ${what}`, { context: { field } })
 }
 
 /** A `ready()` failure naming the store's host and the cause (never a password). */

@@ -14,7 +14,7 @@ export type CacheErrorCode =
 
 /**
  * Bad input to the cache (a key that is empty or too long, `CACHE_KEY_INVALID`; a call's option
- * out of range, `CACHE_OPTION_INVALID` with `field`; a value that cannot be stored, a function,
+ * out of range, `CACHE_OPTION_INVALID` with `context.field`; a value that cannot be stored, a function,
  * a symbol or a class instance), a loader that did not settle within `loadTimeoutMs`
  * (`CACHE_LOAD_TIMEOUT`), a call after `close()` (`CACHE_CLOSED`), or a shared store that
  * refused the credentials or did not answer. Store errors reach callers only from
@@ -31,23 +31,7 @@ export type CacheErrorCode =
  * }
  * ```
  */
-export class CacheError extends SluiceError {
-  declare readonly code: CacheErrorCode
-  /** For `CACHE_OPTION_INVALID`: the option at fault (`ttlMs`, `graceMs`...). */
-  readonly field: string | undefined
-
-  constructor(
-    code: CacheErrorCode,
-    message: string,
-    options?: { cause?: unknown; field?: string },
-  ) {
-    super(code, message, {
-      cause: options?.cause,
-      context: options?.field === undefined ? undefined : { field: options.field },
-    })
-    this.field = options?.field
-  }
-}
+export class CacheError extends SluiceError<CacheErrorCode> {}
 
 const AUTH_REPLY = /^(WRONGPASS|NOAUTH)\b|invalid password/i
 

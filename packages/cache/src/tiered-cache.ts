@@ -244,7 +244,9 @@ export class TieredCache {
     options: LoadOptions,
   ): LoadRequest<T> {
     if (typeof loader !== 'function') {
-      throw new CacheError('CACHE_OPTION_INVALID', 'loader must be a function', { field: 'loader' })
+      throw new CacheError('CACHE_OPTION_INVALID', 'loader must be a function', {
+        context: { field: 'loader' },
+      })
     }
     return {
       key,
@@ -333,7 +335,7 @@ function validateTags(tags: readonly string[] | undefined): readonly string[] {
   if (tags === undefined) return []
   if (!Array.isArray(tags)) {
     throw new CacheError('CACHE_OPTION_INVALID', 'tags must be an array of strings', {
-      field: 'tags',
+      context: { field: 'tags' },
     })
   }
   return tags.map((tag) => validateKey(tag, 'tag'))

@@ -2,14 +2,14 @@ import { describe, expect, test } from 'vitest'
 import { CacheError } from '../src/index.js'
 import { freshNamespace, redisClient, testCache } from './helpers.js'
 
-/** The rejection of `call`, which must be a CacheError with `code` (and `field`, when given). */
+/** The rejection of `call`, which must be a CacheError with `code` (and `context.field`, when given). */
 async function refused(call: () => unknown, code: string, field?: string) {
   const error = await (async () => call())().then(
     () => undefined,
     (caught: unknown) => caught,
   )
   expect(error).toBeInstanceOf(CacheError)
-  expect(error).toMatchObject(field === undefined ? { code } : { code, field })
+  expect(error).toMatchObject(field === undefined ? { code } : { code, context: { field } })
 }
 
 describe('arguments of the wrong shape: a typed CacheError, never a TypeError', () => {

@@ -123,7 +123,7 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
     for (const timeoutMs of ['soon', 0, Number.NaN]) {
       await expect(cache.ready({ timeoutMs })).rejects.toMatchObject({
         code: 'CACHE_OPTION_INVALID',
-        field: 'timeoutMs',
+        context: { field: 'timeoutMs' },
       })
     }
   })
@@ -142,7 +142,7 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
       const cache = testCache({ l1: false })
       await expect(cache.getOrLoad('k', async () => 1, options as never)).rejects.toMatchObject({
         code: 'CACHE_OPTION_INVALID',
-        field,
+        context: { field },
       })
       expect(await cache.get('k')).toBeUndefined()
     },
@@ -152,7 +152,7 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
     const cache = testCache({ l1: false })
     await expect(cache.set('k', 1, { ttlMs: 1.5 })).rejects.toMatchObject({
       code: 'CACHE_OPTION_INVALID',
-      field: 'ttlMs',
+      context: { field: 'ttlMs' },
     })
   })
 })
@@ -257,7 +257,7 @@ describe('cache.query keys: the database and typed parameters', () => {
     const cache = createCache({ redis: false, namespace: freshNamespace() })
     await expect(cache.query(tenantA.db.selectFrom('items').selectAll())).rejects.toMatchObject({
       code: 'CACHE_OPTION_INVALID',
-      field: 'database',
+      context: { field: 'database' },
     })
     await cache.close()
   })
@@ -365,7 +365,7 @@ describe.each([
     ] as const) {
       await expect(cache.getOrLoad('k', async () => 1, options as never)).rejects.toMatchObject({
         code: 'CACHE_OPTION_INVALID',
-        field,
+        context: { field },
       })
     }
     expect(await cache.get('k')).toBeUndefined()

@@ -49,15 +49,4 @@ export type PartitionErrorCode =
  * }
  * ```
  */
-export class PartitionError extends SluiceError {
-  declare readonly code: PartitionErrorCode
-
-  constructor(
-    code: PartitionErrorCode,
-    message: string,
-    options: { cause?: unknown; field?: string; table?: string } = {},
-  ) {
-    const { cause, ...context } = options
-    super(code, message, { cause, context })
-  }
-}
+export class PartitionError extends SluiceError<PartitionErrorCode> {}

@@ -25,7 +25,7 @@ export function callDuration(
   if (input === undefined) return fallback
   const { ms, problem } = readDuration(input, rule)
   if (problem !== undefined) {
-    throw new CacheError('CACHE_OPTION_INVALID', `${field} ${problem}`, { field })
+    throw new CacheError('CACHE_OPTION_INVALID', `${field} ${problem}`, { context: { field } })
   }
   return ms
 }

@@ -75,7 +75,9 @@ export function resolveLoadOptions(
 export function callOptions<T extends object>(input: T | undefined, field: string): T {
   if (input === undefined) return {} as T
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new CacheError('CACHE_OPTION_INVALID', `${field} must be an object`, { field })
+    throw new CacheError('CACHE_OPTION_INVALID', `${field} must be an object`, {
+      context: { field },
+    })
   }
   return input
 }

@@ -18,6 +18,8 @@ const KINDS = Symbol.for('sluice.error.kinds')
  * not on the message. `instanceof` (on this class and every subclass) also recognises errors
  * made by another copy of `@sluice/core` in the same process (two versions installed side by
  * side): it checks a `Symbol.for` brand and the class name, not the prototype.
+ * A package's own error class only narrows `Code` to its list of codes
+ * (`class CacheError extends SluiceError<CacheErrorCode> {}`); details go in `context`.
  *
  * @example
  * ```ts
@@ -30,13 +32,13 @@ const KINDS = Symbol.for('sluice.error.kinds')
  * }
  * ```
  */
-export class SluiceError extends Error {
+export class SluiceError<Code extends string = string> extends Error {
   /** Stable identifier of the failure, e.g. `CONFIG_INVALID`. */
-  readonly code: string
+  readonly code: Code
   /** Machine-readable details; never holds a password. */
   readonly context: ErrorContext
 
-  constructor(code: string, message: string, options: SluiceErrorOptions = {}) {
+  constructor(code: Code, message: string, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code

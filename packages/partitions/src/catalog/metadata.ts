@@ -192,7 +192,7 @@ export async function renewLease(
   throw new PartitionError(
     'PARTITION_BUSY',
     `${table}: lost the lease to ${held[0]?.runner ?? 'another runner'} (it expired mid-run); this run stops here, the holder goes on`,
-    { table },
+    { context: { table } },
   )
 }
 
@@ -286,14 +286,14 @@ export async function checkSpecChange(db: AnyKysely, spec: PartitionSpec): Promi
     throw new PartitionError(
       'PARTITION_SPEC_CHANGED',
       `${table}: retention.keep went from ${before.count} ${before.unit}(s) to ${now.count} ${now.unit}(s) since the last run; pass acceptSpecChanges: true to apply it`,
-      { field: 'retention.keep', table },
+      { context: { field: 'retention.keep', table } },
     )
   }
   if (now.mode === 'drop' && before.mode !== 'drop') {
     throw new PartitionError(
       'PARTITION_SPEC_CHANGED',
       `${table}: retention.mode went from ${before.mode} to drop since the last run; pass acceptSpecChanges: true to apply it`,
-      { field: 'retention.mode', table },
+      { context: { field: 'retention.mode', table } },
     )
   }
 }

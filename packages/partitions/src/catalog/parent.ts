@@ -125,14 +125,14 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
   const [parent] = rows
   if (!parent) {
     throw new PartitionError('PARTITION_TABLE_NOT_FOUND', `${name} does not exist`, {
-      field: 'table',
+      context: { field: 'table' },
     })
   }
   if (parent.strategy !== 'r' || parent.natts !== 1 || parent.key !== spec.column) {
     throw new PartitionError(
       'PARTITION_TABLE_NOT_PARTITIONED',
       `${name} is not range-partitioned on ${spec.column} alone`,
-      { field: 'column' },
+      { context: { field: 'column' } },
     )
   }
   const type = timeType(parent.type ?? '')
@@ -140,7 +140,7 @@ export async function readParent(db: AnyKysely, spec: PartitionSpec): Promise<Pa
     throw new PartitionError(
       'PARTITION_COLUMN_NOT_TIME',
       `${name}.${spec.column} is ${parent.type}; the partition key must be ${TIME_TYPES_TEXT}`,
-      { field: 'column' },
+      { context: { field: 'column' } },
     )
   }
   const oid = parent.oid
@@ -278,7 +278,7 @@ async function templateStorage(db: AnyKysely, spec: PartitionSpec): Promise<stri
     throw new PartitionError(
       'PARTITION_TEMPLATE_NOT_FOUND',
       `template ${qualified(template.schema, template.table)} does not exist`,
-      { field: 'template' },
+      { context: { field: 'template' } },
     )
   }
   return rows[0].options ?? []

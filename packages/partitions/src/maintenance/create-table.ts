@@ -90,7 +90,7 @@ export async function createPartitionedTable(
     throw new PartitionError(
       'PARTITION_BUSY',
       `${spec.schema}.${spec.table} is held by maintenance runner ${skipped.heldBy} until ${skipped.until.toISOString()}`,
-      { table: `${spec.schema}.${spec.table}` },
+      { context: { table: `${spec.schema}.${spec.table}` } },
     )
   }
   const [failed] = result.errors
@@ -98,7 +98,7 @@ export async function createPartitionedTable(
     throw new PartitionError(
       'PARTITION_MAINTENANCE_FAILED',
       `${failed.table}: ${failed.step ? `${failed.step.kind} ${failed.step.partition}` : 'planning'} failed: ${String((failed.error as Error)?.message ?? failed.error)}`,
-      { cause: failed.error, table: failed.table },
+      { cause: failed.error, context: { table: failed.table } },
     )
   }
   return result

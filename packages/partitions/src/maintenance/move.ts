@@ -56,7 +56,7 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
     throw new PartitionError(
       'PARTITION_MOVE_REFUSED',
       `${table} is published for logical replication: moving rows out of its default partition would reach subscribers as DELETEs; ${fix}, with the subscribers paused`,
-      { table },
+      { context: { table } },
     )
   }
   const partitioned = parent.referencedBy.find((key) => key.partitioned)
@@ -64,7 +64,7 @@ export function checkMovable(parent: ParentTable, partition: NewPartition, rows:
     throw new PartitionError(
       'PARTITION_MOVE_REFUSED',
       `${partitioned.schema}.${partitioned.table} is partitioned and references ${table} (${partitioned.name}): before PostgreSQL 18 its foreign key cannot be re-created NOT VALID, so it would be validated under the lock; ${fix}`,
-      { table },
+      { context: { table } },
     )
   }
 }

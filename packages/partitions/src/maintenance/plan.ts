@@ -188,7 +188,7 @@ export async function planTable(
     throw new PartitionError(
       'PARTITION_LOCK_TIMEOUT',
       `${table}: a partition stayed locked by another session past lock_timeout (${timeout}) while maintenance read it; the next run tries again`,
-      { cause: error, table },
+      { cause: error, context: { table } },
     )
   }
 }
@@ -341,7 +341,7 @@ async function planIn(
       new PartitionError(
         'PARTITION_LIMIT_REACHED',
         `${table}: ${ordered.length} partitions are due, more than maxPartitionsPerRun (${maxPartitionsPerRun}); the ${maxPartitionsPerRun} nearest to now are created, the next run goes on`,
-        { field: 'maxPartitionsPerRun', table },
+        { context: { field: 'maxPartitionsPerRun', table } },
       ),
     )
   }

@@ -227,7 +227,7 @@ function refusal(step: MaintenanceStep, error: unknown): unknown {
   return new PartitionError(
     'PARTITION_RETENTION_REFUSED',
     `${step.table}: ${step.partition} is past retention, but rows of it are still referenced (${key}): PostgreSQL refuses to detach it, nothing was removed; delete or re-point the referencing rows (or drop the key), and the next run retires it`,
-    { cause: error, table: step.table },
+    { cause: error, context: { table: step.table } },
   )
 }
 
