@@ -9,11 +9,17 @@ export type {
 } from './config/target.js'
 export type { ConsistencySource } from './consistency.js'
 export {
-  type CloseOptions,
   createDatabase,
   type DatabaseOptions,
   type SluiceDatabase,
 } from './database.js'
+export {
+  type CloseOptions,
+  type DatabaseLifecycle,
+  type SluiceDialect,
+  type SluiceDialectOptions,
+  sluiceDialect,
+} from './dialect.js'
 export type { AfterCommit, CommittedWrite } from './driver/commit-tracker.js'
 export {
   ConfigError,

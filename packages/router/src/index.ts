@@ -4,7 +4,7 @@ export {
   InvalidStrategyPickError,
   NoReplicaAvailableError,
 } from './errors.js'
-export type { RouterOptions } from './options.js'
+export type { RoutedDialectOptions, RouterOptions } from './options.js'
 export type { ReplicaState, ReplicaStatus } from './replica-state.js'
 export {
   type ReplicaCheckEvent,
@@ -15,4 +15,6 @@ export {
   routerChannels,
 } from './route-events.js'
 export { createRoutedDatabase, type RoutedDatabase } from './routed-database.js'
+export { type RoutedDialect, routedDialect } from './routed-dialect.js'
+export type { Routing } from './start-router.js'
 export { leastInFlight, type ReplicaStrategy, roundRobin, weighted } from './strategies.js'

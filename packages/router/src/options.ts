@@ -17,11 +17,12 @@ import {
 import { leastInFlight, type ReplicaStrategy, roundRobin } from './strategies.js'
 
 /**
- * Options of `createRoutedDatabase`. Durations accept milliseconds or a unit (`'2s'`).
+ * Options of `routedDialect`, and so of `createRoutedDatabase`: the router's own. Durations
+ * accept milliseconds or a unit (`'2s'`).
  *
  * @example
  * ```ts
- * createRoutedDatabase<DB>(parseConfig(), {
+ * routedDialect(parseConfig(), {
  *   maxLagMs: 2000,
  *   fallback: 'error',
  *   writeFunctions: ['refresh_feed'],
@@ -29,13 +30,9 @@ import { leastInFlight, type ReplicaStrategy, roundRobin } from './strategies.js
  * })
  * ```
  */
-export interface RouterOptions {
+export interface RoutedDialectOptions {
   /** Hooks for query, pool, routing and replica-state events. */
   readonly instrumentation?: RouterInstrumentation | readonly RouterInstrumentation[]
-  /** Kysely plugins, e.g. `CamelCasePlugin`; passed to both Kysely instances. */
-  readonly plugins?: readonly KyselyPlugin[]
-  /** Kysely's own `log` option (`['query', 'error']` or a function), passed through. */
-  readonly log?: KyselyConfig['log']
   /** `round-robin` (default), `least-in-flight`, or any strategy such as `weighted({...})`. */
   readonly strategy?: 'round-robin' | 'least-in-flight' | ReplicaStrategy
   /** How often each replica's lag and health are checked. Default 1000 ms. */
@@ -72,13 +69,37 @@ export interface RouterOptions {
   readonly afterCommit?: AfterCommit
 }
 
-/** {@link RouterOptions} with every default filled in. */
+/**
+ * Options of `createRoutedDatabase`: the router's ({@link RoutedDialectOptions}) and Kysely's
+ * own `plugins` and `log`, given to both of its Kysely instances.
+ *
+ * @example
+ * ```ts
+ * import { CamelCasePlugin } from 'kysely'
+ *
+ * createRoutedDatabase<DB>(parseConfig(), {
+ *   maxLagMs: '2s',
+ *   plugins: [new CamelCasePlugin()],
+ *   log: ['error'],
+ * })
+ * ```
+ */
+export interface RouterOptions extends RoutedDialectOptions {
+  /** Kysely plugins, e.g. `CamelCasePlugin`; passed to both Kysely instances. */
+  readonly plugins?: readonly KyselyPlugin[]
+  /**
+   * Kysely's own `log` option (`['query', 'error']` or a function), passed through. It sees
+   * every statement Kysely sends, `BEGIN`, `COMMIT`, `ROLLBACK` and savepoints included, on
+   * whichever server runs it; not the router's own lag and position queries.
+   */
+  readonly log?: KyselyConfig['log']
+}
+
+/** {@link RoutedDialectOptions} with every default filled in. */
 export interface ResolvedRouterOptions {
   /** The hooks given, for core's query and pool events. */
   readonly instrumentation: readonly RouterInstrumentation[]
   readonly events: RouterEvents
-  readonly plugins: readonly KyselyPlugin[]
-  readonly log: KyselyConfig['log']
   readonly strategy: ReplicaStrategy
   readonly lagCheckIntervalMs: number
   readonly maxLagMs: number
@@ -149,10 +170,10 @@ const schema = z.strictObject({
  * ```
  */
 export function resolveRouterOptions(
-  options: RouterOptions,
+  options: RoutedDialectOptions,
   replicaLabels: readonly string[],
 ): ResolvedRouterOptions {
-  const { instrumentation, plugins, afterCommit, log, ...rest } = options
+  const { instrumentation, afterCommit, ...rest } = options
   const parsed = parseOptions(schema, rest)
   const hooked: readonly RouterInstrumentation[] = [instrumentation ?? []].flat()
   const chosen =
@@ -167,8 +188,6 @@ export function resolveRouterOptions(
     strategy: chosen,
     instrumentation: hooked,
     events: hookChannels<RouterHooks>(hooked, routerChannels),
-    plugins: [...(plugins ?? [])],
-    log,
     afterCommit,
   })
 }

@@ -46,6 +46,22 @@ export class RoutingConnection implements DatabaseConnection {
    * `next()` without `return()`, so Kysely's release of the connection ends their count.
    */
   readonly #streaming = new Set<{ readonly replica: ReplicaNode }>()
+  /** The next statement is a control statement (BEGIN, COMMIT...) for the bound connection. */
+  #control = false
+  /**
+   * What the bound server's driver sends BEGIN, COMMIT, ROLLBACK and savepoints through: this
+   * object's own `executeQuery`, which Kysely's `log` wraps, so the log sees them as it does
+   * with Kysely's PostgresDialect. (Made once: transactions allocate nothing for it.)
+   */
+  readonly #controlChannel: DatabaseConnection = {
+    executeQuery: (query) => {
+      this.#control = true
+      return this.executeQuery(query)
+    },
+    streamQuery: () => {
+      throw new Error('a transaction control statement does not stream')
+    },
+  }
   /** A read a standby refused as a write, run on the primary (bound once: reads allocate no closures). */
   readonly #executeRejectedWrite = <R>(query: CompiledQuery): Promise<QueryResult<R>> =>
     this.#executeOnPrimary<R>(query, this.#router.classify(query))
@@ -59,7 +75,8 @@ export class RoutingConnection implements DatabaseConnection {
   // Not async: each branch returns its promise as is, which saves the read path the ticks of
   // resolving one promise with another.
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.#transaction) {
+    if (this.#transaction || this.#control) {
+      this.#control = false
       const connection = this.#connection as SluiceConnection
       this.#router.statementStarts(connection)
       return connection.executeQuery<R>(query)
@@ -165,7 +182,12 @@ export class RoutingConnection implements DatabaseConnection {
     if (onReplica) {
       await this.#read(
         undefined,
-        (connection) => (this.#node as TargetNode).driver.beginTransaction(connection, settings),
+        (connection) =>
+          (this.#node as TargetNode).driver.beginTransaction(
+            connection,
+            settings,
+            this.#controlChannel,
+          ),
         undefined,
         'read-only-transaction',
       )
@@ -177,19 +199,23 @@ export class RoutingConnection implements DatabaseConnection {
         reason: this.#primaryOnly ? 'primary-only' : 'transaction',
       })
       const connection = await this.#bind(router.primary)
-      await router.primary.driver.beginTransaction(connection, settings)
+      await router.primary.driver.beginTransaction(connection, settings, this.#controlChannel)
     }
     this.#transaction = settings
   }
 
   /** Commits; a write transaction in a consistency scope then records its position. */
   async commit(): Promise<void> {
-    await this.#end((node, connection) => node.driver.commitTransaction(connection))
+    await this.#end((node, connection) =>
+      node.driver.commitTransaction(connection, this.#controlChannel),
+    )
   }
 
   /** Rolls back; on the primary, the scope's position still moves (what it waited for). */
   async rollback(): Promise<void> {
-    await this.#end((node, connection) => node.driver.rollbackTransaction(connection))
+    await this.#end((node, connection) =>
+      node.driver.rollbackTransaction(connection, this.#controlChannel),
+    )
   }
 
   async savepoint(
@@ -198,7 +224,7 @@ export class RoutingConnection implements DatabaseConnection {
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
     const { node, connection } = this.#bound()
-    await node.driver[kind](connection, name, compile)
+    await node.driver[kind](connection, name, compile, this.#controlChannel)
   }
 
   /**

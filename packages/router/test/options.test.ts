@@ -1,8 +1,9 @@
 import { ConfigError } from '@sluice/core'
-import { CamelCasePlugin, type LogEvent, sql } from 'kysely'
+import { withProfile } from '@sluice/testing/profile'
+import { CamelCasePlugin, Kysely, type LogEvent, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
+import { createRoutedDatabase, type RoutedDatabase, routedDialect } from '../src/index.js'
 import {
   busyBackends,
   type DB,
@@ -49,6 +50,48 @@ describe('router options', () => {
     await database.primary.selectFrom('items').select('id').execute()
     expect(events.map((event) => event.level)).toEqual(['query', 'query'])
     expect(events[1]?.query.sql).toBe('select "id" from "items"')
+  })
+
+  test("routedDialect refuses Kysely's own options: they go to new Kysely", () => {
+    for (const key of ['log', 'plugins']) {
+      expect(issuesOf(() => routedDialect(servers.config(), { [key]: [] } as never))).toEqual([
+        { field: key, message: expect.stringContaining('new Kysely') },
+      ])
+    }
+  })
+
+  test('each Kysely on one routed dialect logs its own statements; they share one router', async () => {
+    const dialect = routedDialect(servers.config(), withProfile({}))
+    const logs: [string[], string[]] = [[], []]
+    const [first, second] = logs.map(
+      (lines) =>
+        new Kysely<DB>({
+          dialect,
+          log: (event) => {
+            lines.push(event.query.sql.replace(/; set local statement_timeout.*$/s, ''))
+          },
+        }),
+    ) as [Kysely<DB>, Kysely<DB>]
+    try {
+      const seen = await dialect.session(async () => {
+        await first
+          .transaction()
+          .execute((trx) =>
+            trx.insertInto('items').values({ name: 'shared' }).returning('id').execute(),
+          )
+        // The session's write through the first client binds the second one's reads too.
+        return second.selectFrom('items').select('name').where('name', '=', 'shared').execute()
+      })
+      expect(seen).toEqual([{ name: 'shared' }])
+      expect(logs[0]).toEqual([
+        'begin',
+        'insert into "items" ("name") values ($1) returning "id"',
+        'commit',
+      ])
+      expect(logs[1]).toEqual(['select "name" from "items" where "name" = $1'])
+    } finally {
+      await dialect.close()
+    }
   })
 
   test('an unknown option is a ConfigError naming it, not silently dropped', () => {

@@ -8,18 +8,19 @@ import {
 
 /**
  * A Kysely PostgreSQL `Dialect` around any driver: Kysely's own adapter, introspector and
- * compiler, with Sluice's driver underneath. The router uses it with its routing driver.
+ * compiler, with Sluice's driver underneath (`createDriver` is called once per `Kysely`). The
+ * router uses it with its routing driver.
  *
  * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  * @example
  * ```ts
- * const db = new Kysely<DB>({ dialect: postgresDialect(new SluiceDriver(pool, config.primary)) })
+ * const db = new Kysely<DB>({ dialect: postgresDialect(() => new SluiceDriver(pool, config.primary)) })
  * ```
  */
-export function postgresDialect(driver: Driver): Dialect {
+export function postgresDialect(createDriver: () => Driver): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
-    createDriver: () => driver,
+    createDriver,
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),
   }

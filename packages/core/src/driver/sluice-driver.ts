@@ -131,49 +131,65 @@ export class SluiceDriver implements Driver {
     return connection
   }
 
-  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
-    let sql = 'begin'
-    if (settings.isolationLevel) sql += ` isolation level ${settings.isolationLevel}`
-    if (settings.accessMode) sql += ` ${settings.accessMode}`
-    await connection.executeQuery(CompiledQuery.raw(sql + transactionSetupSql(this.#target)))
+  // Each control statement is sent through `via` when given: the connection Kysely handed out
+  // and logs (the router's), while `connection` is the server connection under it. Kysely's
+  // `log` then sees BEGIN, COMMIT, ROLLBACK and savepoints as with its own PostgresDialect,
+  // whose statement texts these are.
+  async beginTransaction(
+    connection: DatabaseConnection,
+    settings: TransactionSettings,
+    via: DatabaseConnection = connection,
+  ) {
+    await via.executeQuery(
+      CompiledQuery.raw(beginSql(settings) + transactionSetupSql(this.#target)),
+    )
   }
 
   // A stream left open in the transaction is closed first: COMMIT or ROLLBACK would wait
   // behind its portal for good.
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+  async commitTransaction(
+    connection: DatabaseConnection,
+    via: DatabaseConnection = connection,
+  ): Promise<void> {
     const sluiceConnection = connection as SluiceConnection
     if (sluiceConnection.streaming) await sluiceConnection.closeStreams()
-    await connection.executeQuery(CompiledQuery.raw('commit'))
+    await via.executeQuery(CompiledQuery.raw('commit'))
   }
 
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+  async rollbackTransaction(
+    connection: DatabaseConnection,
+    via: DatabaseConnection = connection,
+  ): Promise<void> {
     const sluiceConnection = connection as SluiceConnection
     if (sluiceConnection.streaming) await sluiceConnection.closeStreams()
-    await connection.executeQuery(CompiledQuery.raw('rollback'))
+    await via.executeQuery(CompiledQuery.raw('rollback'))
   }
 
   async savepoint(
     connection: DatabaseConnection,
     name: string,
     compile: QueryCompiler['compileQuery'],
+    via: DatabaseConnection = connection,
   ) {
-    await connection.executeQuery(savepointSql('savepoint', name, compile))
+    await via.executeQuery(savepointSql('savepoint', name, compile))
   }
 
   async rollbackToSavepoint(
     connection: DatabaseConnection,
     name: string,
     compile: QueryCompiler['compileQuery'],
+    via: DatabaseConnection = connection,
   ) {
-    await connection.executeQuery(savepointSql('rollback to', name, compile))
+    await via.executeQuery(savepointSql('rollback to', name, compile))
   }
 
   async releaseSavepoint(
     connection: DatabaseConnection,
     name: string,
     compile: QueryCompiler['compileQuery'],
+    via: DatabaseConnection = connection,
   ) {
-    await connection.executeQuery(savepointSql('release', name, compile))
+    await via.executeQuery(savepointSql('release', name, compile))
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -207,4 +223,13 @@ export class SluiceDriver implements Driver {
     await this.drain(0)
     if (!this.#pool.ended && !this.#pool.ending) await this.#pool.end()
   }
+}
+
+/** Kysely's PostgresDriver's text for a BEGIN with these settings. */
+function beginSql({ isolationLevel, accessMode }: TransactionSettings): string {
+  if (!isolationLevel && !accessMode) return 'begin'
+  let sql = 'start transaction'
+  if (isolationLevel) sql += ` isolation level ${isolationLevel}`
+  if (accessMode) sql += ` ${accessMode}`
+  return sql
 }

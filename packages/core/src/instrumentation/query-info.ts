@@ -61,9 +61,11 @@ export function cachedQueryInfo(query: Pick<CompiledQuery, 'query' | 'sql'>): Qu
   return shapes.get(query, queryInfo)
 }
 
+// `START TRANSACTION` is BEGIN by another name (the only SQL command that starts with START).
 function firstKeyword(sql: string): string {
   const match = /^\s*(?:\/\*[\s\S]*?\*\/\s*|--[^\n]*\n\s*)*([a-zA-Z]+)/.exec(sql)
-  return match?.[1]?.toUpperCase() ?? 'UNKNOWN'
+  const keyword = match?.[1]?.toUpperCase() ?? 'UNKNOWN'
+  return keyword === 'START' ? 'BEGIN' : keyword
 }
 
 type AnyNode = { kind?: string; [key: string]: unknown }
