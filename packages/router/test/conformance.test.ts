@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { testProfile } from '@sluice/testing'
 import { withProfile } from '@sluice/testing/profile'
 import { Kysely, type LogEvent, PostgresDialect } from 'kysely'
@@ -12,10 +15,10 @@ import { routeRecorder, startTestCluster, type TestCluster } from './helpers.js'
 // the routed dialect with two replicas, inside a read-your-writes session: the same results,
 // and the same statements in Kysely's log, BEGIN, COMMIT and savepoints included. In the
 // production profile both go through PgBouncer in transaction mode.
+const run = promisify(execFile)
 const via = testProfile().name === 'production' ? 'pgbouncer' : 'direct'
 
 let servers: TestCluster
-let pool: pg.Pool
 let plainLog: string[]
 let plain: Kysely<ConformanceDB>
 let dialect: RoutedDialect
@@ -37,7 +40,7 @@ const recorder = (lines: string[]) => (event: LogEvent) => {
 
 /** Gives the next scenario the starting data, replayed on both replicas. */
 async function reset(): Promise<void> {
-  await pool.query(RESET_SQL)
+  await servers.cluster.primary.query(RESET_SQL)
   await servers.cluster.waitForReplay()
 }
 
@@ -45,7 +48,7 @@ beforeAll(async () => {
   servers = await startTestCluster(via)
   const config = servers.config()
   const { host, port, database, user, password } = config.primary
-  pool = new pg.Pool({ host, port, database, user, password, max: 4 })
+  const pool = new pg.Pool({ host, port, database, user, password, max: 4 })
   plainLog = []
   plain = new Kysely<ConformanceDB>({
     dialect: new PostgresDialect({ pool, cursor: Cursor }),
@@ -85,6 +88,26 @@ describe(`Kysely conformance: PostgresDialect and the routed dialect (${via})`, 
       expect(routedLog).toEqual(plainLog)
     },
   )
+
+  it('kysely-codegen reads the schema from the same DATABASE_URL as Sluice', async () => {
+    await reset()
+    const { host, port, database, user, password } = servers.config().primary
+    const url = new URL(`postgres://${host}:${port}/${database}`)
+    url.username = user
+    url.password = password ?? ''
+    const codegen = fileURLToPath(new URL('../node_modules/.bin/kysely-codegen', import.meta.url))
+    const { stdout } = await run(
+      codegen,
+      ['--dialect', 'postgres', '--print', '--include-pattern', 'public.*'],
+      {
+        env: { ...process.env, DATABASE_URL: url.toString() },
+        timeout: 60_000,
+      },
+    )
+    expect(stdout).toContain('export interface DB {')
+    expect(stdout).toMatch(/people: People;\s+pets: Pets;/)
+    expect(stdout).toMatch(/export interface Pets \{[^}]*owner_id: number;/)
+  })
 
   it('ran the reads of those scenarios on the replicas, not only on the primary', () => {
     const served = new Set(routes.events.map((event) => event.role))
