@@ -92,9 +92,14 @@ export interface Cache {
    * Write-path invalidation: pass it as a Sluice database's `afterCommit`, and each committed
    * write to a table invalidates its {@link tableTag}, after COMMIT and before the commit
    * returns to the writer; a rolled-back transaction invalidates nothing. With `consistency`
-   * the reloads read at least the commit: inside a read-your-writes scope the router hands over
-   * the commit's token (no extra query); outside one, the cache asks the primary for its
-   * latest position (one query per commit).
+   * the reloads read at least the commit: the cache asks the commit for its token
+   * (`CommittedWrite.token()`), which the router reads on the committing connection before
+   * releasing it: inside a read-your-writes scope the position read-your-writes read anyway
+   * (no extra query), outside one one query on that connection (a full pool cannot hold it up).
+   * Pass the commit on when wrapping it: `(tables, commit) => cache.invalidateOnCommit(tables, commit)`.
+   *
+   * @throws CacheError `CACHE_OPTION_INVALID` (field `tables` or `commit`) for arguments that
+   * are not what `afterCommit` is given.
    *
    * @example
    * ```ts

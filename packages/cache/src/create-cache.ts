@@ -1,3 +1,4 @@
+import type { CommittedWrite } from '@sluice/core'
 import { cachedQueryInfo, TIMER_DURATION, withDeadline } from '@sluice/core/internal'
 import { Redis } from 'ioredis'
 import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
@@ -143,9 +144,12 @@ export function createCache(options: CacheOptions): Cache {
       )
       return value as R[]
     },
-    invalidateOnCommit: async (written, commit = { token: undefined }) => {
+    invalidateOnCommit: async (written, commit = NO_COMMIT) => {
       if (!Array.isArray(written) || written.some((table) => typeof table !== 'string')) {
         throw notA('tables', 'an array of table names')
+      }
+      if (typeof commit?.token !== 'function') {
+        throw notA('commit', 'what afterCommit was given (a CommittedWrite with token())')
       }
       return cache.invalidateTags(tables.dependents(written), commit)
     },
@@ -198,6 +202,9 @@ export function createCache(options: CacheOptions): Cache {
 }
 
 /** A call's argument that is not what it must be, as `CACHE_OPTION_INVALID` naming it. */
+/** The commit of an `invalidateOnCommit` called without one: its token is asked of the source. */
+const NO_COMMIT: CommittedWrite = { token: async () => undefined }
+
 function notA(field: string, what: string): CacheError {
   return new CacheError('CACHE_OPTION_INVALID', `${field} must be ${what}`, { context: { field } })
 }

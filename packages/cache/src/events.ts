@@ -11,6 +11,11 @@ export type NotStoredReason =
   | 'store-unavailable'
   /** `undefined` without `negativeTtlMs`. */
   | 'not-found'
+  /**
+   * Read without the consistency floor an invalidation recorded (the database could give no
+   * token): it may predate the invalidation, so it is served to this load's callers only.
+   */
+  | 'no-floor'
 
 /**
  * What happened in the cache, keyed on `kind`. `key` is the cache key (keys must not hold

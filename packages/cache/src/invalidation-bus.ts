@@ -25,16 +25,22 @@ interface Waiting {
  */
 const REGISTRY_MARK = '@'
 
-/** Redis's clock in ms, as a string (Lua). */
+/**
+ * Redis's clock in ms, as a string (Lua). Membership is judged on this one clock: a member's
+ * entry says until when (Redis's time) it stays a member, so hosts whose clocks disagree
+ * still agree on who is live.
+ */
 const NOW = `local t = redis.call('TIME') local now = t[1] .. string.format('%03d', math.floor(t[2] / 1000))`
 
 const SCRIPTS = {
-  // KEYS: members. ARGV: origin ('' for an instance without L1), until. The hash's mark.
+  // KEYS: members. ARGV: origin ('' for an instance without L1), for how long (ms). The mark.
   sluiceBusRenew: {
     numberOfKeys: 1,
     lua: `${NOW}
 redis.call('HSETNX', KEYS[1], '${REGISTRY_MARK}', now)
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', tonumber(now) + tonumber(ARGV[2])))
+end
 return redis.call('HGET', KEYS[1], '${REGISTRY_MARK}')`,
   },
   // KEYS: members. The hash (flat) and Redis's clock.
@@ -46,7 +52,7 @@ return {redis.call('HGETALL', KEYS[1]), now}`,
 } as const
 
 type Scripted = {
-  sluiceBusRenew(members: string, origin: string, until: number): Promise<string>
+  sluiceBusRenew(members: string, origin: string, forMs: number): Promise<string>
   sluiceBusMembers(members: string): Promise<[string[], string]>
 }
 
@@ -192,7 +198,7 @@ export class InvalidationBus {
         this.#publisher.sluiceBusRenew(
           this.#members,
           this.#member ? this.#origin : '',
-          sent + 3 * this.#leaseMs,
+          3 * this.#leaseMs,
         ),
       ])
       this.#firstMark ??= mark
@@ -208,7 +214,8 @@ export class InvalidationBus {
    */
   async #liveMembers(): Promise<{ members: Set<string>; incomplete: boolean }> {
     const [flat, redisNow] = await this.#publisher.sluiceBusMembers(this.#members)
-    const now = Date.now()
+    // Redis's clock, which set every entry's expiry: this host's own may be off by any amount.
+    const now = Number(redisNow)
     const live = new Set<string>()
     const expired: string[] = []
     let created: string | undefined
@@ -222,7 +229,7 @@ export class InvalidationBus {
     if (expired.length > 0) this.#publisher.hdel(this.#members, ...expired).catch(() => undefined)
     if (created === undefined) return { members: live, incomplete: true }
     this.#firstMark ??= created
-    const young = Number(redisNow) - Number(created) < this.#leaseMs * 1.1
+    const young = now - Number(created) < this.#leaseMs * 1.1
     return { members: live, incomplete: created !== this.#firstMark && young }
   }
 

@@ -208,16 +208,17 @@ export class TieredCache {
 
   /**
    * The floor an invalidation records, with a consistency source (without one, none): the
-   * commit's own token (`afterCommit` inside a read-your-writes scope: no round trip), the
-   * session's token (an explicit call inside a session), else one covering every committed
-   * write (it asks the primary). A source that cannot answer within `loadTimeoutMs` leaves the
-   * invalidation without a floor, reported as an `error` event.
+   * commit's own token (`afterCommit`: read on the committing connection before its release,
+   * so a full pool cannot hold it up; inside a read-your-writes scope the one the router read
+   * anyway), the session's token (an explicit call inside a session), else one covering every
+   * committed write (it asks the primary). A source that cannot answer within `loadTimeoutMs`
+   * leaves the invalidation without a floor, reported as an `error` event.
    */
   async #token(commit: CommittedWrite | undefined): Promise<string | undefined> {
     const consistency = this.#consistency
     if (!consistency) return undefined
     // After a commit, the session's token may predate it: only the commit's own token will do.
-    const known = commit ? commit.token : consistency.consistencyToken()
+    const known = commit ? await this.#commitToken(commit) : consistency.consistencyToken()
     if (known !== undefined) return known
     try {
       return await withDeadline(consistency.latestToken(), this.#options.loadTimeoutMs, () => {
@@ -235,6 +236,13 @@ export class TieredCache {
       })
       return undefined
     }
+  }
+
+  /** The commit's token, within `loadTimeoutMs` (on a connection its pool may destroy late). */
+  #commitToken(commit: CommittedWrite): Promise<string | undefined> {
+    return withDeadline(commit.token(), this.#options.loadTimeoutMs, () => undefined).catch(
+      () => undefined,
+    )
   }
 
   /** One call's load: what to load, under which tags and options, from which epoch and deadline. */

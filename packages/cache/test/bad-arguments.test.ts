@@ -92,13 +92,21 @@ describe('arguments of the wrong shape: a typed CacheError, never a TypeError', 
     }
   })
 
-  test('invalidateOnCommit of something that is not an array of table names', async () => {
+  test('invalidateOnCommit of tables that are not an array of names, or of a commit that is not a CommittedWrite', async () => {
     const cache = testCache()
     for (const tables of [null, 'users', [1], [null]]) {
       await refused(
         () => cache.invalidateOnCommit(tables as never),
         'CACHE_OPTION_INVALID',
         'tables',
+      )
+    }
+    // A commit that is not what afterCommit is given (e.g. a token string where token() is).
+    for (const commit of [null, 'v1.1.1.0/1.abcd', { token: 'v1.1.1.0/1.abcd' }]) {
+      await refused(
+        () => cache.invalidateOnCommit(['users'], commit as never),
+        'CACHE_OPTION_INVALID',
+        'commit',
       )
     }
   })

@@ -4,8 +4,8 @@ import { databaseName, type FaultProxy, startFaultProxy } from '@sluice/testing'
 import { withProfile } from '@sluice/testing/profile'
 import { sharedPostgres } from '@sluice/testing/vitest'
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { testCache } from './helpers.js'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
 
 interface DB {
   items: { id: number; name: string }
@@ -79,10 +79,44 @@ describe('invalidateOnCommit takes the commit’s token from the router (no extr
     expect(cache.events.filter((event) => event.kind === 'error')).toEqual([])
   })
 
-  test('outside a session there is no token to hand over: one query for the latest position', async () => {
+  test('outside a session: one query for the position, on the committing connection', async () => {
     await roundTrips(rename(cached, 'warm'))
     const without = await roundTrips(rename(plain, 'd'))
     const withCache = await roundTrips(rename(cached, 'e'))
     expect(withCache).toBe(without + 1)
+  })
+})
+
+describe('a load that must read at a floor but can get none', () => {
+  test('serves what it loaded and stores nothing (the primary unreachable: no latest position)', async () => {
+    const namespace = freshNamespace()
+    const cache = testCache({ namespace, consistency: cached })
+    // Never loaded: Redis holds no floor for it, so the load asks the primary for one.
+    const key = 'profile:1'
+    let loads = 0
+    const loader = async () => `loaded ${++loads}`
+    await proxy.blackhole()
+    try {
+      expect(await cache.getOrLoad(key, loader)).toBe('loaded 1')
+    } finally {
+      await proxy.restore()
+    }
+    expect(cache.events.filter((event) => event.kind === 'load')).toMatchObject([
+      { key, stored: false, reason: 'no-floor' },
+    ])
+    expect(cache.events).toContainEqual(
+      expect.objectContaining({ kind: 'error', source: 'consistency' }),
+    )
+    // What Redis holds: no value for the key.
+    expect(await redisClient().exists(`${namespace}:{k${key}}:v`)).toBe(0)
+    // With the primary back, the load (not a copy of the first) reads at its latest position
+    // and stores.
+    expect(await cache.getOrLoad(key, loader)).toBe('loaded 2')
+    await vi.waitFor(() =>
+      expect(cache.events.filter((event) => event.kind === 'load').at(-1)).toMatchObject({
+        stored: true,
+      }),
+    )
+    expect(await cache.getOrLoad(key, loader)).toBe('loaded 2')
   })
 })

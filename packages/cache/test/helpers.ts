@@ -33,11 +33,14 @@ export function redisClient(url = sharedRedisUrl()): Redis {
   return client
 }
 
+/** A cache of {@link testCache}: it records its events. */
+export type TestCache = Cache & { events: CacheEvent[] }
+
 /** A cache (on the shared Redis unless told otherwise) that records its events; closed after the file. */
 export function testCache(
   options: Partial<CacheOptions> = {},
   profile: ProfileInstrumentationOptions = {},
-): Cache & { events: CacheEvent[] } {
+): TestCache {
   const events: CacheEvent[] = []
   const cache = createCache(
     withProfile(

@@ -4,10 +4,12 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { sharedRedisUrl } from '@sluice/testing/vitest'
 import { afterAll, describe, expect, test, vi } from 'vitest'
-import { freshNamespace, redisClient } from './helpers.js'
+import { freshNamespace, redisClient, testCache } from './helpers.js'
 import type { ChildArgs, ChildResult } from './processes/load-child.js'
+import type { SkewedMemberArgs } from './processes/skewed-member-child.js'
 
 const CHILD = fileURLToPath(new URL('./processes/load-child.ts', import.meta.url))
+const SKEWED_CHILD = fileURLToPath(new URL('./processes/skewed-member-child.ts', import.meta.url))
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const redis = redisClient()
 const children: ChildProcess[] = []
@@ -15,11 +17,11 @@ afterAll(() => {
   for (const child of children) child.kill('SIGKILL')
 })
 
-/** Another app process: its `issued` line, its result, and the process to kill. */
-function startChild(args: ChildArgs) {
+/** A child process running `file` (TypeScript) with `args`, and its next stdout line. */
+function spawnChild(file: string, args: unknown) {
   const child = spawn(
     process.execPath,
-    ['--conditions=sluice:source', '--import', 'tsx', CHILD, JSON.stringify(args)],
+    ['--conditions=sluice:source', '--import', 'tsx', file, JSON.stringify(args)],
     { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   )
   children.push(child)
@@ -27,6 +29,12 @@ function startChild(args: ChildArgs) {
     Symbol.asyncIterator
   ]()
   const next = async () => (await lines.next()).value as string | undefined
+  return { child, next }
+}
+
+/** Another app process: its `issued` line, its result, and the process to kill. */
+function startChild(args: ChildArgs) {
+  const { child, next } = spawnChild(CHILD, args)
   const issued = next().then((line) => expect(line).toBe('issued'))
   const result = issued.then(next).then((line) => JSON.parse(line ?? 'null') as ChildResult)
   return { child, issued, result }
@@ -93,4 +101,54 @@ describe('stampede protection across processes (one Redis)', () => {
     expect((taken?.at ?? 0) - (held?.at ?? 0)).toBeGreaterThanOrEqual(lockTimeoutMs - 50)
     expect(await loaderRuns(namespace)).toHaveLength(2)
   })
+})
+
+describe('bus membership on Redis’s clock, not the hosts’', () => {
+  const LEASE_MS = 500
+
+  test.each([
+    ['behind', -10 * LEASE_MS],
+    ['ahead', 10 * LEASE_MS],
+  ])(
+    'a member whose clock runs 10 × busLeaseMs %s: its entry expires on Redis’s clock, and a delete waits for it while it is silent',
+    {
+      timeout: 60_000,
+    },
+    async (_, skewMs) => {
+      const namespace = freshNamespace()
+      const members = `${namespace}:{bus}:members`
+      const args: SkewedMemberArgs = {
+        redisUrl: sharedRedisUrl(),
+        namespace,
+        busLeaseMs: LEASE_MS,
+        skewMs,
+      }
+      const { child, next } = spawnChild(SKEWED_CHILD, args)
+      expect(await next()).toBe('ready')
+      // What Redis holds: the entry expires 3 × busLeaseMs after its last renewal (every
+      // busLeaseMs / 4) on Redis's clock, whatever the member's own clock says.
+      const [entries, [seconds, micros]] = await Promise.all([redis.hgetall(members), redis.time()])
+      const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+      const untils = Object.entries(entries).filter(([field]) => field !== '@')
+      expect(untils).toHaveLength(1)
+      const left = Number(untils[0]?.[1]) - redisNow
+      expect(left).toBeGreaterThan(0)
+      expect(left).toBeLessThanOrEqual(3 * LEASE_MS)
+      const writer = testCache({ namespace, busLeaseMs: LEASE_MS })
+      await writer.ready()
+      // Silent from now on (it cannot confirm), yet live: its entry holds for 3 × busLeaseMs.
+      child.kill('SIGSTOP')
+      let waited: number
+      try {
+        const started = performance.now()
+        await writer.delete('profile')
+        waited = performance.now() - started
+      } finally {
+        child.kill('SIGCONT')
+      }
+      // Judged on the member's own clock, a member behind looked expired and the delete did not
+      // wait: had only its subscription been slow, it served its old copy after the delete.
+      expect(waited).toBeGreaterThanOrEqual(LEASE_MS)
+    },
+  )
 })

@@ -16,6 +16,7 @@ import type { ReplicaMonitor } from './replica-monitor.js'
 import type { ReplicaState } from './replica-state.js'
 import type { RouteEvent } from './route-events.js'
 import type { ReplicaNode, TargetNode } from './target-node.js'
+import { formatToken } from './token.js'
 
 /** Replicas one router can hold: a read's candidates are a bit set in a 32-bit integer. */
 export const MAX_REPLICAS = 31
@@ -30,6 +31,12 @@ const POSITION_AND_SYSTEM_SQL = CompiledQuery.raw(
     (select system_identifier::text from pg_control_system()) as system_id
   from pg_current_wal_insert_lsn() l`,
 )
+/** A row of {@link POSITION_SQL}, with `system_id` from {@link POSITION_AND_SYSTEM_SQL}. */
+interface PositionRow {
+  readonly lsn: string
+  readonly wal: string
+  readonly system_id?: string
+}
 const LEARNED_WRITE: Classification = Object.freeze({ kind: 'write', reason: 'standby-rejected' })
 const LEARNED_LIMIT = 1000
 
@@ -170,19 +177,7 @@ export class Router {
   async noteWrite(connection: SluiceConnection): Promise<void> {
     if (!this.scopes.tracking || this.#noted.delete(connection)) return
     try {
-      const known = this.monitor.systemId
-      const { rows } = await connection.executeQuery<{
-        lsn: string
-        wal: string
-        system_id?: string
-      }>(known === undefined ? POSITION_AND_SYSTEM_SQL : POSITION_SQL)
-      const row = rows[0] as { lsn: string; wal: string; system_id?: string }
-      if (row.system_id !== undefined) this.monitor.systemId ??= row.system_id
-      this.scopes.noteWrite({
-        systemId: known ?? row.system_id,
-        timeline: Number.parseInt(row.wal.slice(0, 8), 16),
-        lsn: parseLsn(row.lsn),
-      })
+      this.scopes.noteWrite(await this.#positionOn(connection))
     } catch {
       this.scopes.noteWrite(UNKNOWN_POSITION)
     }
@@ -190,13 +185,17 @@ export class Router {
 
   /**
    * For `afterCommit` (core's commit tracker asks, on the connection, right after a write
-   * committed): inside a consistency scope, the scope's token once {@link noteWrite} has read
-   * the commit's position, and the `noteWrite` that follows the statement is skipped, so a
-   * cache recording the commit's token costs no round trip beyond read-your-writes' own.
-   * Outside a scope, or when the position could not be read, `undefined`.
+   * committed, when the callback wants a token): inside a consistency scope, the scope's token
+   * once {@link noteWrite} has read the commit's position, and the `noteWrite` that follows the
+   * statement is skipped, so it costs no round trip beyond read-your-writes' own; outside one,
+   * the primary's position read with one query on that same connection, which the commit still
+   * holds (a second connection from a full pool would wait for the pool). `undefined` when the
+   * position could not be read.
    */
   async commitToken(connection: SluiceConnection): Promise<string | undefined> {
-    if (!this.scopes.tracking) return undefined
+    if (!this.scopes.tracking) {
+      return formatToken(await this.#positionOn(connection))
+    }
     this.#noted.delete(connection)
     await this.noteWrite(connection)
     this.#noted.add(connection)
@@ -216,7 +215,7 @@ export class Router {
   async latestPosition(): Promise<Position & { readonly systemId: string }> {
     const { target, pool } = this.primary
     const timeoutMs = this.options.probeTimeoutMs
-    const rows = await queryWithin<{ lsn: string; wal: string; system_id: string }>(
+    const rows = await queryWithin<PositionRow>(
       pool,
       POSITION_AND_SYSTEM_SQL.sql,
       timeoutMs,
@@ -226,10 +225,29 @@ export class Router {
           `${target.label} (${target.address}) did not report its WAL position within ${timeoutMs} ms`,
         ),
     )
-    const row = rows[0] as { lsn: string; wal: string; system_id: string }
-    this.monitor.systemId ??= row.system_id
+    return this.#position(rows[0] as PositionRow, undefined)
+  }
+
+  /**
+   * The primary's WAL insert position, timeline and system identifier, read on `connection`
+   * (a primary connection): at or after every write committed on it.
+   */
+  async #positionOn(
+    connection: SluiceConnection,
+  ): Promise<Position & { readonly systemId: string }> {
+    const known = this.monitor.systemId
+    const { rows } = await connection.executeQuery<PositionRow>(
+      known === undefined ? POSITION_AND_SYSTEM_SQL : POSITION_SQL,
+    )
+    return this.#position(rows[0] as PositionRow, known)
+  }
+
+  /** A position row's reading; the system identifier learned from it if not yet known. */
+  #position(row: PositionRow, known: string | undefined): Position & { readonly systemId: string } {
+    const systemId = (known ?? row.system_id) as string
+    this.monitor.systemId ??= systemId
     return {
-      systemId: row.system_id,
+      systemId,
       timeline: Number.parseInt(row.wal.slice(0, 8), 16),
       lsn: parseLsn(row.lsn),
     }

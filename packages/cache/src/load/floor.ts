@@ -68,16 +68,23 @@ function isToken(consistency: ConsistencySource, token: string): boolean {
   }
 }
 
+/** A loader's value, and whether it read at least the floor it had to (else: serve, never store). */
+export interface FloorRead<T> {
+  readonly value: T
+  readonly atFloor: boolean
+}
+
 /**
  * Runs a loader so that it reads at least the write of `floor`. A floor the source refuses
  * (written by another version, or another cluster's) is replaced by a fresh token covering
  * every committed write, and so is a lost one ({@link FLOOR_LOST}; `recordLost` is then told
  * the token, to record it where the floor was lost); if none can be had, the loader runs
- * without a floor (after a refused one, an `error` event says so).
+ * without a floor (after a refused one, an `error` event says so) and its value is marked
+ * `atFloor: false`: it may predate the invalidation, so it is served but never stored.
  *
  * @example
  * ```ts
- * const value = await runAtFloor(database, '0/3000148', () => findUser(1), emit)
+ * const { value, atFloor } = await runAtFloor(database, '0/3000148', () => findUser(1), emit)
  * ```
  */
 export async function runAtFloor<T>(
@@ -86,27 +93,24 @@ export async function runAtFloor<T>(
   loader: () => Promise<T>,
   emit: (event: CacheEvent) => void,
   recordLost: (token: string) => void = () => {},
-): Promise<T> {
-  if (!consistency || floor === undefined) return loader()
+): Promise<FloorRead<T>> {
+  if (!consistency || floor === undefined) return { value: await loader(), atFloor: true }
   let started = false
-  const run = () => {
+  const run = async () => {
     started = true
-    return loader()
+    return { value: await loader(), atFloor: true }
   }
   if (floor !== FLOOR_LOST) {
     try {
       return await consistency.withConsistency({ atLeast: floor }, run)
     } catch (error) {
       if (started) throw error
-      emit({
-        kind: 'error',
-        source: 'consistency',
-        error: new CacheError(
-          'CACHE_CONSISTENCY_UNAVAILABLE',
+      emit(
+        unavailable(
           `A recorded floor was refused (${(error as Error).message}); loading at the primary's latest position`,
-          { cause: error },
+          error,
         ),
-      })
+      )
     }
   }
   try {
@@ -115,6 +119,16 @@ export async function runAtFloor<T>(
     return await consistency.withConsistency({ atLeast: latest }, run)
   } catch (error) {
     if (started) throw error
-    return loader()
+    const reason = `No floor for a load (${(error as Error).message}); its value is served, not stored`
+    emit(unavailable(reason, error))
+    return { value: await loader(), atFloor: false }
+  }
+}
+
+function unavailable(message: string, cause: unknown): CacheEvent {
+  return {
+    kind: 'error',
+    source: 'consistency',
+    error: new CacheError('CACHE_CONSISTENCY_UNAVAILABLE', message, { cause }),
   }
 }

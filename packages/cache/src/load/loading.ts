@@ -45,7 +45,7 @@ type LockOutcome<T> = { kind: 'locked' | 'unlocked' } | { kind: 'value'; value: 
  * Loads keys across processes: snapshots the generation and tag versions (and their floors)
  * before the loader reads anything, takes the key's lock (extended while the loader runs) or
  * waits for its holder's value, runs the loader at the floor within `loadTimeoutMs`, and
- * stores the value only if the generation did not move.
+ * stores the value only if it was read at that floor and the generation did not move.
  */
 export class Loading {
   readonly #shared: GuardedStore
@@ -101,7 +101,7 @@ export class Loading {
     try {
       const floor = floorOf(this.#consistency, generation, versions)
       const recordLost = (token: string) => this.#recordLost(request, snapshot, token)
-      const value = await withDeadline(
+      const { value, atFloor } = await withDeadline(
         runAtFloor(
           this.#consistency,
           floor,
@@ -117,7 +117,7 @@ export class Loading {
           )
         },
       )
-      stored = this.#storeLoaded(request, snapshot, value, started)
+      stored = this.#storeLoaded(request, snapshot, value, started, atFloor)
       request.storing?.(stored)
       if (budgetLeft > 0)
         await withDeadline(stored, budgetLeft, () => undefined).catch(() => undefined)
@@ -175,6 +175,7 @@ export class Loading {
     { generation, versions }: Snapshot,
     value: T | undefined,
     started: number,
+    atFloor: boolean,
   ): Promise<void> {
     const ttlMs = value === undefined ? options.negativeTtlMs : options.ttlMs
     const ttl = this.jittered(ttlMs)
@@ -189,6 +190,7 @@ export class Loading {
       this.#emit({ kind: 'load', key, durationMs, stored: reason === undefined, reason })
     }
     if (value === undefined && ttlMs === 0) return Promise.resolve(done('not-found'))
+    if (!atFloor) return Promise.resolve(done('no-floor'))
     if (generation === UNAVAILABLE || versions === UNAVAILABLE) {
       return Promise.resolve(done('store-unavailable'))
     }

@@ -3,8 +3,7 @@ import { createRoutedDatabase, type RoutedDatabase, type RouterOptions } from '@
 import { type PostgresCluster, startPostgres, testProfile } from '@sluice/testing'
 import { withProfile } from '@sluice/testing/profile'
 import { sql } from 'kysely'
-import type { Cache } from '../../src/index.js'
-import { freshNamespace, testCache } from '../helpers.js'
+import { freshNamespace, type TestCache, testCache } from '../helpers.js'
 
 /** One row per workload: its `value` is the version the history checker compares. */
 export interface CounterDB {
@@ -18,9 +17,12 @@ export interface CounterDB {
  */
 export interface LaggingCluster {
   readonly cluster: PostgresCluster
+  /** The database's name on every server (for queries to one server directly). */
+  readonly databaseName: string
   readonly database: RoutedDatabase<CounterDB>
-  readonly writer: Cache
-  readonly reader: Cache
+  /** Each records its events (`events`). */
+  readonly writer: TestCache
+  readonly reader: TestCache
   /** Creates row `id` with value 0, replayed by every replica before their delay starts. */
   counter(id: number): Promise<void>
   stop(): Promise<void>
@@ -38,20 +40,26 @@ export interface LaggingCluster {
 export async function startLaggingCluster(options: {
   readonly applyDelayMs: number
   readonly pgbouncer: boolean
+  /** Connections per server pool (`DB_POOL_SIZE`); the config's default without it. */
+  readonly poolSize?: number
 }): Promise<LaggingCluster> {
   const production = testProfile().name === 'production'
   const cluster = await startPostgres({
     replicas: 2,
     pgbouncer: options.pgbouncer || production ? 'transaction' : false,
   })
-  const { env } = await cluster.createDatabase('lagging')
-  let writer: Cache | undefined
+  const { env, name: databaseName } = await cluster.createDatabase('lagging')
+  let writer: TestCache | undefined
   const routerOptions: RouterOptions = {
     lagCheckIntervalMs: 100,
     // The caches are made below: the closure reads the writer once writes commit.
     afterCommit: (tables, commit) => writer?.invalidateOnCommit(tables, commit),
   }
-  const database = createRoutedDatabase<CounterDB>(parseConfig(env), withProfile(routerOptions))
+  const config = parseConfig({
+    ...env,
+    ...(options.poolSize !== undefined && { DB_POOL_SIZE: String(options.poolSize) }),
+  })
+  const database = createRoutedDatabase<CounterDB>(config, withProfile(routerOptions))
   await sql`create table counters (id int primary key, value int not null)`.execute(
     database.primary,
   )
@@ -63,6 +71,7 @@ export async function startLaggingCluster(options: {
     Promise.all(cluster.replicas.map((replica) => replica.setApplyDelay(ms)))
   return {
     cluster,
+    databaseName,
     database,
     writer,
     reader,

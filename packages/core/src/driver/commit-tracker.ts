@@ -3,6 +3,8 @@ import pg from 'pg'
 import { ConfigError } from '../errors/errors.js'
 import { cachedQueryInfo } from '../instrumentation/query-info.js'
 
+const NO_TOKEN: Promise<undefined> = Promise.resolve(undefined)
+
 /**
  * Called once a write has committed, with the tables it wrote (as Kysely named them, sorted):
  * after a transaction's COMMIT, or after a statement that ran outside a transaction. Never
@@ -14,8 +16,8 @@ import { cachedQueryInfo } from '../instrumentation/query-info.js'
  * telling a cache too much is harmless, too little serves stale data. Writes through raw
  * `sql` are not seen, because their tables are not known.
  *
- * The second argument says what else is known of the commit: its consistency token, when the
- * database has one without asking the primary again (see {@link CommittedWrite}).
+ * The second argument says what else can be known of the commit: its consistency token, read
+ * on the committing connection when asked for (see {@link CommittedWrite}).
  *
  * @example
  * ```ts
@@ -35,22 +37,28 @@ export type AfterCommit = (
  * @example
  * ```ts
  * const afterCommit: AfterCommit = async (tables, commit) => {
- *   await cache.invalidateOnCommit(tables, commit) // commit?.token: no extra round trip
+ *   await cache.invalidateOnCommit(tables, commit) // asks commit?.token() for its floor
  * }
  * ```
  */
 export interface CommittedWrite {
   /**
-   * A consistency token at or after the commit, when the database read one anyway (the
-   * router does for a write inside a read-your-writes scope: `session()`, `withConsistency()`);
-   * `undefined` otherwise: a consumer that needs one asks the primary (`latestToken()`).
+   * A consistency token at or after the commit, read on the committing connection while the
+   * callback still holds it, so it needs no second connection from a full pool: the router
+   * gives the one read-your-writes read anyway inside `session()` / `withConsistency()` (no
+   * extra round trip), and reads the primary's position with one query on that connection
+   * otherwise, only when this is called. `undefined` from a database without tokens (no
+   * router), when the position could not be read (the connection dropped during COMMIT), or
+   * when called after the callback settled (the connection is back in its pool). Called
+   * again, it gives the first call's answer.
    */
-  readonly token: string | undefined
+  token(): Promise<string | undefined>
 }
 
 /**
  * Where a connection's commit token comes from, for {@link CommittedWrite}: called on the
- * connection right after its write committed, before `afterCommit`. The router passes one.
+ * connection right after its write committed, at most once and only when `afterCommit` asks.
+ * The router passes one.
  */
 export type CommitToken = () => Promise<string | undefined>
 
@@ -129,11 +137,21 @@ export class CommitTracker {
     if (this.#written.size === 0) return
     const tables = [...this.#written].sort()
     this.#written.clear()
+    const read = this.#token
+    let held = true
+    let token: Promise<string | undefined> | undefined
+    const commit: CommittedWrite = {
+      // Only while the callback runs: after it, the connection may be someone else's.
+      token: () => (token ??= held && read ? read().catch(() => undefined) : NO_TOKEN),
+    }
     try {
-      const token = this.#token ? await this.#token().catch(() => undefined) : undefined
-      await this.#afterCommit(tables, { token })
+      await this.#afterCommit(tables, commit)
     } catch {
       // Documented: the write committed; the callback's failure is its own to report.
+    } finally {
+      held = false
+      // A callback that asked and did not wait: the read ends before the connection is released.
+      await token
     }
   }
 }

@@ -33,8 +33,9 @@ export interface DriverOptions {
   /** Called with the tables of each committed write; see {@link AfterCommit}. */
   readonly afterCommit?: AfterCommit
   /**
-   * The consistency token of a write that just committed on `connection`, handed to
-   * `afterCommit` (see {@link CommittedWrite}); the router passes its own. Default: none.
+   * Reads the consistency token of a write that just committed on `connection`, when
+   * `afterCommit` asks for it (see {@link CommittedWrite}); the router passes its own.
+   * Default: none.
    */
   readonly commitToken?: ConnectionCommitToken
   /**
