@@ -35,6 +35,13 @@ export type PartitionErrorCode =
   | 'PARTITION_LIMIT_REACHED'
   /** `createPartitionedTable`'s maintenance run failed for a step (the cause says why). */
   | 'PARTITION_MAINTENANCE_FAILED'
+  /** The server does not know the spec's time zone, which Node does (field `timeZone`). */
+  | 'PARTITION_TIME_ZONE_UNKNOWN'
+  /**
+   * The server's time-zone data puts the spec's zone's midnights elsewhere than Node's does
+   * (field `timeZone`): bounds and the grouping of the default's rows would disagree.
+   */
+  | 'PARTITION_TIME_ZONE_MISMATCH'
 
 /**
  * A partition operation that cannot go ahead. `context.field` names the spec field at fault

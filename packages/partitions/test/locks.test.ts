@@ -91,10 +91,10 @@ test('the parent lock around ATTACH does not grow with the default partition (0 
     true,
   )
   expect(empty.plan.some((s) => s.includes('sluice_default_excludes'))).toBe(false)
-  // Generous slack for a loaded machine (ATTACH scanning 200,000 rows held it ~100 ms on a busy one).
-  expect(large.lockMs).toBeLessThan(4 * empty.lockMs + 100)
-  expect(large.readerMs).toBeLessThan(4 * empty.readerMs + 100)
-  // And structurally: the switch transaction does not scan the default at all.
+  // The times are printed, not asserted: on two shared cores one scheduling pause of the
+  // reader outweighs the whole lock (a flake once on pg18); bench/partitions-default-lock
+  // measures the lock against the default's size as a same-run ratio. The proof is
+  // structural: the switch transaction does not scan the default at all.
   expect(await defaultScansInSwitch(large.db, new Date('2027-01-15T00:00:00Z'))).toBe(0)
 })
 

@@ -37,6 +37,7 @@ export {
   PEER_MINIMUMS,
   type PeerResolver,
 } from '../peers/peer-versions.js'
+export { withStatementTimeout } from '../pool/statement-timeout-scope.js'
 export { checkReady, type ReadyTarget } from '../ready.js'
 export { MAX_TIMER_MS, withDeadline } from './deadline.js'
 export { queryWithin } from './query-within.js'

@@ -6,6 +6,7 @@ import { isDatabaseError } from '../errors/pg-errors.js'
 import { connectSucceeded } from '../errors/refusal-error.js'
 import { withDeadline } from '../internal/deadline.js'
 import { sendCancelRequest } from './cancel-request.js'
+import { scopedStatementTimeout } from './statement-timeout-scope.js'
 import { serverOffersTls } from './tls-options.js'
 
 const QUERY_CANCELED = '57014'
@@ -27,12 +28,15 @@ export interface SluiceClientConfig extends pg.ClientConfig {
  *   cancel request goes out a little after the timeout;
  * - a statement that has still not ended a little after that has its connection closed and
  *   fails with `ConnectionError` (`DEADLINE_EXCEEDED`); pg-pool then discards the client.
- * A statement timeout of 0 turns both off.
+ * A statement timeout of 0 turns both off. Inside a `withStatementTimeout` scope
+ * (`@sluice/core/internal`), the scope's timeout stands in for the target's.
  */
 export class SluiceClient extends pg.Client {
   readonly #target: TargetConfig
+  /** The target's statement timeout. */
   readonly #timeoutMs: number
-  readonly #graceMs: number
+  /** The running (or last) statement's timeout: the target's, or its scope's. */
+  #statementTimeoutMs: number
   readonly #cancelFirst: boolean
   #deadlineFired = false
   #destroyed = false
@@ -42,6 +46,8 @@ export class SluiceClient extends pg.Client {
   #busy = false
   #startedAt = 0
   #watchdog: NodeJS.Timeout | undefined
+  /** The watchdog's delay, to re-arm it as it is when the next statement has the same timeout. */
+  #watchdogMs = 0
   // Bound once: the hot path allocates no closures.
   // It expires after the next poll (setImmediate): an answer that came in time but is still
   // unread after a long event-loop turn wins (see withDeadline).
@@ -63,7 +69,7 @@ export class SluiceClient extends pg.Client {
     const target = config.sluiceTarget
     this.#target = target
     this.#timeoutMs = target.session.statementTimeoutMs
-    this.#graceMs = Math.max(100, this.#timeoutMs / 10)
+    this.#statementTimeoutMs = this.#timeoutMs
     this.#cancelFirst = target.poolerMode === 'transaction'
   }
 
@@ -119,16 +125,30 @@ export class SluiceClient extends pg.Client {
    * start; since a client runs one statement at a time, a statement still running then is
    * the one that started it.
    */
-  #start(): void {
+  #start(timeoutMs: number): void {
     this.#statement++
     this.#busy = true
     this.#startedAt = performance.now()
-    // One timer per client, re-armed (not re-created) for each statement.
-    if (this.#watchdog) this.#watchdog.refresh()
+    this.#statementTimeoutMs = timeoutMs
+    // One timer per client, re-armed (not re-created) for each statement of the same timeout.
+    const waitMs = timeoutMs + this.#graceMs
+    if (this.#watchdog && this.#watchdogMs === waitMs) this.#watchdog.refresh()
     else {
-      this.#watchdog = setTimeout(this.#onWatchdog, this.#timeoutMs + this.#graceMs)
+      clearTimeout(this.#watchdog)
+      this.#watchdog = setTimeout(this.#onWatchdog, waitMs)
       this.#watchdog.unref()
+      this.#watchdogMs = waitMs
     }
+  }
+
+  /** The timeout a statement started now gets: its scope's, else the target's. */
+  #timeoutNow(): number {
+    return scopedStatementTimeout() ?? this.#timeoutMs
+  }
+
+  /** The grace period after the current statement's timeout. */
+  get #graceMs(): number {
+    return Math.max(100, this.#statementTimeoutMs / 10)
   }
 
   /** A failed statement's error: the deadline's, a statement timeout, or as it is. */
@@ -137,7 +157,7 @@ export class SluiceClient extends pg.Client {
     const elapsedMs = this.#deadlineFired
       ? Number.POSITIVE_INFINITY
       : performance.now() - this.#startedAt
-    return statementTimeoutError(error, this.#target, elapsedMs)
+    return statementTimeoutError(error, this.#target, elapsedMs, this.#statementTimeoutMs)
   }
 
   /**
@@ -145,18 +165,20 @@ export class SluiceClient extends pg.Client {
    * `query` with the deadline around it, and no allocation of its own).
    */
   run<R extends pg.QueryResultRow>(sql: string, parameters: unknown[]): Promise<pg.QueryResult<R>> {
-    if (this.#timeoutMs === 0) return super.query<R>(sql, parameters)
-    this.#start()
+    const timeoutMs = this.#timeoutNow()
+    if (timeoutMs === 0) return super.query<R>(sql, parameters)
+    this.#start(timeoutMs)
     return super.query<R>(sql, parameters).then(this.#onResult, this.#onError)
   }
 
   override query(...args: unknown[]): never {
     const query = super.query as (...a: unknown[]) => unknown
     const first = args[0] as { submit?: unknown } | undefined
-    if (this.#timeoutMs === 0 || typeof first?.submit === 'function') {
+    const timeoutMs = this.#timeoutNow()
+    if (timeoutMs === 0 || typeof first?.submit === 'function') {
       return query.apply(this, args) as never
     }
-    this.#start()
+    this.#start(timeoutMs)
     const callbackAt = args.findIndex((arg) => typeof arg === 'function')
     if (callbackAt >= 0) {
       const callback = args[callbackAt] as QueryCallback
@@ -173,13 +195,13 @@ export class SluiceClient extends pg.Client {
   }
 
   /**
-   * How long a statement may go unanswered before this client closes its connection: the
-   * statement timeout plus one grace period (two in `transaction` mode, where a cancel request
-   * goes first). 0 when the statement timeout is 0.
+   * How long the current (or last) statement may go unanswered before this client closes its
+   * connection: its statement timeout plus one grace period (two in `transaction` mode, where
+   * a cancel request goes first). 0 when that timeout is 0.
    */
   get deadlineMs(): number {
-    if (this.#timeoutMs === 0) return 0
-    return this.#timeoutMs + (this.#cancelFirst ? 2 : 1) * this.#graceMs
+    if (this.#statementTimeoutMs === 0) return 0
+    return this.#statementTimeoutMs + (this.#cancelFirst ? 2 : 1) * this.#graceMs
   }
 
   /**
@@ -188,7 +210,9 @@ export class SluiceClient extends pg.Client {
    * `ConnectionError` (`DEADLINE_EXCEEDED`).
    */
   bounded<T>(work: Promise<T>): Promise<T> {
-    if (this.#timeoutMs === 0) return work
+    const timeoutMs = this.#timeoutNow()
+    if (timeoutMs === 0) return work
+    this.#statementTimeoutMs = timeoutMs
     return withDeadline(work, this.deadlineMs, () => {
       this.#deadlineFired = true
       this.#destroy()
@@ -241,18 +265,19 @@ export class SluiceClient extends pg.Client {
 
 /**
  * `error` as a {@link StatementTimeoutError} when it is a cancelled statement (57014) that ran
- * for about the target's statement timeout or longer (the server's timeout, or the client-side
+ * for about its statement timeout or longer (the server's timeout, or the client-side
  * deadline in PgBouncer transaction mode); any other error, or a cancellation that came
  * clearly sooner (someone else's `pg_cancel_backend`), is returned as is. "About": the server
  * starts its clock at its first message of the statement, which it may have had before this
- * client's clock started (seen: 196 ms into a 200 ms timeout), so 90 % of it counts.
+ * client's clock started (seen: 196 ms into a 200 ms timeout), so 90 % of it counts. The
+ * timeout is the target's, or that of the caller's `withStatementTimeout` scope.
  */
 export function statementTimeoutError(
   error: unknown,
   target: TargetConfig,
   elapsedMs: number,
+  timeoutMs = scopedStatementTimeout() ?? target.session.statementTimeoutMs,
 ): unknown {
-  const timeoutMs = target.session.statementTimeoutMs
   if (timeoutMs === 0 || elapsedMs < timeoutMs * 0.9) return error
   if (!isDatabaseError(error) || error.code !== QUERY_CANCELED) return error
   return new StatementTimeoutError(

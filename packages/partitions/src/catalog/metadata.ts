@@ -2,6 +2,7 @@ import { isDatabaseError } from '@sluice/core/internal'
 import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { PartitionError } from '../errors.js'
+import { inTransaction, type Settings } from '../maintenance/settings.js'
 import type { Interval } from '../spec/calendar.js'
 import type { PartitionSpec } from '../spec/spec.js'
 
@@ -97,18 +98,21 @@ const SETUP = [
 const CREATE_RACE = new Set(['23505', '42P06', '42P07', '42723'])
 
 /**
- * Creates the metadata tables if they are missing (safe to race with another runner).
+ * Creates the metadata tables if they are missing (safe to race with another runner), in
+ * one transaction that starts with `settings`.
  *
  * @example
  * ```ts
- * await ensureMetadata(db) // creates schema sluice_partitions once
+ * await ensureMetadata(db, maintenanceSettings({}, false)) // creates schema sluice_partitions once
  * ```
  */
-export async function ensureMetadata(db: AnyKysely): Promise<void> {
-  if (await metadataExists(db)) return
+export async function ensureMetadata(db: AnyKysely, settings: Settings): Promise<void> {
   for (let tried = 0; ; tried++) {
     try {
-      for (const statement of SETUP) await sql.raw(statement).execute(db)
+      await inTransaction(db, settings, async (trx) => {
+        if (await metadataExists(trx)) return
+        for (const statement of SETUP) await sql.raw(statement).execute(trx)
+      })
       return
     } catch (error) {
       if (tried >= 3 || !isDatabaseError(error) || !CREATE_RACE.has(error.code ?? '')) throw error

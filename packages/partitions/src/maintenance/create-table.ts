@@ -9,6 +9,7 @@ import { TIME_TYPES_TEXT, timeType } from '../spec/partition-for.js'
 import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { createDefaultPartition, createIndexes } from './ddl.js'
 import { type MaintenanceResult, type RunOptions, runMaintenance } from './run.js'
+import { asMaintenance, inTransaction, maintenanceSettings } from './settings.js'
 
 /** Options of {@link createPartitionedTable}. */
 export interface CreateOptions extends RunOptions {
@@ -69,20 +70,22 @@ export async function createPartitionedTable(
     table = table.addPrimaryKeyConstraint(`${spec.table}_pkey`, keyColumns as never)
   }
   const name = qualified(spec.schema, spec.table)
-  const { rows } = await sql<{ found: boolean }>`
-    select to_regclass(${name}) is not null as found`.execute(db)
-  if (!(ifNotExists && rows[0]?.found)) {
-    try {
-      await db.transaction().execute(async (trx) => {
-        const create = table.modifyEnd(sql`partition by range (${sql.raw(quote(spec.column))})`)
+  const create = table.modifyEnd(sql`partition by range (${sql.raw(quote(spec.column))})`)
+  // Maintenance's statement timeout, not the application's, as for the run that follows.
+  try {
+    await asMaintenance(options, () =>
+      inTransaction(db, maintenanceSettings(options, false), async (trx) => {
+        const { rows } = await sql<{ found: boolean }>`
+          select to_regclass(${name}) is not null as found`.execute(trx)
+        if (ifNotExists && rows[0]?.found) return
         await trx.executeQuery(create.compile())
         for (const statement of createIndexes(spec)) await sql.raw(statement).execute(trx)
         if (spec.defaultPartition) await sql.raw(createDefaultPartition(spec)).execute(trx)
-      })
-    } catch (error) {
-      if (!(ifNotExists && isDatabaseError(error) && ALREADY_CREATED.has(error.code ?? '')))
-        throw error
-    }
+      }),
+    )
+  } catch (error) {
+    if (!(ifNotExists && isDatabaseError(error) && ALREADY_CREATED.has(error.code ?? '')))
+      throw error
   }
   const result = await runMaintenance(db, [spec], { waitMs: 30_000, ...options })
   const [skipped] = result.skipped

@@ -6,6 +6,7 @@ import { PartitionError } from '../errors.js'
 import { qualified, quote } from '../spec/identifiers.js'
 import { applyChanges, CAPTURE_TRIGGER, deleteMoved, stopRecording } from './copy.js'
 import type { NewPartition } from './ddl.js'
+import { setSettings } from './settings.js'
 
 /** A user trigger of the default partition that fires on DELETE, and how it is enabled. */
 export interface DeleteTrigger {
@@ -99,9 +100,7 @@ export function moveRows(
   const [dropRecorder = '', ...forgetRecorded] = stopRecording(parent, defaultName)
   return [
     // One round trip (it runs under the parent's lock).
-    {
-      sql: `select ${RECORDING_SETTINGS.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ')}`,
-    },
+    { sql: setSettings(RECORDING_SETTINGS) },
     ...applyChanges(parent, partition, defaultName).map((sql) => ({
       sql,
       counts: 'moved' as const,

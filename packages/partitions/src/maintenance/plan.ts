@@ -1,13 +1,13 @@
 import { isDatabaseError } from '@sluice/core/internal'
-import { sql } from 'kysely'
 import type { AnyKysely } from '../any-kysely.js'
 import { lastCovered, retiringPartitions } from '../catalog/metadata.js'
 import { type ParentTable, readParent } from '../catalog/parent.js'
+import { checkTimeZone } from '../catalog/time-zone.js'
 import { PartitionError } from '../errors.js'
-import { checkOptions } from '../options/options.js'
+import { type Checked, checkOptions } from '../options/options.js'
 import { type KeySpan, keyDate, nameDate, rangeSpan, uncovered } from '../spec/bounds.js'
 import { literal, qualified } from '../spec/identifiers.js'
-import { partitionFor } from '../spec/partition-for.js'
+import { type PartitionRange, partitionFor } from '../spec/partition-for.js'
 import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { copyRows, isRecording, recordChanges, stopRecording } from './copy.js'
 import {
@@ -24,6 +24,7 @@ import { checkMovable, deleteTriggers, moveRows, validateKeys } from './move.js'
 import { candidates, defaultRows, retentionCutoff } from './ranges.js'
 import { freeName, relationNames } from './relations.js'
 import { forget, retireStatements } from './retire.js'
+import { asMaintenance, inTransaction, lockTimeout, maintenanceSettings } from './settings.js'
 
 /**
  * One SQL statement of a step. Each runs in its own transaction with a bounded
@@ -96,6 +97,15 @@ export interface PlanOptions {
    */
   readonly lockTimeoutMs?: number
   /**
+   * `statement_timeout` of maintenance's own statements (`SET LOCAL` in each of its
+   * transactions, and the client-side deadline of each statement), in place of the
+   * application's `DB_STATEMENT_TIMEOUT`, which stays as it is for every other query:
+   * planning reads the whole default partition, and a move copies its rows, which may take
+   * far longer than an OLTP timeout. Lock waits stay bounded by `lockTimeoutMs`. Milliseconds,
+   * or a string with a unit (`'10m'`); 0 for none. Default 2 min (the default `leaseMs`).
+   */
+  readonly statementTimeoutMs?: number | string
+  /**
    * At most this many partitions are created per table and run, the ones nearest to now
    * first (current and premade, then gaps and waiting rows); more is reported as
    * `PARTITION_LIMIT_REACHED` and the next run goes on. Default 100.
@@ -110,18 +120,6 @@ export interface TablePlan {
   readonly defaultRows: number
   /** `PARTITION_LIMIT_REACHED` when more partitions were due than `maxPartitionsPerRun`. */
   readonly findings: PartitionError[]
-}
-
-/**
- * The `lock_timeout` setting of `options`, e.g. `'100ms'`.
- *
- * @example
- * ```ts
- * lockTimeout({ lockTimeoutMs: 250 }) // '250ms'
- * ```
- */
-export function lockTimeout({ lockTimeoutMs = 100 }: PlanOptions): string {
-  return `${Math.max(1, Math.trunc(lockTimeoutMs))}ms`
 }
 
 /**
@@ -150,17 +148,20 @@ export async function planMaintenance(
   options: PlanOptions = {},
 ): Promise<MaintenanceStep[]> {
   checkSpecs(specs)
-  checkOptions('planMaintenance', options)
-  const steps: MaintenanceStep[] = []
-  for (const spec of specs) steps.push(...(await planTable(db, spec, options)).steps)
-  return steps
+  const checked = checkOptions('planMaintenance', options)
+  return asMaintenance(checked, async () => {
+    const steps: MaintenanceStep[] = []
+    for (const spec of specs) steps.push(...(await planTable(db, spec, checked)).steps)
+    return steps
+  })
 }
 
 /**
  * The steps of one table (see {@link planMaintenance}), read in one transaction (DateStyle
- * ISO, whatever the session's) whose `lock_timeout` bounds every wait: the catalog reads lock the partitions (ACCESS SHARE), so
- * a session holding the default or a partition (a `VACUUM FULL`, a migration) makes the
- * table's plan fail with `PARTITION_LOCK_TIMEOUT` instead of waiting for it.
+ * ISO, whatever the session's; maintenance's own statement timeout) whose `lock_timeout`
+ * bounds every wait: the catalog reads lock the partitions (ACCESS SHARE), so a session
+ * holding the default or a partition (a `VACUUM FULL`, a migration) makes the table's plan
+ * fail with `PARTITION_LOCK_TIMEOUT` instead of waiting for it.
  *
  * @example
  * ```ts
@@ -170,18 +171,14 @@ export async function planMaintenance(
 export async function planTable(
   db: AnyKysely,
   spec: PartitionSpec,
-  options: PlanOptions,
+  options: Checked<PlanOptions>,
 ): Promise<TablePlan> {
   const timeout = lockTimeout(options)
+  // DateStyle ISO: bounds are read back from their text (catalog/parent.ts), and the other
+  // styles print zone abbreviations that read back wrong ('IST' of Asia/Kolkata is Israel's).
+  const settings = [...maintenanceSettings(options), ['datestyle', 'ISO, YMD']] as const
   try {
-    return await db.transaction().execute(async (trx) => {
-      // DateStyle ISO: bounds are read back from their text (catalog/parent.ts), and the other
-      // styles print zone abbreviations that read back wrong ('IST' of Asia/Kolkata is Israel's).
-      await sql`select set_config('lock_timeout', ${timeout}, true), set_config('datestyle', 'ISO, YMD', true)`.execute(
-        trx,
-      )
-      return await planIn(trx, spec, options)
-    })
+    return await inTransaction(db, settings, (trx) => planIn(trx, spec, options))
   } catch (error) {
     if (!isDatabaseError(error) || error.code !== '55P03') throw error
     const table = `${spec.schema}.${spec.table}`
@@ -284,6 +281,14 @@ async function planIn(
   const taken: KeySpan[] = parent.partitions.flatMap((p) =>
     p.lower !== undefined && p.upper !== undefined ? [{ lower: p.lower, upper: p.upper }] : [],
   )
+  const since = await lastCovered(db, spec)
+  // Node computes the bounds, the server groups the default's rows by range: they must agree.
+  const window = [...candidates(parent, now, cutoff, taken, new Map(), since)]
+  await checkTimeZone(
+    db,
+    parent,
+    window.map((c) => c.range),
+  )
   const { ranges: waiting, total: defaultTotal } = defaultPartition
     ? await defaultRows(db, parent, defaultPartition.name)
     : { ranges: new Map(), total: 0 }
@@ -291,9 +296,10 @@ async function planIn(
   const planned: Array<{ partition: NewPartition; rows: number; near: boolean; waiting: boolean }> =
     []
   const currentLower = rangeSpan(partitionFor(spec, now), parent.type).lower
-  const since = await lastCovered(db, spec)
+  const older: PartitionRange[] = []
   for (const candidate of candidates(parent, now, cutoff, taken, waiting, since)) {
     const { range, rows } = candidate
+    if (candidate.waiting) older.push(range)
     const span = rangeSpan(range, parent.type)
     const pieces = uncovered(span, taken)
     for (const piece of pieces) {
@@ -310,6 +316,7 @@ async function planIn(
       planned.push({ partition, rows, near, waiting: candidate.waiting && !near })
     }
   }
+  await checkTimeZone(db, parent, older)
   // An interrupted move's copy that no range takes any more (the interval changed, its rows
   // went): it would stay forever, a stale copy of rows. Only names Sluice gives, of ranges
   // retention keeps: a partition retention left detached is never taken for one.
@@ -331,11 +338,11 @@ async function planIn(
   const findings: PartitionError[] = []
   // The current and premade ranges first: a backlog never delays them; then gap fill, from
   // its oldest; then older rows' ranges, nearest first.
-  const older = planned
+  const backlog = planned
     .filter((p) => p.waiting)
     .sort((a, b) => b.partition.span.lower - a.partition.span.lower)
   const fill = planned.filter((p) => !p.near && !p.waiting)
-  const ordered = [...planned.filter((p) => p.near), ...fill, ...older]
+  const ordered = [...planned.filter((p) => p.near), ...fill, ...backlog]
   if (ordered.length > maxPartitionsPerRun) {
     findings.push(
       new PartitionError(

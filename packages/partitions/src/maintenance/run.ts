@@ -7,21 +7,23 @@ import type { AnyKysely } from '../any-kysely.js'
 import {
   checkSpecChange,
   ensureMetadata,
+  type Lease,
   releaseLease,
   renewLease,
   takeLease,
 } from '../catalog/metadata.js'
 import { PartitionError } from '../errors.js'
-import { checkOptions } from '../options/options.js'
+import { type Checked, checkOptions } from '../options/options.js'
 import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
 import { type PartitionEvents, type PartitionInstrumentation, partitionEvents } from './events.js'
+import { type MaintenanceStep, type PlanOptions, planTable, type Statement } from './plan.js'
 import {
-  lockTimeout,
-  type MaintenanceStep,
-  type PlanOptions,
-  planTable,
-  type Statement,
-} from './plan.js'
+  asMaintenance,
+  inTransaction,
+  maintenanceSettings,
+  type Settings,
+  setSettings,
+} from './settings.js'
 
 /** Options of {@link runMaintenance}. */
 export interface RunOptions extends PlanOptions {
@@ -85,7 +87,9 @@ const RETRYABLE = new Set(['55P03', '40P01']) // lock_not_available, deadlock_de
  * default partition), and applies retention. Idempotent. One runner at a time per table: a
  * lease row in `sluice_partitions.tables` (it works through PgBouncer in transaction mode);
  * a table another runner holds is listed in `skipped`, never silently. Every statement runs
- * with a short `lock_timeout` and is retried with backoff. A table that fails (missing, not
+ * in a transaction (except `DETACH ... CONCURRENTLY`, which cannot) with maintenance's own
+ * `statementTimeoutMs` instead of the application's, and DDL with a short `lock_timeout`,
+ * retried with backoff. A table that fails (missing, not
  * partitioned, a step refused) is reported in `errors`; the others still run. Each table's
  * last run, success and error are recorded in the database (see {@link maintenanceStatus}).
  *
@@ -105,9 +109,21 @@ export async function runMaintenance(
   options: RunOptions = {},
 ): Promise<MaintenanceResult> {
   checkSpecs(specs)
-  checkOptions('runMaintenance', options)
+  const checked = checkOptions('runMaintenance', options)
+  return asMaintenance(checked, () => maintain(db, specs, checked))
+}
+
+async function maintain(
+  db: AnyKysely,
+  specs: readonly PartitionSpec[],
+  options: Checked<RunOptions>,
+): Promise<MaintenanceResult> {
   const started = performance.now()
-  await ensureMetadata(db)
+  // The metadata and the lease rows: maintenance's statement timeout, no lock_timeout (their
+  // row locks are held only until another runner's commit).
+  const settings = maintenanceSettings(options, false)
+  const own = <T>(fn: (trx: AnyKysely) => Promise<T>) => inTransaction(db, settings, fn)
+  await ensureMetadata(db, settings)
   const result = emptyResult()
   const runner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const leaseMs = options.leaseMs ?? 120_000
@@ -115,7 +131,8 @@ export async function runMaintenance(
   const events = partitionEvents(options.instrumentation)
   for (const spec of specs) {
     const table = `${spec.schema}.${spec.table}`
-    const lease = await waitForLease(db, spec, runner, leaseMs, options.waitMs ?? 0)
+    const take = () => own((trx) => takeLease(trx, spec, runner, leaseMs))
+    const lease = await waitForLease(take, options.waitMs ?? 0)
     if (!lease.taken) {
       result.skipped.push({ table, heldBy: lease.heldBy, until: lease.until })
       continue
@@ -123,23 +140,27 @@ export async function runMaintenance(
     const errorsBefore = result.errors.length
     const now = options.now ?? new Date()
     try {
-      if (!options.acceptSpecChanges) await checkSpecChange(db, spec)
+      if (!options.acceptSpecChanges) await own((trx) => checkSpecChange(trx, spec))
       const { steps, defaultRows, findings } = await planTable(db, spec, { ...options, now })
       for (const error of findings) result.errors.push({ table, error })
       if (defaultRows > 0) result.defaultRows.push({ table, rows: defaultRows })
       // The lease is renewed before every step and checked in every transaction of it: a
       // runner that lost it (paused past leaseMs) stops, and what it was doing rolls back.
-      const lease = (on: AnyKysely) => renewLease(on, spec, runner, leaseMs)
+      const lease = (trx?: AnyKysely) =>
+        trx
+          ? renewLease(trx, spec, runner, leaseMs)
+          : own((t) => renewLease(t, spec, runner, leaseMs))
       const run = new Runner(db, options, result, events, lease)
       for (const step of steps) {
-        await lease(db)
+        await lease()
         await run.step(step)
       }
     } catch (error) {
       result.errors.push({ table, error })
     } finally {
       const stayed = result.defaultRows.find((d) => d.table === table)?.rows ?? 0
-      await releaseLease(db, spec, runner, result.errors[errorsBefore]?.error, stayed, now)
+      const error = result.errors[errorsBefore]?.error
+      await own((trx) => releaseLease(trx, spec, runner, error, stayed, now))
     }
   }
   if (specs.length > 0 && result.skipped.length === specs.length) result.status = 'skipped'
@@ -148,16 +169,10 @@ export async function runMaintenance(
   return done
 }
 
-async function waitForLease(
-  db: AnyKysely,
-  spec: PartitionSpec,
-  runner: string,
-  leaseMs: number,
-  waitMs: number,
-) {
+async function waitForLease(take: () => Promise<Lease>, waitMs: number): Promise<Lease> {
   const deadline = performance.now() + waitMs
   for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
-    const lease = await takeLease(db, spec, runner, leaseMs)
+    const lease = await take()
     if (lease.taken || performance.now() + pause > deadline) return lease
     await delay(pause)
   }
@@ -234,20 +249,23 @@ function refusal(step: MaintenanceStep, error: unknown): unknown {
 /** Runs planned steps, transaction by transaction, retrying lock timeouts with backoff. */
 class Runner {
   readonly #db: AnyKysely
-  readonly #options: RunOptions
+  readonly #options: Checked<RunOptions>
+  readonly #settings: Settings
   readonly #result: Mutable<MaintenanceResult>
   readonly #events: PartitionEvents
-  readonly #lease: (db: AnyKysely) => Promise<void>
+  /** Renews this runner's lease: in `trx`, or in a transaction of its own. */
+  readonly #lease: (trx?: AnyKysely) => Promise<void>
 
   constructor(
     db: AnyKysely,
-    options: RunOptions,
+    options: Checked<RunOptions>,
     result: Mutable<MaintenanceResult>,
     events: PartitionEvents,
-    lease: (db: AnyKysely) => Promise<void>,
+    lease: (trx?: AnyKysely) => Promise<void>,
   ) {
     this.#db = db
     this.#options = options
+    this.#settings = maintenanceSettings(options)
     this.#result = result
     this.#events = events
     this.#lease = lease
@@ -285,29 +303,23 @@ class Runner {
 
   /** One statement outside a transaction, or a transaction of one or more. */
   async #runBatch(batch: readonly Statement[]): Promise<void> {
-    const timeout = lockTimeout(this.#options)
     const [first] = batch
     if (first?.outside) {
-      // DETACH CONCURRENTLY / FINALIZE cannot run in a transaction: a session setting, on
-      // one connection, where the pooler keeps sessions.
-      const mode = this.#options.poolerMode ?? process.env.DB_POOLER_MODE
-      const session = mode !== 'transaction'
-      await this.#lease(this.#db)
+      await this.#lease()
+      const text = await inTransaction(this.#db, this.#settings, (trx) => this.#sqlFor(trx, first))
       await this.#db.connection().execute(async (connection) => {
-        if (session)
-          await sql`select set_config('lock_timeout', ${timeout}, false)`.execute(connection)
+        const restore = await this.#setSession(connection)
         try {
-          await sql.raw(await this.#sqlFor(connection, first)).execute(connection)
+          await sql.raw(text).execute(connection)
         } finally {
-          if (session) await sql`reset lock_timeout`.execute(connection)
+          if (restore) await sql.raw(restore).execute(connection)
         }
       })
       return
     }
     let locked: number | undefined
     let moved = 0
-    await this.#db.transaction().execute(async (trx) => {
-      await sql`select set_config('lock_timeout', ${timeout}, true)`.execute(trx)
+    await inTransaction(this.#db, this.#settings, async (trx) => {
       for (const statement of batch) {
         const outcome = await sql.raw<{ moved: number; same: boolean }>(statement.sql).execute(trx)
         if (statement.counts === 'moved') moved += checkMoved(statement.sql, outcome.rows[0])
@@ -321,6 +333,30 @@ class Runner {
     if (locked !== undefined) {
       this.#result.longestLockMs = Math.max(this.#result.longestLockMs, performance.now() - locked)
     }
+  }
+
+  /**
+   * DETACH CONCURRENTLY / FINALIZE cannot run in a transaction: where the pooler keeps
+   * sessions, maintenance's settings become session settings of `connection` for the one
+   * statement; returns the statement that puts back the connection's own (the application's
+   * statement timeout: a `RESET` would drop one that a session pooler's setup `SET`). In
+   * PgBouncer transaction mode no session setting is safe (it would reach other clients): no
+   * `lock_timeout` there, and the statement timeout is the client-side deadline alone.
+   */
+  async #setSession(connection: AnyKysely): Promise<string | undefined> {
+    const mode = this.#options.poolerMode ?? process.env.DB_POOLER_MODE
+    if (mode === 'transaction') return undefined
+    const names = this.#settings.map(([name]) => name)
+    const current = names.map((name) => `current_setting('${name}')`).join(', ')
+    const { rows } = await sql
+      .raw<{ before: string[] }>(`select array[${current}] as before`)
+      .execute(connection)
+    await sql.raw(setSettings(this.#settings, false)).execute(connection)
+    const before = rows[0]?.before ?? []
+    return setSettings(
+      names.map((name, i) => [name, (before[i] ?? '0').replaceAll("'", "''")] as const),
+      false,
+    )
   }
 
   /** The statement's SQL, or its `resume` SQL when an earlier attempt did the first half. */

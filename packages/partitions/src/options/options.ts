@@ -1,4 +1,4 @@
-import { parseOptions } from '@sluice/core/internal'
+import { durationOption, MAX_TIMER_MS, parseOptions } from '@sluice/core/internal'
 import { z } from 'zod'
 import type { CreateOptions } from '../maintenance/create-table.js'
 import type { PlanOptions } from '../maintenance/plan.js'
@@ -26,6 +26,8 @@ const planning = {
   }),
   defaultScanRows: z.number({ error: 'must be a number of rows' }).min(0),
   lockTimeoutMs: milliseconds(1),
+  // 0: none; at most what PostgreSQL's statement_timeout (and a timer) can hold.
+  statementTimeoutMs: durationOption({ min: 0, max: MAX_TIMER_MS }),
   maxPartitionsPerRun: count,
 }
 const running = {
@@ -106,16 +108,26 @@ export const MISPLACED: Readonly<Record<string, string>> = {
 }
 
 /**
+ * Options as {@link checkOptions} returns them: a duration given with a unit (`'10m'`) is
+ * read as milliseconds.
+ */
+export type Checked<T> = Omit<T, 'statementTimeoutMs'> & { readonly statementTimeoutMs?: number }
+
+/**
  * Checks the options given to an entry point: each value's type, and no unknown key (a key
- * that belongs elsewhere, such as a spec field, says where). Returns them as given.
+ * that belongs elsewhere, such as a spec field, says where). Returns them with durations in
+ * milliseconds.
  *
  * @throws ConfigError (`CONFIG_INVALID`) naming each bad or unknown option.
  * @example
  * ```ts
- * const options = checkOptions('runMaintenance', { lockTimeoutMs: 250, attempts: 5 })
+ * const options = checkOptions('runMaintenance', { lockTimeoutMs: 250, statementTimeoutMs: '10m' })
+ * options.statementTimeoutMs // 600000
  * ```
  */
-export function checkOptions<E extends Entry>(entry: E, options: EntryOptions[E]): EntryOptions[E] {
-  parseOptions(schemas[entry], options ?? {}, MISPLACED)
-  return options
+export function checkOptions<E extends Entry>(
+  entry: E,
+  options: EntryOptions[E],
+): Checked<EntryOptions[E]> {
+  return parseOptions(schemas[entry], options ?? {}, MISPLACED) as Checked<EntryOptions[E]>
 }
