@@ -30,7 +30,7 @@ export interface ReplicaState {
   readonly replayLsn?: string
   /** The timeline it was on at the last check (tokens from another timeline do not count). */
   readonly timeline?: number
-  /** Queries running on it now. */
+  /** Reads routed to it and not finished, their wait for a pooled connection included. */
   readonly inFlight: number
   /** Reads it has served through this router. */
   readonly reads: number

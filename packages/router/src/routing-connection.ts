@@ -14,6 +14,8 @@ import { ReplicaNode, type TargetNode } from './target-node.js'
 
 /** Every replica's bit: a retry with this set goes to the primary. */
 const ALL_REPLICAS = -1
+/** What a read on a replica returns when it left without running (see `#readOn`). */
+const PASSED_OVER = Symbol('passed over')
 
 /** What a read runs on the connection it is given (`query`: the read's statement, if any). */
 type Run<T> = (connection: SluiceConnection, query: CompiledQuery | undefined) => Promise<T>
@@ -303,23 +305,28 @@ export class RoutingConnection implements DatabaseConnection {
     let node = this.#pinned() ?? router.pickRead(reason)
     let excluded = 0
     for (;;) {
+      let failure: unknown
       try {
-        return await this.#readOn(node, run, query)
+        const result = await this.#readOn(node, run, query)
+        if (result !== PASSED_OVER) return result
+        failure = (node as ReplicaNode).state.lastError
       } catch (error) {
         const kind = node instanceof ReplicaNode ? failureKind(error) : undefined
         if (kind === 'standby-write' && query && onRejectedWrite) {
           router.learnWrite(query, error)
           return onRejectedWrite(query)
         }
-        if (kind !== 'replica') throw error
-        const replica = node as ReplicaNode
+        if (kind !== 'replica' && kind !== 'behind') throw error
         // A replica that cannot be reached (or answers nothing in time) is marked down until
         // the monitor sees it back; a jammed pool or a recovery conflict only skips it here.
-        if (error instanceof ConnectionError) replica.failed(error)
-        excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(replica)
-        this.#unbind()
-        node = router.pickRead(reason, excluded, error)
+        if (error instanceof ConnectionError) (node as ReplicaNode).failed(error)
+        // One behind the schema goes straight to the primary: the others may be behind too.
+        if (kind === 'behind') excluded = ALL_REPLICAS
+        failure = error
       }
+      excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(node as ReplicaNode)
+      this.#unbind()
+      node = router.pickRead(reason, excluded, failure)
     }
   }
 
@@ -337,18 +344,29 @@ export class RoutingConnection implements DatabaseConnection {
     return pinned
   }
 
-  /** Runs `run` on `node`, counting it in flight there while it runs. */
-  async #readOn<T>(node: TargetNode, run: Run<T>, query: CompiledQuery | undefined): Promise<T> {
-    const connection = await this.#bind(node)
+  /**
+   * Runs `run` on `node`. On a replica, the read counts in flight from the moment it is routed
+   * there, its wait for a pooled connection included (so least-in-flight sees a replica whose
+   * pool is jammed by a frozen or slow server as busy), and it is {@link PASSED_OVER} if the
+   * replica was marked down (or held back) while it waited: a read that hit its deadline there
+   * found that out already, so this one does not spend a deadline of its own on it.
+   */
+  async #readOn<T>(
+    node: TargetNode,
+    run: Run<T>,
+    query: CompiledQuery | undefined,
+  ): Promise<T | typeof PASSED_OVER> {
     if (!(node instanceof ReplicaNode)) {
-      const result = await run(connection, query)
+      const result = await run(await this.#bind(node), query)
       this.#served = true
       return result
     }
     const state = node.state
     state.inFlight++
-    state.reads++
     try {
+      const connection = await this.#bind(node)
+      if (state.status !== 'up') return PASSED_OVER
+      state.reads++
       const result = await run(connection, query)
       this.#served = true
       return result

@@ -39,7 +39,8 @@ export function roundRobin(): ReplicaStrategy {
 }
 
 /**
- * The candidate with the fewest queries in flight; ties go round-robin.
+ * The candidate with the fewest reads in flight (a read counts from the moment it is routed,
+ * so reads queued for a replica's pooled connections count too); ties go round-robin.
  *
  * @example
  * ```ts

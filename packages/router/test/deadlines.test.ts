@@ -25,10 +25,11 @@ describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
   let servers: TestCluster
   let frozen: PostgresServer
   const deadlineMs = STATEMENT_TIMEOUT_MS + (via === 'pgbouncer' ? 2 : 1) * GRACE_MS
-  const config = () =>
+  const config = (overrides: Record<string, string> = {}) =>
     servers.config({
       DB_STATEMENT_TIMEOUT: `${STATEMENT_TIMEOUT_MS}ms`,
       DB_POOL_TIMEOUT: `${POOL_TIMEOUT_MS}ms`,
+      ...overrides,
     })
 
   beforeAll(async () => {
@@ -92,11 +93,52 @@ describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
     }
   })
 
-  test('close({ timeoutMs }) returns within it while a read hangs on a frozen replica', async () => {
-    // Checked once a minute: the router believes the frozen replica is up and reads hang there.
-    const database = testRoutedDatabase<DB>(config(), {
+  test('reads that waited for a connection to a replica marked down meanwhile do not run there', async () => {
+    const POOL_SIZE = 2
+    let ranOnFrozen = 0
+    const database = testRoutedDatabase<DB>(config({ DB_POOL_SIZE: String(POOL_SIZE) }), {
+      // Checked once a minute: the reads that hit their deadline mark replica-1 down.
       lagCheckIntervalMs: 60_000,
       probeTimeoutMs: PROBE_TIMEOUT_MS,
+      strategy: preferring('replica-1'),
+      instrumentation: {
+        onQueryEnd: (event) => {
+          if (event.target === 'replica-1' && event.sql.includes('inet_server_port')) ranOnFrozen++
+        },
+      },
+    })
+    try {
+      await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
+      expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
+      await frozen.freeze()
+      ranOnFrozen = 0
+      // Four times the pool: the first two hang there; the others wait for their connections.
+      const reads = await Promise.all(
+        Array.from({ length: 4 * POOL_SIZE }, () => timed(() => readPort(database.db))),
+      )
+      for (const read of reads) {
+        expect(servers.labelOf(read.value)).not.toBe('replica-1')
+        expect(read.ms).toBeLessThan(Math.max(deadlineMs, POOL_TIMEOUT_MS) + RETRY_MS)
+      }
+      // Only reads that held its connections when it froze waited for an answer there: at most
+      // the pool's size (behind PgBouncer, the others would get fresh connections as the first
+      // ones were closed, each to wait a deadline of its own).
+      expect(ranOnFrozen).toBeGreaterThan(0)
+      expect(ranOnFrozen).toBeLessThanOrEqual(POOL_SIZE)
+    } finally {
+      await frozen.thaw()
+      await database.close()
+    }
+  })
+
+  test('close({ timeoutMs }) returns within it while a read hangs on a frozen replica', async () => {
+    // Checked once a minute: the router believes the frozen replica is up and reads hang there.
+    // So the first check must find both up: on a loaded machine, a login through PgBouncer to a
+    // replica thawed a moment ago (by the tests above) can take longer than PROBE_TIMEOUT_MS, and
+    // a replica down at the first check would stay down for the minute.
+    const database = testRoutedDatabase<DB>(config(), {
+      lagCheckIntervalMs: 60_000,
+      probeTimeoutMs: 10 * PROBE_TIMEOUT_MS,
       strategy: preferring('replica-1'),
     })
     await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))

@@ -1,5 +1,5 @@
 import type { PostgresServer, ReplicaServer } from '@sluice/testing'
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { asRead, type createRoutedDatabase, type RoutedDatabase } from '../src/index.js'
 import {
@@ -122,6 +122,53 @@ describe.each(VIAS)('replica-specific failures (%s)', (via) => {
       expect(database.replicas()[0]?.status).toBe('down')
     } finally {
       await replica.start()
+    }
+  })
+
+  test('a read naming what a replica has not replayed yet (42P01, 42703) runs on the primary; a wrong name still fails', async () => {
+    const replicas = servers.cluster.replicas as ReplicaServer[]
+    const recorder = routeRecorder()
+    // However long replay stays paused, the replicas stay within the lag bounds.
+    const database = routed({ instrumentation: recorder, maxLagMs: 3_600_000 })
+    await up(database)
+    const db = database.db as unknown as Kysely<{
+      migrated: { id: number }
+      items: { id: number; migrated: number | null }
+    }>
+    const port = sql<number>`inet_server_port()`.as('port')
+    await Promise.all(replicas.map((replica) => replica.pauseReplay()))
+    try {
+      // A migration on the primary that no replica has replayed yet.
+      await servers.cluster.primary.query(
+        'create table migrated (id int); insert into migrated values (1); alter table items add column migrated int',
+      )
+      const reads = [
+        db.selectFrom('migrated').select(['id', port]),
+        db.selectFrom('items').select(['migrated', port]).limit(1),
+      ]
+      for (const read of reads) {
+        recorder.events.length = 0
+        const rows = await read.execute()
+        expect(servers.labelOf(rows[0]?.port as number)).toBe('primary')
+        expect(recorder.events.map(({ target, reason }) => `${target} ${reason}`)).toEqual([
+          'replica-1 read',
+          'primary retry',
+        ])
+      }
+      expect(recorder.events[1]?.error).toMatchObject({ code: '42703' })
+      // A name the primary does not know either: the primary's own error.
+      await expect(
+        db
+          .selectFrom('nowhere' as 'migrated')
+          .selectAll()
+          .execute(),
+      ).rejects.toMatchObject({ code: '42P01' })
+      // The replicas were only passed over for this read: the next one is theirs again.
+      expect(database.replicas().map((replica) => replica.status)).toEqual(['up', 'up'])
+      expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.resumeReplay()))
+      await servers.cluster.waitForReplay()
     }
   })
 

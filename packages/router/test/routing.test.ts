@@ -96,6 +96,44 @@ describe.each(VIAS)('routing (%s)', (via) => {
     expect(Object.keys(spread).sort()).toEqual(['replica-1', 'replica-2'])
   })
 
+  test('least-in-flight counts the reads waiting for a replica’s pooled connection', async () => {
+    // One connection per server: a second read routed to a replica waits for the first.
+    const database = testRoutedDatabase<DB>(servers.config({ DB_POOL_SIZE: '1' }), {
+      strategy: 'least-in-flight',
+      lagCheckIntervalMs: 60_000,
+    })
+    open.push(database)
+    await waitFor(async () => database.replicas().every((r) => r.status === 'up'))
+    const slowRead = () =>
+      database.db
+        .selectNoFrom([sql`pg_sleep(2)`.as('slept'), sql<number>`inet_server_port()`.as('port')])
+        .executeTakeFirstOrThrow()
+    const inFlight = (total: number) =>
+      waitFor(() => database.replicas().reduce((sum, r) => sum + r.inFlight, 0) === total, {
+        what: `${total} reads in flight`,
+      })
+    // One slow read on each replica, then a third that waits for one of their connections.
+    const first = slowRead()
+    await inFlight(1)
+    const second = slowRead()
+    await inFlight(2)
+    const waiting = slowRead()
+    await inFlight(3)
+    expect(
+      database
+        .replicas()
+        .map((r) => r.inFlight)
+        .sort(),
+    ).toEqual([1, 2])
+    // So the next read goes to the replica with no read waiting, not half the time to the other.
+    const next = await readPort(database.db)
+    const ports = await Promise.all([first, second, waiting])
+    expect(new Set(ports.slice(0, 2).map((row) => servers.labelOf(row.port)))).toEqual(
+      new Set(['replica-1', 'replica-2']),
+    )
+    expect(servers.labelOf(next)).not.toBe(servers.labelOf(ports[2]?.port as number))
+  })
+
   test('a strategy that picks no candidate fails the read with a typed error', async () => {
     const broken = routed({ strategy: { name: 'broken', pick: () => 7 } })
     await expect(readPort(broken.db)).rejects.toMatchObject({

@@ -6,8 +6,6 @@ export interface Readers {
   reads: number
   /** Errors of the reads that failed. */
   readonly failures: unknown[]
-  /** The longest read, in milliseconds. */
-  slowestMs: number
   /** Resolves when every reader has stopped. */
   readonly done: Promise<void>
 }
@@ -36,7 +34,7 @@ export function startReaders(
   options: ReadersOptions = {},
 ): Readers {
   const stopped = typeof stopAt === 'number' ? () => Date.now() >= stopAt : stopAt
-  const readers: Omit<Readers, 'done'> = { active: 0, reads: 0, failures: [], slowestMs: 0 }
+  const readers: Omit<Readers, 'done'> = { active: 0, reads: 0, failures: [] }
   const ramp = options.ramp ?? count
   const firstReads: Promise<void>[] = []
   const done = Promise.all(
@@ -50,14 +48,12 @@ export function startReaders(
       await firstReads[reader - ramp]
       readers.active++
       while (!stopped()) {
-        const started = performance.now()
         try {
           await read(reader)
           readers.reads++
         } catch (error) {
           readers.failures.push(error)
         }
-        readers.slowestMs = Math.max(readers.slowestMs, performance.now() - started)
         firstRead()
       }
       firstRead()
