@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import type { PostgresServer } from '@sluice/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
@@ -20,6 +21,29 @@ const PROBE_TIMEOUT_MS = 500
 const GRACE_MS = Math.max(100, STATEMENT_TIMEOUT_MS / 10)
 // Generous: the machine is shared; a retried read on a healthy server takes well under this.
 const RETRY_MS = 3000
+
+/**
+ * The TCP sockets (their inodes) this process has open to `port` on this machine, as the
+ * kernel lists them (`/proc`: the servers run on Linux). A socket the client closed is gone
+ * from the process's descriptors even while the kernel still finishes the close.
+ */
+function socketsTo(port: number): Set<string> {
+  const inodes = new Set<string>()
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]
+      if (inode) inodes.add(inode)
+    } catch {
+      // closed while we looked
+    }
+  }
+  const remote = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  const open = ['/proc/self/net/tcp', '/proc/self/net/tcp6']
+    .flatMap((table) => readFileSync(table, 'utf8').split('\n').slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((columns) => columns[2]?.endsWith(remote) && inodes.has(columns[9] ?? ''))
+  return new Set(open.map((columns) => columns[9] as string))
+}
 
 describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
   let servers: TestCluster
@@ -89,6 +113,37 @@ describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
       })
     } finally {
       await frozen.thaw()
+      await database.close()
+    }
+  })
+
+  test('after close(), no socket to the frozen server stays open: the process can exit', async () => {
+    // Behind PgBouncer the router's sockets go to the replica's PgBouncer: freeze that one.
+    const bouncer = servers.bouncers[1]
+    const hung = bouncer ?? frozen
+    const port = bouncer?.port ?? frozen.port
+    const before = socketsTo(port)
+    const opened = () => [...socketsTo(port)].filter((socket) => !before.has(socket)).length
+    const database = testRoutedDatabase<DB>(config(), {
+      lagCheckIntervalMs: 60_000,
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
+      strategy: preferring('replica-1'),
+    })
+    try {
+      await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
+      // An idle connection in replica-1's pool, beside the monitor's.
+      expect(servers.labelOf(await readPort(database.db))).toBe('replica-1')
+      expect(opened()).toBeGreaterThan(0)
+      await hung.freeze()
+      await database.close({ timeoutMs: 300 })
+      // pg says goodbye and waits for the server to close its side, which a frozen server
+      // never does: the sockets kept the process alive until the thaw.
+      await waitFor(() => opened() === 0, {
+        what: `the sockets to the frozen server (port ${port}) to close`,
+        timeoutMs: 10_000,
+      })
+    } finally {
+      await hung.thaw()
       await database.close()
     }
   })

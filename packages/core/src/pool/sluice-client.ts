@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import pg from 'pg'
 import type { TargetConfig } from '../config/target.js'
 import { connectError } from '../errors/connect-errors.js'
@@ -109,6 +110,27 @@ export class SluiceClient extends pg.Client {
       () => callback(null),
       (error: Error) => callback(error),
     )
+    return undefined
+  }
+
+  /**
+   * Closes the connection. pg sends Terminate and then waits for the server to close its side
+   * of the socket, which a frozen server or a dead link never does: the open socket would keep
+   * the process from exiting after `close()`, for as long as the fault lasts. libpq closes its
+   * socket as soon as Terminate is sent; here the server gets one grace period to close first,
+   * then the socket is destroyed (which ends the client as a close by the server would).
+   */
+  override end(): Promise<void>
+  override end(callback: (error: Error) => void): void
+  override end(callback?: (error: Error) => void): Promise<void> | undefined {
+    const stream = (this as unknown as { connection: { stream: Socket } }).connection.stream
+    if (!stream.destroyed) {
+      const timer = setTimeout(() => stream.destroy(), this.#graceMs)
+      timer.unref()
+      stream.once('close', () => clearTimeout(timer))
+    }
+    if (!callback) return super.end()
+    super.end(callback)
     return undefined
   }
 
