@@ -51,13 +51,13 @@ export async function checkTimeZone(
     throw new PartitionError(
       'PARTITION_TIME_ZONE_UNKNOWN',
       `${table}: the server does not know time zone ${zone}, which Node does; give the spec a zone both know (an IANA name from pg_timezone_names), or update the server's time-zone data`,
-      { cause: error, field: 'timeZone', table },
+      { cause: error, context: { field: 'timeZone', table } },
     )
   }
   if (!found) return
   throw new PartitionError(
     'PARTITION_TIME_ZONE_MISMATCH',
     `${table}: Node (tzdata ${process.versions.tz ?? 'unknown'}) starts ${found.day} in ${zone} at ${found.at}, the server reads that instant as ${found.local}; nothing was changed. Bounds and the grouping of the default's rows would disagree: give both the same time-zone data (update the older of Node and the server's tzdata), or use an unambiguous IANA name (not an abbreviation such as IST)`,
-    { field: 'timeZone', table },
+    { context: { field: 'timeZone', table } },
   )
 }
