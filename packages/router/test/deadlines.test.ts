@@ -102,9 +102,12 @@ describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
       })
       expect(late).toBeLessThan(200)
       expect(health?.status).toBe('degraded')
+      // The health check shares the replica's one-connection probe pool with the monitor's lag
+      // check: queued behind a lag check hung on the frozen server, it fails on its pool
+      // deadline (POOL_TIMEOUT) instead of its statement deadline; either way within its timeout.
       expect(health?.targets.find((target) => target.target === 'replica-1')).toMatchObject({
         status: 'down',
-        error: { code: 'DEADLINE_EXCEEDED' },
+        error: { code: expect.stringMatching(/^(DEADLINE_EXCEEDED|POOL_TIMEOUT)$/) },
       })
       await frozen.thaw()
       // The connections that waited are gone, not back in the pool: reads return to replica-1.

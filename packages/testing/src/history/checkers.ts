@@ -215,7 +215,9 @@ function stale(check: Violation['check'], read: Operation, floor: Floor): Violat
 }
 
 function result(history: History, violations: Violation[]): CheckResult {
-  const origin = Math.min(...history.operations.map((op) => op.start))
+  // A loop, not Math.min(...starts): a long workload's history overflows the call stack.
+  let origin = Number.POSITIVE_INFINITY
+  for (const op of history.operations) if (op.start < origin) origin = op.start
   const at = (time: number) => `+${(time - origin).toFixed(3)} ms`
   const span = (op: Operation) => `[${at(op.start)} .. ${at(op.end)}]`
   const seen = (version: number | undefined) => (version === undefined ? 'absent' : `v${version}`)
