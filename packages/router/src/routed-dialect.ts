@@ -1,5 +1,4 @@
-import type { SluiceConfig } from '@sluice/core'
-import { ConfigError } from '@sluice/core'
+import { ConfigError, type SluiceConfig } from '@sluice/core'
 import type { Dialect } from 'kysely'
 import type { RoutedDialectOptions } from './options.js'
 import { type Routing, startRouter } from './start-router.js'

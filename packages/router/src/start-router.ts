@@ -189,7 +189,7 @@ export function startRouter(config: SluiceConfig, options: RoutedDialectOptions)
     },
     ready: (readyOptions) =>
       checkReady(
-        [primary, ...replicas].map(({ pool, target, role }) => ({ pool, target, role })),
+        nodes.map(({ pool, target, role }) => ({ pool, target, role })),
         readyOptions,
       ),
     close,
