@@ -1,5 +1,5 @@
 import type { AfterCommit } from '@sluice/core'
-import type { cachedQueryInfo } from '@sluice/core/internal'
+import type { cachedAnalysis } from '@sluice/core/internal'
 import type { Duration } from './options/cache-options.js'
 import type { LoadOptions } from './options/load-options.js'
 import type { StoreHealth } from './store/guarded-store.js'
@@ -9,7 +9,7 @@ export interface CacheableQuery<R> {
   compile(): {
     readonly sql: string
     readonly parameters: readonly unknown[]
-    readonly query: Parameters<typeof cachedQueryInfo>[0]['query']
+    readonly query: Parameters<typeof cachedAnalysis>[0]['query']
   }
   execute(): Promise<R[]>
 }

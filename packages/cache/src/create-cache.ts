@@ -1,5 +1,5 @@
 import type { CommittedWrite } from '@sluice/core'
-import { cachedQueryInfo, TIMER_DURATION, withDeadline } from '@sluice/core/internal'
+import { cachedAnalysis, TIMER_DURATION, withDeadline } from '@sluice/core/internal'
 import { Redis } from 'ioredis'
 import type { Cache, CacheableQuery, QueryOptions } from './cache.js'
 import { CacheError, storeError, storeTimeout } from './errors.js'
@@ -136,7 +136,7 @@ export function createCache(options: CacheOptions): Cache {
           { context: { field: 'database' } },
         )
       }
-      const read = cachedQueryInfo(compiled).tables.map((table) => tables.tag(table))
+      const read = cachedAnalysis(compiled).tables.map((table) => tables.tag(table))
       const value = await cache.getOrLoad(
         key ?? queryKey(database as string, compiled),
         () => query.execute(),

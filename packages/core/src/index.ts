@@ -1,3 +1,4 @@
+export type { QueryInfo } from './analysis/analyze-query.js'
 export { parseConfig, type SluiceConfig } from './config/parse-config.js'
 export type { SluiceConfigInput } from './config/schema.js'
 export type {
@@ -44,6 +45,5 @@ export type {
   QueryEndEvent,
   QueryStartEvent,
 } from './instrumentation/events.js'
-export type { QueryInfo } from './instrumentation/query-info.js'
 export { createPool } from './pool/create-pool.js'
 export type { ReadyOptions } from './ready.js'

@@ -1,4 +1,5 @@
-import { type RawBuilder, type RootOperationNode, sql } from 'kysely'
+import { baseName, type QueryAnalysis } from '@sluice/core/internal'
+import { type RawBuilder, sql } from 'kysely'
 
 /** Where a query must run, and why. */
 export interface Classification {
@@ -61,19 +62,26 @@ export const DEFAULT_WRITE_FUNCTIONS: readonly string[] = Object.freeze([
 ])
 
 const READ_MARKER = '/* sluice:read */ '
-const WRITE_NODES = new Set([
-  'InsertQueryNode',
-  'UpdateQueryNode',
-  'DeleteQueryNode',
-  'MergeQueryNode',
-])
-const LOCKS = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
 const RAW_LOCK = /\bfor\s+(?:no\s+key\s+update|key\s+share|update|share)\b/i
 // A data-modifying statement written out in a raw fragment (a raw CTE body, say).
 const RAW_DML =
   /\b(?:insert\s+into|update\s+(?:only\s+)?[\w."]+(?:\s+(?:as\s+)?\w+)?\s+set|delete\s+from|merge\s+into)\b/i
 const READ: Classification = Object.freeze({ kind: 'read', reason: 'select' })
 const MARKED_READ: Classification = Object.freeze({ kind: 'read', reason: 'marked-read' })
+const WRITES = Object.fromEntries(
+  (
+    [
+      'statement',
+      'raw-sql',
+      'locking-clause',
+      'data-modifying-cte',
+      'write-function',
+      'raw-dml',
+    ] as const
+  ).map((reason) => [reason, Object.freeze({ kind: 'write', reason })]),
+) as Readonly<Record<WriteReason, Classification>>
+
+type WriteReason = Exclude<Classification['reason'], 'select' | 'marked-read' | 'standby-rejected'>
 
 /**
  * Marks a raw `sql` query as a read, so the router may send it to a replica (raw SQL goes to
@@ -90,30 +98,25 @@ export function asRead<T>(query: RawBuilder<T>): RawBuilder<T> {
 }
 
 /**
- * Classifies a query by its Kysely operation tree. Builder statements other than SELECT are
- * writes; a SELECT is a write when it has a locking clause, a data-modifying CTE or subquery,
- * or calls a function in `writeFunctions`. Raw SQL at the root is a write unless marked with
- * {@link asRead}; raw fragments inside a builder query are scanned for write functions and
- * locking clauses, since they carry no tree.
+ * Classifies a query from core's analysis of its operation tree. Builder statements other
+ * than SELECT are writes; a SELECT is a write when it has a locking clause, a data-modifying
+ * CTE or subquery, or calls a function in `writeFunctions`. Raw SQL at the root is a write
+ * unless marked with {@link asRead}; raw fragments inside a builder query are scanned for
+ * write functions, locking clauses and data-modifying statements, since they carry no tree.
  *
  * @example
  * ```ts
- * const writes = compileWriteFunctions(['refresh_feed'])
- * classifyQuery(db.selectFrom('t').selectAll().forUpdate().compile().query, writes)
+ * const { query, sql } = db.selectFrom('t').selectAll().forUpdate().compile()
+ * classifyQuery(analyzeQuery(query, sql), compileWriteFunctions(['refresh_feed']))
  * // { kind: 'write', reason: 'locking-clause' }
  * ```
  */
-export function classifyQuery(node: RootOperationNode, writes: WriteFunctions): Classification {
-  switch (node.kind) {
-    case 'SelectQueryNode':
-      return findWrite(node, writes) ?? READ
-    case 'RawNode':
-      return node.sqlFragments[0]?.startsWith(READ_MARKER)
-        ? MARKED_READ
-        : { kind: 'write', reason: 'raw-sql' }
-    default:
-      return { kind: 'write', reason: 'statement' }
-  }
+export function classifyQuery(analysis: QueryAnalysis, writes: WriteFunctions): Classification {
+  if (analysis.rawRoot)
+    return analysis.raw[0]?.startsWith(READ_MARKER) ? MARKED_READ : WRITES['raw-sql']
+  if (analysis.operation !== 'SELECT') return WRITES.statement
+  const reason = writeReason(analysis, writes)
+  return reason ? WRITES[reason] : READ
 }
 
 /** Write-function names, lower-cased, and a pattern that finds their calls in raw SQL. */
@@ -141,39 +144,14 @@ export function compileWriteFunctions(extra: readonly string[] = []): WriteFunct
   }
 }
 
-function baseName(name: string): string {
-  return (name.split('.').pop() ?? name).replaceAll('"', '').toLowerCase()
-}
-
-function findWrite(root: RootOperationNode, writes: WriteFunctions): Classification | undefined {
-  let found: Classification['reason'] | undefined
-  const visit = (value: unknown): void => {
-    if (found) return
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item)
-      return
-    }
-    if (value === null || typeof value !== 'object') return
-    const node = value as { readonly kind?: string; readonly [key: string]: unknown }
-    switch (node.kind) {
-      case 'SelectModifierNode':
-        if (LOCKS.has(node.modifier as string)) found = 'locking-clause'
-        break
-      case 'FunctionNode':
-        if (writes.names.has(baseName(node.func as string))) found = 'write-function'
-        break
-      case 'RawNode': {
-        const text = (node.sqlFragments as readonly string[]).join(' ')
-        if (writes.rawCall.test(text)) found = 'write-function'
-        else if (RAW_LOCK.test(text)) found = 'locking-clause'
-        else if (RAW_DML.test(text)) found = 'raw-dml'
-        break
-      }
-      default:
-        if (node.kind !== undefined && WRITE_NODES.has(node.kind)) found = 'data-modifying-cte'
-    }
-    for (const key in node) if (key !== 'kind') visit(node[key])
+function writeReason(analysis: QueryAnalysis, writes: WriteFunctions): WriteReason | undefined {
+  if (analysis.locking) return 'locking-clause'
+  if (analysis.nestedWrite) return 'data-modifying-cte'
+  if (analysis.functions.some((name) => writes.names.has(name))) return 'write-function'
+  for (const text of analysis.raw) {
+    if (writes.rawCall.test(text)) return 'write-function'
+    if (RAW_LOCK.test(text)) return 'locking-clause'
+    if (RAW_DML.test(text)) return 'raw-dml'
   }
-  visit(root)
-  return found && { kind: 'write', reason: found }
+  return undefined
 }

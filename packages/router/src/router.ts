@@ -1,5 +1,10 @@
 import { ConnectionError } from '@sluice/core'
-import { queryWithin, ShapeCache, type SluiceConnection } from '@sluice/core/internal'
+import {
+  cachedAnalysis,
+  type QueryAnalysis,
+  queryWithin,
+  type SluiceConnection,
+} from '@sluice/core/internal'
 import { CompiledQuery } from 'kysely'
 import {
   type Classification,
@@ -51,7 +56,8 @@ export class Router {
   readonly monitor: ReplicaMonitor
   readonly options: ResolvedRouterOptions
   readonly #writes: WriteFunctions
-  readonly #classifications = new ShapeCache<Classification>()
+  /** Each query shape's classification, keyed by core's analysis of that shape. */
+  readonly #classifications = new WeakMap<QueryAnalysis, Classification>()
   /** Statements a standby refused as writes, by SQL: they go to the primary from then on. */
   readonly #learned = new Map<string, Classification>()
   // The candidate set of the last read, by which replicas were eligible: reads see the same set
@@ -83,12 +89,15 @@ export class Router {
     return this.options.events.onRoute.emit
   }
 
-  /** Classifies a statement from its operation tree, once per query shape. */
+  /** Classifies a statement from core's analysis of its operation tree, once per query shape. */
   classify(query: CompiledQuery): Classification {
-    return this.#classifications.get(
-      query,
-      (node, text) => this.#learned.get(text) ?? classifyQuery(node, this.#writes),
-    )
+    const analysis = cachedAnalysis(query)
+    let classification = this.#classifications.get(analysis)
+    if (classification === undefined) {
+      classification = this.#learned.get(query.sql) ?? classifyQuery(analysis, this.#writes)
+      this.#classifications.set(analysis, classification)
+    }
+    return classification
   }
 
   /**
@@ -98,7 +107,7 @@ export class Router {
   learnWrite(query: CompiledQuery, error: unknown): void {
     if (this.#learned.size >= LEARNED_LIMIT) this.#learned.clear()
     this.#learned.set(query.sql, LEARNED_WRITE)
-    this.#classifications.set(query, LEARNED_WRITE)
+    this.#classifications.set(cachedAnalysis(query), LEARNED_WRITE)
     this.onRoute?.({
       target: this.primary.target.label,
       role: 'primary',

@@ -1,7 +1,7 @@
 import type { CompiledQuery } from 'kysely'
 import pg from 'pg'
+import { cachedAnalysis } from '../analysis/analyze-query.js'
 import { ConfigError } from '../errors/errors.js'
-import { cachedQueryInfo } from '../instrumentation/query-info.js'
 
 const NO_TOKEN: Promise<undefined> = Promise.resolve(undefined)
 
@@ -130,7 +130,7 @@ export class CommitTracker {
   }
 
   #add(query: CompiledQuery): void {
-    for (const table of cachedQueryInfo(query).writes) this.#written.add(table)
+    for (const table of cachedAnalysis(query).writes) this.#written.add(table)
   }
 
   async #flush(): Promise<void> {

@@ -1,8 +1,8 @@
 import type { CompiledQuery } from 'kysely'
+import { cachedAnalysis } from '../analysis/analyze-query.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
 import type { CoreEvents } from './channels.js'
 import type { QueryEndEvent, QueryStartEvent } from './events.js'
-import { cachedQueryInfo } from './query-info.js'
 
 /** Reports the end of a query started with {@link observeQuery}. */
 export type EndObservation = (outcome: { rowCount?: number; error?: unknown }) => void
@@ -20,7 +20,7 @@ export function observeQuery(
 ): EndObservation | undefined {
   const { onQueryStart, onQueryEnd } = events
   if (!onQueryStart.emit && !onQueryEnd.emit) return undefined
-  const { operation, tables } = cachedQueryInfo(query)
+  const { operation, tables } = cachedAnalysis(query)
   const start: QueryStartEvent = {
     queryId: query.queryId.queryId,
     target,

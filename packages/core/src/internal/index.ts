@@ -7,6 +7,15 @@
  */
 
 export {
+  analyzeQuery,
+  baseName,
+  cachedAnalysis,
+  type QueryAnalysis,
+  type QueryTarget,
+  qualifiedName,
+  queryTargets,
+} from '../analysis/analyze-query.js'
+export {
   type DurationRule,
   durationOption,
   readDuration,
@@ -28,8 +37,6 @@ export {
   hookChannels,
 } from '../instrumentation/hook-channel.js'
 export { guardHook } from '../instrumentation/hook-errors.js'
-export { cachedQueryInfo } from '../instrumentation/query-info.js'
-export { ShapeCache } from '../instrumentation/shape-cache.js'
 export {
   checkPeer,
   checkPeerVersion,

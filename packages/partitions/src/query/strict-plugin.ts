@@ -1,3 +1,4 @@
+import { qualifiedName, queryTargets } from '@sluice/core/internal'
 import type {
   KyselyPlugin,
   PluginTransformQueryArgs,
@@ -42,7 +43,7 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
 
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
     const root = node as unknown as AnyNode
-    const tables = targetTables(root)
+    const tables = queryTargets(node)
     for (const { table, alias, on } of tables) {
       const key = this.#keys.get(table)
       if (!key) continue
@@ -52,7 +53,7 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
         alone: tables.length === 1,
       }
       const where = (root.where as AnyNode | undefined)?.where as AnyNode | undefined
-      if (!prunes(where, scope) && !prunes(on, scope)) {
+      if (!prunes(where, scope) && !prunes(on as AnyNode | undefined, scope)) {
         throw new PartitionError(
           'PARTITION_KEY_REQUIRED',
           `${table} is partitioned: the query needs a WHERE predicate that prunes on ${key} (compare it with a value), or it scans every partition`,
@@ -65,43 +66,6 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
   async transformResult({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     return result
   }
-}
-
-interface Target {
-  readonly table: string
-  readonly alias?: string
-  readonly on?: AnyNode
-}
-
-/** Tables a statement reads or changes directly: FROM, UPDATE / DELETE targets, and joins. */
-function targetTables(node: AnyNode): Target[] {
-  const candidates: Array<{ node: AnyNode; on?: AnyNode }> = []
-  if (node.kind === 'SelectQueryNode' || node.kind === 'DeleteQueryNode') {
-    const froms = (node.from as { froms?: AnyNode[] } | undefined)?.froms ?? []
-    candidates.push(...froms.map((from) => ({ node: from })))
-  }
-  if (node.kind === 'UpdateQueryNode') candidates.push({ node: node.table as AnyNode })
-  for (const join of (node.joins as AnyNode[] | undefined) ?? []) {
-    const on = (join.on as AnyNode | undefined)?.on as AnyNode | undefined
-    candidates.push({ node: join.table as AnyNode, ...(on ? { on } : {}) })
-  }
-  return candidates.flatMap(({ node: candidate, on }) => {
-    const aliased = candidate?.kind === 'AliasNode'
-    const table = aliased ? (candidate.node as AnyNode) : candidate
-    if (table?.kind !== 'TableNode') return []
-    const { schema, identifier } = table.table as {
-      schema?: { name: string }
-      identifier: { name: string }
-    }
-    const alias = aliased ? ((candidate.alias as AnyNode).name as string | undefined) : undefined
-    return [
-      {
-        table: schema ? `${schema.name}.${identifier.name}` : identifier.name,
-        ...(alias ? { alias } : {}),
-        ...(on ? { on } : {}),
-      },
-    ]
-  })
 }
 
 interface Scope {
@@ -161,11 +125,7 @@ function isKey(wrapped: AnyNode | undefined, scope: Scope): boolean {
   if (column.kind !== 'ColumnNode' || (column.column as AnyNode).name !== scope.key) return false
   const table = node.table as AnyNode | undefined
   if (!table) return scope.alone
-  const { schema, identifier } = table.table as {
-    schema?: { name: string }
-    identifier: { name: string }
-  }
-  return scope.names.has(schema ? `${schema.name}.${identifier.name}` : identifier.name)
+  return scope.names.has(qualifiedName(table.table))
 }
 
 /** `sql.ref(...)` is a raw node holding the reference alone. */
