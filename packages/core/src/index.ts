@@ -4,7 +4,7 @@ export type { SluiceConfigInput } from './config/schema.js'
 export type {
   PoolerMode,
   PoolSettings,
-  SessionSettings,
+  ServerSettings,
   SslSettings,
   TargetConfig,
 } from './config/target.js'

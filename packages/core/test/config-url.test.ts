@@ -175,7 +175,7 @@ describe('libpq parameters in a URL are honoured or refused, never ignored', () 
     const config = parseConfig({
       DATABASE_URL: url({ application_name: 'orders-api', options: '-c search_path=orders' }),
     })
-    expect(config.primary.session).toMatchObject({
+    expect(config.primary.server).toMatchObject({
       applicationName: 'orders-api',
       options: '-c search_path=orders',
     })

@@ -30,7 +30,7 @@ describe('parseConfig', () => {
       slowQueryMs: 500,
       ssl: { mode: 'disable' },
       pool: { size: 10, acquireTimeoutMs: 10_000, idleTimeoutMs: 30_000, maxLifetimeMs: 1_800_000 },
-      session: {
+      server: {
         statementTimeoutMs: 30_000,
         idleInTransactionTimeoutMs: 60_000,
         applicationName: 'sluice',
@@ -65,7 +65,7 @@ describe('parseConfig', () => {
       idleTimeoutMs: 60_000,
       maxLifetimeMs: 3_600_000,
     })
-    expect(config.primary.session).toEqual({
+    expect(config.primary.server).toEqual({
       statementTimeoutMs: 1500,
       idleInTransactionTimeoutMs: 250,
       applicationName: 'orders-api',
@@ -79,7 +79,7 @@ describe('parseConfig', () => {
       replicaUrls: [url('r1')],
       statementTimeoutMs: '5s',
     })
-    expect(config.primary.session.statementTimeoutMs).toBe(5000)
+    expect(config.primary.server.statementTimeoutMs).toBe(5000)
     expect(config.replicas).toHaveLength(1)
   })
 

@@ -46,8 +46,8 @@ describe('durationOption', () => {
   it('is the config’s rule too, where 0 turns a timeout off', () => {
     const config = (timeout: unknown) =>
       parseConfig({ DATABASE_URL: 'postgres://app@db/app', DB_STATEMENT_TIMEOUT: timeout })
-    expect(config('0').primary.session.statementTimeoutMs).toBe(0)
-    expect(config('5s').primary.session.statementTimeoutMs).toBe(5000)
+    expect(config('0').primary.server.statementTimeoutMs).toBe(0)
+    expect(config('5s').primary.server.statementTimeoutMs).toBe(5000)
     for (const bad of ['-1', '2d', 'soon']) {
       expect(() => config(bad)).toThrow(/DB_STATEMENT_TIMEOUT: statement timeout must be/)
     }

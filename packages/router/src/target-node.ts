@@ -43,7 +43,7 @@ export class TargetNode {
         acquireTimeoutMs: options.probeTimeoutMs,
         idleTimeoutMs: Math.max(60_000, options.lagCheckIntervalMs * 3),
       },
-      session: { statementTimeoutMs: options.probeTimeoutMs, applicationName: 'sluice-monitor' },
+      server: { statementTimeoutMs: options.probeTimeoutMs, applicationName: 'sluice-monitor' },
     })
     this.probePool = createPool(probeTarget)
   }

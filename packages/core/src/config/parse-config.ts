@@ -42,7 +42,7 @@ const ENV_NAMES = new Map(
  *   DATABASE_REPLICA_URLS: 'postgres://app:secret@replica-1:5432/app',
  *   DB_STATEMENT_TIMEOUT: '5s',
  * })
- * config.primary.session.statementTimeoutMs // 5000
+ * config.primary.server.statementTimeoutMs // 5000
  * ```
  */
 export function parseConfig(
@@ -106,7 +106,7 @@ function buildConfig(raw: RawConfig, fieldName: (key: string) => string): Sluice
     const { parsed, settings } = target as NonNullable<typeof target>
     return makeTarget(index === 0 ? 'primary' : `replica-${index}`, parsed, {
       pool,
-      session: settings.session,
+      server: settings.server,
       ssl: settings.ssl,
       poolerMode: raw.poolerMode,
       slowQueryMs: raw.slowQueryMs,
@@ -122,14 +122,14 @@ function serverKey(url: ParsedUrl): string {
   return `${host}:${url.port}/${url.database}`
 }
 
-/** A target's session and TLS settings: its URL's parameters over the environment's. */
+/** A target's server and TLS settings: its URL's parameters over the environment's. */
 function targetSettings(
   raw: RawConfig,
   field: string,
   url: ParsedUrl,
   fieldName: (key: string) => string,
   issues: ConfigIssue[],
-): { session: TargetConfig['session']; ssl: TargetConfig['ssl'] } {
+): { server: TargetConfig['server']; ssl: TargetConfig['ssl'] } {
   const { parameters, problems } = checkUrlParameters(url.parameters)
   for (const message of problems) issues.push({ field, message })
   const appField = fieldName('applicationName')
@@ -160,11 +160,11 @@ function targetSettings(
     },
     issues,
   )
-  const session = {
+  const server = {
     statementTimeoutMs: raw.statementTimeoutMs,
     idleInTransactionTimeoutMs: raw.idleInTransactionTimeoutMs,
     applicationName: parameters.application_name ?? raw.applicationName ?? 'sluice',
     ...(parameters.options !== undefined && { options: parameters.options }),
   }
-  return { session: Object.freeze(session), ssl }
+  return { server: Object.freeze(server), ssl }
 }

@@ -29,8 +29,11 @@ export interface PoolSettings {
   readonly maxLifetimeMs: number
 }
 
-/** Settings applied to every server session Sluice opens. */
-export interface SessionSettings {
+/**
+ * Settings Sluice applies on the server for every connection it opens (not to be confused with
+ * the router's read-your-writes `session()`, or PgBouncer's `session` pool mode).
+ */
+export interface ServerSettings {
   /** Server-side statement timeout; 0 disables it. Default 30 s. */
   readonly statementTimeoutMs: number
   /** Sessions idle inside a transaction are ended after this long; 0 disables it. Default 60 s. */
@@ -43,7 +46,7 @@ export interface SessionSettings {
 
 /**
  * What sits between Sluice and PostgreSQL. `none`: a direct connection. `session` and
- * `transaction`: PgBouncer in that pool mode. It decides how session settings are applied.
+ * `transaction`: PgBouncer in that pool mode. It decides how server settings are applied.
  */
 export type PoolerMode = 'none' | 'session' | 'transaction'
 
@@ -71,7 +74,7 @@ export interface TargetConfig {
   /** `host:port/database`, for messages and logs. */
   readonly address: string
   readonly pool: PoolSettings
-  readonly session: SessionSettings
+  readonly server: ServerSettings
   readonly ssl: SslSettings
   readonly poolerMode: PoolerMode
   /** Queries slower than this are flagged `slow` in instrumentation events. */
@@ -197,11 +200,11 @@ export function makeTarget(
 export interface TargetOverrides {
   readonly label?: string
   readonly pool?: Partial<PoolSettings>
-  readonly session?: Partial<SessionSettings>
+  readonly server?: Partial<ServerSettings>
 }
 
 /**
- * A copy of a target with some pool or session settings changed (the password is kept, still
+ * A copy of a target with some pool or server settings changed (the password is kept, still
  * non-enumerable). For side pools such as a health monitor's single connection.
  *
  * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
@@ -209,12 +212,12 @@ export interface TargetOverrides {
  * ```ts
  * const probeTarget = withTargetSettings(config.replicas[0], {
  *   pool: { size: 1, acquireTimeoutMs: 2000 },
- *   session: { statementTimeoutMs: 2000 },
+ *   server: { statementTimeoutMs: 2000 },
  * })
  * ```
  */
 export function withTargetSettings(target: TargetConfig, overrides: TargetOverrides): TargetConfig {
-  const { label, host, port, database, user, password, address, pool, session, ...shared } = target
+  const { label, host, port, database, user, password, address, pool, server, ...shared } = target
   return makeTarget(
     overrides.label ?? label,
     {
@@ -227,7 +230,7 @@ export function withTargetSettings(target: TargetConfig, overrides: TargetOverri
     {
       ...shared,
       pool: Object.freeze({ ...pool, ...overrides.pool }),
-      session: Object.freeze({ ...session, ...overrides.session }),
+      server: Object.freeze({ ...server, ...overrides.server }),
     },
   )
 }

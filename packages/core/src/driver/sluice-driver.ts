@@ -13,7 +13,7 @@ import { type CoreEvents, coreEvents } from '../instrumentation/channels.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { withDeadline } from '../internal/deadline.js'
 import { markClosing } from '../pool/pool-closing.js'
-import { transactionSetupSql } from '../pool/session-settings.js'
+import { transactionSetupSql } from '../pool/server-settings.js'
 import { type AfterCommit, type CommittedWrite, checkAfterCommit } from './commit-tracker.js'
 import { savepointSql } from './savepoint-sql.js'
 import {

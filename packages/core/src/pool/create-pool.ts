@@ -3,7 +3,7 @@ import type { TargetConfig } from '../config/target.js'
 import { coreEvents } from '../instrumentation/channels.js'
 import type { Instrumentation } from '../instrumentation/events.js'
 import { checkPeers } from '../peers/peer-versions.js'
-import { connectionSetupSql, startupParameters } from './session-settings.js'
+import { connectionSetupSql, startupParameters } from './server-settings.js'
 import { SluiceClient } from './sluice-client.js'
 import { tlsOptions } from './tls-options.js'
 

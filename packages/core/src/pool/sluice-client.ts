@@ -69,7 +69,7 @@ export class SluiceClient extends pg.Client {
     super(config)
     const target = config.sluiceTarget
     this.#target = target
-    this.#timeoutMs = target.session.statementTimeoutMs
+    this.#timeoutMs = target.server.statementTimeoutMs
     this.#statementTimeoutMs = this.#timeoutMs
     this.#cancelFirst = target.poolerMode === 'transaction'
   }
@@ -298,7 +298,7 @@ export function statementTimeoutError(
   error: unknown,
   target: TargetConfig,
   elapsedMs: number,
-  timeoutMs = scopedStatementTimeout() ?? target.session.statementTimeoutMs,
+  timeoutMs = scopedStatementTimeout() ?? target.server.statementTimeoutMs,
 ): unknown {
   if (timeoutMs === 0 || elapsedMs < timeoutMs * 0.9) return error
   if (!isDatabaseError(error) || error.code !== QUERY_CANCELED) return error

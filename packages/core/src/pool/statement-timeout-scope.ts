@@ -39,7 +39,7 @@ export async function withStatementTimeout<T>(timeoutMs: number, fn: () => Promi
  *
  * @example
  * ```ts
- * const timeoutMs = scopedStatementTimeout() ?? target.session.statementTimeoutMs
+ * const timeoutMs = scopedStatementTimeout() ?? target.server.statementTimeoutMs
  * ```
  */
 export function scopedStatementTimeout(): number | undefined {
