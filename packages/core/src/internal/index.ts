@@ -7,6 +7,12 @@
  */
 
 export {
+  dialectOptions,
+  type KyselyOptions,
+  optionsObject,
+  splitKyselyOptions,
+} from '../config/client-options.js'
+export {
   type DurationRule,
   durationOption,
   readDuration,
