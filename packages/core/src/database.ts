@@ -1,4 +1,5 @@
 import { Kysely, type KyselyConfig, type KyselyPlugin } from 'kysely'
+import { splitKyselyOptions } from './config/client-options.js'
 import type { SluiceConfig } from './config/parse-config.js'
 import { type DatabaseLifecycle, type SluiceDialectOptions, sluiceDialect } from './dialect.js'
 
@@ -33,6 +34,9 @@ export interface SluiceDatabase<DB> extends DatabaseLifecycle {
  * `AUTHENTICATION_FAILED`, `STATEMENT_TIMEOUT`, `DATABASE_CLOSED`; SQL errors stay pg's
  * `DatabaseError`. `.stream()` works through pg-cursor.
  *
+ * @throws ConfigError (`CONFIG_INVALID`) naming each bad option: an unknown key, `plugins` that
+ * are not Kysely plugins, a `log` that is not Kysely's, a hook that is not a function.
+ *
  * @example
  * ```ts
  * interface DB { users: { id: number; name: string } }
@@ -46,11 +50,8 @@ export function createDatabase<DB>(
   config: SluiceConfig,
   options: DatabaseOptions = {},
 ): SluiceDatabase<DB> {
-  const dialect = sluiceDialect(config, options)
-  const db = new Kysely<DB>({
-    dialect,
-    plugins: [...(options.plugins ?? [])],
-    ...(options.log !== undefined && { log: options.log }),
-  })
+  const { kysely, rest } = splitKyselyOptions(options)
+  const dialect = sluiceDialect(config, rest)
+  const db = new Kysely<DB>({ dialect, ...kysely })
   return { db, health: dialect.health, ready: dialect.ready, close: dialect.close }
 }

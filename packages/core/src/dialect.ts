@@ -1,5 +1,8 @@
 import type { Dialect } from 'kysely'
+import { z } from 'zod'
+import { dialectOptions } from './config/client-options.js'
 import type { SluiceConfig } from './config/parse-config.js'
+import { parseOptions } from './config/parse-options.js'
 import type { AfterCommit } from './driver/commit-tracker.js'
 import { postgresDialect } from './driver/postgres-dialect.js'
 import { SluiceDriver } from './driver/sluice-driver.js'
@@ -20,6 +23,12 @@ export interface SluiceDialectOptions {
    */
   readonly afterCommit?: AfterCommit
 }
+
+// The hooks and afterCommit are checked where they are used (hookChannels, checkAfterCommit).
+const dialectSchema = z.strictObject({
+  instrumentation: z.custom<SluiceDialectOptions['instrumentation']>().optional(),
+  afterCommit: z.custom<AfterCommit>().optional(),
+})
 
 /** Options of `close()`. */
 export interface CloseOptions {
@@ -71,7 +80,8 @@ export interface SluiceDialect extends Dialect, DatabaseLifecycle {}
  * instrumentation, `afterCommit`). For code that builds its own `Kysely` (its own `log`,
  * plugins, or a framework that takes a dialect); `createDatabase` is this plus `new Kysely`.
  * A dialect serves one `Kysely` (`db.withPlugin()` and the like share it); a second
- * `new Kysely` on it is a `ConfigError`.
+ * `new Kysely` on it is a `ConfigError`, and so are an unknown option and Kysely's own (`log`,
+ * `plugins`: give them to `new Kysely`).
  *
  * @example
  * ```ts
@@ -86,12 +96,12 @@ export function sluiceDialect(
   config: SluiceConfig,
   options: SluiceDialectOptions = {},
 ): SluiceDialect {
-  const { instrumentation } = options
+  const { instrumentation, afterCommit } = parseOptions(dialectSchema, dialectOptions(options))
   const target = config.primary
   const pool = createPool(target, instrumentation)
   const driver = new SluiceDriver(pool, target, {
     instrumentation,
-    afterCommit: options.afterCommit,
+    afterCommit,
   })
   let closing: Promise<void> | undefined
   let used = false

@@ -175,6 +175,7 @@ export function resolveRouterOptions(
 ): ResolvedRouterOptions {
   const { instrumentation, afterCommit, ...rest } = options
   const parsed = parseOptions(schema, rest)
+  const events = hookChannels<RouterHooks>(instrumentation, routerChannels)
   const hooked: readonly RouterInstrumentation[] = [instrumentation ?? []].flat()
   const chosen =
     parsed.strategy === 'round-robin'
@@ -187,7 +188,7 @@ export function resolveRouterOptions(
     ...parsed,
     strategy: chosen,
     instrumentation: hooked,
-    events: hookChannels<RouterHooks>(hooked, routerChannels),
+    events,
     afterCommit,
   })
 }

@@ -1,4 +1,5 @@
 import type { SluiceConfig, SluiceDatabase } from '@sluice/core'
+import { splitKyselyOptions } from '@sluice/core/internal'
 import { Kysely } from 'kysely'
 import type { RouterOptions } from './options.js'
 import { type Routing, startRouter } from './start-router.js'
@@ -28,7 +29,9 @@ export interface RoutedDatabase<DB> extends SluiceDatabase<DB>, Routing {
  * for the knobs and their defaults. Built on {@link routedDialect}, for code that makes its own
  * `Kysely`.
  *
- * @throws ConfigError (`CONFIG_INVALID`) for bad options, or more than 31 replicas.
+ * @throws ConfigError (`CONFIG_INVALID`) naming each bad option (an unknown key, options that
+ * are not an object, `plugins` that are not Kysely plugins, a `log` that is not Kysely's, a
+ * hook that is not a function), or more than 31 replicas.
  * @example
  * ```ts
  * interface DB { posts: { id: number; body: string } }
@@ -42,13 +45,9 @@ export function createRoutedDatabase<DB>(
   config: SluiceConfig,
   options: RouterOptions = {},
 ): RoutedDatabase<DB> {
-  const { plugins, log, ...routerOptions } = options
-  const { routing, dialect } = startRouter(config, routerOptions)
+  const { kysely: own, rest } = splitKyselyOptions(options)
+  const { routing, dialect } = startRouter(config, rest)
   const kysely = (primaryOnly: boolean) =>
-    new Kysely<DB>({
-      dialect: dialect(primaryOnly),
-      plugins: [...(plugins ?? [])],
-      ...(log !== undefined && { log }),
-    })
+    new Kysely<DB>({ dialect: dialect(primaryOnly), ...own, plugins: [...own.plugins] })
   return { ...routing, db: kysely(false), primary: kysely(true) }
 }

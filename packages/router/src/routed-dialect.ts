@@ -1,10 +1,8 @@
-import { ConfigError, type SluiceConfig } from '@sluice/core'
+import type { SluiceConfig } from '@sluice/core'
+import { dialectOptions } from '@sluice/core/internal'
 import type { Dialect } from 'kysely'
 import type { RoutedDialectOptions } from './options.js'
 import { type Routing, startRouter } from './start-router.js'
-
-/** Kysely's own options, which go to `new Kysely`, not to the dialect. */
-const KYSELY_OPTIONS = ['plugins', 'log'] as const
 
 /**
  * A Kysely `Dialect` that routes each statement (see `createRoutedDatabase`), with the
@@ -42,16 +40,6 @@ export function routedDialect(
   config: SluiceConfig,
   options: RoutedDialectOptions = {},
 ): RoutedDialect {
-  for (const key of KYSELY_OPTIONS) {
-    if (key in options) {
-      throw new ConfigError([
-        {
-          field: key,
-          message: `${key} is Kysely's own option: give it to new Kysely({ dialect, ${key} })`,
-        },
-      ])
-    }
-  }
-  const { routing, dialect } = startRouter(config, options)
+  const { routing, dialect } = startRouter(config, dialectOptions(options))
   return { ...routing, ...dialect(false), primaryDialect: dialect(true) }
 }

@@ -10,6 +10,7 @@ import {
   checkReady,
   checkTarget,
   healthReport,
+  optionsObject,
   postgresDialect,
   timeoutOption,
   withDeadline,
@@ -102,7 +103,7 @@ export function startRouter(config: SluiceConfig, options: RoutedDialectOptions)
     ])
   }
   const resolved = resolveRouterOptions(
-    options,
+    optionsObject(options),
     config.replicas.map((replica) => replica.label),
   )
   // The router is made below: a commit on the primary reaches it only once queries run.

@@ -1,6 +1,7 @@
 import { createPool, type TargetConfig, type TargetHealth } from '@sluice/core'
 import {
   describeError,
+  MAX_TIMER_MS,
   type SluiceConnection,
   SluiceDriver,
   toSluiceError,
@@ -40,7 +41,11 @@ export class TargetNode {
     const probeTarget = withTargetSettings(target, {
       pool: {
         size: 1,
-        acquireTimeoutMs: options.probeTimeoutMs,
+        // Every use (a lag check, a health check, the primary's position) has its own deadline
+        // of probeTimeoutMs: the pool's own wait is longer, so a check queued behind one hung on
+        // a frozen server ends by that deadline too, always as DEADLINE_EXCEEDED (with equal
+        // timers the pool's fired first, and the same check said POOL_TIMEOUT or CONNECT_TIMEOUT).
+        acquireTimeoutMs: Math.min(2 * options.probeTimeoutMs, MAX_TIMER_MS),
         idleTimeoutMs: Math.max(60_000, options.lagCheckIntervalMs * 3),
       },
       server: { statementTimeoutMs: options.probeTimeoutMs, applicationName: 'sluice-monitor' },

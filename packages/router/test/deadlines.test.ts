@@ -103,16 +103,45 @@ describe.each(VIAS)('deadlines with a frozen replica (%s)', (via) => {
       expect(late).toBeLessThan(200)
       expect(health?.status).toBe('degraded')
       // The health check shares the replica's one-connection probe pool with the monitor's lag
-      // check: queued behind a lag check hung on the frozen server, it fails on its pool
-      // deadline (POOL_TIMEOUT) instead of its statement deadline; either way within its timeout.
+      // check: queued behind a lag check hung on the frozen server, or hung itself, it ends by
+      // its own deadline, with one result.
       expect(health?.targets.find((target) => target.target === 'replica-1')).toMatchObject({
         status: 'down',
-        error: { code: expect.stringMatching(/^(DEADLINE_EXCEEDED|POOL_TIMEOUT)$/) },
+        error: { code: 'DEADLINE_EXCEEDED' },
       })
       await frozen.thaw()
       // The connections that waited are gone, not back in the pool: reads return to replica-1.
       await waitFor(async () => servers.labelOf(await readPort(database.db)) === 'replica-1', {
         what: 'reads to return to the thawed replica',
+      })
+    } finally {
+      await frozen.thaw()
+      await database.close()
+    }
+  })
+
+  test('health() queued behind a lag check hung on a frozen replica reports DEADLINE_EXCEEDED, within its timeout', async () => {
+    // Behind PgBouncer the router's sockets go to the replica's PgBouncer.
+    const port = servers.bouncers[1]?.port ?? frozen.port
+    const before = socketsTo(port)
+    await frozen.freeze()
+    const database = testRoutedDatabase<DB>(config(), {
+      lagCheckIntervalMs: 60_000,
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
+    })
+    try {
+      // The monitor's first lag check of replica-1 holds the one probe connection, hung there.
+      await waitFor(() => [...socketsTo(port)].some((socket) => !before.has(socket)), {
+        what: 'the lag check to open its connection to replica-1',
+      })
+      let health: Awaited<ReturnType<typeof database.health>> | undefined
+      const late = await lateness(PROBE_TIMEOUT_MS, async () => {
+        health = await database.health()
+      })
+      expect(late).toBeLessThan(200)
+      expect(health?.targets.find((target) => target.target === 'replica-1')).toMatchObject({
+        status: 'down',
+        error: { code: 'DEADLINE_EXCEEDED' },
       })
     } finally {
       await frozen.thaw()

@@ -103,6 +103,77 @@ describe('router options', () => {
     ])
   })
 
+  test('options that are not an object, bad plugins, log or hooks are ConfigErrors naming the option', () => {
+    const config = servers.config()
+    const entries = {
+      createRoutedDatabase: (options: unknown) => createRoutedDatabase(config, options as never),
+      routedDialect: (options: unknown) => routedDialect(config, options as never),
+    }
+    for (const [name, create] of Object.entries(entries)) {
+      for (const bad of [null, [], 'maxLagMs=2000', 42]) {
+        expect(
+          issuesOf(() => create(bad)),
+          `${name}(${JSON.stringify(bad)})`,
+        ).toEqual([
+          { field: 'options', message: expect.stringMatching(/^must be an object of options/) },
+        ])
+      }
+      expect(issuesOf(() => create({ instrumentation: { onRoute: 'log' } }))).toEqual([
+        { field: 'instrumentation.onRoute', message: 'must be a function (got a string)' },
+      ])
+      for (const bad of ['hooks', 7, null]) {
+        expect(issuesOf(() => create({ instrumentation: bad }))).toEqual([
+          {
+            field: 'instrumentation',
+            message: expect.stringMatching(/^must be an object of hooks/),
+          },
+        ])
+      }
+      expect(issuesOf(() => create({ instrumentation: [{}, { onReplicaStatus: 1 }] }))).toEqual([
+        {
+          field: 'instrumentation.1.onReplicaStatus',
+          message: 'must be a function (got a number)',
+        },
+      ])
+    }
+    const database = (options: unknown) => entries.createRoutedDatabase(options)
+    for (const bad of [null, 'CamelCasePlugin', 1, {}]) {
+      expect(
+        issuesOf(() => database({ plugins: bad })),
+        `plugins: ${JSON.stringify(bad)}`,
+      ).toEqual([
+        { field: 'plugins', message: expect.stringMatching(/^must be an array of Kysely plugins/) },
+      ])
+    }
+    expect(
+      issuesOf(() => database({ plugins: [new CamelCasePlugin(), CamelCasePlugin, null] })),
+    ).toEqual([
+      {
+        field: 'plugins.1',
+        message: expect.stringMatching(/^must be a Kysely plugin.*a function/),
+      },
+      { field: 'plugins.2', message: expect.stringMatching(/^must be a Kysely plugin.*null/) },
+    ])
+    for (const bad of [null, 'query', 5, ['query', 'warn'], {}]) {
+      expect(
+        issuesOf(() => database({ log: bad })),
+        `log: ${JSON.stringify(bad)}`,
+      ).toEqual([
+        {
+          field: 'log',
+          message: expect.stringMatching(/^must be an array of 'query' and 'error'/),
+        },
+      ])
+    }
+    // What is valid stays valid: no plugins, an empty log, a hook left undefined.
+    const quiet = testRoutedDatabase<DB>(config, {
+      plugins: [],
+      log: [],
+      instrumentation: { onRoute: undefined },
+    })
+    open.push(quiet)
+  })
+
   test('write functions with quotes or a schema are refused with a clear message', () => {
     expect(
       issuesOf(() => createRoutedDatabase(servers.config(), { writeFunctions: ['"refresh"'] })),

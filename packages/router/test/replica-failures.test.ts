@@ -1,3 +1,6 @@
+import { closeSync, openSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import type { TargetConfig } from '@sluice/core'
 import type { PostgresServer, ReplicaServer } from '@sluice/testing'
 import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -17,8 +20,11 @@ import {
 describe.each(VIAS)('replica-specific failures (%s)', (via) => {
   let servers: TestCluster
   const open: RoutedDatabase<DB>[] = []
-  const routed = (options: Parameters<typeof createRoutedDatabase>[1] = {}) => {
-    const database = testRoutedDatabase<DB>(servers.config(), {
+  const routed = (
+    options: Parameters<typeof createRoutedDatabase>[1] = {},
+    config = servers.config(),
+  ) => {
+    const database = testRoutedDatabase<DB>(config, {
       lagCheckIntervalMs: 100,
       strategy: preferring('replica-1'),
       ...options,
@@ -170,6 +176,142 @@ describe.each(VIAS)('replica-specific failures (%s)', (via) => {
       await Promise.all(replicas.map((replica) => replica.resumeReplay()))
       await servers.cluster.waitForReplay()
     }
+  })
+
+  test('a read a replica answers from a corrupted page (XX001) is retried on another server', async () => {
+    const primary = servers.cluster.primary
+    const replica = servers.cluster.replicas[0] as ReplicaServer
+    // Frozen and hinted before the checkpoint, and never vacuumed or read on the primary after
+    // it: no later WAL (a full-page image) rewrites the page on the replica.
+    await primary.query(
+      "create table fragile (id int, body text) with (autovacuum_enabled = false); insert into fragile select n, 'row ' || n from generate_series(1, 100) n",
+    )
+    await primary.query('vacuum (freeze) fragile')
+    await primary.query('checkpoint')
+    await servers.cluster.waitForReplay()
+    const [file] = await replica.query<{ path: string }>(
+      "select pg_relation_filepath('fragile') as path",
+    )
+    // A clean stop writes a restartpoint after the table's WAL, so the restart replays none of it.
+    await replica.stop()
+    const fd = openSync(join(replica.dataDir, file?.path as string), 'r+')
+    writeSync(fd, Buffer.alloc(24, 0xff), 0, 24, 0) // block 0's page header
+    closeSync(fd)
+    await replica.start()
+    try {
+      const recorder = routeRecorder()
+      const database = routed({ instrumentation: recorder })
+      await up(database)
+      const db = database.db as unknown as Kysely<{ fragile: { id: number } }>
+      const read = () =>
+        db
+          .selectFrom('fragile')
+          .select([sql<number>`inet_server_port()`.as('port'), sql<number>`count(*)::int`.as('n')])
+          .executeTakeFirstOrThrow()
+      const row = await read()
+      expect(row.n).toBe(100)
+      expect(servers.labelOf(row.port)).not.toBe('replica-1')
+      expect(recorder.events.map(({ target, reason }) => `${target} ${reason}`)).toEqual([
+        'replica-1 read',
+        'replica-2 retry',
+      ])
+      expect(recorder.events[1]?.error).toMatchObject({ code: 'XX001' })
+      // Only this read was passed over: replica-1 is still up, and fails the same way again.
+      expect(database.replicas().map((state) => state.status)).toEqual(['up', 'up'])
+      await expect(replica.query('select count(*) from fragile')).rejects.toMatchObject({
+        code: 'XX001',
+      })
+    } finally {
+      await primary.query('drop table fragile')
+      await servers.cluster.waitForReplay()
+    }
+  })
+
+  test('a read whose backend a replica terminates (57P01, pg_terminate_backend) is retried on another server', async () => {
+    const replica = servers.cluster.replicas[0] as ReplicaServer
+    const recorder = routeRecorder()
+    const database = routed({ instrumentation: recorder })
+    await up(database)
+    const read = database.db
+      .selectNoFrom([sql<number>`inet_server_port()`.as('port'), sql`pg_sleep(1.2)`.as('slept')])
+      .executeTakeFirstOrThrow()
+    const running = "query like '%pg_sleep(1.2)%' and state = 'active' and pid <> pg_backend_pid()"
+    await waitFor(async () => {
+      const rows = await replica.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where ${running}`,
+      )
+      return (rows[0]?.n ?? 0) > 0
+    })
+    await replica.query(`select pg_terminate_backend(pid) from pg_stat_activity where ${running}`)
+    const row = await read
+    expect(servers.labelOf(row.port)).not.toBe('replica-1')
+    expect(recorder.events.map(({ target, reason }) => `${target} ${reason}`)).toEqual([
+      'replica-1 read',
+      'replica-2 retry',
+    ])
+    expect(recorder.events[1]?.error).toMatchObject({ code: 'CONNECTION_LOST' })
+  })
+
+  test('a read the server cancels for its statement_timeout (57014) is not retried', async () => {
+    const recorder = routeRecorder()
+    const database = routed(
+      { instrumentation: recorder },
+      servers.config({ DB_STATEMENT_TIMEOUT: '300ms' }),
+    )
+    await up(database)
+    await expect(
+      database.db.selectNoFrom(sql`pg_sleep(5)`.as('slept')).execute(),
+    ).rejects.toMatchObject({ code: 'STATEMENT_TIMEOUT' })
+    // One read, on replica-1: a retry would have doubled the user's bound on the statement.
+    expect(recorder.events.map(({ target, reason }) => `${target} ${reason}`)).toEqual([
+      'replica-1 read',
+    ])
+  })
+
+  test('a read a replica refuses for a privilege it has not replayed yet (42501) runs on the primary', async () => {
+    const primary = servers.cluster.primary
+    const replicas = servers.cluster.replicas as ReplicaServer[]
+    await primary.query(
+      "create role late_reader login password 'late-secret'; grant pg_monitor to late_reader",
+    )
+    await servers.cluster.waitForReplay()
+    const base = servers.config()
+    const as = (target: TargetConfig) =>
+      `postgres://late_reader:late-secret@${target.host}:${target.port}/${target.database}`
+    const config = servers.config({
+      DATABASE_URL: as(base.primary),
+      DATABASE_REPLICA_URLS: base.replicas.map(as).join(','),
+    })
+    const recorder = routeRecorder()
+    // However long replay stays paused, the replicas stay within the lag bounds.
+    const database = routed({ instrumentation: recorder, maxLagMs: 3_600_000 }, config)
+    await up(database)
+    const count = () =>
+      database.db
+        .selectFrom('items')
+        .select([sql<number>`inet_server_port()`.as('port'), sql<number>`count(*)::int`.as('n')])
+        .executeTakeFirstOrThrow()
+    await Promise.all(replicas.map((replica) => replica.pauseReplay()))
+    try {
+      // The GRANT is on the primary only, for now.
+      await primary.query('grant select on items to late_reader')
+      const row = await count()
+      expect(servers.labelOf(row.port)).toBe('primary')
+      expect(recorder.events.map(({ target, reason }) => `${target} ${reason}`)).toEqual([
+        'replica-1 read',
+        'primary retry',
+      ])
+      expect(recorder.events[1]?.error).toMatchObject({ code: '42501' })
+      expect(database.replicas().map((state) => state.status)).toEqual(['up', 'up'])
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.resumeReplay()))
+      await servers.cluster.waitForReplay()
+    }
+    // Once replayed, the replicas serve it; revoked everywhere, the primary's own error.
+    expect(servers.labelOf((await count()).port)).toBe('replica-1')
+    await primary.query('revoke select on items from late_reader')
+    await servers.cluster.waitForReplay()
+    await expect(count()).rejects.toMatchObject({ code: '42501' })
   })
 
   test("fallback: 'error' still serves reads that carry a token, on the primary", async () => {

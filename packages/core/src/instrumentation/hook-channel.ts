@@ -1,4 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
+import { kind } from '../config/client-options.js'
+import { ConfigError, type ConfigIssue } from '../errors/errors.js'
 import { guardHook } from './hook-errors.js'
 
 /** The event a hook of `H` receives. */
@@ -46,7 +48,11 @@ export class HookChannel<E> {
 /**
  * The events of an instrumentation interface, by hook name, from the hook objects given (one,
  * several, or none) and the channel names of the package that owns them. Hooks are looked up
- * by the names in `channels` only, own or inherited (class instances work).
+ * by the names in `channels` only, own or inherited (class instances work); other keys are
+ * another package's hooks or the object's own business.
+ *
+ * @throws ConfigError (`CONFIG_INVALID`) for a hook object that is not an object, or a hook of
+ * these names that is not a function (`instrumentation.onQueryEnd`, `instrumentation.1.onRoute`).
  *
  * @example
  * ```ts
@@ -65,6 +71,7 @@ export function hookChannels<H extends object>(
       : Array.isArray(instrumentation)
         ? instrumentation
         : [instrumentation as H]
+  checkHooks(given, Array.isArray(instrumentation), Object.keys(channels))
   const events: Record<string, HookChannel<unknown>> = {}
   for (const name of Object.keys(channels) as Array<keyof H & string>) {
     const hooks = given.flatMap((hooked) => {
@@ -76,4 +83,26 @@ export function hookChannels<H extends object>(
     events[name] = new HookChannel(channels[name], hooks)
   }
   return events as HookChannels<H>
+}
+
+/** A hook given but not a function would never be called: say so at construction. */
+function checkHooks(given: readonly unknown[], many: boolean, names: readonly string[]): void {
+  const issues: ConfigIssue[] = []
+  given.forEach((hooked, index) => {
+    const field = many ? `instrumentation.${index}` : 'instrumentation'
+    if (typeof hooked !== 'object' || hooked === null || Array.isArray(hooked)) {
+      issues.push({ field, message: `must be an object of hooks (got ${kind(hooked)})` })
+      return
+    }
+    for (const name of names) {
+      const hook = (hooked as Record<string, unknown>)[name]
+      if (hook !== undefined && typeof hook !== 'function') {
+        issues.push({
+          field: `${field}.${name}`,
+          message: `must be a function (got ${kind(hook)})`,
+        })
+      }
+    }
+  })
+  if (issues.length > 0) throw new ConfigError(issues)
 }

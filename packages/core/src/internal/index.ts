@@ -16,6 +16,12 @@ export {
   queryTargets,
 } from '../analysis/analyze-query.js'
 export {
+  dialectOptions,
+  type KyselyOptions,
+  optionsObject,
+  splitKyselyOptions,
+} from '../config/client-options.js'
+export {
   type DurationRule,
   durationOption,
   readDuration,
