@@ -1,3 +1,4 @@
+import { DatabaseClosedError } from '@sluice/core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   type DB,
@@ -49,5 +50,14 @@ describe.each(VIAS)('close() with a close already under way (%s)', (via) => {
     } finally {
       await frozen.thaw()
     }
+  })
+
+  test('latestToken() after close() rejects with DatabaseClosedError, not pg pool text', async () => {
+    const database = testRoutedDatabase<DB>(servers.config())
+    expect(await database.latestToken()).toMatch(/^v1\./)
+    await database.close()
+    const error = await database.latestToken().catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(DatabaseClosedError)
+    expect((error as DatabaseClosedError).code).toBe('DATABASE_CLOSED')
   })
 })
