@@ -8,7 +8,7 @@ import { formatToken, parseToken } from './token.js'
  * read-your-writes scope.
  *
  * @throws ConnectionError (`DEADLINE_EXCEEDED`) when the primary does not answer within
- * `probeTimeoutMs`.
+ * `probeTimeoutMs`; DatabaseClosedError (`DATABASE_CLOSED`) once the database is closing or closed.
  * @example
  * ```ts
  * const token = await latestToken(router) // 'v1.7441234567890123456.1.0/3000148.k2x9'

@@ -1,9 +1,10 @@
-import { ConnectionError } from '@sluice/core'
+import { ConnectionError, DatabaseClosedError } from '@sluice/core'
 import {
   cachedAnalysis,
   type QueryAnalysis,
   queryWithin,
   type SluiceConnection,
+  toSluiceError,
 } from '@sluice/core/internal'
 import { CompiledQuery } from 'kysely'
 import {
@@ -224,6 +225,12 @@ export class Router {
   async latestPosition(): Promise<Position & { readonly systemId: string }> {
     const { target, pool } = this.primary
     const timeoutMs = this.options.probeTimeoutMs
+    // Typed errors, also when the pool ends under the call (pg's "Cannot use a pool after
+    // calling end on the pool") or the connection drops.
+    const failed = (error: unknown): never => {
+      throw this.closed ? new DatabaseClosedError() : toSluiceError(error, target)
+    }
+    if (this.closed) throw new DatabaseClosedError()
     const rows = await queryWithin<PositionRow>(
       pool,
       POSITION_AND_SYSTEM_SQL.sql,
@@ -233,7 +240,7 @@ export class Router {
           'DEADLINE_EXCEEDED',
           `${target.label} (${target.address}) did not report its WAL position within ${timeoutMs} ms`,
         ),
-    )
+    ).catch(failed)
     return this.#position(rows[0] as PositionRow, undefined)
   }
 

@@ -51,6 +51,14 @@ export class RoutingConnection implements DatabaseConnection {
   /** The next statement is a control statement (BEGIN, COMMIT...) for the bound connection. */
   #control = false
   /**
+   * Statements under way that may still bind a server (a read waiting for a pooled
+   * connection, say). Kysely can release this connection before they end (a `db.connection()`
+   * callback that returned or threw without awaiting a statement: a cancelled request).
+   */
+  #pending = 0
+  /** Kysely released this connection while statements were under way: it is never handed out again. */
+  #released = false
+  /**
    * What the bound server's driver sends BEGIN, COMMIT, ROLLBACK and savepoints through: this
    * object's own `executeQuery`, which Kysely's `log` wraps, so the log sees them as it does
    * with Kysely's PostgresDialect. (Made once: transactions allocate nothing for it.)
@@ -98,14 +106,19 @@ export class RoutingConnection implements DatabaseConnection {
     query: CompiledQuery,
     classification: Classification,
   ): Promise<QueryResult<R>> {
-    const connection = await this.#usePrimary(classification)
-    this.#router.statementStarts(connection)
-    if (classification.kind !== 'write') return connection.executeQuery<R>(query)
+    this.#pending++
     try {
-      return await connection.executeQuery<R>(query)
+      const connection = await this.#usePrimary(classification)
+      this.#router.statementStarts(connection)
+      if (classification.kind !== 'write') return await connection.executeQuery<R>(query)
+      try {
+        return await connection.executeQuery<R>(query)
+      } finally {
+        // Failed writes too: the read that checks why (a unique violation) must see the winner.
+        await this.#router.noteWrite(connection)
+      }
     } finally {
-      // Failed writes too: the read that checks why (a unique violation) must see the winner.
-      await this.#router.noteWrite(connection)
+      this.#settle()
     }
   }
 
@@ -138,21 +151,27 @@ export class RoutingConnection implements DatabaseConnection {
     }
     try {
       // Only the first chunk can be retried elsewhere: after that, rows have been handed out.
-      const first =
-        classification.kind === 'write' || this.#sticky
-          ? await onPrimary(classification)
-          : await this.#read(
-              query,
-              (connection) => {
-                rest = connection.streamWithIdle<R>(query, chunkSize, release)
-                return rest.next()
-              },
-              () => onPrimary(this.#router.classify(query)),
-            )
-      if (!written && this.#node instanceof ReplicaNode) {
-        counted = { replica: this.#node }
-        counted.replica.state.inFlight++
-        streaming.add(counted)
+      this.#pending++
+      let first: IteratorResult<QueryResult<R>>
+      try {
+        first =
+          classification.kind === 'write' || this.#sticky
+            ? await onPrimary(classification)
+            : await this.#read(
+                query,
+                (connection) => {
+                  rest = connection.streamWithIdle<R>(query, chunkSize, release)
+                  return rest.next()
+                },
+                () => onPrimary(this.#router.classify(query)),
+              )
+        if (!written && this.#node instanceof ReplicaNode) {
+          counted = { replica: this.#node }
+          counted.replica.state.inFlight++
+          streaming.add(counted)
+        }
+      } finally {
+        this.#settle()
       }
       const iterator = rest as AsyncIterator<QueryResult<R>>
       for (let chunk = first; !chunk.done; chunk = await iterator.next()) yield chunk.value
@@ -181,29 +200,36 @@ export class RoutingConnection implements DatabaseConnection {
       settings.isolationLevel !== 'serializable' &&
       !this.#sticky &&
       router.options.readOnlyTransactions === 'replica'
-    if (onReplica) {
-      await this.#read(
-        undefined,
-        (connection) =>
-          (this.#node as TargetNode).driver.beginTransaction(
-            connection,
-            settings,
-            this.#controlChannel,
-          ),
-        undefined,
-        'read-only-transaction',
-      )
-    } else {
-      this.#sticky = true
-      router.onRoute?.({
-        target: router.primary.target.label,
-        role: 'primary',
-        reason: this.#primaryOnly ? 'primary-only' : 'transaction',
-      })
-      const connection = await this.#bind(router.primary)
-      await router.primary.driver.beginTransaction(connection, settings, this.#controlChannel)
+    // Counted until the transaction is open: a connection released meanwhile keeps its server
+    // connection for the transaction's statements (see recycle).
+    this.#pending++
+    try {
+      if (onReplica) {
+        await this.#read(
+          undefined,
+          (connection) =>
+            (this.#node as TargetNode).driver.beginTransaction(
+              connection,
+              settings,
+              this.#controlChannel,
+            ),
+          undefined,
+          'read-only-transaction',
+        )
+      } else {
+        this.#sticky = true
+        router.onRoute?.({
+          target: router.primary.target.label,
+          role: 'primary',
+          reason: this.#primaryOnly ? 'primary-only' : 'transaction',
+        })
+        const connection = await this.#bind(router.primary)
+        await router.primary.driver.beginTransaction(connection, settings, this.#controlChannel)
+      }
+      this.#transaction = settings
+    } finally {
+      this.#settle()
     }
-    this.#transaction = settings
   }
 
   /** Commits; a write transaction in a consistency scope then records its position. */
@@ -231,17 +257,35 @@ export class RoutingConnection implements DatabaseConnection {
 
   /**
    * Kysely is done with this connection: the bound server connection goes back to its pool and
-   * this object is as new, so the driver can hand it out again.
+   * this object is as new, so the driver can hand it out again (`true`). With statements still
+   * under way (`false`), it is never handed out again: they finish on it as if it were still
+   * checked out (a server connection they bind late is not another request's), and the last
+   * one gives its server connection back.
    */
-  recycle(): void {
+  recycle(): boolean {
     if (this.#streaming.size > 0) {
       for (const { replica } of this.#streaming) replica.state.inFlight--
       this.#streaming.clear()
     }
+    if (this.#pending > 0) {
+      this.#released = true
+      return false
+    }
+    this.#reset()
+    return true
+  }
+
+  #reset(): void {
     this.#unbind()
     this.#sticky = this.#primaryOnly
     this.#transaction = undefined
     this.#served = false
+  }
+
+  /** A counted statement ended: the last one of a released connection gives its server connection back. */
+  #settle(): void {
+    this.#pending--
+    if (this.#released && this.#pending === 0 && !this.#transaction) this.#reset()
   }
 
   async #end(
@@ -257,6 +301,7 @@ export class RoutingConnection implements DatabaseConnection {
       if (node === this.#router.primary && settings?.accessMode !== 'read only') {
         await this.#router.noteWrite(connection)
       }
+      if (this.#released && this.#pending === 0) this.#reset()
     }
   }
 
@@ -300,33 +345,38 @@ export class RoutingConnection implements DatabaseConnection {
     onRejectedWrite: ((query: CompiledQuery) => Promise<T>) | undefined,
     reason: 'read' | 'read-only-transaction' = 'read',
   ): Promise<T> {
-    const router = this.#router
-    if (!router.monitor.isReady) await router.monitor.ready
-    let node = this.#pinned() ?? router.pickRead(reason)
-    let excluded = 0
-    for (;;) {
-      let failure: unknown
-      try {
-        const result = await this.#readOn(node, run, query)
-        if (result !== PASSED_OVER) return result
-        failure = (node as ReplicaNode).state.lastError
-      } catch (error) {
-        const kind = node instanceof ReplicaNode ? failureKind(error) : undefined
-        if (kind === 'standby-write' && query && onRejectedWrite) {
-          router.learnWrite(query, error)
-          return onRejectedWrite(query)
+    this.#pending++
+    try {
+      const router = this.#router
+      if (!router.monitor.isReady) await router.monitor.ready
+      let node = this.#pinned() ?? router.pickRead(reason)
+      let excluded = 0
+      for (;;) {
+        let failure: unknown
+        try {
+          const result = await this.#readOn(node, run, query)
+          if (result !== PASSED_OVER) return result
+          failure = (node as ReplicaNode).state.lastError
+        } catch (error) {
+          const kind = node instanceof ReplicaNode ? failureKind(error) : undefined
+          if (kind === 'standby-write' && query && onRejectedWrite) {
+            router.learnWrite(query, error)
+            return await onRejectedWrite(query)
+          }
+          if (kind !== 'replica' && kind !== 'behind') throw error
+          // A replica that cannot be reached (or answers nothing in time) is marked down until
+          // the monitor sees it back; a jammed pool or a recovery conflict only skips it here.
+          if (error instanceof ConnectionError) (node as ReplicaNode).failed(error)
+          // One behind the schema goes straight to the primary: the others may be behind too.
+          if (kind === 'behind') excluded = ALL_REPLICAS
+          failure = error
         }
-        if (kind !== 'replica' && kind !== 'behind') throw error
-        // A replica that cannot be reached (or answers nothing in time) is marked down until
-        // the monitor sees it back; a jammed pool or a recovery conflict only skips it here.
-        if (error instanceof ConnectionError) (node as ReplicaNode).failed(error)
-        // One behind the schema goes straight to the primary: the others may be behind too.
-        if (kind === 'behind') excluded = ALL_REPLICAS
-        failure = error
+        excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(node as ReplicaNode)
+        this.#unbind()
+        node = router.pickRead(reason, excluded, failure)
       }
-      excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(node as ReplicaNode)
-      this.#unbind()
-      node = router.pickRead(reason, excluded, failure)
+    } finally {
+      this.#settle()
     }
   }
 

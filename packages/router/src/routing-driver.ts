@@ -67,8 +67,8 @@ export class RoutingDriver implements Driver {
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {
     const routing = connection as RoutingConnection
-    routing.recycle()
-    if (this.#free.length < FREE_LIMIT) this.#free.push(routing)
+    // One with statements still under way is not handed out again (see recycle).
+    if (routing.recycle() && this.#free.length < FREE_LIMIT) this.#free.push(routing)
     return Promise.resolve()
   }
 

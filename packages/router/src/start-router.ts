@@ -132,6 +132,9 @@ export function startRouter(config: SluiceConfig, options: RoutedDialectOptions)
     } catch (error) {
       return Promise.reject(error)
     }
+    const cutOff = () => {
+      for (const node of nodes) void node.end()
+    }
     closing ??= (async () => {
       router.closed = true
       // One budget for every step: a frozen server must not stretch close() past it. Past the
@@ -142,11 +145,11 @@ export function startRouter(config: SluiceConfig, options: RoutedDialectOptions)
         await Promise.all([monitor.stop(left()), ...nodes.map((node) => node.driver.drain(left()))])
         await Promise.all(nodes.map((node) => node.end()))
       })()
-      await withDeadline(graceful, timeoutMs, () => {
-        for (const node of nodes) void node.end()
-      })
+      await withDeadline(graceful, timeoutMs, cutOff)
     })()
-    return closing
+    // Each caller's budget holds, also when a close with a longer one is under way (Kysely's
+    // `db.destroy()` closes with the default 10 s): past it, running statements are cut off.
+    return withDeadline(closing, timeoutMs, cutOff)
   }
   const dialect = (primaryOnly: boolean): Dialect =>
     postgresDialect(() => new RoutingDriver(router, primaryOnly, () => close()))
