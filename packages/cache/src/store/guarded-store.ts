@@ -110,13 +110,17 @@ export class GuardedStore {
     return this.#call((s) => s.tryLock(key, owner, ttlMs), deadline)
   }
 
-  /** Records a floor where the store lost it (see `CacheStore.recordFloors`). */
+  /**
+   * Records a load's token as the floor where the store lost it (see `CacheStore.recordFloors`)
+   * or held an unknown floor the load saw (`seen`).
+   */
   recordFloors(
     keys: readonly string[],
     tags: readonly string[],
     token: string,
+    seen?: ReadonlySet<string>,
   ): Promise<Maybe<void>> {
-    const floor = this.#pending.floor(token)
+    const floor = this.#pending.floor(token, seen)
     if (!floor || keys.length + tags.length === 0) return Promise.resolve(undefined)
     return this.#call(async (s) => {
       await s.recordFloors?.(keys, tags, floor)
