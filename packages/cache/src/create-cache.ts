@@ -8,7 +8,7 @@ import { InvalidationBus } from './invalidation-bus.js'
 import { newestFloor } from './load/floor.js'
 import { type CacheOptions, resolveCacheOptions } from './options/cache-options.js'
 import { callDuration } from './options/duration.js'
-import { callOptions } from './options/load-options.js'
+import { callOptions, LOAD_OPTIONS } from './options/load-options.js'
 import { checkIoredis } from './peers.js'
 import { queryKey } from './query-key.js'
 import { describeRedis } from './redis-description.js'
@@ -20,6 +20,9 @@ import { TieredCache } from './tiered-cache.js'
 import { TableNames } from './write-path/table-names.js'
 
 const READY_PROBE = 'sluice:ready'
+const WARM_ENTRY = new Set(['key', 'value', 'ttlMs', 'tags'])
+const QUERY_OPTIONS = new Set([...LOAD_OPTIONS, 'key', 'database'])
+const READY_OPTIONS = new Set(['timeoutMs'])
 
 /**
  * Creates a cache. `redis` (a URL, an ioredis client or Cluster, or `false` for in-process
@@ -113,7 +116,7 @@ export function createCache(options: CacheOptions): Cache {
     warm: async (entries) => {
       if (!Array.isArray(entries))
         throw notA('entries', 'an array of { key, value, ttlMs?, tags? }')
-      const each = entries.map((entry) => callOptions(entry ?? null, 'entries[]'))
+      const each = entries.map((entry) => callOptions(entry ?? null, 'entries[]', WARM_ENTRY))
       if (each.length === 0) return
       // Every entry checked (and its value serialized) before any is stored.
       const stores = await Promise.all(
@@ -123,7 +126,7 @@ export function createCache(options: CacheOptions): Cache {
       await Promise.all(stores.map((store) => store(floor)))
     },
     async query<R>(query: CacheableQuery<R>, given?: QueryOptions): Promise<R[]> {
-      const queryOptions = callOptions(given, 'options')
+      const queryOptions = callOptions(given, 'options', QUERY_OPTIONS)
       const { key, database = resolved.database, tags = [], ...loadOptions } = queryOptions
       if (typeof query?.compile !== 'function' || typeof query.execute !== 'function') {
         throw notA('query', 'a Kysely query (with compile() and execute())')
@@ -162,7 +165,7 @@ export function createCache(options: CacheOptions): Cache {
       return shared.breakerState
     },
     ready: async (given) => {
-      const { timeoutMs: input } = callOptions(given, 'options')
+      const { timeoutMs: input } = callOptions(given, 'options', READY_OPTIONS)
       const timeoutMs = callDuration(input, 'timeoutMs', TIMER_DURATION, 5000)
       try {
         await withDeadline(Promise.all([store.get(READY_PROBE), bus?.ready()]), timeoutMs, () => {

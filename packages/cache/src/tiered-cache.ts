@@ -8,8 +8,15 @@ import { LocalTier } from './l1/local-tier.js'
 import { Loading, type LoadRequest } from './load/loading.js'
 import type { ResolvedCacheOptions } from './options/cache-options.js'
 import { callDuration, TTL_DURATION } from './options/duration.js'
-import { callOptions, type LoadOptions, resolveLoadOptions } from './options/load-options.js'
+import {
+  callOptions,
+  LOAD_OPTIONS,
+  type LoadOptions,
+  resolveLoadOptions,
+} from './options/load-options.js'
 import { type Generations, type GuardedStore, UNAVAILABLE } from './store/guarded-store.js'
+
+const SET_OPTIONS = new Set(['ttlMs', 'tags'])
 
 interface Flight {
   promise: Promise<unknown>
@@ -60,7 +67,7 @@ export class TieredCache {
   ): Promise<T | undefined> {
     this.#open()
     validateKey(key, 'key')
-    const options = callOptions(given, 'options')
+    const options = callOptions(given, 'options', LOAD_OPTIONS)
     const local = this.#l1.fresh(key)
     if (local) {
       this.#onCache.emit?.({ kind: 'hit', key, tier: 'l1' })
@@ -105,7 +112,7 @@ export class TieredCache {
   ): Promise<(floor: Promise<string | undefined>) => Promise<void>> {
     this.#open()
     validateKey(key, 'key')
-    const options = callOptions(given, 'options')
+    const options = callOptions(given, 'options', SET_OPTIONS)
     const tags = validateTags(options.tags)
     const ttlMs = this.#loading.jittered(
       callDuration(options.ttlMs, 'ttlMs', TTL_DURATION, this.#options.defaultTtlMs),

@@ -18,7 +18,22 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-const NASTY_KEYS = ['}', '}user:1', '{', '{}', '}{', 'a}b{c}', '\u0000\r\n\t', 'é漢🙂', ' ']
+// Every C0 control character and DEL in one key, and one of each on its own.
+const CONTROLS = String.fromCharCode(...Array.from({ length: 32 }, (_, code) => code), 0x7f)
+const NASTY_KEYS = [
+  '}',
+  '}user:1',
+  '{',
+  '{}',
+  '}{',
+  '{{}}',
+  'a}b{c}',
+  '\u0000\r\n\t',
+  CONTROLS,
+  ...[...CONTROLS].map((control) => `c${control}`),
+  'é漢🙂',
+  ' ',
+]
 
 // What keys and values become, not how fast: a generous storeTimeoutMs, so that a loaded
 // machine's slow Redis answers are not store errors (a miss, a reload) that fail the checks.
@@ -88,6 +103,19 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
     ['fractional l1.maxAgeMs', { l1: { maxAgeMs: 0.5 } }, 'l1.maxAgeMs'],
     ['fractional breakerThreshold', { breakerThreshold: 2.5 }, 'breakerThreshold'],
     ['a consistency that is not a router', { consistency: {} as never }, 'consistency'],
+    ['a misspelt option (ttl)', { ttl: '1m' } as never, 'ttl'],
+    ['a misspelt l1 option', { l1: { maxItems: 5 } } as never, 'l1.maxItems'],
+    ['instrumentation that is not hooks', { instrumentation: 5 as never }, 'instrumentation'],
+    ['NaN jitter', { jitter: Number.NaN }, 'jitter'],
+    ['negative jitter', { jitter: -0.1 }, 'jitter'],
+    ['fractional l1.maxEntries', { l1: { maxEntries: 1.5 } }, 'l1.maxEntries'],
+    ['a huge l1.maxEntries', { l1: { maxEntries: 2 ** 53 } }, 'l1.maxEntries'],
+    ['NaN l1.maxBytes', { l1: { maxBytes: Number.NaN } }, 'l1.maxBytes'],
+    ['a huge breakerThreshold', { breakerThreshold: 2 ** 60 }, 'breakerThreshold'],
+    ['fractional busLeaseMs', { busLeaseMs: 0.5 }, 'busLeaseMs'],
+    ['a huge busLeaseMs (beyond a timer)', { busLeaseMs: 2 ** 40 }, 'busLeaseMs'],
+    ['NaN closeTimeoutMs', { closeTimeoutMs: Number.NaN }, 'closeTimeoutMs'],
+    ['a namespace with a brace', { namespace: 'a{b' }, 'namespace'],
   ])('createCache: %s', (_name, options, field) => {
     expect(fieldOf(() => createCache({ ...base, ...options }))).toContain(field)
   })
@@ -136,6 +164,8 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
     ['lockTimeoutMs', { lockTimeoutMs: 10.25 }],
     ['loadTimeoutMs', { loadTimeoutMs: 'soon' }],
     ['tags', { tags: 'not-an-array' }],
+    ['ttl', { ttl: '1h' }], // misspelt: it would have been the default TTL
+    ['jitter', { jitter: 0 }], // a cache option, not a call's
   ])(
     'getOrLoad: a bad %s is CACHE_OPTION_INVALID naming it; nothing is stored',
     async (field, options) => {
@@ -154,6 +184,26 @@ describe('options: a typed error naming the field, never a silent downgrade', ()
       code: 'CACHE_OPTION_INVALID',
       context: { field: 'ttlMs' },
     })
+  })
+
+  test('an option a call does not take is CACHE_OPTION_INVALID naming it; nothing is stored', async () => {
+    const namespace = freshNamespace()
+    const cache = testCache({ namespace, l1: false })
+    const refused = (field: string) => ({ code: 'CACHE_OPTION_INVALID', context: { field } })
+    await expect(cache.set('k', 1, { graceMs: 5 } as never)).rejects.toMatchObject(
+      refused('graceMs'),
+    )
+    await expect(cache.warm([{ key: 'k', value: 1, ttl: 5 }] as never)).rejects.toMatchObject(
+      refused('entries[].ttl'),
+    )
+    await expect(cache.ready({ timeout: '1s' } as never)).rejects.toMatchObject(refused('timeout'))
+    const query = { compile: () => ({ sql: 'select 1', parameters: [] }), execute: async () => [] }
+    await expect(cache.query(query as never, { ttl: '1m' } as never)).rejects.toMatchObject(
+      refused('ttl'),
+    )
+    expect(await redisClient().keys(`${namespace}:*`)).not.toContainEqual(
+      expect.stringContaining('{kk}:v'),
+    )
   })
 })
 
@@ -271,6 +321,13 @@ describe('cache.query keys: the database and typed parameters', () => {
   })
 })
 
+/** A Map that holds itself. */
+function cyclicMap(): Map<string, unknown> {
+  const map = new Map<string, unknown>()
+  map.set('self', map)
+  return map
+}
+
 // What keys and values become, not how fast: a generous storeTimeoutMs, so that a loaded
 // machine's slow Redis answers are not store errors (a miss, a reload) that fail the checks.
 describe.each([
@@ -333,24 +390,85 @@ describe.each([
       circular,
       new Uint8Array([1, 2]),
       new ArrayBuffer(4),
+      undefined,
+      new Map([[1, 'one']]),
+      new Set(['a']),
+      new Date(Number.NaN),
+      cyclicMap(),
+      Buffer.alloc(0),
+      new BigInt64Array([-(2n ** 63n)]),
+      new DataView(new ArrayBuffer(2)),
+      Object.freeze({ frozen: true }),
+      CONTROLS,
+      'x'.repeat(1 << 19), // 512 KiB: under maxEntryBytes
     ]
     for (const [index, value] of values.entries()) {
       await withL1.set(`value:${index}`, value)
-      expect(await withL1.get(`value:${index}`)).toEqual(value)
-      expect(await sharedOnly.get(`value:${index}`)).toEqual(value)
+      const [fromL1, fromL2] = [
+        await withL1.get(`value:${index}`),
+        await sharedOnly.get(`value:${index}`),
+      ]
+      expect(fromL1).toEqual(value)
+      expect(fromL2).toEqual(value)
+      // The same kind of thing from both tiers (toEqual alone takes a Uint8Array for a Buffer).
+      expect(Object.prototype.toString.call(fromL2)).toBe(Object.prototype.toString.call(value))
+      expect(Buffer.isBuffer(fromL2)).toBe(Buffer.isBuffer(value))
     }
-    for (const bad of [
-      Symbol('s'),
-      () => 1,
-      new WeakMap(),
-      Promise.resolve(1),
-      new (class A {})(),
-    ]) {
-      await expect(withL1.set('bad', bad)).rejects.toMatchObject({
+    // undefined is a value like any other: set() caches it (a "not found", as a loader's
+    // undefined under negativeTtlMs), so the next getOrLoad does not load.
+    expect(
+      await sharedOnly.getOrLoad(`value:${values.indexOf(undefined)}`, async () => 'loaded'),
+    ).toBeUndefined()
+    // Refused: what has no serialized form, and what would read back as something else (L1
+    // keeps the object itself, so the two tiers would disagree).
+    const cyclicWithFunction: { self?: unknown; run: () => number } = { run: () => 1 }
+    cyclicWithFunction.self = cyclicWithFunction
+    const named = Object.assign([1, 2], { total: 3 })
+    const refused: [string, unknown][] = [
+      ['a symbol', Symbol('s')],
+      ['a function', () => 1],
+      ['a WeakMap', new WeakMap()],
+      ['a promise', Promise.resolve(1)],
+      ['a class instance', new (class A {})()],
+      ['a function in a Map', new Map([['f', () => 1]])],
+      ['a cyclic object holding a function', cyclicWithFunction],
+      ['an object with a symbol key', { [Symbol('s')]: 1 }],
+      ['an Error', new Error('e')],
+      ['a Map subclass', new (class Registry extends Map {})()],
+      ['a Date subclass', new (class Day extends Date {})()],
+      ['an array with a named property', named],
+      [
+        'an accessor property',
+        {
+          get now() {
+            return Date.now()
+          },
+        },
+      ],
+      ['a non-enumerable property', Object.defineProperty({ a: 1 }, 'hidden', { value: 2 })],
+      [
+        'an arguments object',
+        (function (..._: number[]) {
+          // biome-ignore lint/complexity/noArguments: the arguments object is the value under test
+          return arguments
+        })(1, 2),
+      ],
+    ]
+    for (const [what, bad] of refused) {
+      await expect(withL1.set('bad', bad), what).rejects.toMatchObject({
+        code: 'CACHE_VALUE_UNSERIALIZABLE',
+      })
+      // A loader's promise of a promise is the promise's value, as with any async function.
+      if (bad instanceof Promise) continue
+      await expect(
+        withL1.getOrLoad('bad-load', async () => bad),
+        what,
+      ).rejects.toMatchObject({
         code: 'CACHE_VALUE_UNSERIALIZABLE',
       })
     }
     expect(await sharedOnly.get('bad')).toBeUndefined()
+    expect(await sharedOnly.get('bad-load')).toBeUndefined()
     expect(withL1.storeState).toBe('closed')
   })
 
@@ -362,6 +480,11 @@ describe.each([
       ['lockTimeoutMs', { lockTimeoutMs: Number.NaN }],
       ['loadTimeoutMs', { loadTimeoutMs: 2 ** 40 }],
       ['negativeTtlMs', { negativeTtlMs: Number.POSITIVE_INFINITY }],
+      ['ttlMs', { ttlMs: -1 }],
+      ['graceMs', { graceMs: 2 ** 60 }],
+      ['lockTimeoutMs', { lockTimeoutMs: 0.5 }],
+      ['loadTimeoutMs', { loadTimeoutMs: Number.NaN }],
+      ['negativeTtlMs', { negativeTtlMs: 2.5 }],
     ] as const) {
       await expect(cache.getOrLoad('k', async () => 1, options as never)).rejects.toMatchObject({
         code: 'CACHE_OPTION_INVALID',

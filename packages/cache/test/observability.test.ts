@@ -12,20 +12,27 @@ import { expect, test } from 'vitest'
 import { type CacheEvent, cacheChannels } from '../src/index.js'
 import { freshNamespace, redisClient, testCache } from './helpers.js'
 
+/**
+ * What these tests check is which events a cache emits, not how fast it is: on a loaded
+ * machine Redis may take longer than the default 500 ms to answer (a store call that times out
+ * is an `error` event and a miss, and stores nothing), and the bus's first ping longer than the
+ * lease (L1 does not serve until it answers). A cache of {@link testCache} that waits for both.
+ */
+async function steadyCache(...[options, profile]: Parameters<typeof testCache>) {
+  const cache = testCache({ storeTimeoutMs: '10s', busLeaseMs: '10s', ...options }, profile)
+  await cache.ready({ timeoutMs: '30s' })
+  return cache
+}
+
 test('Prometheus counts hits by tier, loads, and invalidations, as Redis holds the entry', async () => {
   const namespace = freshNamespace()
   const [withL1, sharedOnly] = [new Registry(), new Registry()]
-  // What is counted, not how fast: a loaded machine's Redis may take longer than the default
-  // 500 ms to answer, and a store call that times out would count as a miss and not store.
-  const storeTimeoutMs = '10s'
-  const cache = testCache({
+  const cache = await steadyCache({
     namespace,
-    storeTimeoutMs,
     instrumentation: prometheusInstrumentation({ registry: withL1 }),
   })
-  const other = testCache({
+  const other = await steadyCache({
     namespace,
-    storeTimeoutMs,
     l1: false,
     instrumentation: prometheusInstrumentation({ registry: sharedOnly }),
   })
@@ -57,7 +64,7 @@ test('OpenTelemetry: cache events are added to the active span', async () => {
   const recorder = recordSpans()
   try {
     // The span's own events are checked: no second OpenTelemetry adapter from the profile.
-    const cache = testCache(
+    const cache = await steadyCache(
       { instrumentation: otelInstrumentation({ tracer: recorder.tracer }) },
       { otel: false },
     )
@@ -83,8 +90,8 @@ test('a cache hook that throws or rejects never fails a cache call, and is repor
   const sync = () => {
     throw new Error('broken cache hook')
   }
-  const cache = testCache({ namespace, instrumentation: [{ onCache: sync }] })
-  const other = testCache({
+  const cache = await steadyCache({ namespace, instrumentation: [{ onCache: sync }] })
+  const other = await steadyCache({
     namespace,
     l1: false,
     instrumentation: { onCache: async () => sync() },
@@ -106,7 +113,7 @@ test('a cache hook that throws or rejects never fails a cache call, and is repor
 test('cache events are published on the cache channel, with no hook given', async () => {
   const events = recordChannel<CacheEvent>(cacheChannels.onCache)
   const namespace = freshNamespace()
-  const cache = testCache({ namespace, instrumentation: [] })
+  const cache = await steadyCache({ namespace, instrumentation: [] })
   try {
     await cache.getOrLoad('k', async () => 'v')
     await cache.getOrLoad('k', async () => 'not loaded')

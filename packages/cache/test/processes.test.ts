@@ -25,19 +25,21 @@ function spawnChild(file: string, args: unknown) {
     { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   )
   children.push(child)
+  // Listened to from the start: a child that already exited would never emit it again.
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[
     Symbol.asyncIterator
   ]()
   const next = async () => (await lines.next()).value as string | undefined
-  return { child, next }
+  return { child, next, exited }
 }
 
 /** Another app process: its `issued` line, its result, and the process to kill. */
 function startChild(args: ChildArgs) {
-  const { child, next } = spawnChild(CHILD, args)
+  const { child, next, exited } = spawnChild(CHILD, args)
   const issued = next().then((line) => expect(line).toBe('issued'))
   const result = issued.then(next).then((line) => JSON.parse(line ?? 'null') as ChildResult)
-  return { child, issued, result }
+  return { child, issued, result, exited }
 }
 
 /** The loader runs the children recorded in Redis: `pid epochMs` each. */
@@ -89,7 +91,8 @@ describe('stampede protection across processes (one Redis)', () => {
     const waiters = [startChild({ ...args, hang: false }), startChild({ ...args, hang: false })]
     await Promise.all(waiters.map((w) => w.issued))
     holder.child.kill('SIGKILL')
-    await once(holder.child, 'exit')
+    // Killed mid-load, not ended by itself.
+    expect(await holder.exited).toEqual([null, 'SIGKILL'])
     await untilRuns(namespace, 2)
     await redis.set(`${namespace}:test:release`, '1')
     const results = await Promise.all(waiters.map((w) => w.result))

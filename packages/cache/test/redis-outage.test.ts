@@ -144,8 +144,23 @@ describe.each([
   })
 })
 
+/**
+ * `key` = `value` in Redis through a cache on `namespace` whose store calls may take as long
+ * as a loaded machine needs (a short storeTimeoutMs could leave the key unset), checked on
+ * the server.
+ */
+async function stored(namespace: string, key: string, value: string) {
+  const writer = testCache({ redis: redis.url, namespace, l1: false, storeTimeoutMs: '10s' })
+  await writer.set(key, value)
+  const node = redis.nodes[0]
+  if (!node) throw new Error('no node')
+  expect(await node.cli('exists', `${namespace}:{k${key}}:v`)).toBe('1')
+  return node
+}
+
 test('invalidations the breaker kept from Redis are sent before anything is read from it again', async () => {
   const namespace = freshNamespace()
+  const node = await stored(namespace, 'profile', 'old')
   const cache = testCache({
     redis: redis.url,
     namespace,
@@ -155,16 +170,18 @@ test('invalidations the breaker kept from Redis are sent before anything is read
     breakerOpenMs: 300,
   })
   await cache.ready()
-  await cache.set('profile', 'old')
-  const node = redis.nodes[0]
-  if (!node) throw new Error('no node')
-  // Redis stops answering (its data stays): one timeout opens the breaker...
-  await node.cli('client', 'pause', '1000', 'all')
-  expect(await cache.get('other')).toBeUndefined()
-  expect(cache.storeState).toBe('open')
-  // ...so this invalidation is not even sent: it waits in the process.
-  await cache.delete('profile')
-  await vi.waitFor(async () => expect(await node.cli('ping')).toBe('PONG'), { timeout: 5000 })
+  expect(cache.storeState).toBe('closed')
+  // Redis stops answering (its data stays) until the test thaws it, however long the steps
+  // take on a loaded machine: one timeout opens the breaker...
+  await node.freeze()
+  try {
+    expect(await cache.get('other')).toBeUndefined()
+    expect(cache.storeState).toBe('open')
+    // ...so this invalidation is not even sent: it waits in the process.
+    await cache.delete('profile')
+  } finally {
+    await node.thaw()
+  }
   // Redis is back with the old value still in it. The kept invalidation goes out on the retry
   // timer or before the first read, whichever comes first: no read may see the old value.
   await vi.waitFor(() => expect(cache.storeState).not.toBe('open'), { timeout: 5000 })
@@ -173,8 +190,15 @@ test('invalidations the breaker kept from Redis are sent before anything is read
 })
 
 test('an answer Redis sent in time is read after a long busy turn of the event loop, not taken for a timeout', async () => {
-  const cache = testCache({ redis: redisClient(redis.url), storeTimeoutMs: 100, l1: false })
-  await cache.set('busy', 'stored')
+  const namespace = freshNamespace()
+  await stored(namespace, 'busy', 'stored')
+  const cache = testCache({
+    redis: redisClient(redis.url),
+    namespace,
+    storeTimeoutMs: 100,
+    l1: false,
+  })
+  await cache.ready() // connected: the GET below goes on the socket at once
   const started = performance.now()
   const reading = cache.get('busy') // the GET is on the socket now
   // A busy process: the turn outlasts storeTimeoutMs while Redis answers. The turn blocks on a

@@ -130,6 +130,49 @@ describe(`replicas applying ${APPLY_DELAY_MS} ms late: the reload after an inval
     },
   )
 
+  test.each(['key', 'tag'] as const)(
+    'an invalidation that gets no token at all (by %s): the reload still reads the write, not the floor an earlier load recorded',
+    async (by) => {
+      const id = `no-token-${by}-${version}`
+      const [key, options] = by === 'key' ? [id, {}] : [`by-tag:${id}`, { tags: [id] }]
+      const floorKey = by === 'key' ? `${namespace}:{k${key}}:f` : `${namespace}:{t${id}}:f`
+      // An instance of the app whose router cannot reach the primary (the replicas it can): its
+      // invalidations get neither the session's token nor the primary's latest position.
+      const primary = new URL(url)
+      primary.port = '1'
+      const cut = createRoutedDatabase<DB>(
+        parseConfig({ DATABASE_URL: primary.href, DATABASE_REPLICA_URLS: replicaUrls.join(',') }),
+      )
+      const blind = testCache({ namespace, consistency: cut, loadTimeoutMs: '2s' })
+      await blind.ready()
+      const redis = redisClient()
+      try {
+        // The first load recorded a floor (the primary's position then), which the replicas
+        // have replayed; then they stop replaying.
+        await reader.getOrLoad(key, findUser, options)
+        await waitFor(async () => (await redis.exists(floorKey)) === 1, { what: 'the floor' })
+        await cluster.waitForReplay()
+        for (const replica of cluster.replicas) await replica.pauseReplay()
+        await rename(database.db, id)
+        await (by === 'key' ? blind.delete(key) : blind.invalidateTags([id]))
+        expect(blind.events).toContainEqual(
+          expect.objectContaining({ kind: 'error', source: 'consistency' }),
+        )
+        // Read at the older floor, the reload would come from a replica without the update.
+        expect(await reader.getOrLoad(key, findUser, options)).toBe(id)
+        expect(await writer.getOrLoad(key, findUser, options)).toBe(id)
+        // The reload read the primary and left its position as the floor: later loads do not
+        // ask the primary again.
+        await waitFor(async () => !(await redis.get(floorKey))?.startsWith('unknown:'), {
+          what: 'the load’s floor in place of the unknown one',
+        })
+      } finally {
+        for (const replica of cluster.replicas) await replica.resumeReplay()
+        await cut.close()
+      }
+    },
+  )
+
   test('a floor in Redis this database cannot read (another cluster’s, altered) is replaced, never blocks the delete', async () => {
     const namespace = freshNamespace()
     const [a, b] = [0, 1].map(() => testCache({ namespace, consistency: database }))

@@ -4,6 +4,7 @@ import type { CacheEvent } from '../events.js'
 import type { Versioned } from '../store/cache-store.js'
 import type { Maybe } from '../store/guarded-store.js'
 import { UNAVAILABLE } from '../store/guarded-store.js'
+import { isUnknownFloor } from '../store/unknown-floor.js'
 
 /**
  * What {@link floorOf} gives when a floor of the load's key or tags may have been lost
@@ -32,7 +33,7 @@ export function floorOf(
     ...(generation === UNAVAILABLE ? [] : [generation]),
     ...(versions === UNAVAILABLE ? [] : versions),
   ]
-  if (known.some((version) => version.floorLost)) return FLOOR_LOST
+  if (known.some(isLost)) return FLOOR_LOST
   let floor: string | undefined
   for (const version of known) {
     if (version.floor === undefined) continue
@@ -42,9 +43,23 @@ export function floorOf(
 }
 
 /**
- * The newer of two floors; one the source cannot read (another cluster's, another version's,
- * altered) loses to one it can, so whatever Redis holds never stops an invalidation from
- * recording its own floor.
+ * Whether a load must read at the primary's latest position for this version: the store lost
+ * its floor, or an invalidation recorded that it had no token ({@link isUnknownFloor}).
+ *
+ * @example
+ * ```ts
+ * isLost(await store.generation('user:1')) // true after a FLUSHALL
+ * ```
+ */
+export function isLost(version: Versioned): boolean {
+  return version.floorLost === true || isUnknownFloor(version.floor)
+}
+
+/**
+ * The newer of two floors (`a` the one recorded, `b` the one coming in). An unknown floor wins
+ * over any token (the newer of two unknown ones: `b`); one the source cannot read (another
+ * cluster's, another version's, altered) loses to one it can, so whatever Redis holds never
+ * stops an invalidation from recording its own floor.
  *
  * @example
  * ```ts
@@ -52,6 +67,8 @@ export function floorOf(
  * ```
  */
 export function newestFloor(consistency: ConsistencySource, a: string, b: string): string {
+  if (isUnknownFloor(b)) return b
+  if (isUnknownFloor(a)) return a
   try {
     return consistency.newestToken(a, b)
   } catch {

@@ -11,7 +11,8 @@ import type { ResolvedCacheOptions } from '../options/cache-options.js'
 import type { ResolvedLoad } from '../options/load-options.js'
 import type { Versioned } from '../store/cache-store.js'
 import { type GuardedStore, type Maybe, UNAVAILABLE } from '../store/guarded-store.js'
-import { FLOOR_LOST, floorOf, runAtFloor } from './floor.js'
+import { isUnknownFloor } from '../store/unknown-floor.js'
+import { FLOOR_LOST, floorOf, isLost, runAtFloor } from './floor.js'
 
 const WAIT_POLL_MS = 20
 const MAX_ORPHANS = 10_000
@@ -209,13 +210,16 @@ export class Loading {
 
   /**
    * Records `token` (the primary's position the load read at) as the floor of the key and
-   * tags whose floor the store lost, so that the next loads read at it without asking the
-   * primary; in the background (its failure only leaves them asking again).
+   * tags whose floor the store lost or held as unknown, so that the next loads read at it
+   * without asking the primary; in the background (its failure only leaves them asking again).
    */
   #recordLost({ key, tags }: LoadRequest, { generation, versions }: Snapshot, token: string) {
-    const keys = generation !== UNAVAILABLE && generation.floorLost ? [key] : []
-    const lost = versions === UNAVAILABLE ? [] : tags.filter((_, i) => versions[i]?.floorLost)
-    void this.#shared.recordFloors(keys, lost, token)
+    const known = versions === UNAVAILABLE ? [] : versions
+    const keys = generation !== UNAVAILABLE && isLost(generation) ? [key] : []
+    const lost = tags.filter((_, i) => known[i] && isLost(known[i]))
+    const seen = [...known, ...(generation === UNAVAILABLE ? [] : [generation])]
+    const unknown = new Set(seen.flatMap(({ floor }) => (isUnknownFloor(floor) ? [floor] : [])))
+    void this.#shared.recordFloors(keys, lost, token, unknown)
   }
 
   /** Extends the lock every half `lockTimeoutMs` while the loader runs; returns the stop. */

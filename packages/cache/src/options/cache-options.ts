@@ -104,7 +104,8 @@ function isRedisUrl(url: string): boolean {
 
 const l1Defaults = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 5000 }
 
-const schema = z.object({
+// Strict: a misspelt option (`ttl` for `defaultTtlMs`) is an error, never silently the default.
+const schema = z.strictObject({
   namespace: z
     .string({ error: 'namespace is required' })
     .regex(/^[\w.-]{1,64}$/, { error: 'namespace must be 1-64 letters, digits, _ . or -' }),
@@ -134,7 +135,7 @@ const schema = z.object({
   closeTimeoutMs: durationOption({ min: 0, max: MAX_TIMER_MS }).default(2000),
   // `false` is handled before parsing: a union would report `l1`, not `l1.maxAgeMs`.
   l1: z
-    .object({
+    .strictObject({
       // lru-cache allocates its index for maxEntries up front (about 16 bytes each).
       maxEntries: count(10_000_000).default(l1Defaults.maxEntries),
       maxBytes: count(Number.MAX_SAFE_INTEGER).default(l1Defaults.maxBytes),
@@ -168,6 +169,12 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
       field: 'consistency',
       message:
         'must be a routed database (consistencyToken, latestToken, newestToken, withConsistency)',
+    })
+  }
+  if (!isInstrumentation(instrumentation)) {
+    issues.push({
+      field: 'instrumentation',
+      message: 'must be an object of hooks ({ onCache }) or an array of them',
     })
   }
   let parsed: Omit<ResolvedCacheOptions, 'events'> | undefined
@@ -207,6 +214,11 @@ function redisProblem(redis: unknown, store: unknown): string | undefined {
     typeof (redis as { duplicate?: unknown }).duplicate === 'function'
     ? undefined
     : 'must be a Redis URL, an ioredis client or Cluster, or false'
+}
+
+function isInstrumentation(value: unknown): boolean {
+  const isHooks = (one: unknown) => typeof one === 'object' && one !== null
+  return value === undefined || (Array.isArray(value) ? value.every(isHooks) : isHooks(value))
 }
 
 function isConsistencySource(value: unknown): value is ConsistencySource {

@@ -62,22 +62,47 @@ export function resolveLoadOptions(
   }
 }
 
+/** The options of `getOrLoad`. */
+export const LOAD_OPTIONS: ReadonlySet<string> = new Set([
+  'ttlMs',
+  'tags',
+  'graceMs',
+  'negativeTtlMs',
+  'lockTimeoutMs',
+  'loadTimeoutMs',
+])
+
 /**
  * A call's options object: `{}` when left out; anything but an object (`null`, a string...)
- * is refused rather than read as no options.
+ * is refused rather than read as no options, and so is a name not in `known` (a misspelt
+ * `ttl` would otherwise be the default TTL, silently).
  *
- * @throws CacheError `CACHE_OPTION_INVALID` naming `field`.
+ * @throws CacheError `CACHE_OPTION_INVALID` naming `field`, or the unknown option.
  * @example
  * ```ts
- * const { ttlMs, tags } = callOptions<LoadOptions>(options, 'options')
+ * const { ttlMs, tags } = callOptions<LoadOptions>(options, 'options', LOAD_OPTIONS)
  * ```
  */
-export function callOptions<T extends object>(input: T | undefined, field: string): T {
+export function callOptions<T extends object>(
+  input: T | undefined,
+  field: string,
+  known: ReadonlySet<string>,
+): T {
   if (input === undefined) return {} as T
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new CacheError('CACHE_OPTION_INVALID', `${field} must be an object`, {
       context: { field },
     })
+  }
+  // for-in, not Object.keys: no array per call on the L1 hit path.
+  for (const name in input) {
+    if (known.has(name)) continue
+    const named = (field.endsWith('[]') ? `${field}.${name}` : name).slice(0, 64)
+    throw new CacheError(
+      'CACHE_OPTION_INVALID',
+      `${named} is not an option here (${[...known].join(', ')})`,
+      { context: { field: named } },
+    )
   }
   return input
 }

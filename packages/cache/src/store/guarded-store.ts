@@ -110,13 +110,17 @@ export class GuardedStore {
     return this.#call((s) => s.tryLock(key, owner, ttlMs), deadline)
   }
 
-  /** Records a floor where the store lost it (see `CacheStore.recordFloors`). */
+  /**
+   * Records a load's token as the floor where the store lost it (see `CacheStore.recordFloors`)
+   * or held an unknown floor the load saw (`seen`).
+   */
   recordFloors(
     keys: readonly string[],
     tags: readonly string[],
     token: string,
+    seen?: ReadonlySet<string>,
   ): Promise<Maybe<void>> {
-    const floor = this.#pending.floor(token)
+    const floor = this.#pending.floor(token, seen)
     if (!floor || keys.length + tags.length === 0) return Promise.resolve(undefined)
     return this.#call(async (s) => {
       await s.recordFloors?.(keys, tags, floor)
@@ -256,16 +260,21 @@ export class GuardedStore {
       deadline === undefined ? this.#timeoutMs : Math.min(this.#timeoutMs, deadline - Date.now())
     if (timeoutMs <= 0) return UNAVAILABLE
     if (!pastBreaker && !this.#breaker.allows()) return UNAVAILABLE
+    let timedOut = false
     try {
       const result = await withDeadline(operation(this.store), timeoutMs, () => {
+        timedOut = true
         throw storeTimeout(timeoutMs)
       })
       this.#breaker.succeeded()
       return result
     } catch (error) {
-      // A call cut short by its request's deadline says less about the store than one that
-      // had the whole timeout: only the latter counts towards opening the breaker.
-      if (timeoutMs === this.#timeoutMs) this.#breaker.failed()
+      // An error the store raised counts towards opening the breaker, and so does a timeout
+      // of a call that had at least half of `timeoutMs`. A call its request's earlier calls
+      // left less says less about the store. (Judged with that margin, not "the whole
+      // timeout": a loaded process spends milliseconds between a request's deadline and its
+      // first call, and a frozen Redis must still open the breaker.)
+      if (!timedOut || timeoutMs >= this.#timeoutMs / 2) this.#breaker.failed()
       else this.#breaker.released()
       this.#report({ kind: 'error', source: 'store', error: storeError(error) })
       return UNAVAILABLE

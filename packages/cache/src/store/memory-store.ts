@@ -86,6 +86,17 @@ export class MemoryStore implements CacheStore {
     for (const tag of tags) this.#bump(this.#tags, tag, floor)
   }
 
+  /** Records a load's floor where an invalidation left an unknown one (it never loses floors). */
+  async recordFloors(keys: readonly string[], tags: readonly string[], floor: Floor) {
+    const raise = (map: Map<string, Version>, name: string) => {
+      const version = this.#current(map, name)
+      version.floor =
+        version.floor === undefined ? floor.token : floor.newest(version.floor, floor.token)
+    }
+    for (const key of keys) raise(this.#generations, key)
+    for (const tag of tags) raise(this.#tags, tag)
+  }
+
   async tryLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
     if (live(this.#locks, key) !== undefined) return false
     this.#locks.set(key, { value: owner, expiresAt: Date.now() + ttlMs })

@@ -1,4 +1,7 @@
 import type { Floor } from './cache-store.js'
+import { unknownFloor } from './unknown-floor.js'
+
+const NONE: ReadonlySet<string> = new Set()
 
 /** A batch of invalidations to send together, with the newest of their floors. */
 export interface InvalidationBatch {
@@ -10,7 +13,8 @@ export interface InvalidationBatch {
 /**
  * Invalidations not yet recorded in the store. They are sent as one batch under the newest of
  * their floors: a floor higher than a write needs is still correct (its reload only waits for
- * a replica that has more).
+ * a replica that has more). With floors (a consistency source), one that came without a token
+ * has an unknown floor ({@link unknownFloor}), which wins: its batch's loads read the primary.
  */
 export class PendingInvalidations {
   readonly #keys = new Set<string>()
@@ -29,7 +33,7 @@ export class PendingInvalidations {
   add(keys: readonly string[], tags: readonly string[], token: string | undefined): void {
     for (const key of keys) this.#keys.add(key)
     for (const tag of tags) this.#tags.add(tag)
-    this.#token = this.#merge(this.#token, token)
+    this.#token = this.#merge(this.#token, token ?? (this.#newest && unknownFloor()))
   }
 
   /** Everything pending, which is then no longer pending. */
@@ -46,9 +50,15 @@ export class PendingInvalidations {
     this.add(batch.keys, batch.tags, batch.token)
   }
 
-  /** The floor to send with a batch's token. */
-  floor(token: string | undefined): Floor | undefined {
-    return token === undefined || !this.#newest ? undefined : { token, newest: this.#newest }
+  /**
+   * The floor to send with a batch's token. A load's token replaces the unknown floors it saw
+   * (`replacing`: it read the primary after the invalidations that wrote them), and only those.
+   */
+  floor(token: string | undefined, replacing: ReadonlySet<string> = NONE): Floor | undefined {
+    const newest = this.#newest
+    if (token === undefined || !newest) return undefined
+    if (replacing.size === 0) return { token, newest }
+    return { token, newest: (a, b) => (replacing.has(a) ? b : newest(a, b)) }
   }
 
   #merge(a: string | undefined, b: string | undefined): string | undefined {

@@ -29,6 +29,10 @@ const cache = createCache({
   redis,
   namespace: args.namespace,
   lockTimeoutMs: args.lockTimeoutMs,
+  // A holder that hangs stays mid-load until it is killed, however long the test takes to
+  // start the others on a loaded machine (with the default, it would give up after 10 s,
+  // release the lock and exit by itself).
+  ...(args.hang && { loadTimeoutMs: '1h' }),
   // These tests are about locks: a 2-core machine running the whole suite must not turn a
   // slow Redis answer into a "Redis down" miss.
   storeTimeoutMs: 5000,
