@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import type { SluiceDatabase } from '@sluice/core'
 import { databaseName } from '@sluice/testing'
 import { monthlySpec } from '@sluice/testing/partitions'
@@ -20,16 +21,18 @@ afterAll(() => Promise.all(databases.map((database) => database.close())))
 export async function freshDatabase(): Promise<{
   db: Kysely<unknown>
   url: string
+  /** The server itself, never through PgBouncer: for a session that watches the others. */
+  directUrl: string
   env: Readonly<Record<string, string>>
   open(settings?: Record<string, string>): Kysely<unknown>
 }> {
-  const { url, env } = await sharedPostgres().createDatabase(databaseName('parts'))
+  const { url, directUrl, env } = await sharedPostgres().createDatabase(databaseName('parts'))
   const open = (settings: Record<string, string> = {}) => {
     const database = openDatabase(env, settings)
     databases.push(database)
     return database.db
   }
-  return { db: open(), url, env, open }
+  return { db: open(), url, directUrl, env, open }
 }
 
 /** Each attached partition of `table` with its bounds as the server prints them. */
@@ -52,34 +55,92 @@ export async function rowsByPartition(db: Kysely<unknown>, table: string) {
 const clients: pg.Client[] = []
 afterEach(() => Promise.all(clients.splice(0).map((client) => client.end())))
 
-/** A plain client of `url` (a session of its own, e.g. to hold a lock), ended after the test. */
-export async function connectClient(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url })
+/**
+ * A plain client of `url` (a session of its own, e.g. to hold a lock), ended after the test;
+ * `name` is its `application_name`, by which {@link lockSnapshot} tells sessions apart.
+ */
+export async function connectClient(url: string, name?: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: name })
   await client.connect()
   clients.push(client)
   return client
 }
 
 /**
- * Runs `query` on its own client in a loop until the returned `stop()`, which resolves to
- * the longest time one run took: how long traffic of that kind was blocked.
+ * Runs `query` on its own client (named `name`) in a loop until the returned `stop()`:
+ * traffic for the server to see blocked or not. `runs()` is how many times it went through.
  */
-export async function probe(url: string, query: string): Promise<{ stop(): Promise<number> }> {
-  const client = await connectClient(url)
+export async function probe(
+  url: string,
+  name: string,
+  query: string,
+): Promise<{ runs(): number; stop(): Promise<number> }> {
+  const client = await connectClient(url, name)
   let running = true
-  let longest = 0
+  let runs = 0
   const loop = (async () => {
+    for (; running; runs++) await client.query(query)
+  })()
+  return {
+    runs: () => runs,
+    stop: async () => {
+      running = false
+      await loop
+      return runs
+    },
+  }
+}
+
+/** One relation lock of the test's database, as the server's lock table shows it. */
+export interface LockRow {
+  /** The `application_name` of the session that holds or waits for it. */
+  readonly app: string
+  readonly relation: string
+  readonly mode: string
+  readonly granted: boolean
+  /** How long it has waited so far, by the server's clock (0 when granted). */
+  readonly waitedMs: number
+  /** The `application_name` of each session it waits behind (`pg_blocking_pids`). */
+  readonly behind: readonly string[]
+}
+
+/**
+ * Every relation lock of `db`'s database held or awaited by another session, now: what the
+ * server saw, not what the test timed. Run it on a direct client (`directUrl`): through
+ * PgBouncer it could queue behind the very traffic it watches.
+ */
+export async function lockSnapshot(client: pg.Client): Promise<LockRow[]> {
+  const { rows } = await client.query<LockRow>(`
+    select a.application_name as app, l.relation::regclass::text as relation, l.mode, l.granted,
+      coalesce(round(extract(epoch from clock_timestamp() - l.waitstart) * 1000), 0)::int as "waitedMs",
+      array(select b.application_name from pg_stat_activity b
+        where b.pid = any (pg_blocking_pids(l.pid)) order by 1) as behind
+    from pg_locks l join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'relation' and l.database = (select oid from pg_database where datname = current_database())
+      and a.pid <> pg_backend_pid()`)
+  return rows
+}
+
+/**
+ * Takes {@link lockSnapshot}s on a direct client of `directUrl` one after another until the
+ * returned `stop()`, which resolves to all of them.
+ */
+export async function watchLocks(directUrl: string): Promise<{ stop(): Promise<LockRow[][]> }> {
+  const client = await connectClient(directUrl, 'watcher')
+  let running = true
+  const samples: LockRow[][] = []
+  const loop = (async () => {
+    // A few milliseconds apart: the two cores are shared with the traffic it watches.
     while (running) {
-      const started = performance.now()
-      await client.query(query)
-      longest = Math.max(longest, performance.now() - started)
+      samples.push(await lockSnapshot(client))
+      await delay(5)
     }
   })()
   return {
     stop: async () => {
       running = false
       await loop
-      return longest
+      return samples
     },
   }
 }

@@ -24,7 +24,12 @@ import { checkMovable, deleteTriggers, moveRows, validateKeys } from './move.js'
 import { candidates, defaultRows, retentionCutoff } from './ranges.js'
 import { freeName, relationNames } from './relations.js'
 import { forget, retireStatements } from './retire.js'
-import { asMaintenance, inTransaction, lockTimeout, maintenanceSettings } from './settings.js'
+import {
+  asMaintenance,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  inTransaction,
+  maintenanceSettings,
+} from './settings.js'
 
 /**
  * One SQL statement of a step. Each runs in its own transaction with a bounded
@@ -93,9 +98,10 @@ export interface PlanOptions {
    * `lock_timeout` of every statement (`SET LOCAL`, so it holds through PgBouncer in
    * transaction mode): DDL never queues long behind a query, nor makes queries queue long
    * behind it; planning's count of the default partition's rows never waits longer behind a
-   * lock on it. Default 100 ms.
+   * lock on it. Milliseconds or a string with a unit (`'250ms'`), at least 1 (0 would turn
+   * PostgreSQL's `lock_timeout` off). Default 100 ms.
    */
-  readonly lockTimeoutMs?: number
+  readonly lockTimeoutMs?: number | string
   /**
    * `statement_timeout` of maintenance's own statements (`SET LOCAL` in each of its
    * transactions, and the client-side deadline of each statement), in place of the
@@ -173,7 +179,6 @@ export async function planTable(
   spec: PartitionSpec,
   options: Checked<PlanOptions>,
 ): Promise<TablePlan> {
-  const timeout = lockTimeout(options)
   // DateStyle ISO: bounds are read back from their text (catalog/parent.ts), and the other
   // styles print zone abbreviations that read back wrong ('IST' of Asia/Kolkata is Israel's).
   const settings = [...maintenanceSettings(options), ['datestyle', 'ISO, YMD']] as const
@@ -184,7 +189,7 @@ export async function planTable(
     const table = `${spec.schema}.${spec.table}`
     throw new PartitionError(
       'PARTITION_LOCK_TIMEOUT',
-      `${table}: a partition stayed locked by another session past lock_timeout (${timeout}) while maintenance read it; the next run tries again`,
+      `${table}: a partition stayed locked by another session past lock_timeout (${options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS} ms) while maintenance read it; the next run tries again`,
       { cause: error, context: { table } },
     )
   }

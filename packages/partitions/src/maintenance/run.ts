@@ -30,11 +30,11 @@ export interface RunOptions extends PlanOptions {
   /** Tries of a statement that hit the lock timeout (or a deadlock), before its step is given up. Default 20. */
   readonly attempts?: number
   /** Wait before the first retry; it doubles (with jitter), up to 5 s. Default 100 ms. */
-  readonly retryDelayMs?: number
-  /** How long a runner's lease on a table lasts; renewed before every step. Default 2 min. */
-  readonly leaseMs?: number
+  readonly retryDelayMs?: number | string
+  /** How long a runner's lease on a table lasts (at least 1 ms); renewed before every step. Default 2 min. */
+  readonly leaseMs?: number | string
   /** Wait up to this long for another runner's lease on a table, instead of skipping it. Default 0. */
-  readonly waitMs?: number
+  readonly waitMs?: number | string
   /** Apply a retention that keeps less (or drops what it kept) than at the last run. Default false. */
   readonly acceptSpecChanges?: boolean
   /** Hooks for maintenance events (one object or several). */

@@ -6,8 +6,8 @@ import { type RunOptions, runMaintenance } from './run.js'
 
 /** Options of {@link startMaintenance}: a period, and what each run gets. */
 export interface ScheduleOptions extends Omit<RunOptions, 'now'> {
-  /** Time between the end of one run and the start of the next. Default 1 hour. */
-  readonly intervalMs?: number
+  /** Time between the end of one run and the start of the next (at least 1 ms). Default 1 hour. */
+  readonly intervalMs?: number | string
 }
 
 /** Periodic maintenance, from {@link startMaintenance}. */

@@ -10,6 +10,9 @@ import type { PlanOptions } from './plan.js'
  */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 120_000
 
+/** Maintenance's `lock_timeout` when none is given: 100 ms, short enough for OLTP traffic. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 100
+
 /** Server settings, as name and value. */
 export type Settings = ReadonlyArray<readonly [name: string, value: string]>
 
@@ -25,21 +28,12 @@ export type Settings = ReadonlyArray<readonly [name: string, value: string]>
  * ```
  */
 export function maintenanceSettings(options: Checked<PlanOptions>, lock = true): Settings {
-  const { statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS } = options
+  const {
+    statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
+  } = options
   const statement = ['statement_timeout', String(statementTimeoutMs)] as const
-  return lock ? [statement, ['lock_timeout', lockTimeout(options)]] : [statement]
-}
-
-/**
- * The `lock_timeout` setting of `options`, e.g. `'100ms'`.
- *
- * @example
- * ```ts
- * lockTimeout({ lockTimeoutMs: 250 }) // '250ms'
- * ```
- */
-export function lockTimeout({ lockTimeoutMs = 100 }: PlanOptions): string {
-  return `${Math.max(1, Math.trunc(lockTimeoutMs))}ms`
+  return lock ? [statement, ['lock_timeout', `${lockTimeoutMs}ms`]] : [statement]
 }
 
 /**

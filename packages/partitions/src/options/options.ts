@@ -1,4 +1,4 @@
-import { durationOption, MAX_TIMER_MS, parseOptions } from '@sluice/core/internal'
+import { durationOption, MAX_TIMER_MS, parseOptions, TIMER_DURATION } from '@sluice/core/internal'
 import { z } from 'zod'
 import type { CreateOptions } from '../maintenance/create-table.js'
 import type { PlanOptions } from '../maintenance/plan.js'
@@ -6,12 +6,12 @@ import type { RunOptions } from '../maintenance/run.js'
 import type { ScheduleOptions } from '../maintenance/schedule.js'
 import { indexSchema, retentionSchema, specSchema } from '../spec/spec-schema.js'
 
-const milliseconds = (min: number) =>
-  z
-    .number({ error: 'must be a number of milliseconds' })
-    .refine((value) => Number.isFinite(value) && value >= min, {
-      error: `must be a number of milliseconds, ${min} or more`,
-    })
+// Durations follow core's one rule (durationOption): whole milliseconds or a string with a
+// unit ('250ms', '30s'), up to the longest a timer (and PostgreSQL's timeouts) can hold.
+// 0 is allowed where it means "none" or "at once"; never for lock_timeout, where it would
+// mean waiting forever, nor for a lease or a period.
+const orNone = durationOption({ min: 0, max: MAX_TIMER_MS })
+const timer = durationOption(TIMER_DURATION)
 const count = z
   .number({ error: 'must be a whole number' })
   .int({ error: 'must be a whole number' })
@@ -25,17 +25,16 @@ const planning = {
     error: "must be 'none', 'session' or 'transaction'",
   }),
   defaultScanRows: z.number({ error: 'must be a number of rows' }).min(0),
-  lockTimeoutMs: milliseconds(1),
-  // 0: none; at most what PostgreSQL's statement_timeout (and a timer) can hold.
-  statementTimeoutMs: durationOption({ min: 0, max: MAX_TIMER_MS }),
+  lockTimeoutMs: timer,
+  statementTimeoutMs: orNone,
   maxPartitionsPerRun: count,
 }
 const running = {
   ...planning,
   attempts: count,
-  retryDelayMs: milliseconds(0),
-  leaseMs: milliseconds(1),
-  waitMs: milliseconds(0),
+  retryDelayMs: orNone,
+  leaseMs: timer,
+  waitMs: orNone,
   acceptSpecChanges: flag,
   // Hook objects are checked where they are subscribed (core's hookChannels).
   instrumentation: z.custom<RunOptions['instrumentation']>(
@@ -48,7 +47,7 @@ const running = {
 const shapes = {
   planMaintenance: { now, ...planning },
   runMaintenance: { now, ...running },
-  startMaintenance: { ...running, intervalMs: milliseconds(1) },
+  startMaintenance: { ...running, intervalMs: timer },
   createPartitionedTable: {
     now,
     ...running,
@@ -108,10 +107,12 @@ export const MISPLACED: Readonly<Record<string, string>> = {
 }
 
 /**
- * Options as {@link checkOptions} returns them: a duration given with a unit (`'10m'`) is
- * read as milliseconds.
+ * Options as {@link checkOptions} returns them: every duration (each `...Ms` option) in
+ * milliseconds, one given with a unit (`'10m'`) read as 600000.
  */
-export type Checked<T> = Omit<T, 'statementTimeoutMs'> & { readonly statementTimeoutMs?: number }
+export type Checked<T> = {
+  readonly [K in keyof T]: K extends `${string}Ms` ? Exclude<T[K], string> : T[K]
+}
 
 /**
  * Checks the options given to an entry point: each value's type, and no unknown key (a key
