@@ -105,7 +105,7 @@ export interface LockRow {
 }
 
 /**
- * Every relation lock of `db`'s database held or awaited by another session, now: what the
+ * Every relation lock of the client's database held or awaited by another session, now: what the
  * server saw, not what the test timed. Run it on a direct client (`directUrl`): through
  * PgBouncer it could queue behind the very traffic it watches.
  */

@@ -182,8 +182,9 @@ export async function conservation(
   // lock_timeout for its own lock (here: comments, held by a test's holder) before the
   // transaction ends; a killed runner's backend, its client gone (PgBouncer closes its server
   // connection too), ends the same way, within lock_timeout of its wait's start, and exits.
-  // So about 2 x lock_timeout plus the switch's own work, well inside the issue's generous
-  // 4 x lock_timeout. The lease does not enter it: the next runner waits for a dead runner's
+  // So about 2 x lock_timeout plus the switch's own work, inside the issue's generous
+  // 4 x lock_timeout. That work is not bounded by any setting: tens of ms, but under full CPU
+  // load a switch held the parent 746 ms (its run's longestLockMs) and an insert waited 703 ms. The lease does not enter it: the next runner waits for a dead runner's
   // lease holding no lock. The time an insert took as the client measured it also holds its
   // wait for a server connection in PgBouncer (bounded by query_wait_timeout, beyond which the
   // insert fails and `failures` shows it) and this process's own stalls on two shared cores:
