@@ -87,6 +87,9 @@ describe('stampede protection across processes (one Redis)', () => {
     const lockTimeoutMs = 1500
     const args = { redisUrl: sharedRedisUrl(), namespace, calls: 100, lockTimeoutMs }
     const holder = startChild({ ...args, hang: true })
+    // Started first (a loaded machine can take many seconds to start a TypeScript child), then
+    // loading: the wait for its loader's run is not the wait for its start.
+    await holder.issued
     await untilRuns(namespace, 1)
     const waiters = [startChild({ ...args, hang: false }), startChild({ ...args, hang: false })]
     await Promise.all(waiters.map((w) => w.issued))
