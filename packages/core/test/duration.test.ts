@@ -18,8 +18,8 @@ describe('durationOption', () => {
 
   it('takes milliseconds or a string with a unit, and fills the default', () => {
     const ms = (input: unknown) => parseOptions(schema, { waitMs: input }).waitMs
-    expect([250, '250', '250ms', '2s', ' 2 s ', '1.5s', '5m', '1h'].map(ms)).toEqual([
-      250, 250, 250, 2000, 2000, 1500, 300_000, 3_600_000,
+    expect([250, '250', '250ms', '2s', ' 2 s ', '1.5s', '1.1s', '5m', '1h'].map(ms)).toEqual([
+      250, 250, 250, 2000, 2000, 1500, 1100, 300_000, 3_600_000,
     ])
     expect(parseOptions(schema, {}).waitMs).toBe(1000)
   })
@@ -31,6 +31,9 @@ describe('durationOption', () => {
     [Number.NaN, 'must be a duration'],
     [Number.POSITIVE_INFINITY, 'must be a duration'],
     [1.5, 'must be a whole number of milliseconds'],
+    // A string is held to the same rule as a number: it was rounded before.
+    ['1.5ms', 'must be a whole number of milliseconds'],
+    ['1.0005s', 'must be a whole number of milliseconds'],
     ['2d', 'must be a duration'],
     ['soon', 'must be a duration'],
     ['', 'must be a duration'],

@@ -12,7 +12,11 @@ function parseDuration(input: unknown): number | undefined {
   if (typeof input !== 'string') return undefined
   const match = DURATION.exec(input.trim())
   if (!match) return undefined
-  return Math.round(Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1))
+  const ms = Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1)
+  // '1.1s' is 1100.0000000000002 in floating point: whole up to that error, else fractional
+  // ('1.5ms', '1.0005s'), which readDuration refuses as it refuses the number 1.5.
+  const whole = Math.round(ms)
+  return Math.abs(ms - whole) < 1e-6 ? whole : ms
 }
 
 /** Bounds of one duration option, in milliseconds. */
