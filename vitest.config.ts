@@ -32,16 +32,6 @@ const engines = [
   { name: 'pg18', engine: 'embedded' },
 ] as const
 
-/**
- * Fault workloads that run on PostgreSQL 15 direct only, each for a stated reason:
- * - the router's faulty-replica workload (open in issue 11). Its read bound now holds in the
- *   production profile (session 9: 3 prod runs, every read within it once the test process's
- *   own measured stalls are taken out), but in 1 of 3 prod runs the latency case could not
- *   start: after the blackhole case restored the link to replica-1's PgBouncer, a new
- *   RoutedDatabase's checks of replica-1 failed with ECONNRESET for 30 s. Not yet explained.
- */
-const DIRECT_ONLY = ['test/faults/faulty-replica.test.ts']
-
 const packageProject = (pkg: string, name: string, env: Record<string, string>) => ({
   extends: true as const,
   test: {
@@ -50,7 +40,7 @@ const packageProject = (pkg: string, name: string, env: Record<string, string>) 
     include: ['test/**/*.test.ts'],
     // Long fault workloads (test/faults/) run on PostgreSQL 15, directly and in the production
     // profile; not on 18.
-    exclude: name === 'pg18' ? ['test/faults/**'] : name === 'prod' ? DIRECT_ONLY : [],
+    exclude: name === 'pg18' ? ['test/faults/**'] : [],
     globalSetup: ['test/global-setup.ts'],
     env,
   },

@@ -262,10 +262,15 @@ describe.each(VIAS)('replica-specific failures (%s)', (via) => {
     await expect(
       database.db.selectNoFrom(sql`pg_sleep(5)`.as('slept')).execute(),
     ).rejects.toMatchObject({ code: 'STATEMENT_TIMEOUT' })
-    // One read, on replica-1: a retry would have doubled the user's bound on the statement.
-    expect(recorder.events.map(({ target, reason }) => `${target} ${reason}`)).toEqual([
-      'replica-1 read',
-    ])
+    // The server's timeout is final: a retry would have doubled the user's bound on the
+    // statement. (A retry for the client-side deadline, DEADLINE_EXCEEDED, is still one: on a
+    // loaded machine the server's 57014 can come later than the grace behind it.)
+    expect(recorder.events[0]).toMatchObject({ target: 'replica-1', reason: 'read' })
+    const retriedFor = recorder.events
+      .filter((event) => event.reason === 'retry')
+      .map((event) => (event.error as { code?: string } | undefined)?.code)
+    expect(retriedFor).not.toContain('STATEMENT_TIMEOUT')
+    expect(retriedFor).not.toContain('57014')
   })
 
   test('a read a replica refuses for a privilege it has not replayed yet (42501) runs on the primary', async () => {

@@ -1,9 +1,10 @@
-import type { ReplicaServer } from '@sluice/testing'
+import type { PgBouncer, ReplicaServer } from '@sluice/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   type DB,
   preferring,
+  readPort,
   startTestCluster,
   type TestCluster,
   testRoutedDatabase,
@@ -66,6 +67,53 @@ describe('a replica restarted between two lag checks', () => {
         expect(servers.labelOf((rows[0] as { port: number }).port)).not.toBe('replica-1')
       }
     } finally {
+      await database.close()
+    }
+  })
+})
+
+// PgBouncer 1.18 (this machine's) can exit on a FATAL in its cancel handling, and a user's can
+// crash or be restarted too: nothing listens on its port until it is back.
+describe("a replica's PgBouncer that exits and is started again", () => {
+  let servers: TestCluster
+
+  beforeAll(async () => {
+    servers = await startTestCluster('pgbouncer')
+  })
+
+  afterAll(async () => {
+    await servers?.stop()
+  })
+
+  test('costs no read; reads return to the replica once a check reaches it again', async () => {
+    const database = testRoutedDatabase<DB>(servers.config(), {
+      lagCheckIntervalMs: 100,
+      retryDelayMs: 100,
+      maxRetryDelayMs: 500,
+      strategy: preferring('replica-1'),
+    })
+    const bouncer = servers.bouncers[1] as PgBouncer
+    const reads = async (n: number) => {
+      const labels: string[] = []
+      for (let read = 0; read < n; read++) labels.push(servers.labelOf(await readPort(database.db)))
+      return labels
+    }
+    try {
+      await waitFor(async () => database.replicas().every((replica) => replica.status === 'up'))
+      expect(await reads(5)).toEqual(Array(5).fill('replica-1'))
+      await bouncer.kill()
+      expect(bouncer.running).toBe(false)
+      // The pooled connections to it are dead: no read fails, none is served by replica-1.
+      expect(await reads(20)).not.toContain('replica-1')
+      await waitFor(async () => database.replicas()[0]?.status === 'down', {
+        what: 'replica-1 to be marked down',
+      })
+      await bouncer.start()
+      await waitFor(async () => (await reads(1))[0] === 'replica-1', {
+        what: 'reads to return to replica-1 once its PgBouncer is back',
+      })
+    } finally {
+      await bouncer.start()
       await database.close()
     }
   })

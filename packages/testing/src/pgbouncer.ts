@@ -76,6 +76,20 @@ export class PgBouncer {
     )
   }
 
+  /**
+   * False once PgBouncer has exited: stopped, killed, or crashed on its own (PgBouncer 1.18
+   * exits on a FATAL in its cancel handling, fixed in 1.19 and 1.20.1), after which nothing
+   * listens on its port.
+   */
+  get running(): boolean {
+    return this.#server.running
+  }
+
+  /** The end of PgBouncer's log: where a FATAL that ended it is. */
+  logTail(lines = 20): string {
+    return this.#server.logTail(lines)
+  }
+
   /** Whether {@link freeze} stopped it. */
   get frozen(): boolean {
     const pid = this.#server.pid

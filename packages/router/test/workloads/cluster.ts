@@ -70,7 +70,12 @@ export function useWorkloadCluster(options: WorkloadClusterOptions = {}): Worklo
         () => {
           const states = database.replicas()
           if (states.every((replica) => replica.status === 'up')) return true
-          throw new Error(`replicas: ${JSON.stringify(states)}`)
+          // A PgBouncer that exited (1.18 crashes on a FATAL) refuses every connection: through
+          // a fault proxy, which passes the refusal on as a reset, the router sees ECONNRESET.
+          const exited = running()
+            .bouncers.filter((bouncer) => !bouncer.running)
+            .map((bouncer) => `pgbouncer on ${bouncer.port} exited:\n${bouncer.logTail()}`)
+          throw new Error(`replicas: ${JSON.stringify(states)}${['', ...exited].join('\n')}`)
         },
         { what: 'every replica to be up' },
       )
