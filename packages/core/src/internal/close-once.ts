@@ -12,8 +12,8 @@ import { withDeadline } from './deadline.js'
  * @example
  * ```ts
  * const close = closeOnce(
- *   (timeoutMs) => driver.drain(timeoutMs).then(() => driver.destroy()),
- *   () => void driver.destroy(),
+ *   (timeoutMs) => withDeadline(pool.end(), timeoutMs, () => undefined),
+ *   () => void pool.end(),
  * )
  * await close(2000)
  * ```
