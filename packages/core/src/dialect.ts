@@ -9,6 +9,7 @@ import { SluiceDriver } from './driver/sluice-driver.js'
 import { ConfigError } from './errors/errors.js'
 import { checkTarget, type HealthReport, healthReport } from './health.js'
 import type { Instrumentation } from './instrumentation/events.js'
+import { closeOnce } from './internal/close-once.js'
 import { timeoutOption } from './internal/timeout-option.js'
 import { createPool } from './pool/create-pool.js'
 import { checkReady, type ReadyOptions } from './ready.js'
@@ -103,7 +104,10 @@ export function sluiceDialect(
     instrumentation,
     afterCommit,
   })
-  let closing: Promise<void> | undefined
+  const closeWithin = closeOnce(
+    (timeoutMs) => driver.drain(timeoutMs).then(() => driver.destroy()),
+    () => void driver.destroy(),
+  )
   let used = false
   return {
     ...postgresDialect(() => {
@@ -122,9 +126,8 @@ export function sluiceDialect(
     health: async () => healthReport([await checkTarget(pool, target, 'primary')]),
     ready: (readyOptions) => checkReady([{ pool, target, role: 'primary' }], readyOptions),
     close: async (closeOptions = {}) => {
-      const timeoutMs = timeoutOption('timeoutMs', closeOptions.timeoutMs, 10_000)
-      closing ??= driver.drain(timeoutMs).then(() => driver.destroy())
-      return closing
+      // Each call keeps its own budget, also while an earlier close() with a longer one runs.
+      return closeWithin(timeoutOption('timeoutMs', closeOptions.timeoutMs, 10_000))
     },
   }
 }

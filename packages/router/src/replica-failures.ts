@@ -1,4 +1,4 @@
-import { ConnectionError, PoolTimeoutError } from '@sluice/core'
+import { ConnectionError, PoolTimeoutError, StatementTimeoutError } from '@sluice/core'
 import { isDatabaseError } from '@sluice/core/internal'
 
 /**
@@ -11,9 +11,25 @@ import { isDatabaseError } from '@sluice/core/internal'
  *   statement names, or refuses a privilege: it may not have replayed the migration or GRANT
  *   yet. The primary answers for the catalog: retry there (its error, if it fails too, is the
  *   caller's).
+ * - `standby-timeout`: the read ran into its statement timeout on a standby. Replay there may
+ *   hold a lock the read waits for (the primary's DDL or VACUUM truncation replayed behind a
+ *   long read of the table): the other replicas replay the same record, so retry once, on the
+ *   primary only. A read slow everywhere then costs two timeouts, never three, and the
+ *   primary's `STATEMENT_TIMEOUT` is the caller's.
+ * - `standby-unsupported`: the standby refused what it does not support (0A000), for a read a
+ *   serializable snapshot: the database's or role's `default_transaction_isolation` is
+ *   `serializable` and this session could not be told otherwise (behind PgBouncer). Every
+ *   standby refuses it: retry on the primary (a feature no server supports fails there, one
+ *   round trip later).
  * - `undefined`: the statement itself failed; any server would say the same.
  */
-export type FailureKind = 'replica' | 'standby-write' | 'behind' | undefined
+export type FailureKind =
+  | 'replica'
+  | 'standby-write'
+  | 'behind'
+  | 'standby-timeout'
+  | 'standby-unsupported'
+  | undefined
 
 // Only for SQLSTATEs that mean many things (55000 "object not in prerequisite state", e.g.
 // currval before nextval; XX000, any internal error): the text says it is the standby
@@ -51,9 +67,10 @@ const REPLICA_SPECIFIC: ReadonlySet<string> = new Set([
 // Not replica-specific, so never retried:
 // - 53400 configuration_limit_exceeded (temp_file_limit, max_locks_per_transaction): a limit
 //   the statement itself exceeds, on any server configured alike; a retry multiplies its cost.
-// - 57014 query_canceled: a statement_timeout (the user's bound on the statement: a retry
-//   would double it) or a pg_cancel_backend (someone meant to stop it). The router's own
-//   deadline is a ConnectionError `DEADLINE_EXCEEDED`, retried as any unreachable server is.
+// - 57014 query_canceled by a pg_cancel_backend (someone meant to stop it). One that ran for
+//   its statement_timeout is a `StatementTimeoutError` (core tells them apart by the time it
+//   ran), retried once on the primary (`standby-timeout`). The router's own deadline is a
+//   ConnectionError `DEADLINE_EXCEEDED`, retried as any unreachable server is.
 // - 42501 insufficient_privilege goes to the primary as `behind` (below): privileges are
 //   catalog rows replayed from it, and a replica that has not replayed a GRANT yet refuses
 //   what the primary allows.
@@ -71,8 +88,10 @@ const BEHIND = new Set(['42P01', '42703', '42883', '42704', '3F000', '42501'])
  * (read-only transaction) is a write rejection, and so are 55000 "recovery is in progress"
  * and XX000 "cannot assign ... during recovery"; an undefined table, column, function, type or
  * schema (42P01, 42703, 42883, 42704, 3F000) or a missing privilege (42501) is a replica
- * behind the primary's catalog. Anything else, 57014 (a statement timeout or cancel) and 53400
- * included, is the statement's own failure.
+ * behind the primary's catalog. A statement timeout (`StatementTimeoutError`) is
+ * `standby-timeout`, 0A000 (a refused serializable snapshot) `standby-unsupported`. Anything
+ * else, a cancel (57014 sooner than the timeout) and 53400 included, is the statement's own
+ * failure.
  *
  * @example
  * ```ts
@@ -81,7 +100,9 @@ const BEHIND = new Set(['42P01', '42703', '42883', '42704', '3F000', '42501'])
  */
 export function failureKind(error: unknown): FailureKind {
   if (error instanceof ConnectionError || error instanceof PoolTimeoutError) return 'replica'
+  if (error instanceof StatementTimeoutError) return 'standby-timeout'
   if (!isDatabaseError(error)) return undefined
+  if (error.code === '0A000') return 'standby-unsupported'
   if (REPLICA_SPECIFIC.has(error.code)) return 'replica'
   if (BEHIND.has(error.code)) return 'behind'
   if (error.code === '25006') return 'standby-write'

@@ -363,12 +363,14 @@ export class RoutingConnection implements DatabaseConnection {
             router.learnWrite(query, error)
             return await onRejectedWrite(query)
           }
-          if (kind !== 'replica' && kind !== 'behind') throw error
+          if (kind === undefined || kind === 'standby-write') throw error
           // A replica that cannot be reached (or answers nothing in time) is marked down until
           // the monitor sees it back; a jammed pool or a recovery conflict only skips it here.
           if (error instanceof ConnectionError) (node as ReplicaNode).failed(error)
-          // One behind the schema goes straight to the primary: the others may be behind too.
-          if (kind === 'behind') excluded = ALL_REPLICAS
+          // One behind the schema, one whose replay holds a lock the read waits for, one that
+          // refuses serializable: straight to the primary, once (the others replay the same WAL
+          // and have the same settings).
+          if (kind !== 'replica') excluded = ALL_REPLICAS
           failure = error
         }
         excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(node as ReplicaNode)

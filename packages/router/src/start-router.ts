@@ -9,11 +9,11 @@ import {
 import {
   checkReady,
   checkTarget,
+  closeOnce,
   healthReport,
   optionsObject,
   postgresDialect,
   timeoutOption,
-  withDeadline,
 } from '@sluice/core/internal'
 import type { Dialect } from 'kysely'
 import { ConsistencyScopes } from './consistency.js'
@@ -124,32 +124,27 @@ export function startRouter(config: SluiceConfig, options: RoutedDialectOptions)
   )
   const router = new Router(primary, replicas, scopes, monitor, resolved)
   const nodes = [primary, ...replicas]
-  let closing: Promise<void> | undefined
+  // One budget for every step: a frozen server must not stretch close() past it. Past the
+  // budget, running statements are cut off and the pools end in the background; each caller
+  // keeps its own budget, also while an earlier close() with a longer one runs.
+  const closeWithin = closeOnce(
+    async (timeoutMs) => {
+      router.closed = true
+      const deadline = performance.now() + timeoutMs
+      const left = () => Math.max(0, deadline - performance.now())
+      await Promise.all([monitor.stop(left()), ...nodes.map((node) => node.driver.drain(left()))])
+      await Promise.all(nodes.map((node) => node.end()))
+    },
+    () => {
+      for (const node of nodes) void node.end()
+    },
+  )
   const close = (options: CloseOptions = {}) => {
-    let timeoutMs: number
     try {
-      timeoutMs = timeoutOption('timeoutMs', options.timeoutMs, 10_000)
+      return closeWithin(timeoutOption('timeoutMs', options.timeoutMs, 10_000))
     } catch (error) {
       return Promise.reject(error)
     }
-    const cutOff = () => {
-      for (const node of nodes) void node.end()
-    }
-    closing ??= (async () => {
-      router.closed = true
-      // One budget for every step: a frozen server must not stretch close() past it. Past the
-      // budget, running statements are cut off and the pools end in the background.
-      const deadline = performance.now() + timeoutMs
-      const left = () => Math.max(0, deadline - performance.now())
-      const graceful = (async () => {
-        await Promise.all([monitor.stop(left()), ...nodes.map((node) => node.driver.drain(left()))])
-        await Promise.all(nodes.map((node) => node.end()))
-      })()
-      await withDeadline(graceful, timeoutMs, cutOff)
-    })()
-    // Each caller's budget holds, also when a close with a longer one is under way (Kysely's
-    // `db.destroy()` closes with the default 10 s): past it, running statements are cut off.
-    return withDeadline(closing, timeoutMs, cutOff)
   }
   const dialect = (primaryOnly: boolean): Dialect =>
     postgresDialect(() => new RoutingDriver(router, primaryOnly, () => close()))

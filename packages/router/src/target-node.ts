@@ -65,6 +65,30 @@ export class TargetNode {
   }
 }
 
+/** Startup-option text (backslash-escaped space) of the highest isolation a standby gives. */
+const CAPPED_ISOLATION = 'repeatable\\ read'
+
+/**
+ * A replica's target with `default_transaction_isolation = 'repeatable read'` for its sessions
+ * (its pool's and its monitor's). A standby gives repeatable read at most: with `serializable`
+ * as the database's or role's default (SSI on the primary), every new session on a standby
+ * fails its first statement (0A000). A read-only snapshot on a standby is as consistent as a
+ * serializable one is for a read outside a read-write transaction. A single statement sees
+ * one snapshot under read committed too, so reads outside a transaction are unchanged; a
+ * read-only transaction on a replica without an isolation level of its own sees one snapshot
+ * throughout (an explicit level, `setIsolationLevel('read committed')`, still wins). Sent as
+ * a startup option, so directly only: PgBouncer rejects startup options, and there a read the
+ * standby refuses goes to the primary.
+ */
+function standbySessions(target: TargetConfig): TargetConfig {
+  const own = target.server.options
+  return withTargetSettings(target, {
+    server: {
+      options: `${own === undefined ? '' : `${own} `}-c default_transaction_isolation=${CAPPED_ISOLATION}`,
+    },
+  })
+}
+
 /** A replica: a {@link TargetNode} with the state the monitor and the read path keep. */
 export class ReplicaNode extends TargetNode {
   readonly state: MutableReplicaState
@@ -84,7 +108,7 @@ export class ReplicaNode extends TargetNode {
   readonly #options: ResolvedRouterOptions
 
   constructor(target: TargetConfig, options: ResolvedRouterOptions) {
-    super(target, 'replica', options)
+    super(standbySessions(target), 'replica', options)
     this.#options = options
     this.state = {
       label: target.label,

@@ -52,6 +52,7 @@ export {
 } from '../peers/peer-versions.js'
 export { withStatementTimeout } from '../pool/statement-timeout-scope.js'
 export { checkReady, type ReadyTarget } from '../ready.js'
+export { closeOnce } from './close-once.js'
 export { MAX_TIMER_MS, withDeadline } from './deadline.js'
 export { queryWithin } from './query-within.js'
 export { timeoutOption } from './timeout-option.js'
