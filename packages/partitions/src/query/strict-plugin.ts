@@ -1,6 +1,7 @@
 import { qualifiedName, queryTargets } from '@sluice/core/internal'
 import type {
   KyselyPlugin,
+  OperationNode,
   PluginTransformQueryArgs,
   PluginTransformResultArgs,
   QueryResult,
@@ -18,7 +19,8 @@ type AnyNode = { readonly kind?: string; readonly [key: string]: unknown }
  * the table's own key (`=`, `<`, `<=`, `>`, `>=`, `in`, `between`, or
  * {@link partitionRange}) with a value, where an OR prunes only if each side does. `key is
  * not null`, `key > x or other = 1`, or another table's column of the same name do not
- * prune, so they are rejected. Opt in per Kysely instance with `db.withPlugin(...)`.
+ * prune, so they are rejected. Every query of the statement is checked: CTEs, subqueries,
+ * UNION arms, `INSERT ... SELECT`, `UPDATE ... FROM`, `DELETE ... USING` and `MERGE`. Opt in per Kysely instance with `db.withPlugin(...)`.
  *
  * @example
  * ```ts
@@ -42,8 +44,14 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
   }
 
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
-    const root = node as unknown as AnyNode
-    const tables = queryTargets(node)
+    // Every query of the statement: a CTE, a subquery, a UNION's arm or an INSERT ... SELECT
+    // scans its tables as the root does.
+    for (const query of queriesIn(node as unknown as AnyNode)) this.#check(query)
+    return node
+  }
+
+  #check(query: AnyNode): void {
+    const tables = queryTargets(targetsNode(query) as unknown as OperationNode)
     for (const { table, alias, on } of tables) {
       const key = this.#keys.get(table)
       if (!key) continue
@@ -52,7 +60,7 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
         names: new Set([alias ?? table.split('.').at(-1) ?? table, table]),
         alone: tables.length === 1,
       }
-      const where = (root.where as AnyNode | undefined)?.where as AnyNode | undefined
+      const where = (query.where as AnyNode | undefined)?.where as AnyNode | undefined
       if (!prunes(where, scope) && !prunes(on as AnyNode | undefined, scope)) {
         throw new PartitionError(
           'PARTITION_KEY_REQUIRED',
@@ -60,7 +68,6 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
         )
       }
     }
-    return node
   }
 
   async transformResult({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
@@ -74,6 +81,40 @@ interface Scope {
   readonly names: ReadonlySet<string>
   /** The only table of the query: an unqualified column is its own. */
   readonly alone: boolean
+}
+
+const QUERIES = new Set(['SelectQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode'])
+
+/** Each query node in `node`'s tree, the root included. */
+function queriesIn(node: unknown, found: AnyNode[] = []): AnyNode[] {
+  if (Array.isArray(node)) {
+    for (const child of node) queriesIn(child, found)
+  } else if (node !== null && typeof node === 'object') {
+    if (QUERIES.has((node as AnyNode).kind ?? '')) found.push(node as AnyNode)
+    for (const child of Object.values(node)) queriesIn(child, found)
+  }
+  return found
+}
+
+/**
+ * `query` as a node whose FROM and joins list every table it scans, for `queryTargets`:
+ * an UPDATE's FROM, a DELETE's USING, a MERGE's target and source (both under its ON).
+ */
+function targetsNode(query: AnyNode): AnyNode {
+  const joins = (query.joins as AnyNode[] | undefined) ?? []
+  if (query.kind === 'UpdateQueryNode' && query.from) {
+    const froms = (query.from as AnyNode).froms as AnyNode[]
+    return { ...query, joins: [...froms.map((table) => ({ table })), ...joins] }
+  }
+  if (query.kind === 'DeleteQueryNode' && query.using) {
+    const using = (query.using as AnyNode).tables as AnyNode[]
+    return { ...query, joins: [...using.map((table) => ({ table })), ...joins] }
+  }
+  if (query.kind === 'MergeQueryNode') {
+    const using = query.using as AnyNode
+    return { kind: 'SelectQueryNode', joins: [{ table: query.into, on: using.on }, using] }
+  }
+  return query
 }
 
 const PRUNING = new Set(['=', '<', '<=', '>', '>=', 'in', 'between', 'between symmetric'])

@@ -33,6 +33,10 @@ const qualifiedName = (what: string, maxBytes: number) =>
       return { schema: schema ?? 'public', table }
     })
 
+/** Planning walks every premade range: a mistyped premake must not make it run for hours. */
+const MAX_PREMAKE = 1000
+const MAX_KEEP_YEARS = 1000
+
 const keep = z.union([
   z.number().int().positive({ error: 'must be a positive whole number of intervals' }),
   z.string().regex(/^\s*\d+\s*(day|week|month|quarter|year)s?\s*$/, {
@@ -61,7 +65,12 @@ export const specSchema = z
     table: qualifiedName('table', 53),
     column: identifier('column'),
     interval: z.enum(INTERVALS, { error: `interval must be one of ${INTERVALS.join(', ')}` }),
-    premake: z.number().int().min(1, { error: 'premake must be at least 1' }).default(4),
+    premake: z
+      .number()
+      .int()
+      .min(1, { error: 'premake must be at least 1' })
+      .max(MAX_PREMAKE, { error: `premake must be at most ${MAX_PREMAKE}` })
+      .default(4),
     retention: retentionSchema.optional(),
     timeZone: z
       .string()
@@ -95,6 +104,14 @@ export const specSchema = z
         code: 'custom',
         path: ['retention', 'keep'],
         message: `must be at least one ${spec.interval}`,
+      })
+    }
+    // Past this the cutoff leaves the dates JavaScript and PostgreSQL can hold.
+    if (count * MIN_DAYS[unit] > MAX_KEEP_YEARS * 365) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'keep'],
+        message: `must be at most ${MAX_KEEP_YEARS} years`,
       })
     }
   })
