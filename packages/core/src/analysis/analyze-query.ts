@@ -95,45 +95,33 @@ export function analyzeQuery(root: RootOperationNode, sql: string): QueryAnalysi
   const raw: string[] = []
   let nestedWrite = false
   let locking = false
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item)
-      return
-    }
-    if (value === null || typeof value !== 'object') return
-    const node = value as AnyNode
+  forEachNode(root, (node) => {
     switch (node.kind) {
-      case undefined:
-        break
       case 'TableNode':
         tables.add(qualifiedName(node.table))
-        return
+        return false
       case 'CommonTableExpressionNameNode':
         cteNames.add(qualifiedName((node.table as AnyNode).table))
-        return
+        return false
       case 'SelectModifierNode':
         if (LOCKS.has(node.modifier as string)) locking = true
-        break
+        return true
       case 'FunctionNode':
         functions.add(baseName(node.func as string))
-        break
+        return true
       case 'RawNode':
         raw.push((node.sqlFragments as readonly string[]).join(' '))
-        break
-      default: {
-        if (VALUE_NODES.has(node.kind)) return
-        const target = WRITE_TARGETS[node.kind]?.(node)
-        if (target === undefined) break
-        if (node !== root) nestedWrite = true
-        for (const table of [target].flat()) {
-          const named = unalias(table)
-          if (named?.kind === 'TableNode') writes.add(qualifiedName(named.table))
-        }
-      }
+        return true
     }
-    for (const key in node) if (key !== 'kind') visit(node[key])
-  }
-  visit(root)
+    const target = WRITE_TARGETS[node.kind]?.(node)
+    if (target === undefined) return true
+    if (node !== root) nestedWrite = true
+    for (const table of [target].flat()) {
+      const named = unalias(table)
+      if (named?.kind === 'TableNode') writes.add(qualifiedName(named.table))
+    }
+    return true
+  })
   const real = (name: string) => !cteNames.has(name)
   return Object.freeze({
     operation: OPERATIONS[root.kind] ?? firstKeyword(sql),
@@ -145,6 +133,41 @@ export function analyzeQuery(root: RootOperationNode, sql: string): QueryAnalysi
     functions: Object.freeze([...functions].sort()),
     raw: Object.freeze(raw),
   })
+}
+
+/**
+ * A node of Kysely's operation tree, read reflectively.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
+ */
+export type TreeNode = { readonly kind: string; readonly [key: string]: unknown }
+
+/**
+ * Calls `visit` for every node of an operation tree, parents before children, the root
+ * included; `visit` returns false to skip a node's children. Parameter values are never
+ * walked (a 1 MB buffer is a value, not SQL). The one walk of Kysely's trees in Sluice.
+ *
+ * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
+ * @example
+ * ```ts
+ * const kinds = new Set<string>()
+ * forEachNode(db.selectFrom('users').selectAll().compile().query, (node) => kinds.add(node.kind).size > 0)
+ * ```
+ */
+export function forEachNode(root: unknown, visit: (node: TreeNode) => boolean): void {
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item)
+      return
+    }
+    if (value === null || typeof value !== 'object') return
+    const node = value as AnyNode
+    if (node.kind !== undefined) {
+      if (VALUE_NODES.has(node.kind) || !visit(node as TreeNode)) return
+    }
+    for (const key in node) if (key !== 'kind') walk(node[key])
+  }
+  walk(root)
 }
 
 const shapes = new ShapeCache<QueryAnalysis>()

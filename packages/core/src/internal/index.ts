@@ -10,10 +10,12 @@ export {
   analyzeQuery,
   baseName,
   cachedAnalysis,
+  forEachNode,
   type QueryAnalysis,
   type QueryTarget,
   qualifiedName,
   queryTargets,
+  type TreeNode,
 } from '../analysis/analyze-query.js'
 export {
   dialectOptions,

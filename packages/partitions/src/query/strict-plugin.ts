@@ -1,4 +1,4 @@
-import { qualifiedName, queryTargets } from '@sluice/core/internal'
+import { forEachNode, qualifiedName, queryTargets } from '@sluice/core/internal'
 import type {
   KyselyPlugin,
   OperationNode,
@@ -86,13 +86,12 @@ interface Scope {
 const QUERIES = new Set(['SelectQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode'])
 
 /** Each query node in `node`'s tree, the root included. */
-function queriesIn(node: unknown, found: AnyNode[] = []): AnyNode[] {
-  if (Array.isArray(node)) {
-    for (const child of node) queriesIn(child, found)
-  } else if (node !== null && typeof node === 'object') {
-    if (QUERIES.has((node as AnyNode).kind ?? '')) found.push(node as AnyNode)
-    for (const child of Object.values(node)) queriesIn(child, found)
-  }
+function queriesIn(node: unknown): AnyNode[] {
+  const found: AnyNode[] = []
+  forEachNode(node, (child) => {
+    if (QUERIES.has(child.kind)) found.push(child)
+    return true
+  })
   return found
 }
 
