@@ -68,6 +68,17 @@ describe('definePartitions', () => {
       { ...base, retention: { keep: 3, mode: 'archive' } },
       ['retention.archiveSchema'],
     ],
+    // Review finding: it was ignored, so the partitions were dropped, not archived.
+    [
+      "an archive schema with mode 'drop'",
+      { ...base, retention: { keep: 3, mode: 'drop', archiveSchema: 'archive' } },
+      ['retention.archiveSchema'],
+    ],
+    [
+      "an archive schema with mode 'detach'",
+      { ...base, retention: { keep: 3, mode: 'detach', archiveSchema: 'archive' } },
+      ['retention.archiveSchema'],
+    ],
     [
       'an unknown retention mode',
       { ...base, retention: { keep: 3, mode: 'truncate' } },

@@ -22,7 +22,9 @@ export interface PartitionInfo {
 /**
  * The partitions of `table` (`name` or `schema.name`, read as SQL does: `'"Audit Log"'` keeps
  * its case, `App.Messages` is `app.messages`): attached ones, plus tables Sluice
- * detached from it (`<table>_pYYYYMMDD` in its schema or `archiveSchema`), sorted by name.
+ * detached from it (`<table>_pYYYYMMDD` in its schema) or archived from it into
+ * `archiveSchema` (as recorded when archiving: another schema's table of the same name may
+ * archive there too, the second under a suffixed name), sorted by name.
  *
  * @throws ConfigError (`CONFIG_INVALID`, field `table`) for a name that is not an SQL identifier.
  * @example
@@ -42,6 +44,21 @@ export async function listPartitions(
     ])
   }
   const [schema = 'public', name] = parsed
+  const named = sql`left(c.relname, -8) = ${`${name}_p`} and right(c.relname, 8) ~ '^[0-9]{8}$'`
+  // An archive is the table's if maintenance recorded it so, or by its name when nothing
+  // recorded it (archived before the record existed): a name alone cannot tell
+  // `app.messages`'s archives from `public.messages`'s in one archive schema.
+  const { rows: recorded } = await sql<{ found: boolean }>`
+    select to_regclass('sluice_partitions.archived') is not null as found`.execute(db)
+  const archived = !archiveSchema
+    ? sql`false`
+    : recorded[0]?.found
+      ? sql`n.nspname = ${archiveSchema} and coalesce(
+          (select a.parent_schema = ${schema} and a.parent_table = ${name}
+           from sluice_partitions.archived a
+           where a.schema_name = n.nspname and a.table_name = c.relname),
+          ${named})`
+      : sql`n.nspname = ${archiveSchema} and ${named}`
   const { rows } = await sql<{
     schema: string
     name: string
@@ -66,8 +83,7 @@ export async function listPartitions(
     left join pg_inherits i on i.inhrelid = c.oid and i.inhparent = (select oid from parent)
     where c.relkind in ('r', 'p')
       and (i.inhrelid is not null
-        or (n.nspname in (${schema}, ${archiveSchema ?? schema})
-          and left(c.relname, -8) = ${`${name}_p`} and right(c.relname, 8) ~ '^[0-9]{8}$'))
+        or (n.nspname = ${schema} and ${named}) or (${archived}))
     order by c.relname`.execute(db)
   return rows.map((row) => ({
     schema: row.schema,

@@ -54,6 +54,14 @@ const SETUP = [
     parent_table text not null,
     mode text not null,
     primary key (schema_name, table_name))`,
+  // Which table each archive came from: two tables of one name in two schemas may archive
+  // into one schema (the second gets a suffix), and a name cannot say whose an archive is.
+  `create table if not exists sluice_partitions.archived (
+    schema_name text not null,
+    table_name text not null,
+    parent_schema text not null,
+    parent_table text not null,
+    primary key (schema_name, table_name))`,
   // A move's record of the default partition's writes while its rows are copied
   // (maintenance/copy.ts): the writer's transaction, the row before and after, as the row's
   // text, which gives every value back exactly (`jsonb` would rewrite a `json` column).
@@ -123,7 +131,8 @@ export async function ensureMetadata(db: AnyKysely, settings: Settings): Promise
 async function metadataExists(db: AnyKysely): Promise<boolean> {
   const { rows } = await sql<{ found: boolean }>`
     select exists (select 1 from pg_proc where oid = to_regprocedure('sluice_partitions.capture_move()')
-        and proconfig @> array['DateStyle=ISO, MDY']) and exists (
+        and proconfig @> array['DateStyle=ISO, MDY'])
+      and to_regclass('sluice_partitions.archived') is not null and exists (
       select 1 from pg_attribute
       where attrelid = to_regclass('sluice_partitions.tables') and attname = 'covered_at'
     ) as found`.execute(db)

@@ -9,8 +9,9 @@ const ARCHIVE_GROUP = -1
 /**
  * Drop or archive a detached partition. An archive name already taken gets a suffix, and so
  * does each of the table's indexes whose name the archive schema already has (index names
- * are unique per schema too); the renames and the move share one transaction, so an
- * interrupted archive leaves the table as it was, for the next run to archive.
+ * are unique per schema too); the renames, the move and the record of the archive's parent
+ * (`sluice_partitions.archived`, which `listPartitions` reads) share one transaction,
+ * so an interrupted archive leaves the table as it was, for the next run to archive.
  *
  * @example
  * ```ts
@@ -44,6 +45,10 @@ export function retireStatements(
       : [{ sql: `alter table ${qualified(schema, name)} rename to ${quote(target)}`, group }]),
     { sql: freeIndexNames(schema, target, archive), group },
     { sql: `alter table ${qualified(schema, target)} set schema ${quote(archive)}`, group },
+    {
+      sql: `insert into sluice_partitions.archived values (${literal(archive)}, ${literal(target)}, ${literal(spec.schema)}, ${literal(spec.table)}) on conflict (schema_name, table_name) do update set parent_schema = excluded.parent_schema, parent_table = excluded.parent_table`,
+      group,
+    },
   ]
 }
 

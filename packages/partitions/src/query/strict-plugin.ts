@@ -10,6 +10,8 @@ import type {
 } from 'kysely'
 import { PartitionError } from '../errors.js'
 import { checkSpecs, type PartitionSpec } from '../spec/spec.js'
+import { type KeyTest, rawPrunes } from './raw-predicate.js'
+import { isStartValue } from './start-values.js'
 
 type AnyNode = { readonly kind?: string; readonly [key: string]: unknown }
 
@@ -17,9 +19,13 @@ type AnyNode = { readonly kind?: string; readonly [key: string]: unknown }
  * A Kysely plugin that rejects a SELECT, UPDATE or DELETE on a registered partitioned table
  * unless its WHERE (or, for a joined table, its ON) prunes partitions: a conjunct comparing
  * the table's own key (`=`, `<`, `<=`, `>`, `>=`, `in`, `between`, or
- * {@link partitionRange}) with a value, where an OR prunes only if each side does. `key is
- * not null`, `key > x or other = 1`, or another table's column of the same name do not
- * prune, so they are rejected. Every query of the statement is checked: CTEs, subqueries,
+ * {@link partitionRange}) with a value known when the query starts (a parameter, a literal,
+ * or the transaction's clock with interval arithmetic: `sent_at > now() - interval '1 day'`,
+ * in Kysely's expressions or raw SQL), where an OR prunes only if each side does. `key is
+ * not null`, `key > x or other = 1`, `key > clock_timestamp()` (volatile: PostgreSQL prunes
+ * nothing with it), or another table's column of the same name do not prune, so they are
+ * rejected. A table the query names without a schema is read as `public`'s, as a spec's
+ * table is (Kysely's `withSchema` runs before this plugin). Every query of the statement is checked: CTEs, subqueries,
  * UNION arms, `INSERT ... SELECT`, `UPDATE ... FROM`, `DELETE ... USING` and `MERGE`. Opt in per Kysely instance with `db.withPlugin(...)`.
  *
  * @example
@@ -35,12 +41,9 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
   /** @throws ConfigError (`CONFIG_INVALID`) for a spec not made by `definePartitions`. */
   constructor(specs: readonly PartitionSpec[]) {
     checkSpecs(specs)
-    this.#keys = new Map(
-      specs.flatMap((spec) => [
-        [spec.table, spec.column],
-        [`${spec.schema}.${spec.table}`, spec.column],
-      ]),
-    )
+    // Qualified names only: `app.messages` must not claim a query's bare `messages`, which
+    // is `public.messages` (the default a spec's own bare table name gets).
+    this.#keys = new Map(specs.map((spec) => [`${spec.schema}.${spec.table}`, spec.column]))
   }
 
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
@@ -53,11 +56,12 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
   #check(query: AnyNode): void {
     const tables = queryTargets(targetsNode(query) as unknown as OperationNode)
     for (const { table, alias, on } of tables) {
-      const key = this.#keys.get(table)
+      const qualified = table.includes('.') ? table : `public.${table}`
+      const key = this.#keys.get(qualified)
       if (!key) continue
       const scope: Scope = {
         key,
-        names: new Set([alias ?? table.split('.').at(-1) ?? table, table]),
+        names: new Set([alias ?? table.split('.').at(-1) ?? table, table, qualified]),
         alone: tables.length === 1,
       }
       const where = (query.where as AnyNode | undefined)?.where as AnyNode | undefined
@@ -118,7 +122,6 @@ function targetsNode(query: AnyNode): AnyNode {
 
 const PRUNING = new Set(['=', '<', '<=', '>', '>=', 'in', 'between', 'between symmetric'])
 const FLIPPABLE = new Set(['=', '<', '<=', '>', '>='])
-const VALUES = new Set(['ValueNode', 'ValueListNode', 'PrimitiveValueListNode', 'DefaultValueNode'])
 
 /** True when `node` restricts the table's key to values PostgreSQL can prune with. */
 function prunes(node: AnyNode | undefined, scope: Scope): boolean {
@@ -135,21 +138,11 @@ function prunes(node: AnyNode | undefined, scope: Scope): boolean {
       if (!PRUNING.has(operator)) return false
       const left = node.leftOperand as AnyNode
       const right = node.rightOperand as AnyNode
-      if (isKey(left, scope) && isValue(right)) return true
-      return FLIPPABLE.has(operator) && isKey(right, scope) && isValue(left)
+      if (isKey(left, scope) && isStartValue(right)) return true
+      return FLIPPABLE.has(operator) && isKey(right, scope) && isStartValue(left)
     }
-    case 'RawNode': {
-      // partitionRange(): `(key >= $1 and key < $2)`.
-      const fragments = node.sqlFragments as readonly string[]
-      const [lowerKey, lower, upperKey, upper] = node.parameters as AnyNode[]
-      return (
-        fragments.join('?') === '(? >= ? and ? < ?)' &&
-        isKey(lowerKey, scope) &&
-        isKey(upperKey, scope) &&
-        isValue(lower) &&
-        isValue(upper)
-      )
-    }
+    case 'RawNode':
+      return rawPrunes(node, rawKey(scope))
     default:
       return false
   }
@@ -178,11 +171,21 @@ function unwrap(node: AnyNode | undefined): AnyNode | undefined {
   return node
 }
 
-function isValue(node: AnyNode | undefined): boolean {
-  if (!node) return false
-  if (VALUES.has(node.kind ?? '')) return true
-  if (node.kind === 'AndNode')
-    return isValue(node.left as AnyNode) && isValue(node.right as AnyNode) // between
-  if (node.kind === 'ParensNode') return isValue(node.node as AnyNode)
-  return false
+/** A raw comparison's side is the key: `sql.ref(key)` as a parameter, `key`, or `name.key`. */
+function rawKey(scope: Scope): KeyTest {
+  return (side, parameters) => {
+    const [first, dot, column] = side
+    if (side.length === 1 && first?.kind === 'parameter')
+      return isKey(parameters[first.index], scope)
+    if (side.length === 1 && first?.kind === 'word') return scope.alone && first.text === scope.key
+    return (
+      side.length === 3 &&
+      first?.kind === 'word' &&
+      dot?.kind === 'operator' &&
+      dot.text === '.' &&
+      column?.kind === 'word' &&
+      column.text === scope.key &&
+      scope.names.has(first.text)
+    )
+  }
 }

@@ -90,6 +90,14 @@ export const specSchema = z
         message: "is required when retention.mode is 'archive'",
       })
     }
+    if (retention.mode !== 'archive' && retention.archiveSchema !== undefined) {
+      // It was ignored: an operator who wrote it expects archives that never appear.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'archiveSchema'],
+        message: `is only read when retention.mode is 'archive'; with mode '${retention.mode}' partitions past retention are ${retention.mode === 'drop' ? 'dropped' : 'only detached'}, never archived: remove archiveSchema, or use mode 'archive'`,
+      })
+    }
     if (retention.mode === 'archive' && retention.archiveSchema === spec.table.schema) {
       ctx.addIssue({
         code: 'custom',

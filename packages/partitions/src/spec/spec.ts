@@ -81,7 +81,8 @@ export interface PartitionSpecInput {
  * Validates a partition spec and freezes it. Nothing touches the database.
  *
  * @throws ConfigError (`CONFIG_INVALID`) naming each bad field: an unknown interval, premake
- *   below 1, retention shorter than one interval, an archive without a schema, a bad time
+ *   below 1, retention shorter than one interval, an archive without a schema, an
+ *   `archiveSchema` with a mode other than `'archive'` (it would be ignored), a bad time
  *   zone, a table / column / schema name that is not a plain identifier, or a key it does not
  *   know, at any level (a key of another object, such as the run option `maxPartitionsPerRun`,
  *   says where it belongs).
