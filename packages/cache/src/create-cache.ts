@@ -77,6 +77,7 @@ export function createCache(options: CacheOptions): Cache {
       timeoutMs: resolved.storeTimeoutMs,
       failureThreshold: resolved.breakerThreshold,
       openMs: resolved.breakerOpenMs,
+      maxPayloadBytes: resolved.maxEntryBytes,
       newest: options.consistency
         ? (a: string, b: string) => newestFloor(options.consistency!, a, b)
         : undefined,

@@ -149,7 +149,7 @@ export class Loading {
         key,
         error: new CacheError(
           'CACHE_PAYLOAD_UNREADABLE',
-          `The entry of ${quoted(key)} is not in this version's format; it is treated as a miss`,
+          `The entry of ${quoted(key)} is not one this version can read (another format, another type, or over maxEntryBytes); it is treated as a miss`,
         ),
       })
       return undefined

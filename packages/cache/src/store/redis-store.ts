@@ -13,6 +13,16 @@ const VERSION_TTL_MS = 24 * 60 * 60 * 1000
 const FLOOR_ROUNDS = 16
 
 const SCRIPTS = {
+  // KEYS: value. ARGV: most bytes to hand out. The payload; '' for a value that is not a string
+  // (a foreign key: GET would fail with WRONGTYPE and count against the breaker) or over the
+  // limit (a foreign one: GET would carry it all to the client, for every read).
+  sluiceGet: {
+    numberOfKeys: 1,
+    lua: `local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then return false end
+if t ~= 'string' or redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return '' end
+return redis.call('GET', KEYS[1])`,
+  },
   // KEYS: version, floor. ARGV: fresh version, ttl. Creates a missing version (a fresh random
   // one: never one a loader saw before the store lost it) and returns it with the floor ('' for
   // none) and 1 when the version or the floor was missing (the floor may have been lost).
@@ -65,6 +75,7 @@ return 0`,
 } as const
 
 type Scripted = {
+  sluiceGet(value: string, maxBytes: number): Promise<string | null>
   sluiceVersion(
     version: string,
     floor: string,
@@ -118,8 +129,13 @@ export class RedisStore implements CacheStore {
     this.#namespace = namespace
   }
 
-  async get(key: string): Promise<string | undefined> {
-    return (await this.#redis.get(this.#key(key, 'v'))) ?? undefined
+  async get(key: string, maxBytes?: number): Promise<string | undefined> {
+    const value = this.#key(key, 'v')
+    const payload =
+      maxBytes === undefined
+        ? await this.#redis.get(value)
+        : await this.#redis.sluiceGet(value, maxBytes)
+    return payload ?? undefined
   }
 
   generation(key: string): Promise<Versioned> {
