@@ -59,6 +59,52 @@ describe.each(Object.keys(modes) as (keyof typeof modes)[])('foreign values (%s)
   })
 })
 
+describe.each(Object.keys(modes) as (keyof typeof modes)[])(
+  'foreign keys beside an entry (%s)',
+  (mode) => {
+    test.each([
+      ["the key's generation", '{kprofile}:g'],
+      ["the key's floor", '{kprofile}:f'],
+      ["the key's lock", '{kprofile}:l'],
+      ["the tag's version", '{tteam}:tag'],
+      ["the tag's floor", '{tteam}:f'],
+    ])(
+      'a hash where %s lives: loads store and hit, no store error, no wait for a lock holder',
+      async (_name, suffix) => {
+        const namespace = freshNamespace()
+        const admin = client(mode)
+        const cache = testCache({
+          redis: client(mode),
+          namespace,
+          l1: false,
+          storeTimeoutMs: '10s',
+        })
+        await admin.hset(`${namespace}:${suffix}`, 'owner', 'another program')
+        let loads = 0
+        const options = { tags: ['team'], lockTimeoutMs: '1s', loadTimeoutMs: '2s' } as const
+        // Before: WRONGTYPE out of the scripts (store failures: nothing stored, the breaker opened),
+        // or, for the lock, SET NX failing on it forever: each load waited 4 s for a holder.
+        expect(await cache.getOrLoad('profile', async () => ++loads, options)).toBe(1)
+        expect(await cache.getOrLoad('profile', async () => ++loads, options)).toBe(1)
+        expect(cache.events.filter((event) => event.kind === 'error')).toEqual([])
+        expect(cache.events.filter((event) => event.kind === 'lock-wait')).toEqual([])
+        expect(cache.storeState).toBe('closed')
+      },
+    )
+
+    test('a lock key with no expiry (ours always have one) is taken over, not waited for', async () => {
+      const namespace = freshNamespace()
+      const admin = client(mode)
+      const cache = testCache({ redis: client(mode), namespace, l1: false, storeTimeoutMs: '10s' })
+      await admin.set(`${namespace}:{kprofile}:l`, 'left by a process without PX')
+      const options = { lockTimeoutMs: '1s', loadTimeoutMs: '2s' } as const
+      expect(await cache.getOrLoad('profile', async () => 'loaded', options)).toBe('loaded')
+      expect(cache.events.filter((event) => event.kind === 'lock-wait')).toEqual([])
+      expect(await cache.get('profile')).toBe('loaded')
+    })
+  },
+)
+
 test('a foreign value over maxEntryBytes is never carried to the client, however often it is read', {
   timeout: 60_000,
 }, async () => {
