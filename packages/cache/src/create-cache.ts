@@ -10,7 +10,7 @@ import { type CacheOptions, resolveCacheOptions } from './options/cache-options.
 import { callDuration } from './options/duration.js'
 import { callOptions, LOAD_OPTIONS } from './options/load-options.js'
 import { checkIoredis } from './peers.js'
-import { queryKey } from './query-key.js'
+import { databaseProblem, queryKey } from './query-key.js'
 import { describeRedis } from './redis-description.js'
 import type { CacheStore } from './store/cache-store.js'
 import { GuardedStore } from './store/guarded-store.js'
@@ -77,6 +77,7 @@ export function createCache(options: CacheOptions): Cache {
       timeoutMs: resolved.storeTimeoutMs,
       failureThreshold: resolved.breakerThreshold,
       openMs: resolved.breakerOpenMs,
+      maxPayloadBytes: resolved.maxEntryBytes,
       newest: options.consistency
         ? (a: string, b: string) => newestFloor(options.consistency!, a, b)
         : undefined,
@@ -132,12 +133,18 @@ export function createCache(options: CacheOptions): Cache {
         throw notA('query', 'a Kysely query (with compile() and execute())')
       }
       const compiled = query.compile()
-      if (key === undefined && (typeof database !== 'string' || database.length === 0)) {
+      if (key === undefined && database === undefined) {
         throw new CacheError(
           'CACHE_OPTION_INVALID',
           'cache.query needs the name of the database it runs on (the `database` option of createCache or of the call), or a key',
           { context: { field: 'database' } },
         )
+      }
+      const problem = database === undefined ? undefined : databaseProblem(database)
+      if (problem) {
+        throw new CacheError('CACHE_OPTION_INVALID', `database ${problem}`, {
+          context: { field: 'database' },
+        })
       }
       const read = cachedAnalysis(compiled).tables.map((table) => tables.tag(table))
       const value = await cache.getOrLoad(

@@ -104,8 +104,41 @@ export function validateKey(key: unknown, what: 'key' | 'tag'): string {
   if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new CacheError(
       'CACHE_KEY_INVALID',
-      `A cache ${what} must be at most ${MAX_KEY_BYTES} bytes (got one starting "${key.slice(0, 32)}...")`,
+      // Never quoted: a refused key is input we know nothing of (a token, a URL, a log line).
+      `A cache ${what} must be at most ${MAX_KEY_BYTES} bytes (got ${Buffer.byteLength(key)})`,
     )
   }
   return key
+}
+
+/**
+ * Text a caller gave (a key, an option or property name), cut for a message or a context
+ * field: at most `max` code points (then `...`), never half of one.
+ *
+ * @example
+ * ```ts
+ * clipped('x'.repeat(100), 4) // 'xxxx...'
+ * ```
+ */
+export function clipped(text: string, max = 64): string {
+  let kept = ''
+  let count = 0
+  for (const point of text) {
+    if (count++ === max) return `${kept}...`
+    kept += point
+  }
+  return kept
+}
+
+/**
+ * {@link clipped} text quoted as JSON, so that a message stays one line of well-formed text
+ * whatever the caller's text holds (a newline is `\\n`, a lone surrogate `\\ud800`).
+ *
+ * @example
+ * ```ts
+ * quoted('user:1\n') // '"user:1\\n"'
+ * ```
+ */
+export function quoted(text: string, max = 64): string {
+  return JSON.stringify(clipped(text, max))
 }

@@ -1,5 +1,5 @@
 import { parse, stringify } from 'devalue'
-import { CacheError } from './errors.js'
+import { CacheError, quoted } from './errors.js'
 
 // devalue keeps what JSON loses (undefined, NaN, -0, ±Infinity, bigint, Date including an
 // invalid one, RegExp, Map, Set, typed arrays, ArrayBuffer, URL, sparse arrays, shared and
@@ -40,8 +40,8 @@ function refuseLossy(value: unknown): false {
     if (tag === 'Arguments') lossy('an arguments object')
     for (const name of Object.getOwnPropertyNames(value)) {
       const property = Object.getOwnPropertyDescriptor(value, name)
-      if (!property?.enumerable) lossy(`a non-enumerable property (${name.slice(0, 64)})`)
-      if (property?.get || property?.set) lossy(`an accessor property (${name.slice(0, 64)})`)
+      if (!property?.enumerable) lossy(`a non-enumerable property (${quoted(name)})`)
+      if (property?.get || property?.set) lossy(`an accessor property (${quoted(name)})`)
     }
     return false
   }

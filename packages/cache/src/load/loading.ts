@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { ConsistencySource } from '@sluice/core'
 import { withDeadline } from '@sluice/core/internal'
 import { decodeEntry, type Entry, encodeEntry, versionsOf } from '../entry.js'
-import { CacheError } from '../errors.js'
+import { CacheError, quoted } from '../errors.js'
 import type { CacheEvent, NotStoredReason } from '../events.js'
 import type { LocalTier } from '../l1/local-tier.js'
 import type { ResolvedCacheOptions } from '../options/cache-options.js'
@@ -114,7 +114,7 @@ export class Loading {
         () => {
           throw new CacheError(
             'CACHE_LOAD_TIMEOUT',
-            `The loader of "${key.slice(0, 64)}" did not settle within ${options.loadTimeoutMs} ms`,
+            `The loader of ${quoted(key)} did not settle within ${options.loadTimeoutMs} ms`,
           )
         },
       )
@@ -149,7 +149,7 @@ export class Loading {
         key,
         error: new CacheError(
           'CACHE_PAYLOAD_UNREADABLE',
-          `The entry of "${key.slice(0, 64)}" is not in this version's format; it is treated as a miss`,
+          `The entry of ${quoted(key)} is not one this version can read (another format, another type, or over maxEntryBytes); it is treated as a miss`,
         ),
       })
       return undefined

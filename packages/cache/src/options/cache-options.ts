@@ -9,6 +9,7 @@ import {
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { type CacheEvents, type CacheInstrumentation, cacheChannels } from '../events.js'
+import { databaseProblem } from '../query-key.js'
 import type { CacheStore } from '../store/cache-store.js'
 import type { TableDependencies } from '../write-path/dependencies.js'
 import { TTL_DURATION } from './duration.js'
@@ -93,13 +94,32 @@ const count = (max: number) =>
     .min(1, { error: 'must be at least 1' })
     .max(max, { error: `must be at most ${max}` })
 
-/** A `redis://` or `rediss://` URL (the value itself is never echoed in errors). */
-function isRedisUrl(url: string): boolean {
+const URL_SHAPE =
+  'must be redis://[user:password@]host[:port][/db] (or rediss://), with / ? # @ % in the user and password percent-encoded'
+
+/**
+ * What is wrong with a Redis URL, or `undefined` (the value itself is never echoed). A
+ * password holding an unencoded `/`, `?` or `#` ends the host early: the rest of the URL would
+ * be read as a path or a fragment, and the password's first part as the host, which every
+ * connection error and message then names.
+ */
+function redisUrlProblem(text: string): string | undefined {
+  let url: URL
   try {
-    return ['redis:', 'rediss:'].includes(new URL(url).protocol)
+    url = new URL(text)
   } catch {
-    return false
+    return 'must be a redis:// or rediss:// URL'
   }
+  if (!['redis:', 'rediss:'].includes(url.protocol)) return 'must be a redis:// or rediss:// URL'
+  if (url.hash !== '' || !/^(\/\d*)?$/.test(url.pathname)) return URL_SHAPE
+  try {
+    // ioredis decodes both; a stray % (as in 'pa%ss') would throw a bare URIError.
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
+  } catch {
+    return URL_SHAPE
+  }
+  return undefined
 }
 
 const l1Defaults = { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 5000 }
@@ -111,8 +131,10 @@ const schema = z.strictObject({
     .regex(/^[\w.-]{1,64}$/, { error: 'namespace must be 1-64 letters, digits, _ . or -' }),
   database: z
     .string({ error: 'must be a string' })
-    .min(1, { error: 'must not be empty' })
-    .max(256, { error: 'must be at most 256 characters' })
+    .superRefine((name, context) => {
+      const problem = databaseProblem(name)
+      if (problem) context.addIssue({ code: 'custom', message: problem })
+    })
     .optional(),
   dependencies: z
     .record(z.string(), z.array(z.string({ error: 'must list table names' })), {
@@ -207,7 +229,7 @@ function redisProblem(redis: unknown, store: unknown): string | undefined {
     return 'is required: a Redis URL, an ioredis client, or false for an in-process cache (is REDIS_URL set?)'
   }
   if (typeof redis === 'string') {
-    return isRedisUrl(redis) ? undefined : 'must be a redis:// or rediss:// URL'
+    return redisUrlProblem(redis)
   }
   return typeof redis === 'object' &&
     redis !== null &&

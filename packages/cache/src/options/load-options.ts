@@ -1,5 +1,5 @@
 import { TIMER_DURATION } from '@sluice/core/internal'
-import { CacheError } from '../errors.js'
+import { CacheError, clipped, quoted } from '../errors.js'
 import type { Duration, ResolvedCacheOptions } from './cache-options.js'
 import { callDuration, MAX_TTL_MS, TTL_DURATION } from './duration.js'
 
@@ -97,11 +97,11 @@ export function callOptions<T extends object>(
   // for-in, not Object.keys: no array per call on the L1 hit path.
   for (const name in input) {
     if (known.has(name)) continue
-    const named = (field.endsWith('[]') ? `${field}.${name}` : name).slice(0, 64)
+    const named = field.endsWith('[]') ? `${field}.${name}` : name
     throw new CacheError(
       'CACHE_OPTION_INVALID',
-      `${named} is not an option here (${[...known].join(', ')})`,
-      { context: { field: named } },
+      `${quoted(named)} is not an option here (${[...known].join(', ')})`,
+      { context: { field: clipped(named) } },
     )
   }
   return input

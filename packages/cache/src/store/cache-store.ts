@@ -46,7 +46,12 @@ export interface Versioned {
  */
 export interface CacheStore {
   readonly name: string
-  get(key: string): Promise<string | undefined>
+  /**
+   * The payload stored for `key`. With `maxBytes`, a value the store will not hand out (over
+   * `maxBytes`, or not one a `setIfGeneration` could have written) is `''`, which the cache
+   * reads as an unreadable payload: a miss, reported, and replaced by the next load.
+   */
+  get(key: string, maxBytes?: number): Promise<string | undefined>
   /** The key's generation (created when the store holds none) and floor. */
   generation(key: string): Promise<Versioned>
   /** Stores only if the key's generation is still `generation`; false when it moved. */

@@ -47,6 +47,7 @@ export class GuardedStore {
   readonly store: CacheStore
   readonly #breaker: CircuitBreaker
   readonly #timeoutMs: number
+  readonly #maxPayloadBytes: number | undefined
   readonly #report: (event: CacheEvent) => void
   readonly #pending: PendingInvalidations
   #flushing: Promise<Generations | undefined> | undefined
@@ -64,6 +65,8 @@ export class GuardedStore {
       failureThreshold: number
       openMs: number
       newest: Floor['newest'] | undefined
+      /** Payloads over this many bytes are not fetched (`maxEntryBytes`: none is stored). */
+      maxPayloadBytes?: number
     },
     report: (event: CacheEvent) => void,
     /** Told of invalidations sent late (by the retry timer, a later call or `close()`). */
@@ -72,6 +75,7 @@ export class GuardedStore {
     this.#sentLate = sentLate
     this.store = store
     this.#timeoutMs = options.timeoutMs
+    this.#maxPayloadBytes = options.maxPayloadBytes
     this.#breaker = new CircuitBreaker(options)
     this.#report = report
     this.#pending = new PendingInvalidations(options.newest)
@@ -85,7 +89,7 @@ export class GuardedStore {
   // it, so a request's waits on the store add up to one `timeoutMs` at most.
 
   get(key: string, deadline?: number): Promise<Maybe<string | undefined>> {
-    return this.#call((s) => s.get(key), deadline)
+    return this.#call((s) => s.get(key, this.#maxPayloadBytes), deadline)
   }
 
   generation(key: string, deadline?: number): Promise<Maybe<Versioned>> {

@@ -9,17 +9,38 @@ import type { CacheStore, Floor, Versioned } from './cache-store.js'
  */
 const VERSION_TTL_MS = 24 * 60 * 60 * 1000
 
+/** Longest tag version read back (they are UUIDs): a longer one is not ours, and a miss. */
+const MAX_VERSION_BYTES = 64
+
 /** Compare-and-set rounds for a floor that other writers keep raising (each round is one call). */
 const FLOOR_ROUNDS = 16
 
+// Every read of a script: a key of another type (another program's hash under our name) reads
+// as missing instead of failing the script with WRONGTYPE, which would count against the breaker.
+const READ = `local function read(k)
+if redis.call('TYPE', k).ok == 'string' then return redis.call('GET', k) end
+return false
+end
+`
+
 const SCRIPTS = {
+  // KEYS: value. ARGV: most bytes to hand out. The payload; '' for a value that is not a string
+  // (a foreign key: GET would fail with WRONGTYPE and count against the breaker) or over the
+  // limit (a foreign one: GET would carry it all to the client, for every read).
+  sluiceGet: {
+    numberOfKeys: 1,
+    lua: `local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then return false end
+if t ~= 'string' or redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return '' end
+return redis.call('GET', KEYS[1])`,
+  },
   // KEYS: version, floor. ARGV: fresh version, ttl. Creates a missing version (a fresh random
   // one: never one a loader saw before the store lost it) and returns it with the floor ('' for
   // none) and 1 when the version or the floor was missing (the floor may have been lost).
   sluiceVersion: {
     numberOfKeys: 2,
-    lua: `local v = redis.call('GET', KEYS[1])
-local f = redis.call('GET', KEYS[2])
+    lua: `${READ}local v = read(KEYS[1])
+local f = read(KEYS[2])
 if v then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 if f then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return {v or ARGV[1], f or '', (v and f) and 0 or 1}`,
@@ -28,7 +49,7 @@ return {v or ARGV[1], f or '', (v and f) and 0 or 1}`,
   // (expired, evicted or lost while loading) counts as moved.
   sluiceSetIfGeneration: {
     numberOfKeys: 2,
-    lua: `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+    lua: `${READ}if read(KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`,
   },
@@ -45,26 +66,36 @@ return 1`,
   // when it was replaced.
   sluiceSwapFloor: {
     numberOfKeys: 1,
-    lua: `local f = redis.call('GET', KEYS[1]) or ''
+    lua: `${READ}local f = read(KEYS[1]) or ''
 if f ~= ARGV[1] then return f end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return ''`,
   },
+  // KEYS: lock. ARGV: owner, ttl. A lock key that is not one of ours (another type, or no
+  // expiry: ours always have one) is taken over; SET NX would fail on it until it expired, if
+  // ever, and every load of the key would wait for a holder that does not exist.
+  sluiceLock: {
+    numberOfKeys: 1,
+    lua: `local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'none' and (t ~= 'string' or redis.call('PTTL', KEYS[1]) == -1) then redis.call('DEL', KEYS[1]) end
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')`,
+  },
   // KEYS: lock. ARGV: owner, ttl.
   sluiceExtendLock: {
     numberOfKeys: 1,
-    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+    lua: `${READ}if read(KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`,
   },
   // KEYS: lock. ARGV: owner.
   sluiceUnlock: {
     numberOfKeys: 1,
-    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+    lua: `${READ}if read(KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
   },
 } as const
 
 type Scripted = {
+  sluiceGet(value: string, maxBytes: number): Promise<string | null>
   sluiceVersion(
     version: string,
     floor: string,
@@ -86,6 +117,7 @@ type Scripted = {
     ttlMs: number,
   ): Promise<number>
   sluiceSwapFloor(floor: string, expected: string, next: string, ttlMs: number): Promise<string>
+  sluiceLock(lock: string, owner: string, ttlMs: number): Promise<string | null>
   sluiceExtendLock(lock: string, owner: string, ttlMs: number): Promise<number>
   sluiceUnlock(lock: string, owner: string): Promise<number>
 }
@@ -118,8 +150,13 @@ export class RedisStore implements CacheStore {
     this.#namespace = namespace
   }
 
-  async get(key: string): Promise<string | undefined> {
-    return (await this.#redis.get(this.#key(key, 'v'))) ?? undefined
+  async get(key: string, maxBytes?: number): Promise<string | undefined> {
+    const value = this.#key(key, 'v')
+    const payload =
+      maxBytes === undefined
+        ? await this.#redis.get(value)
+        : await this.#redis.sluiceGet(value, maxBytes)
+    return payload ?? undefined
   }
 
   generation(key: string): Promise<Versioned> {
@@ -160,8 +197,11 @@ export class RedisStore implements CacheStore {
   }
 
   async tagVersions(tags: readonly string[]): Promise<(string | undefined)[]> {
-    // One GET per tag: tags hash to different Cluster slots, so no MGET.
-    const values = await Promise.all(tags.map((tag) => this.#redis.get(this.#tag(tag, 'tag'))))
+    // One call per tag: tags hash to different Cluster slots, so no MGET. A version key of
+    // another type reads as '', which matches no version: the entries under it are misses.
+    const values = await Promise.all(
+      tags.map((tag) => this.#redis.sluiceGet(this.#tag(tag, 'tag'), MAX_VERSION_BYTES)),
+    )
     return values.map((value) => value ?? undefined)
   }
 
@@ -193,7 +233,7 @@ export class RedisStore implements CacheStore {
   }
 
   async tryLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.set(this.#key(key, 'l'), owner, 'PX', ttlMs, 'NX')) === 'OK'
+    return (await this.#redis.sluiceLock(this.#key(key, 'l'), owner, ttlMs)) === 'OK'
   }
 
   async extendLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
