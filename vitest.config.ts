@@ -32,18 +32,6 @@ const engines = [
   { name: 'pg18', engine: 'embedded' },
 ] as const
 
-/**
- * Fault workloads that run on PostgreSQL 15 direct only, each for a stated reason:
- * - the router's faulty-replica workload (open in issue 11). In the production profile the
- *   blackhole case can crash this machine's PgBouncer 1.18.0: when the link is restored, the
- *   held cancels and closes arrive together and PgBouncer exits with `FATAL ... in function
- *   disconnect_client(): bad client state: 1` (seen in CI on 2026-12-02, with the fixture's log
- *   tail; PgBouncer fixed its cancel-handling crashes in 1.19.0 and 1.20.1). The next case then
- *   finds replica-1's PgBouncer gone. It runs in `router:prod` again once the fixture uses a
- *   PgBouncer without that crash or restarts one that exited, as a supervisor would.
- */
-const DIRECT_ONLY = ['test/faults/faulty-replica.test.ts']
-
 const packageProject = (pkg: string, name: string, env: Record<string, string>) => ({
   extends: true as const,
   test: {
@@ -52,7 +40,7 @@ const packageProject = (pkg: string, name: string, env: Record<string, string>) 
     include: ['test/**/*.test.ts'],
     // Long fault workloads (test/faults/) run on PostgreSQL 15, directly and in the production
     // profile; not on 18.
-    exclude: name === 'pg18' ? ['test/faults/**'] : name === 'prod' ? DIRECT_ONLY : [],
+    exclude: name === 'pg18' ? ['test/faults/**'] : [],
     globalSetup: ['test/global-setup.ts'],
     env,
   },

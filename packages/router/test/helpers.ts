@@ -51,7 +51,11 @@ export interface TestCluster {
 
 export async function startTestCluster(
   via: Via,
-  options: { readonly proxied?: boolean } = {},
+  options: {
+    readonly proxied?: boolean
+    /** PgBouncers restarted when they exit on their own; default: the test profile's. */
+    readonly supervised?: boolean
+  } = {},
 ): Promise<TestCluster> {
   const cluster = await startPostgres({
     replicas: 2,
@@ -64,7 +68,14 @@ export async function startTestCluster(
   const servers = [cluster.primary, ...cluster.replicas]
   const bouncers =
     via === 'pgbouncer'
-      ? await Promise.all(servers.map((upstream) => startPgBouncer({ upstream })))
+      ? await Promise.all(
+          servers.map((upstream) =>
+            startPgBouncer({
+              upstream,
+              supervised: options.supervised ?? profile.pgbouncer.supervised,
+            }),
+          ),
+        )
       : []
   // Behind PgBouncer, the faults go on the link between the router and each PgBouncer.
   const bouncerNetworks =

@@ -10,6 +10,7 @@ import {
   testRoutedDatabase,
   waitFor,
 } from './helpers.js'
+import { startReaders } from './workloads/readers.js'
 
 // Direct connections on purpose: behind PgBouncer the client's connections stay open while the
 // server restarts, so the client cannot see a restart between two checks (see the README).
@@ -114,6 +115,66 @@ describe("a replica's PgBouncer that exits and is started again", () => {
       })
     } finally {
       await bouncer.start()
+      await database.close()
+    }
+  })
+})
+
+// Production runs PgBouncer under a supervisor (systemd Restart=always): one that crashes (1.18's
+// FATAL in its cancel handling) is back on its port moments later, without the app doing a thing.
+describe("the replicas' supervised PgBouncers crashing under load", () => {
+  let servers: TestCluster
+
+  beforeAll(async () => {
+    servers = await startTestCluster('pgbouncer', { supervised: true })
+  })
+
+  afterAll(async () => {
+    await servers?.stop()
+  })
+
+  test('cost no read (another replica, then the primary); reads return once they are back', async () => {
+    const database = testRoutedDatabase<DB>(servers.config(), {
+      lagCheckIntervalMs: 100,
+      retryDelayMs: 100,
+      maxRetryDelayMs: 500,
+    })
+    const replicaBouncers = servers.bouncers.slice(1)
+    const served: Record<string, number> = {}
+    let stop = false
+    const readers = startReaders(
+      10,
+      () => stop,
+      async () => {
+        const label = servers.labelOf(await readPort(database.db))
+        served[label] = (served[label] ?? 0) + 1
+      },
+    )
+    try {
+      await waitFor(() => (served['replica-1'] ?? 0) > 10 && (served['replica-2'] ?? 0) > 10, {
+        what: 'reads on both replicas',
+      })
+      // Both at once, as a FATAL ends a PgBouncer: a read that fails on one replica meets the
+      // other one gone too, and goes to the primary.
+      for (const bouncer of replicaBouncers) process.kill(bouncer.pid as number, 'SIGABRT')
+      await waitFor(() => replicaBouncers.every((bouncer) => bouncer.restarts.length === 1), {
+        what: 'the supervisor to restart both PgBouncers',
+      })
+      const before = { ...served }
+      await waitFor(
+        () =>
+          (served['replica-1'] ?? 0) > (before['replica-1'] ?? 0) + 10 &&
+          (served['replica-2'] ?? 0) > (before['replica-2'] ?? 0) + 10,
+        { what: 'reads on both replicas again, through the restarted PgBouncers' },
+      )
+      stop = true
+      await readers.done
+      expect(readers.failures).toEqual([])
+      for (const bouncer of replicaBouncers)
+        expect(bouncer.restarts.map((restart) => restart.exit)).toEqual(['signal SIGABRT'])
+    } finally {
+      stop = true
+      await readers.done
       await database.close()
     }
   })

@@ -40,6 +40,7 @@ export {
   type TestCertificates,
 } from './postgres/tls.js'
 export { freePort } from './process/ports.js'
+export type { ServerRestart } from './process/supervisor.js'
 export { type WaitOptions, waitFor } from './process/wait.js'
 export { type TestProfile, type TestProfileName, testProfile } from './profile/test-profile.js'
 export type { RedisNode, RedisNodeInfo } from './redis/redis-node.js'

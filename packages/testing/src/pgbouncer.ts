@@ -1,4 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { freezeTree, isFrozen, notRunning, thawTree } from './faults/freeze.js'
 import type { PostgresServer } from './postgres/server.js'
@@ -7,6 +8,7 @@ import { onProcessExit } from './process/cleanup.js'
 import { freePort } from './process/ports.js'
 import { chownTree } from './process/run.js'
 import { stopOnFailure } from './process/stop-on-failure.js'
+import { type ServerRestart, supervise } from './process/supervisor.js'
 import { waitFor } from './process/wait.js'
 import { makeWorkDir } from './process/work-dir.js'
 
@@ -24,6 +26,14 @@ export interface StartPgBouncerOptions {
    * dead server fail fast instead of hanging for PgBouncer's default 120 s.
    */
   readonly queryWaitTimeoutMs?: number
+  /**
+   * Run it as production does, under a supervisor (systemd `Restart=always`): when PgBouncer
+   * exits on its own (PgBouncer 1.18 exits on a FATAL in its cancel handling), it is started
+   * again on the same port with the same config, and the restart is recorded in
+   * {@link PgBouncer.restarts}. `kill()` and `stop()` are not restarted. Default `false`; the
+   * production test profile sets it (`testProfile().pgbouncer`).
+   */
+  readonly supervised?: boolean
 }
 
 /**
@@ -45,6 +55,8 @@ export class PgBouncer {
   readonly #server: ChildServer
   readonly #upstream: PostgresServer
   readonly #release: () => void
+  readonly #restarts: ServerRestart[] = []
+  #stopped = false
 
   constructor(
     port: number,
@@ -52,12 +64,34 @@ export class PgBouncer {
     server: ChildServer,
     upstream: PostgresServer,
     release: () => void,
+    supervised = false,
   ) {
     this.port = port
     this.poolMode = poolMode
     this.#server = server
     this.#upstream = upstream
     this.#release = release
+    if (supervised) {
+      // A restart waits for the port only: the upstream may be down or faulted meanwhile.
+      const restart = () => this.#server.start(() => this.#listening())
+      supervise(this.#server, restart, this.#restarts, () => this.#stopped)
+    }
+  }
+
+  /**
+   * The times a supervised PgBouncer (see `supervised`) exited on its own and was started
+   * again, oldest first, each with how it ended and its log tail. Empty when it never crashed
+   * (or is not supervised): a test that sees one says so.
+   *
+   * @example
+   * ```ts
+   * const bouncer = await startPgBouncer({ upstream: cluster.primary, supervised: true })
+   * // ... a workload ...
+   * for (const restart of bouncer.restarts) console.warn(`pgbouncer restarted: ${restart.exit}`)
+   * ```
+   */
+  get restarts(): readonly ServerRestart[] {
+    return this.#restarts
   }
 
   /** URL of a database through PgBouncer, with the upstream's credentials. */
@@ -83,6 +117,11 @@ export class PgBouncer {
    */
   get running(): boolean {
     return this.#server.running
+  }
+
+  /** PgBouncer's process id while it runs (to crash it from outside, as a FATAL would). */
+  get pid(): number | undefined {
+    return this.#server.pid
   }
 
   /** The end of PgBouncer's log: where a FATAL that ended it is. */
@@ -126,10 +165,24 @@ export class PgBouncer {
     await this.#server.kill()
   }
 
-  /** Kills it and removes its directory. */
+  /** Kills it and removes its directory (a supervised one stays down). */
   async stop(): Promise<void> {
+    this.#stopped = true
     await this.kill()
     this.#release()
+  }
+
+  async #listening(): Promise<void> {
+    const accepts = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect({ host: this.host, port: this.port })
+        socket.once('connect', () => {
+          socket.destroy()
+          resolve(true)
+        })
+        socket.once('error', () => resolve(false))
+      })
+    await waitFor(accepts, { what: `pgbouncer on ${this.port} to listen` })
   }
 
   async #upstreamQuery(): Promise<boolean> {
@@ -202,10 +255,11 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
     server.killSync()
     removeDir()
   })
-  const bouncer = new PgBouncer(port, poolMode, server, upstream, () => {
+  const release = () => {
     unregister()
     removeDir()
-  })
+  }
+  const bouncer = new PgBouncer(port, poolMode, server, upstream, release, options.supervised)
   await stopOnFailure(
     () => bouncer.stop(),
     () => bouncer.start(),

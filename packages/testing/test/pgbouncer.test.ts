@@ -140,3 +140,33 @@ describe('startPostgres({ proxied: true, pgbouncer })', () => {
     }
   })
 })
+
+describe('startPgBouncer({ supervised: true })', () => {
+  it('restarts a PgBouncer that exited on its own, on the same port, and records it; not one the fixture killed', async () => {
+    const supervised = await startPgBouncer({ upstream: cluster.primary, supervised: true })
+    try {
+      const first = supervised.pid as number
+      // As PgBouncer 1.18 ends on a FATAL: the process exits on its own.
+      process.kill(first, 'SIGABRT')
+      await waitFor(() => supervised.restarts.length === 1 && supervised.running, {
+        what: 'the supervisor to restart PgBouncer',
+      })
+      expect(supervised.pid).not.toBe(first)
+      expect(supervised.restarts[0]).toMatchObject({ exit: 'signal SIGABRT' })
+      // Same port, same config: clients' URLs work again.
+      const rows = await waitFor(() =>
+        withClient(supervised.url(), (c) => c.query('select inet_server_port() as port')),
+      )
+      expect(rows.rows[0].port).toBe(cluster.primary.port)
+      // kill() is the test's own fault: it stays down until start().
+      await supervised.kill()
+      await expect(withClient(supervised.url(), (c) => c.query('select 1'))).rejects.toMatchObject({
+        code: 'ECONNREFUSED',
+      })
+      expect(supervised.running).toBe(false)
+      expect(supervised.restarts).toHaveLength(1)
+    } finally {
+      await supervised.stop()
+    }
+  })
+})

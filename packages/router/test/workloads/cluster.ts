@@ -35,6 +35,12 @@ export interface WorkloadCluster {
     options?: RouterOptions,
     overrides?: Record<string, unknown>,
   ): Promise<RoutedDatabase<D>>
+  /**
+   * The PgBouncer restarts (see the production profile's supervised PgBouncers) not returned
+   * by an earlier call, each as one line naming the server, how it ended and the FATAL of its
+   * log: a test reports them (`annotate`), since the reads it checks went on through them.
+   */
+  newRestarts(): string[]
 }
 
 /**
@@ -45,6 +51,7 @@ export interface WorkloadCluster {
 export function useWorkloadCluster(options: WorkloadClusterOptions = {}): WorkloadCluster {
   let servers: TestCluster | undefined
   const opened: RoutedDatabase<unknown>[] = []
+  const reported = new Map<number, number>()
   beforeAll(async () => {
     servers = await startTestCluster(WORKLOAD_VIA, { proxied: options.proxied })
     await options.prepare?.(servers)
@@ -70,8 +77,9 @@ export function useWorkloadCluster(options: WorkloadClusterOptions = {}): Worklo
         () => {
           const states = database.replicas()
           if (states.every((replica) => replica.status === 'up')) return true
-          // A PgBouncer that exited (1.18 crashes on a FATAL) refuses every connection: through
-          // a fault proxy, which passes the refusal on as a reset, the router sees ECONNRESET.
+          // A PgBouncer that exited and was not restarted (1.18 crashes on a FATAL; the
+          // production profile's are supervised) refuses every connection: through a fault
+          // proxy, which passes the refusal on as a reset, the router sees ECONNRESET.
           const exited = running()
             .bouncers.filter((bouncer) => !bouncer.running)
             .map((bouncer) => `pgbouncer on ${bouncer.port} exited:\n${bouncer.logTail()}`)
@@ -80,6 +88,19 @@ export function useWorkloadCluster(options: WorkloadClusterOptions = {}): Worklo
         { what: 'every replica to be up' },
       )
       return database
+    },
+    newRestarts() {
+      const { bouncers, labelOf } = running()
+      const upstreams = [running().cluster.primary, ...running().cluster.replicas]
+      return bouncers.flatMap((bouncer, index) => {
+        const restarts = bouncer.restarts.slice(reported.get(bouncer.port) ?? 0)
+        reported.set(bouncer.port, bouncer.restarts.length)
+        const label = labelOf(upstreams[index]?.port ?? 0)
+        return restarts.map((restart) => {
+          const fatal = restart.logTail.split('\n').find((line) => line.includes('FATAL'))
+          return `${label}'s PgBouncer restarted after ${restart.exit}: ${fatal ?? '(no FATAL)'}`
+        })
+      })
     },
   }
 }

@@ -35,6 +35,11 @@ export interface StartPostgresOptions {
    */
   readonly pgbouncer?: 'session' | 'transaction' | false
   /**
+   * Run the PgBouncers of `pgbouncer` under a supervisor that restarts one that exited (see
+   * `StartPgBouncerOptions.supervised`). Default `false`; the production test profile sets it.
+   */
+  readonly supervisePgBouncers?: boolean
+  /**
    * Every replica applies each commit this long after the primary made it
    * (`recovery_min_apply_delay`, from the first start). Default 0.
    */
@@ -324,7 +329,9 @@ async function startStreamingCluster(options: StartPostgresOptions): Promise<Pos
       if (poolMode) {
         const servers = [cluster.primary, ...cluster.replicas]
         for (const upstream of servers)
-          pgbouncers.push(await startPgBouncer({ upstream, poolMode }))
+          pgbouncers.push(
+            await startPgBouncer({ upstream, poolMode, supervised: options.supervisePgBouncers }),
+          )
       }
     },
   )

@@ -16,6 +16,13 @@ export class ChildServer {
   readonly #asServerAccount: boolean
   readonly #env: NodeJS.ProcessEnv | undefined
   #child: ChildProcess | undefined
+  /** Set by {@link kill}: the exit that follows is the fixture's own, not one to report. */
+  #killing = false
+  /**
+   * Called when the process exits on its own (not through {@link kill}), e.g. on a crash, with
+   * its exit code or signal: a supervisor restarts it from there.
+   */
+  onUnexpectedExit: ((exit: string) => void) | undefined
 
   /** `env` replaces the environment (default: this process's). */
   constructor(
@@ -57,6 +64,11 @@ export class ChildServer {
     })
     closeSync(log)
     this.#child = child
+    this.#killing = false
+    child.once('exit', (code, signal) => {
+      if (!this.#killing && this.#child === child)
+        this.onUnexpectedExit?.(signal ? `signal ${signal}` : `exit code ${code}`)
+    })
     const exited = once(child, 'exit').then(() => {
       throw new TestServerError(
         'SERVER_START_FAILED',
@@ -72,12 +84,14 @@ export class ChildServer {
     const child = this.#child
     if (!child || !this.running) return
     const exited = once(child, 'exit')
+    this.#killing = true
     child.kill(signal)
     await exited
   }
 
   /** Synchronous kill, for exit handlers. */
   killSync(): void {
+    this.#killing = true
     if (this.running) this.#child?.kill('SIGKILL')
   }
 

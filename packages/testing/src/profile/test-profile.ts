@@ -8,10 +8,19 @@ export type TestProfileName = 'default' | 'production'
 export interface TestProfile {
   readonly name: TestProfileName
   /**
-   * Options merged into `startPostgres`: in `production`, a PgBouncer in transaction mode in
-   * front of every server and replicas that apply each commit 75 ms late.
+   * Options merged into `startPostgres`: in `production`, a supervised PgBouncer in
+   * transaction mode in front of every server and replicas that apply each commit 75 ms late.
    */
-  readonly postgres: { readonly pgbouncer?: 'transaction'; readonly applyDelayMs?: number }
+  readonly postgres: {
+    readonly pgbouncer?: 'transaction'
+    readonly supervisePgBouncers?: boolean
+    readonly applyDelayMs?: number
+  }
+  /**
+   * Options merged into `startPgBouncer`: in `production`, `supervised` (restarted when it
+   * exits on its own, as systemd's `Restart=always` does in production).
+   */
+  readonly pgbouncer: { readonly supervised?: boolean }
   /** Options merged into `startRedis`: in `production`, a password. */
   readonly redis: { readonly password?: string }
 }
@@ -36,13 +45,18 @@ let password: string | undefined
  * ```
  */
 export function testProfile(name = process.env.SLUICE_TEST_PROFILE || 'default'): TestProfile {
-  if (name === 'default') return { name, postgres: {}, redis: {} }
+  if (name === 'default') return { name, postgres: {}, pgbouncer: {}, redis: {} }
   if (name === 'production') {
     // One password per process, so servers started by one process agree.
     password ??= randomBytes(12).toString('hex')
     return {
       name,
-      postgres: { pgbouncer: 'transaction', applyDelayMs: PRODUCTION_APPLY_DELAY_MS },
+      postgres: {
+        pgbouncer: 'transaction',
+        supervisePgBouncers: true,
+        applyDelayMs: PRODUCTION_APPLY_DELAY_MS,
+      },
+      pgbouncer: { supervised: true },
       redis: { password },
     }
   }
