@@ -1,7 +1,22 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { ConfigError } from '@sluice/core'
+import { parseOptions } from '@sluice/core/internal'
+import { z } from 'zod'
 import { laterPosition, type Position } from './position.js'
 import { formatToken, parseToken } from './token.js'
+
+// Strict: a misspelt key (`atleast`) or a token given as the requirement itself would
+// otherwise read with no floor at all, silently stale.
+const requirementSchema = z.strictObject(
+  {
+    // parseToken refuses a bad one with its own typed errors.
+    atLeast: z.unknown().optional(),
+    maxLagMs: z
+      .number({ error: 'must be a number of milliseconds, 0 or more' })
+      .min(0, { error: 'must be a number of milliseconds, 0 or more' })
+      .optional(),
+  },
+  { error: 'withConsistency takes an object: { atLeast: token } or { maxLagMs: ms }' },
+)
 
 /** What the reads in a scope require; writes in it raise `min` here and in enclosing scopes. */
 interface Scope {
@@ -47,18 +62,14 @@ export class ConsistencyScopes {
 
   /**
    * Runs `fn` in a nested scope whose reads need at least `atLeast` and at most `maxLagMs`.
-   * The token is checked before `fn` runs (format, and cluster once it is known).
+   * The requirement and the token are checked before `fn` runs (the token's format, and its
+   * cluster once that is known): anything but `{ atLeast?, maxLagMs? }` is a ConfigError.
    */
   async withConsistency<T>(
     requirement: { atLeast?: string; maxLagMs?: number },
     fn: () => Promise<T>,
   ): Promise<T> {
-    const { atLeast, maxLagMs } = requirement ?? {}
-    if (maxLagMs !== undefined && !(Number.isFinite(maxLagMs) && maxLagMs >= 0)) {
-      throw new ConfigError([
-        { field: 'maxLagMs', message: 'must be a number of milliseconds, 0 or more' },
-      ])
-    }
+    const { atLeast, maxLagMs } = parseOptions(requirementSchema, requirement)
     let position: Position | undefined
     if (atLeast !== undefined) {
       parseToken(atLeast) // format errors first, without waiting for the cluster

@@ -19,6 +19,12 @@ export interface ReplicaProbe {
   readonly lagBytes: number | undefined
   /** 0 when replay has reached the primary's LSN (or, with no primary LSN, the received WAL). */
   readonly lagMs: number
+  /**
+   * Replay waits for a lock that reads there hold (the primary ran DDL or VACUUM truncated a
+   * table): every new read of that table queues behind it, for up to
+   * `max_standby_streaming_delay`.
+   */
+  readonly replayBlocked: boolean
 }
 
 const PRIMARY_SQL = `select pg_current_wal_lsn()::text as lsn,
@@ -54,13 +60,17 @@ const REPLICA_SQL = `select pg_is_in_recovery() as in_recovery,
   (extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::float8 as since_replay_ms,
   coalesce((select received_tli from pg_stat_wal_receiver),
     (select timeline_id from pg_control_checkpoint())) as timeline,
-  (select system_identifier::text from pg_control_system()) as system_id`
+  (select system_identifier::text from pg_control_system()) as system_id,
+  exists (select from pg_locks where mode = 'AccessExclusiveLock' and not granted) as replay_blocked`
 
 /**
  * Checks a replica against the primary's LSN (when known), within `timeoutMs`: lag in bytes is
  * the primary's LSN minus the replay LSN; lag in time is 0 when replay has caught up, otherwise
  * the time since the last replayed transaction committed. An unknown replay time while behind
- * counts as infinitely late.
+ * counts as infinitely late. Replay waiting for a lock is found in `pg_locks`, which every role
+ * may read (`pg_stat_activity` hides the startup process's wait from roles without
+ * `pg_read_all_stats`): on a standby only replay takes `AccessExclusiveLock`, as a session
+ * there may not.
  *
  * @example
  * ```ts
@@ -80,6 +90,7 @@ export async function probeReplica(
     since_replay_ms: number | null
     timeline: number | null
     system_id: string
+    replay_blocked: boolean
   }>(pool, REPLICA_SQL, timeoutMs, () => probeTimeout(target, timeoutMs))
   const row = rows[0]
   const systemId = row?.system_id ?? ''
@@ -91,6 +102,7 @@ export async function probeReplica(
       systemId,
       lagBytes: undefined,
       lagMs: 0,
+      replayBlocked: false,
     }
   }
   const replay = row.replay_lsn === null ? undefined : parseLsn(row.replay_lsn)
@@ -108,6 +120,7 @@ export async function probeReplica(
     systemId,
     lagBytes,
     lagMs,
+    replayBlocked: row.replay_blocked,
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Where a replica stands. `unknown`: not checked yet. `up`: serving reads. `lagging`: over
- * `maxLagMs` or `maxLagBytes`. `down`: refused connections or timed out; retried with
+ * `maxLagMs` or `maxLagBytes`, or its replay waits for a lock reads there hold. `down`: refused connections or timed out; retried with
  * backoff. `promoted`: out of recovery, so no longer a replica.
  */
 export type ReplicaStatus = 'unknown' | 'up' | 'lagging' | 'down' | 'promoted'

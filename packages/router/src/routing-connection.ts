@@ -51,6 +51,11 @@ export class RoutingConnection implements DatabaseConnection {
   /** The next statement is a control statement (BEGIN, COMMIT...) for the bound connection. */
   #control = false
   /**
+   * A read-only transaction is open on a replica and no statement has run in it: if its first
+   * statement fails there for a replica-specific reason, the transaction begins again elsewhere.
+   */
+  #opening = false
+  /**
    * Statements under way that may still bind a server (a read waiting for a pooled
    * connection, say). Kysely can release this connection before they end (a `db.connection()`
    * callback that returned or threw without awaiting a statement: a cancelled request).
@@ -85,6 +90,9 @@ export class RoutingConnection implements DatabaseConnection {
   // Not async: each branch returns its promise as is, which saves the read path the ticks of
   // resolving one promise with another.
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#opening && !this.#control) {
+      return this.#openOn<QueryResult<R>>(query, execute as Run<QueryResult<R>>)
+    }
     if (this.#transaction || this.#control) {
       this.#control = false
       const connection = this.#connection as SluiceConnection
@@ -126,6 +134,21 @@ export class RoutingConnection implements DatabaseConnection {
     query: CompiledQuery,
     chunkSize?: number,
   ): AsyncIterableIterator<QueryResult<R>> {
+    if (this.#opening) {
+      let rest: AsyncIterator<QueryResult<R>> | undefined
+      try {
+        let chunk = await this.#openOn(query, (connection) => {
+          rest = connection.streamQuery<R>(query, chunkSize)
+          return rest.next()
+        })
+        for (; !chunk.done; chunk = await (rest as AsyncIterator<QueryResult<R>>).next()) {
+          yield chunk.value
+        }
+      } finally {
+        await rest?.return?.()
+      }
+      return
+    }
     if (this.#transaction) {
       const connection = this.#connection as SluiceConnection
       this.#router.statementStarts(connection)
@@ -190,8 +213,9 @@ export class RoutingConnection implements DatabaseConnection {
   /**
    * Binds to the primary, or for a READ ONLY transaction when `readOnlyTransactions` allows,
    * to a replica; a replica that refuses the connection or the BEGIN (nothing has run yet) is
-   * left for another, then the primary. SERIALIZABLE transactions always run on the primary:
-   * a standby cannot take a serializable snapshot (0A000).
+   * left for another, then the primary, and so is one where the transaction's first statement
+   * fails for a replica-specific reason (see {@link #openOn}). SERIALIZABLE transactions always
+   * run on the primary: a standby cannot take a serializable snapshot (0A000).
    */
   async begin(settings: TransactionSettings): Promise<void> {
     const router = this.#router
@@ -205,17 +229,12 @@ export class RoutingConnection implements DatabaseConnection {
     this.#pending++
     try {
       if (onReplica) {
-        await this.#read(
-          undefined,
-          (connection) =>
-            (this.#node as TargetNode).driver.beginTransaction(
-              connection,
-              settings,
-              this.#controlChannel,
-            ),
-          undefined,
-          'read-only-transaction',
-        )
+        // A BEGIN is no read: only the transaction's statements make this connection stay on
+        // its server afterwards (see #openOn).
+        const served = this.#served
+        await this.#read(undefined, this.#beginOn(settings), undefined, 'read-only-transaction')
+        this.#served = served
+        this.#opening = this.#node instanceof ReplicaNode
       } else {
         this.#sticky = true
         router.onRoute?.({
@@ -251,6 +270,8 @@ export class RoutingConnection implements DatabaseConnection {
     name: string,
     compile: QueryCompiler['compileQuery'],
   ): Promise<void> {
+    // A transaction with a savepoint cannot begin again elsewhere unnoticed.
+    this.#opening = false
     const { node, connection } = this.#bound()
     await node.driver[kind](connection, name, compile, this.#controlChannel)
   }
@@ -279,6 +300,7 @@ export class RoutingConnection implements DatabaseConnection {
     this.#unbind()
     this.#sticky = this.#primaryOnly
     this.#transaction = undefined
+    this.#opening = false
     this.#served = false
   }
 
@@ -294,6 +316,7 @@ export class RoutingConnection implements DatabaseConnection {
     const { node, connection } = this.#bound()
     const settings = this.#transaction
     this.#transaction = undefined
+    this.#opening = false
     this.#router.statementStarts(connection)
     try {
       await finish(node, connection)
@@ -305,14 +328,48 @@ export class RoutingConnection implements DatabaseConnection {
     }
   }
 
-  /** Returns the bound server connection, if any, to its pool. */
-  #unbind(): void {
+  /**
+   * Returns the bound server connection, if any, to its pool; with `destroy` (a transaction
+   * may be open on it), closes it instead.
+   */
+  #unbind(destroy = false): void {
     const node = this.#node
     const connection = this.#connection
     this.#node = undefined
     this.#connection = undefined
     this.#served = false
-    if (node && connection) void node.driver.releaseConnection(connection)
+    if (!node || !connection) return
+    if (destroy) connection.release(true)
+    void node.driver.releaseConnection(connection)
+  }
+
+  /** Runs a BEGIN with `settings` on a connection bound to this connection's node. */
+  #beginOn(settings: TransactionSettings): Run<void> {
+    return (connection) =>
+      (this.#node as TargetNode).driver.beginTransaction(connection, settings, this.#controlChannel)
+  }
+
+  /**
+   * Runs the first statement of a read-only transaction open on a replica. Nothing has run in
+   * the transaction and nothing has been handed out: if the statement fails there for a
+   * replica-specific reason (a recovery conflict, a statement timeout behind replay, a
+   * terminated backend, a catalog not replayed yet), that connection is closed (its
+   * transaction with it) and the transaction begins again, with this statement, on another
+   * replica or the primary.
+   */
+  #openOn<T>(query: CompiledQuery, run: Run<T>): Promise<T> {
+    this.#opening = false
+    const begin = this.#beginOn(this.#transaction as TransactionSettings)
+    return this.#read(
+      query,
+      async (connection, statement) => {
+        await begin(connection, undefined)
+        return run(connection, statement)
+      },
+      undefined,
+      'read-only-transaction',
+      run,
+    )
   }
 
   async #usePrimary(classification: Classification): Promise<SluiceConnection> {
@@ -338,23 +395,27 @@ export class RoutingConnection implements DatabaseConnection {
    * replica-specific failure moves it to another replica and finally the primary (straight to
    * the primary once this connection has served reads, so time never goes backwards); a
    * standby's write rejection teaches the router the shape of `query` and runs `onRejectedWrite`.
+   * With `bound`, the first attempt runs `bound` on the server this connection is bound to (a
+   * transaction's), and a retry `run` elsewhere.
    */
   async #read<T>(
     query: CompiledQuery | undefined,
     run: Run<T>,
     onRejectedWrite: ((query: CompiledQuery) => Promise<T>) | undefined,
     reason: 'read' | 'read-only-transaction' = 'read',
+    bound?: Run<T>,
   ): Promise<T> {
     this.#pending++
     try {
       const router = this.#router
       if (!router.monitor.isReady) await router.monitor.ready
-      let node = this.#pinned() ?? router.pickRead(reason)
+      let node = bound ? (this.#node as TargetNode) : (this.#pinned() ?? router.pickRead(reason))
+      let attempt = bound ?? run
       let excluded = 0
       for (;;) {
         let failure: unknown
         try {
-          const result = await this.#readOn(node, run, query)
+          const result = await this.#readOn(node, attempt, query)
           if (result !== PASSED_OVER) return result
           failure = (node as ReplicaNode).state.lastError
         } catch (error) {
@@ -374,7 +435,9 @@ export class RoutingConnection implements DatabaseConnection {
           failure = error
         }
         excluded = this.#served ? ALL_REPLICAS : excluded | router.bit(node as ReplicaNode)
-        this.#unbind()
+        // A failed BEGIN or first statement of a transaction may have left it open there.
+        this.#unbind(reason === 'read-only-transaction')
+        attempt = run
         node = router.pickRead(reason, excluded, failure)
       }
     } finally {

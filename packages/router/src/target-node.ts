@@ -138,7 +138,8 @@ export class ReplicaNode extends TargetNode {
     state.timeline = check.timeline
     state.lagBytes = check.lagBytes
     state.lastError = undefined
-    const overBound = check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes
+    const overBound =
+      check.lagMs > maxLagMs || (check.lagBytes ?? 0) > maxLagBytes || check.replayBlocked
     this.#setStatus(!check.inRecovery ? 'promoted' : overBound ? 'lagging' : 'up')
     this.#options.events.onReplicaCheck.emit?.({ replica: this.snapshot() })
   }

@@ -196,6 +196,39 @@ describe('router options', () => {
     }
   })
 
+  // Each of these read with no floor at all (a session's write then looked lost): the token
+  // given as the requirement itself, a misspelt key, a key of another API.
+  test('withConsistency refuses anything but { atLeast, maxLagMs }: never a read without the floor', async () => {
+    const database = testRoutedDatabase<DB>(servers.config())
+    open.push(database)
+    const token = await database.latestToken()
+    const read = () => readPort(database.db)
+    const refused = async (requirement: unknown) => {
+      const error = await database.withConsistency(requirement as { atLeast?: string }, read).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      )
+      expect(error).toBeInstanceOf(ConfigError)
+      return (error as ConfigError).issues.map((issue) => `${issue.field}: ${issue.message}`)
+    }
+    expect(await refused(token)).toEqual([
+      'options: withConsistency takes an object: { atLeast: token } or { maxLagMs: ms }',
+    ])
+    expect(await refused({ atleast: token })).toEqual(['atleast: unknown option atleast'])
+    expect(await refused({ minLsn: token, maxLag: 5 })).toEqual([
+      'minLsn: unknown option minLsn',
+      'maxLag: unknown option maxLag',
+    ])
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '2s']) {
+      expect(await refused({ maxLagMs: bad })).toEqual([
+        'maxLagMs: must be a number of milliseconds, 0 or more',
+      ])
+    }
+    // What it accepts still reads at the floor.
+    const port = await database.withConsistency({ atLeast: token, maxLagMs: undefined }, read)
+    expect(typeof port).toBe('number')
+  })
+
   test('durations longer than a timer can wait (2^31 - 1 ms) are refused, not turned into 1 ms', () => {
     // Node fires a longer setTimeout after 1 ms: every lag check would time out at once and
     // every replica would look down.

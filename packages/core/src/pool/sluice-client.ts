@@ -5,7 +5,7 @@ import { connectError } from '../errors/connect-errors.js'
 import { ConnectionError, StatementTimeoutError } from '../errors/errors.js'
 import { isDatabaseError } from '../errors/pg-errors.js'
 import { connectSucceeded } from '../errors/refusal-error.js'
-import { withDeadline } from '../internal/deadline.js'
+import { MAX_TIMER_MS, withDeadline } from '../internal/deadline.js'
 import { sendCancelRequest } from './cancel-request.js'
 import { scopedStatementTimeout } from './statement-timeout-scope.js'
 import { serverOffersTls } from './tls-options.js'
@@ -153,7 +153,9 @@ export class SluiceClient extends pg.Client {
     this.#startedAt = performance.now()
     this.#statementTimeoutMs = timeoutMs
     // One timer per client, re-armed (not re-created) for each statement of the same timeout.
-    const waitMs = timeoutMs + this.#graceMs
+    // Capped: a timeout near MAX_TIMER_MS plus its grace would overflow, and Node fires an
+    // overflowing timer after 1 ms (every statement's connection destroyed at once).
+    const waitMs = Math.min(timeoutMs + this.#graceMs, MAX_TIMER_MS)
     if (this.#watchdog && this.#watchdogMs === waitMs) this.#watchdog.refresh()
     else {
       clearTimeout(this.#watchdog)
