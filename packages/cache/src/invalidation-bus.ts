@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { MAX_TIMER_MS } from '@sluice/core/internal'
 import type { Cluster, Redis } from 'ioredis'
 
 /** What one instance tells the others to drop from their L1. */
@@ -148,7 +149,7 @@ export class InvalidationBus {
 
   /**
    * Publishes an invalidation; resolves once every live member confirmed it, or after
-   * `leaseMs` (x1.1) at the latest, whatever Redis does meanwhile (frozen, slow or gone: never
+   * `leaseMs` (x1.1, at most {@link MAX_TIMER_MS}) at the latest, whatever Redis does meanwhile (frozen, slow or gone: never
    * rejects). It is published even when no member is listed; when the members hash was lost
    * or created again less than a lease ago (members with L1 copies may be missing from it),
    * it waits the whole `leaseMs`: by then every subscribed instance has received it, or lost
@@ -160,7 +161,7 @@ export class InvalidationBus {
     const confirmed = new Promise<void>((resolve) => {
       done = resolve
     })
-    const timer = setTimeout(done, this.#leaseMs * 1.1)
+    const timer = setTimeout(done, Math.min(this.#leaseMs * 1.1, MAX_TIMER_MS))
     const send = async () => {
       const { members, incomplete } = await this.#liveMembers()
       if (!incomplete && members.size > 0) this.#waiting.set(id, { members, done })

@@ -22,7 +22,7 @@ const node = () => {
 }
 
 /** Two instances of one namespace, both with L1; the reader holds `profile` = 'old' in L1. */
-async function twoInstances(options: { storeTimeoutMs?: number } = {}) {
+async function twoInstances(options: { storeTimeoutMs?: number; busLeaseMs?: number } = {}) {
   const namespace = freshNamespace()
   const writer = testCache({ namespace, redis: redisClient(redis.url), ...options })
   const reader = testCache({ namespace, redis: redisClient(redis.url), ...options })
@@ -106,5 +106,27 @@ describe('the invalidation bus when Redis loses its data or stops answering', ()
     await deletion
     expect((await writer.health()).pendingInvalidations).toBeLessThanOrEqual(1)
     await vi.waitFor(async () => expect(await load()).toBe('new'), { timeout: 10_000 })
+  })
+})
+
+describe('the invalidation bus at the longest lease', () => {
+  // busLeaseMs takes up to 2^31 - 1 ms; a publish waits for its confirmations 1.1 leases at
+  // most. Past 2^31 - 1 ms, Node fired that timer after 1 ms (with a TimeoutOverflowWarning),
+  // so an invalidation could return before the other instances had dropped their copies.
+  test('a delete waits for the other instance and no timer overflows', async () => {
+    const overflows: string[] = []
+    const onWarning = (warning: Error) => {
+      if (warning.name === 'TimeoutOverflowWarning') overflows.push(warning.message)
+    }
+    process.on('warning', onWarning)
+    try {
+      const { writer, load, update } = await twoInstances({ busLeaseMs: 2 ** 31 - 1 })
+      update('new')
+      await writer.delete('profile')
+      expect(await load()).toBe('new')
+      expect(overflows).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 })

@@ -46,7 +46,7 @@ export class TargetNode {
         // a frozen server ends by that deadline too, always as DEADLINE_EXCEEDED (with equal
         // timers the pool's fired first, and the same check said POOL_TIMEOUT or CONNECT_TIMEOUT).
         acquireTimeoutMs: Math.min(2 * options.probeTimeoutMs, MAX_TIMER_MS),
-        idleTimeoutMs: Math.max(60_000, options.lagCheckIntervalMs * 3),
+        idleTimeoutMs: Math.min(Math.max(60_000, options.lagCheckIntervalMs * 3), MAX_TIMER_MS),
       },
       server: { statementTimeoutMs: options.probeTimeoutMs, applicationName: 'sluice-monitor' },
     })
