@@ -8,7 +8,7 @@ import {
   sql,
 } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { analyzeQuery, cachedAnalysis, queryTargets } from '../src/internal/index.js'
+import { analyzeQuery, cachedAnalysis, queryTables } from '../src/internal/index.js'
 
 // The one analysis every package reads (router classification, query info, cache tags,
 // written tables, the partitions' strict plugin). Compiled only: no server is needed.
@@ -97,7 +97,7 @@ describe('analyzeQuery', () => {
   })
 })
 
-describe('queryTargets', () => {
+describe('queryTables', () => {
   it('lists FROM, UPDATE and DELETE targets and joins with their aliases and ON', () => {
     const select = db
       .selectFrom('users as u')
@@ -105,16 +105,16 @@ describe('queryTargets', () => {
       .where('u.id', 'in', db.selectFrom('audit.events').select('id'))
       .selectAll()
       .compile().query
-    const targets = queryTargets(select)
+    const targets = queryTables(select)
     expect(targets.map(({ table, alias }) => ({ table, alias }))).toEqual([
       { table: 'users', alias: 'u' },
       { table: 'posts', alias: undefined },
     ])
     expect(targets[1]?.on?.kind).toBe('BinaryOperationNode')
-    expect(queryTargets(db.deleteFrom('audit.events').compile().query)).toEqual([
+    expect(queryTables(db.deleteFrom('audit.events').compile().query)).toEqual([
       { table: 'audit.events' },
     ])
-    expect(queryTargets(db.updateTable('posts').set({ body: '' }).compile().query)).toEqual([
+    expect(queryTables(db.updateTable('posts').set({ body: '' }).compile().query)).toEqual([
       { table: 'posts' },
     ])
   })

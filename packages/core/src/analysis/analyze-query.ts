@@ -35,11 +35,11 @@ export interface QueryAnalysis extends QueryInfo {
 }
 
 /**
- * A table a statement reads or changes directly (see {@link queryTargets}).
+ * A table a statement reads or changes directly (see {@link queryTables}).
  *
  * @internal Plumbing for Sluice's packages (`@sluice/core/internal`), not part of the public API.
  */
-export interface QueryTarget {
+export interface QueryTable {
   /** `name`, or `schema.name` when the query qualifies it. */
   readonly table: string
   /** The name it goes by in the query, when aliased. */
@@ -208,10 +208,10 @@ export function baseName(name: string): string {
  * @example
  * ```ts
  * const { query } = db.selectFrom('users as u').innerJoin('posts', 'posts.user_id', 'u.id').selectAll().compile()
- * queryTargets(query).map((target) => target.table) // ['users', 'posts']
+ * queryTables(query).map((scanned) => scanned.table) // ['users', 'posts']
  * ```
  */
-export function queryTargets(node: OperationNode): QueryTarget[] {
+export function queryTables(node: OperationNode): QueryTable[] {
   const root = node as AnyNode
   const candidates: Array<{ node: unknown; on?: OperationNode }> = []
   if (root.kind === 'SelectQueryNode' || root.kind === 'DeleteQueryNode') {

@@ -12,9 +12,9 @@ export {
   cachedAnalysis,
   forEachNode,
   type QueryAnalysis,
-  type QueryTarget,
+  type QueryTable,
   qualifiedName,
-  queryTargets,
+  queryTables,
   type TreeNode,
 } from '../analysis/analyze-query.js'
 export {

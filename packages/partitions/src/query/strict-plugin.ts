@@ -1,4 +1,4 @@
-import { forEachNode, qualifiedName, queryTargets } from '@sluice/core/internal'
+import { forEachNode, qualifiedName, queryTables } from '@sluice/core/internal'
 import type {
   KyselyPlugin,
   OperationNode,
@@ -54,7 +54,7 @@ export class RequirePartitionKeyPlugin implements KyselyPlugin {
   }
 
   #check(query: AnyNode): void {
-    const tables = queryTargets(targetsNode(query) as unknown as OperationNode)
+    const tables = queryTables(scannedTablesNode(query) as unknown as OperationNode)
     for (const { table, alias, on } of tables) {
       const qualified = table.includes('.') ? table : `public.${table}`
       const key = this.#keys.get(qualified)
@@ -100,10 +100,10 @@ function queriesIn(node: unknown): AnyNode[] {
 }
 
 /**
- * `query` as a node whose FROM and joins list every table it scans, for `queryTargets`:
+ * `query` as a node whose FROM and joins list every table it scans, for `queryTables`:
  * an UPDATE's FROM, a DELETE's USING, a MERGE's target and source (both under its ON).
  */
-function targetsNode(query: AnyNode): AnyNode {
+function scannedTablesNode(query: AnyNode): AnyNode {
   const joins = (query.joins as AnyNode[] | undefined) ?? []
   if (query.kind === 'UpdateQueryNode' && query.from) {
     const froms = (query.from as AnyNode).froms as AnyNode[]
