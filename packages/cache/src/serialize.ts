@@ -1,5 +1,5 @@
 import { parse, stringify } from 'devalue'
-import { CacheError, quoted } from './errors.js'
+import { CacheError, clipped, quoted } from './errors.js'
 
 // devalue keeps what JSON loses (undefined, NaN, -0, ±Infinity, bigint, Date including an
 // invalid one, RegExp, Map, Set, typed arrays, ArrayBuffer, URL, sparse arrays, shared and
@@ -79,7 +79,7 @@ export function serialize(value: unknown): string {
     const path = (error as { path?: string }).path
     throw new CacheError(
       'CACHE_VALUE_UNSERIALIZABLE',
-      `The value cannot be cached: ${(error as Error).message}${path ? ` (at ${path})` : ''}`,
+      `The value cannot be cached: ${(error as Error).message}${path ? ` (at ${clipped(path, 256)})` : ''}`,
       { cause: error },
     )
   }

@@ -95,6 +95,16 @@ describe('messages never carry what a caller passed raw', () => {
   })
 })
 
+test("an unserializable value's path names a huge property in at most 256 characters", async () => {
+  const cache = testCache()
+  const name = `field-${'x'.repeat(1024 * 1024)}`
+  const error = await cache.set('k', { [name]: () => 1 }).catch((e: unknown) => e)
+  expect(error).toMatchObject({ code: 'CACHE_VALUE_UNSERIALIZABLE' })
+  // Before: the whole 1 MiB name, in every log line of the error.
+  expect((error as Error).message.length).toBeLessThan(512)
+  expect((error as Error).message).toContain('(at .v["field-xxx')
+})
+
 describe('cache.query: the database name in its keys', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>
   beforeAll(async () => {

@@ -24,16 +24,6 @@ end
 `
 
 const SCRIPTS = {
-  // KEYS: value. ARGV: most bytes to hand out. The payload; '' for a value that is not a string
-  // (a foreign key: GET would fail with WRONGTYPE and count against the breaker) or over the
-  // limit (a foreign one: GET would carry it all to the client, for every read).
-  sluiceGet: {
-    numberOfKeys: 1,
-    lua: `local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'none' then return false end
-if t ~= 'string' or redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return '' end
-return redis.call('GET', KEYS[1])`,
-  },
   // KEYS: version, floor. ARGV: fresh version, ttl. Creates a missing version (a fresh random
   // one: never one a loader saw before the store lost it) and returns it with the floor ('' for
   // none) and 1 when the version or the floor was missing (the floor may have been lost).
@@ -95,7 +85,6 @@ return 0`,
 } as const
 
 type Scripted = {
-  sluiceGet(value: string, maxBytes: number): Promise<string | null>
   sluiceVersion(
     version: string,
     floor: string,
@@ -151,12 +140,7 @@ export class RedisStore implements CacheStore {
   }
 
   async get(key: string, maxBytes?: number): Promise<string | undefined> {
-    const value = this.#key(key, 'v')
-    const payload =
-      maxBytes === undefined
-        ? await this.#redis.get(value)
-        : await this.#redis.sluiceGet(value, maxBytes)
-    return payload ?? undefined
+    return this.#read(this.#key(key, 'v'), maxBytes)
   }
 
   generation(key: string): Promise<Versioned> {
@@ -199,10 +183,7 @@ export class RedisStore implements CacheStore {
   async tagVersions(tags: readonly string[]): Promise<(string | undefined)[]> {
     // One call per tag: tags hash to different Cluster slots, so no MGET. A version key of
     // another type reads as '', which matches no version: the entries under it are misses.
-    const values = await Promise.all(
-      tags.map((tag) => this.#redis.sluiceGet(this.#tag(tag, 'tag'), MAX_VERSION_BYTES)),
-    )
-    return values.map((value) => value ?? undefined)
+    return Promise.all(tags.map((tag) => this.#read(this.#tag(tag, 'tag'), MAX_VERSION_BYTES)))
   }
 
   snapshotTags(tags: readonly string[]): Promise<Versioned[]> {
@@ -255,6 +236,25 @@ export class RedisStore implements CacheStore {
       VERSION_TTL_MS,
     )
     return { version: value, floor: token === '' ? undefined : token, floorLost: lost === 1 }
+  }
+
+  /**
+   * A string key's value, as one plain command (the hit path): with `maxBytes`, `GETRANGE`
+   * fetches at most one byte more, and a longer value (a foreign one: none is stored over the
+   * limit) is ''; so is a key of another type, whose WRONGTYPE is the key's content, not a
+   * store failure that would count against the breaker. `GETRANGE` gives '' for a missing key:
+   * no stored payload or version is ''.
+   */
+  async #read(key: string, maxBytes: number | undefined): Promise<string | undefined> {
+    try {
+      if (maxBytes === undefined) return (await this.#redis.get(key)) ?? undefined
+      const bytes = await this.#redis.getrangeBuffer(key, 0, maxBytes)
+      if (bytes.length === 0) return undefined
+      return bytes.length > maxBytes ? '' : bytes.toString()
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return ''
+      throw error
+    }
   }
 
   /** Compare-and-set until the stored floor is the newest of it and `floor.token`. */
