@@ -15,10 +15,12 @@ const COMPARISONS = new Set(['=', '<', '<=', '>', '>='])
  *
  * @example
  * ```ts
- * rawPrunes(sql`sent_at >= now() - interval '1 day'`.toOperationNode(), isKey) // true when isKey reads sent_at
+ * const isKey: KeyTest = (side) => side.length === 1 && side[0]?.kind === 'word' && side[0].text === 'sent_at'
+ * rawPrunes(sql`sent_at >= now() - interval '1 day'`.toOperationNode(), isKey) // true
  * ```
  */
-export function rawPrunes(node: AnyNode, isKey: KeyTest): boolean {
+export function rawPrunes(raw: object, isKey: KeyTest): boolean {
+  const node = raw as AnyNode
   const parameters = node.parameters as AnyNode[]
   const tokens = rawTokens(node)
   if (!tokens) return false

@@ -37,7 +37,8 @@ const PARAMETER = '\uE000'
  * isStartValue(sql`now() - interval '1 day'`.toOperationNode()) // true
  * ```
  */
-export function isStartValue(node: AnyNode | undefined): boolean {
+export function isStartValue(value: object | undefined): boolean {
+  const node = value as AnyNode | undefined
   if (!node) return false
   switch (node.kind) {
     case 'ParensNode':
@@ -84,7 +85,8 @@ const TOKEN =
  * rawTokens(sql`now() - interval '1 day'`.toOperationNode())?.length // 6
  * ```
  */
-export function rawTokens(node: AnyNode): Token[] | undefined {
+export function rawTokens(raw: object): Token[] | undefined {
+  const node = raw as AnyNode
   const fragments = node.sqlFragments as readonly string[]
   const text = fragments.join(PARAMETER)
   if (fragments.some((fragment) => fragment.includes(PARAMETER))) return undefined
