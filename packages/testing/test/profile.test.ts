@@ -29,9 +29,19 @@ const refused = (url: string) =>
 
 describe('testProfile', () => {
   it('describes the production profile and refuses unknown names', () => {
-    expect(testProfile('default')).toEqual({ name: 'default', postgres: {}, redis: {} })
+    expect(testProfile('default')).toEqual({
+      name: 'default',
+      postgres: {},
+      pgbouncer: {},
+      redis: {},
+    })
     const production = testProfile('production')
-    expect(production.postgres).toEqual({ pgbouncer: 'transaction', applyDelayMs: 75 })
+    expect(production.postgres).toEqual({
+      pgbouncer: 'transaction',
+      supervisePgBouncers: true,
+      applyDelayMs: 75,
+    })
+    expect(production.pgbouncer).toEqual({ supervised: true })
     expect(production.redis.password).toMatch(/^[0-9a-f]{24}$/)
     expect(() => testProfile('staging')).toThrow(
       expect.objectContaining({ code: 'UNKNOWN_PROFILE' }),
